@@ -1,0 +1,1 @@
+"""Everything around resonance's core: config, plan, Dask execution, store, flows, CLI."""

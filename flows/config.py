@@ -1,0 +1,195 @@
+"""The run configuration: schema, loading and validation (the one config loader).
+
+``load_config(file, **overrides)`` reads a YAML config, applies command-line overrides,
+checks everything (unknown keys, types, ranges, path and parameter names, the paths'
+effect on every parameter's range) and returns a :class:`RunConfig`, or raises
+:class:`flows.errors.ConfigError` naming the first bad key. Nothing else reads configs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from flows.errors import ConfigError
+from flows.paths import LeverArrays, PolicyPath, _pydantic_problem, load_path
+from kernels.registry import (
+    BETA_SHAPES, FIRM_INFO, FIRM_PARAMETERS, PARAMETER_INFO, PARAMETERS, UNCERTAIN,
+)
+
+FIXED = tuple(name for name in PARAMETERS if name not in UNCERTAIN)
+MAX_SEED = 2**64 - 1
+
+
+class Sizes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scenarios: int = Field(ge=1, le=2**31)
+    firms: int = Field(ge=2, le=2**31)
+    quarters: int = Field(ge=1, le=100_000)
+
+
+class Schema(BaseModel):
+    """The YAML layout of a run config (see configs/default.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = Field(ge=0, le=MAX_SEED)
+    sizes: Sizes
+    sampler: Literal["mc", "lhs", "sobol"] = "sobol"
+    chunk_scenarios: int = Field(default=32, ge=1)
+    quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
+    store: str = "runs/resonance.zarr"
+    cluster: str = "local"
+    paths: list[str] = Field(min_length=1)
+    uncertain: dict[str, tuple[float, float]]
+    parameters: dict[str, float]
+    firm_parameters: dict[str, float]
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, q: list[float]) -> list[float]:
+        if not q or any(not 0.0 < x < 1.0 for x in q) or sorted(set(q)) != q:
+            raise ValueError("must be increasing, distinct and strictly between 0 and 1")
+        return q
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        if len(set(paths)) != len(paths):
+            raise ValueError("each path may appear once")
+        return paths
+
+
+def _check_names(section: str, given: dict, expected: tuple[str, ...]) -> None:
+    for name in given:
+        if name not in expected:
+            raise ConfigError(f"{section}.{name}", "unknown parameter",
+                              f"expected one of: {', '.join(expected)}")
+    for name in expected:
+        if name not in given:
+            raise ConfigError(f"{section}.{name}", "missing")
+
+
+def _check_bounds(key: str, value: float, bounds: tuple[float, float]) -> None:
+    lo, hi = bounds
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ConfigError(key, f"{value} is out of range", f"expected a value in [{lo}, {hi}]")
+
+
+class RunConfig:
+    """A validated run: the schema's values plus the resolved paths and provenance.
+
+    Attributes of note: ``text`` (the YAML text as read), ``sha256`` (of the validated
+    content, so overrides count), ``paths`` (list of :class:`PolicyPath`), ``nominal``
+    (float64 (N_PARAMETERS,): uncertain ones at mid-range), ``firm_vector``
+    (float64 (N_FIRM_PARAMETERS,)), ``bounds`` (float64 (n_uncertain, 2)).
+    """
+
+    def __init__(self, schema: Schema, source: Path, text: str):
+        self.schema = schema
+        self.source = source
+        self.text = text
+        _check_names("uncertain", schema.uncertain, UNCERTAIN)
+        _check_names("parameters", schema.parameters, FIXED)
+        _check_names("firm_parameters", schema.firm_parameters, FIRM_PARAMETERS)
+        for name, (lo, hi) in schema.uncertain.items():
+            if lo > hi:
+                raise ConfigError(f"uncertain.{name}", f"low {lo} is above high {hi}")
+            for v in (lo, hi):
+                _check_bounds(f"uncertain.{name}", v, PARAMETER_INFO[name].bounds)
+        for name, v in schema.parameters.items():
+            _check_bounds(f"parameters.{name}", v, PARAMETER_INFO[name].bounds)
+        for name, v in schema.firm_parameters.items():
+            _check_bounds(f"firm_parameters.{name}", v, FIRM_INFO[name].bounds)
+            if name in BETA_SHAPES and v != int(v):
+                raise ConfigError(f"firm_parameters.{name}", f"{v} is not an integer",
+                                  "Beta shapes are whole numbers (kernels/rng.py beta_int)")
+        fp = schema.firm_parameters
+        if fp["layers_min"] > fp["layers_max"]:
+            raise ConfigError("firm_parameters.layers_min", "is above layers_max")
+        if schema.parameters["rd_min"] > schema.parameters["rd_max"]:
+            raise ConfigError("parameters.rd_min", "is above rd_max")
+
+        self.paths_dir = source.parent / "paths"
+        self.paths: list[PolicyPath] = [load_path(ref, self.paths_dir) for ref in schema.paths]
+        self.path_names = [p.name for p in self.paths]
+        if len(set(self.path_names)) != len(self.path_names):
+            raise ConfigError("paths", f"two path files share a name: {self.path_names}")
+        self.levers = LeverArrays.from_paths(self.paths)
+        self.bounds = np.array([schema.uncertain[n] for n in UNCERTAIN], dtype=np.float64)
+        self.nominal = np.array(
+            [float(np.mean(schema.uncertain[n])) if n in schema.uncertain
+             else schema.parameters[n] for n in PARAMETERS], dtype=np.float64)
+        self.firm_vector = np.array([fp[n] for n in FIRM_PARAMETERS], dtype=np.float64)
+        self._check_paths_keep_ranges()
+        canonical = yaml.safe_dump(schema.model_dump(mode="json"), sort_keys=True)
+        self.sha256 = hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _check_paths_keep_ranges(self) -> None:
+        """A path must not push any parameter out of its valid range at the corners of θ."""
+        corners = np.repeat(self.nominal[None, :], 2, axis=0)
+        corners[:, : len(UNCERTAIN)] = self.bounds.T
+        values = self.levers.apply(corners)  # (2, path, parameter)
+        for p, path in enumerate(self.paths):
+            for k, name in enumerate(PARAMETERS):
+                lo, hi = PARAMETER_INFO[name].bounds
+                bad = values[:, p, k][(values[:, p, k] < lo) | (values[:, p, k] > hi)]
+                if bad.size:
+                    raise ConfigError(f"paths.{path.name}", f"takes {name} to {bad[0]:g}",
+                                      f"valid range is [{lo}, {hi}]")
+
+    def __getattr__(self, name):  # the schema's fields read as attributes of the config
+        return getattr(self.__dict__["schema"], name)
+
+    @property
+    def n_scenarios(self) -> int:
+        return self.schema.sizes.scenarios
+
+    @property
+    def n_firms(self) -> int:
+        return self.schema.sizes.firms
+
+    @property
+    def n_quarters(self) -> int:
+        return self.schema.sizes.quarters
+
+
+def _set_override(raw: dict, key: str, value) -> None:
+    node = raw
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(key, f"cannot override inside a {type(node).__name__}")
+    node[last] = value
+
+
+def load_config(file: str | Path, overrides: dict | None = None) -> RunConfig:
+    """Read, override and validate a run config.
+
+    overrides: dotted keys to values, e.g. ``{"sizes.scenarios": 200, "paths": ["baseline"]}``;
+    ``None`` values are ignored (unset command-line options).
+    """
+    source = Path(file)
+    if not source.is_file():
+        raise ConfigError(str(file), "no such config file")
+    text = source.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(file), f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(str(file), "a config must be a YAML mapping")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_override(raw, key, value)
+    try:
+        schema = Schema.model_validate(raw)
+    except ValidationError as exc:
+        raise _pydantic_problem(exc, "").with_traceback(None) from None
+    return RunConfig(schema, source.resolve(), text)

@@ -1,0 +1,73 @@
+"""The plan of a run: the scenario design θ_s, the chunks, and each chunk's parameter array.
+
+Dim letters: s = scenarios, p = paths, k = parameters, d = uncertain parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import qmc
+
+from flows.config import RunConfig
+from kernels import rng
+from kernels.registry import UNCERTAIN
+from kernels.simulate import simulate
+
+
+def design(config: RunConfig) -> np.ndarray:
+    """Unit-cube design of the uncertain parameters, float64 (scenario, d).
+
+    ``mc`` draws from the run's Philox streams (one RNG); ``lhs`` and ``sobol`` (scrambled)
+    come from scipy.stats.qmc, seeded by the run seed.
+    """
+    n, d = config.n_scenarios, len(UNCERTAIN)
+    if config.sampler == "mc":
+        return rng.design_uniforms(np.uint64(config.seed), np.arange(n, dtype=np.int64), d)
+    generator = np.random.default_rng(config.seed)
+    if config.sampler == "lhs":
+        return qmc.LatinHypercube(d=d, rng=generator).random(n)
+    sobol = qmc.Sobol(d=d, scramble=True, rng=generator)
+    # Sobol points are balanced in powers of two; other sizes still cover the cube well.
+    m = int(np.ceil(np.log2(max(n, 1))))
+    return sobol.random_base2(m)[:n]
+
+
+@dataclass
+class Plan:
+    """What a run computes: θ (scenario, d) and the chunks of scenario ids."""
+
+    config: RunConfig
+    theta: np.ndarray  # float64 (scenario, d), in the parameters' own units
+    chunks: list[tuple[int, int]]  # [start, stop) scenario ranges
+
+    def params(self, start: int, stop: int) -> np.ndarray:
+        """Parameters of scenarios [start, stop) under every path: float64 (s, p, k)."""
+        base = np.repeat(self.config.nominal[None, :], stop - start, axis=0)
+        base[:, : len(UNCERTAIN)] = self.theta[start:stop]
+        return self.config.levers.apply(base)
+
+    def simulate_chunk(self, start: int, stop: int) -> np.ndarray:
+        """Outcomes of scenarios [start, stop): float64 (s, p, t, m), from the Numba kernel."""
+        return simulate(self.params(start, stop), self.config.firm_vector,
+                        np.arange(start, stop, dtype=np.int64), np.uint64(self.config.seed),
+                        self.config.n_firms, self.config.n_quarters)
+
+    def simulate(self) -> np.ndarray:
+        """Outcomes of every scenario in one call: float64 (scenario, path, quarter, metric).
+
+        For small runs from Python; large runs go through the Dask engine chunk by chunk.
+        """
+        return self.simulate_chunk(0, self.config.n_scenarios)
+
+
+def make_plan(config: RunConfig, chunk_scenarios: int | None = None) -> Plan:
+    """Design the scenarios and cut them into chunks of ``chunk_scenarios``."""
+    size = chunk_scenarios or config.chunk_scenarios
+    unit = design(config)
+    lo, hi = config.bounds[:, 0], config.bounds[:, 1]
+    theta = lo + unit * (hi - lo)
+    n = config.n_scenarios
+    chunks = [(a, min(a + size, n)) for a in range(0, n, size)]
+    return Plan(config, theta, chunks)

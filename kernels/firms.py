@@ -1,0 +1,115 @@
+"""Firm attributes and the initial state (MODEL.md §2 and §4 "Initial state").
+
+Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (7).
+
+Attributes are drawn once per firm-scenario draw, from the ATTR_INIT streams, and shared
+by every path. An entrant that replaces firm i in quarter t draws fresh attributes from
+the ATTR_ENTRY streams with time word t, so entry too is the same on every path.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kernels import rng
+from kernels.registry import (
+    A0_MEAN, A0_SD, ABSORB, ABSORB_A, ABSORB_B, ADOPTION, BROKE_THROUGH, CAPITAL, CAPITAL0,
+    CONVERTED, DATA, DATA0, DEBT, EFFICIENCY, GAIN, INTEGRATION, LAYERS, LAYERS_MAX,
+    LAYERS_MIN, LOCK, LOCK_A, LOCK_B, PARADIGM, PI0, PIPELINE, RD, RD0_A, RD0_B, RISK, RISK_A,
+    RISK_B, SHARE, SIZE_MU, SIZE_SIGMA, TALENT, TALENT0, TECH, X0,
+)
+
+N_ATTRIBUTES = 7
+
+# Industry-level state of one scenario and path, ind[j]:
+IND_INSTITUTIONS = 0  # Q, institutional level (log tech)
+IND_TRUST = 1  # π, policy trust
+IND_CONVERSION = 2  # κ̄, share-weighted conversion rate of the last quarter
+IND_FACTOR = 3  # mean U_F of the last quarter
+IND_TFP0 = 4  # share-weighted exp(A) before the first quarter
+N_INDUSTRY = 5
+
+
+@rng.jit
+def draw_attributes(fp, k0, k1, scenario, firm, time, base):
+    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0), float64 each.
+
+    fp: firm parameters, shape (N_FIRM_PARAMETERS,). ``base`` is ``rng.ATTR_INIT`` for
+    the founding firms (time word 0) or ``rng.ATTR_ENTRY`` for an entrant (time word t).
+    size0 is the unnormalised lognormal weight.
+    """
+    a0 = fp[A0_MEAN] + fp[A0_SD] * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_A0)
+    rd0 = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_RD0,
+                       int(fp[RD0_A]), int(fp[RD0_B]))
+    absorb = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_ABSORB,
+                          int(fp[ABSORB_A]), int(fp[ABSORB_B]))
+    risk = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_RISK,
+                        int(fp[RISK_A]), int(fp[RISK_B]))
+    u_layers = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
+    layers = rng.uniform_int(u_layers, fp[LAYERS_MIN], fp[LAYERS_MAX])
+    lock = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_LOCK,
+                        int(fp[LOCK_A]), int(fp[LOCK_B]))
+    size0 = math.exp(fp[SIZE_MU] + fp[SIZE_SIGMA]
+                     * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_SIZE))
+    return a0, rd0, absorb, risk, layers, lock, size0
+
+
+@rng.jit
+def draw_founders(attrs, fp, k0, k1, scenario):
+    """Fill attrs[k, i] with the founding firms' attributes; size0 normalised to sum 1."""
+    n = attrs.shape[1]
+    total = 0.0
+    for i in range(n):
+        a = draw_attributes(fp, k0, k1, scenario, i, 0, rng.ATTR_INIT)
+        for k in range(N_ATTRIBUTES):
+            attrs[k, i] = a[k]
+        total += a[rng.ATTR_SIZE]
+    for i in range(n):
+        attrs[rng.ATTR_SIZE, i] /= total
+
+
+@rng.jit
+def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share):
+    """Put firm i in its initial state with the given attributes (p: one path's params)."""
+    state[TECH, i] = a0
+    state[PIPELINE, i] = 0.0
+    state[PARADIGM, i] = 0.0
+    state[DEBT, i] = 0.0
+    state[ADOPTION, i] = 0.0
+    state[INTEGRATION, i] = p[X0]
+    state[DATA, i] = p[DATA0]
+    state[TALENT, i] = p[TALENT0]
+    state[CAPITAL, i] = p[CAPITAL0]
+    state[GAIN, i] = 0.0
+    state[RD, i] = rd0
+    state[SHARE, i] = share
+    state[ABSORB, i] = absorb
+    state[RISK, i] = risk
+    state[LAYERS, i] = layers
+    state[LOCK, i] = lock
+    state[EFFICIENCY, i] = 0.0
+    state[CONVERTED, i] = 0.0
+    state[BROKE_THROUGH, i] = 0.0
+
+
+@rng.jit
+def init_path(state, ind, attrs, p):
+    """Initial state[v, i] and industry state ind[j] of one path from attrs[k, i].
+
+    Q starts at mean technology, trust at pi0, last quarter's mean U_F at pi0 (so trust
+    does not move in the first quarter), κ̄ at 0 (MODEL.md §4, initial state).
+    """
+    n = attrs.shape[1]
+    mean_a = 0.0
+    tfp0 = 0.0
+    for i in range(n):
+        reset_firm(state, i, p, attrs[rng.ATTR_A0, i], attrs[rng.ATTR_RD0, i],
+                   attrs[rng.ATTR_ABSORB, i], attrs[rng.ATTR_RISK, i],
+                   attrs[rng.ATTR_LAYERS, i], attrs[rng.ATTR_LOCK, i], attrs[rng.ATTR_SIZE, i])
+        mean_a += attrs[rng.ATTR_A0, i]
+        tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(attrs[rng.ATTR_A0, i])
+    ind[IND_INSTITUTIONS] = mean_a / n
+    ind[IND_TRUST] = p[PI0]
+    ind[IND_CONVERSION] = 0.0
+    ind[IND_FACTOR] = p[PI0]
+    ind[IND_TFP0] = tfp0

@@ -1,0 +1,376 @@
+"""The one registry of names the core and everything around it share.
+
+Order matters: the position of a name in ``PARAMETERS`` is its column in the kernel's
+parameter array, the position in ``METRICS`` its column in the outcome array, and so on.
+The integer constants below are unpacked from the same tuples, so the two cannot drift;
+``tests/kernels/test_registry.py`` checks each constant against its name.
+
+This module is plain Python data: the kernels read the constants at compile time, ``flows``
+reads the descriptions to build the store's attributes and the docs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+
+class Entry(NamedTuple):
+    """One named quantity: a parameter, a firm attribute or an outcome metric."""
+
+    name: str
+    units: str
+    long_name: str
+    description: str
+    bounds: tuple[float, float] = (-math.inf, math.inf)  # closed interval of valid values
+
+
+INF = math.inf
+
+
+def E(name, units, *rest):  # noqa: N802 - short constructor keeps the tables one line each
+    """Entry(name, units, [bounds,] long_name, description)."""
+    if isinstance(rest[0], tuple):
+        bounds, long_name, description = rest
+        return Entry(name, units, long_name, description, bounds)
+    long_name, description = rest
+    return Entry(name, units, long_name, description)
+
+
+# --------------------------------------------------------------------------------------
+# Model parameters (MODEL.md §3 and §4). Every one is a column of params[s, p, :].
+# The first ten are the uncertain world parameters θ_s, sampled per scenario.
+# --------------------------------------------------------------------------------------
+_PARAMETERS = (
+    E("opportunity", "1", (0.0, INF), "technological opportunity",
+      "Base hazard multiplier of disruptive breakthroughs (S0 §3.1)."),
+    E("incremental", "1", (0.0, INF), "incremental opportunity",
+      "Base hazard multiplier of incremental innovation (S0 §3.1)."),
+    E("shock_vol", "1", (0.0, 0.5), "shock volatility",
+      "Standard deviation of the quarterly demand/productivity shock to competitiveness."),
+    E("data_sharing", "1", (0.0, 1.0), "data-sharing rate",
+      "Baseline share of private data that enters the shared pool (S0 §4.2 (1))."),
+    E("patience", "years", (0.0, INF), "capital patience",
+      "Investment horizon of capital funding R&D (S0 §4.2 (3))."),
+    E("inst_lag", "quarters", (1.0, INF), "institutional lag",
+      "Time institutions take to adjust to the technology level (S0 §4.3 (3))."),
+    E("talent_decay", "1/quarter", (0.0, 1.0), "talent depreciation",
+      "Quarterly depreciation of talent knowledge (S0 §4.2 (2))."),
+    E("spillover", "1", (0.0, 1.0), "knowledge spillover",
+      "Strength of imitation of the frontier and of the network pull (S2 §3.2.2)."),
+    E("network", "1", (0.0, INF), "network effect",
+      "Strength of the data-network-activity loop (S2 §3.3.2)."),
+    E("threshold", "1", (0.0, 1.0), "new-quality threshold",
+      "Critical value every efficiency dimension must reach for the new-quality regime (S0 "
+      "§1.2.2)."),
+    E("g_half", "log tech", (1e-09, INF), "damper half gap",
+      "Institutional gap at which the damper halves conversion and efficiency."),
+    E("eta_pi", "1/quarter", (0.0, 1.0), "trust adjustment rate",
+      "Speed at which policy trust follows mean factor efficiency (S0 §4.4)."),
+    E("pi0", "1", (0.0, 1.0), "initial policy trust", "Policy trust at t = 0."),
+    E("h0", "1", (0.0, 1.0), "patient share ceiling",
+      "Largest share of R&D going to disruptive (hard-technology) projects."),
+    E("return_q", "quarters", (1e-09, INF), "hard-technology payback time",
+      "Quarters a hard-technology project needs to pay back (S0 §4.2 (3))."),
+    E("flight_sensitivity", "1", (0.0, 1.0), "capital-flight sensitivity",
+      "How strongly low conversion drives capital away from hard technology (S0 §4.4)."),
+    E("r_crit", "1", (-1.0, 2.0), "critical risk tolerance",
+      "Risk tolerance below which breakthroughs collapse (S0 §4.1 (3))."),
+    E("gate_width", "1", (1e-09, INF), "risk gate width", "Width of the logistic risk gate."),
+    E("zeta_d", "1", (0.0, INF), "disruptive productivity",
+      "Breakthrough hazard per unit of disruptive R&D relative to mean revenue."),
+    E("jump_scale", "log tech", (0.0, INF), "breakthrough size scale",
+      "Scale of a breakthrough's size in log-technology units."),
+    E("zeta_c", "1", (0.0, INF), "incremental productivity",
+      "Incremental-innovation hazard per unit of incremental R&D relative to mean revenue."),
+    E("inc_scale", "log tech", (0.0, INF), "incremental step scale",
+      "Scale of an incremental step in log-technology units."),
+    E("a_cap", "log tech", (-20.0, 20.0), "old-track ceiling",
+      "Technology level at which the traditional track saturates (S0 §4.1 (1))."),
+    E("cap_width", "log tech", (1e-09, INF), "old-track saturation width",
+      "Width of the logistic saturation of the traditional track."),
+    E("lambda0", "1/quarter", (0.0, INF), "base conversion rate",
+      "Quarterly conversion hazard of a pipeline for a flat, undamped firm (S0 §4.1 (2))."),
+    E("coop", "1", (0.0, INF), "cooperation lever",
+      "Industry-university-research cooperation raising conversion (S0 §5.4)."),
+    E("lag_per_layer", "1", (0.0, INF), "decision lag per layer",
+      "Extra conversion lag each decision layer adds (S0 §4.3 (1))."),
+    E("lock_w", "1", (0.0, 1.0), "lock-in weight",
+      "Share of a conversion's value lost to sunk-cost lock-in (S0 §4.1 (1))."),
+    E("z_cost", "1", (0.0, INF), "transition cost",
+      "Transition debt per unit of converted pipeline (S0 §2.4 (1))."),
+    E("z_tau", "quarters", (1.0, INF), "transition-debt time",
+      "Time constant at which transition debt is paid off."),
+    E("delta_p", "1/quarter", (0.0, 1.0), "pipeline decay",
+      "Quarterly decay of an unconverted pipeline (valley of death)."),
+    E("phi_fail", "1", (0.0, 1.0), "failure learning",
+      "Share of a decaying pipeline that returns as talent (fault-tolerant culture)."),
+    E("adoption_tau", "quarters", (1.0, INF), "adoption time",
+      "Time constant at which a converted technology is absorbed into the technology level "
+      "(docs/model.md, deviation 1)."),
+    E("delta_d", "1/quarter", (0.0, 1.0), "data depreciation",
+      "Quarterly depreciation of firm data."),
+    E("feedback", "1", (0.0, INF), "data feedback",
+      "Data produced per unit of activity (S2 §3.3.2)."),
+    E("train", "1", (0.0, INF), "talent training", "Talent built per unit of R&D intensity."),
+    E("delta_k", "1/quarter", (0.0, 1.0), "capital depreciation",
+      "Quarterly depreciation of patient capital."),
+    E("nu", "1", (0.0, INF), "integration speed",
+      "Speed of industrial integration (scene opening)."),
+    E("delta_x", "1/quarter", (0.0, 1.0), "integration decay", "Quarterly decay of integration."),
+    E("x0", "1", (0.0, 1.0), "initial integration", "Integration X at t = 0 and for entrants."),
+    E("data0", "1", (0.0, INF), "initial data", "Data stock Dd at t = 0 and for entrants."),
+    E("talent0", "1", (0.0, INF), "initial talent", "Talent H at t = 0 and for entrants."),
+    E("capital0", "1", (0.0, INF), "initial capital",
+      "Patient capital K at t = 0 and for entrants."),
+    E("smoothing", "1", (1e-09, 1.0), "gain smoothing",
+      "Weight of the newest quarter in the smoothed technology gain."),
+    E("k_t", "1", (0.0, INF), "technology-efficiency gain",
+      "Slope of U_T in gain per R&D intensity."),
+    E("w_d", "1", (0.0, INF), "data weight", "Weight of usable data in U_F (algorithm leverage)."),
+    E("w_h", "1", (0.0, INF), "talent weight", "Weight of talent in U_F."),
+    E("w_k", "1", (0.0, INF), "capital weight", "Weight of patient capital in U_F."),
+    E("b_f", "1", (-50.0, 50.0), "factor bias", "Offset of the factor-allocation logistic."),
+    E("resonance", "1", (0.0, INF), "resonance multiplier",
+      "Efficiency premium of full coordination in the new-quality regime (S0 §2.3)."),
+    E("rd_eps", "1", (1e-06, 1.0), "R&D floor in ratios",
+      "Smallest R&D intensity used as a divisor."),
+    E("eta_re", "1", (0.0, 1.0), "reinvestment rate",
+      "Response of R&D intensity to relative efficiency (positive loop)."),
+    E("rd_min", "1", (1e-06, 1.0), "lowest R&D intensity", "Lower clip of R&D intensity."),
+    E("rd_max", "1", (1e-06, 1.0), "highest R&D intensity", "Upper clip of R&D intensity."),
+    E("chi", "1", (0.0, 1.0), "selection strength", "Replicator speed of market-share selection."),
+    E("exit_share", "1", (0.0, 1.0), "exit share",
+      "A firm exits when its share falls below exit_share / N."),
+    E("entrant_gap", "log tech", (0.0, INF), "entrant technology gap",
+      "An entrant starts this far below mean technology."),
+    E("entrant_share", "1", (1e-06, 1.0), "entrant share",
+      "An entrant starts with share entrant_share / N."),
+)
+
+PARAMETERS: tuple[str, ...] = tuple(e.name for e in _PARAMETERS)
+PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
+UNCERTAIN: tuple[str, ...] = PARAMETERS[:10]
+
+(
+    OPPORTUNITY,
+    INCREMENTAL,
+    SHOCK_VOL,
+    DATA_SHARING,
+    PATIENCE,
+    INST_LAG,
+    TALENT_DECAY,
+    SPILLOVER,
+    NETWORK,
+    THRESHOLD,
+    G_HALF,
+    ETA_PI,
+    PI0,
+    H0,
+    RETURN_Q,
+    FLIGHT_SENSITIVITY,
+    R_CRIT,
+    GATE_WIDTH,
+    ZETA_D,
+    JUMP_SCALE,
+    ZETA_C,
+    INC_SCALE,
+    A_CAP,
+    CAP_WIDTH,
+    LAMBDA0,
+    COOP,
+    LAG_PER_LAYER,
+    LOCK_W,
+    Z_COST,
+    Z_TAU,
+    DELTA_P,
+    PHI_FAIL,
+    ADOPTION_TAU,
+    DELTA_D,
+    FEEDBACK,
+    TRAIN,
+    DELTA_K,
+    NU,
+    DELTA_X,
+    X0,
+    DATA0,
+    TALENT0,
+    CAPITAL0,
+    SMOOTHING,
+    K_T,
+    W_D,
+    W_H,
+    W_K,
+    B_F,
+    RESONANCE,
+    RD_EPS,
+    ETA_RE,
+    RD_MIN,
+    RD_MAX,
+    CHI,
+    EXIT_SHARE,
+    ENTRANT_GAP,
+    ENTRANT_SHARE,
+) = range(len(PARAMETERS))
+N_PARAMETERS = len(PARAMETERS)
+
+
+# --------------------------------------------------------------------------------------
+# Firm attribute distributions (MODEL.md §2) and the shapes of the jump draws. Drawn once
+# per firm-scenario draw and shared by every path (common random numbers), so they are a
+# separate vector that paths cannot lever. Beta shapes are integers (see kernels/rng.py).
+# --------------------------------------------------------------------------------------
+_FIRM = (
+    E("a0_mean", "log tech", (-20.0, 20.0), "initial technology mean", "Mean of a0 ~ Normal."),
+    E("a0_sd", "log tech", (0.0, 5.0), "initial technology sd",
+      "Standard deviation of a0 ~ Normal."),
+    E("rd0_a", "1", (1.0, 64.0), "R&D intensity shape a", "rd0 ~ Beta(a, b)."),
+    E("rd0_b", "1", (1.0, 64.0), "R&D intensity shape b", "rd0 ~ Beta(a, b)."),
+    E("absorb_a", "1", (1.0, 64.0), "absorptive capacity shape a", "absorb ~ Beta(a, b)."),
+    E("absorb_b", "1", (1.0, 64.0), "absorptive capacity shape b", "absorb ~ Beta(a, b)."),
+    E("risk_a", "1", (1.0, 64.0), "risk tolerance shape a", "risk ~ Beta(a, b)."),
+    E("risk_b", "1", (1.0, 64.0), "risk tolerance shape b", "risk ~ Beta(a, b)."),
+    E("layers_min", "1", (1.0, 100.0), "fewest decision layers", "layers ~ integer uniform."),
+    E("layers_max", "1", (1.0, 100.0), "most decision layers", "layers ~ integer uniform."),
+    E("lock_a", "1", (1.0, 64.0), "lock-in shape a", "lock ~ Beta(a, b)."),
+    E("lock_b", "1", (1.0, 64.0), "lock-in shape b", "lock ~ Beta(a, b)."),
+    E("size_mu", "1", (-20.0, 20.0), "size log-mean", "size0 ~ Lognormal(mu, sigma), normalised."),
+    E("size_sigma", "1", (0.0, 5.0), "size log-sd", "size0 ~ Lognormal(mu, sigma), normalised."),
+    E("jump_a", "1", (1.0, 64.0), "breakthrough size shape a", "J ~ Beta(a, b) * jump_scale."),
+    E("jump_b", "1", (1.0, 64.0), "breakthrough size shape b", "J ~ Beta(a, b) * jump_scale."),
+    E("step_a", "1", (1.0, 64.0), "incremental step shape a", "step ~ Beta(a, b) * inc_scale."),
+    E("step_b", "1", (1.0, 64.0), "incremental step shape b", "step ~ Beta(a, b) * inc_scale."),
+)
+FIRM_PARAMETERS: tuple[str, ...] = tuple(e.name for e in _FIRM)
+FIRM_INFO: dict[str, Entry] = {e.name: e for e in _FIRM}
+BETA_SHAPES: tuple[str, ...] = tuple(n for n in FIRM_PARAMETERS if n.endswith(("_a", "_b")))
+(
+    A0_MEAN,
+    A0_SD,
+    RD0_A,
+    RD0_B,
+    ABSORB_A,
+    ABSORB_B,
+    RISK_A,
+    RISK_B,
+    LAYERS_MIN,
+    LAYERS_MAX,
+    LOCK_A,
+    LOCK_B,
+    SIZE_MU,
+    SIZE_SIGMA,
+    JUMP_A,
+    JUMP_B,
+    STEP_A,
+    STEP_B,
+) = range(len(FIRM_PARAMETERS))
+N_FIRM_PARAMETERS = len(FIRM_PARAMETERS)
+
+
+# --------------------------------------------------------------------------------------
+# Firm state, structure of arrays: state[v, i] for state variable v of firm i.
+# --------------------------------------------------------------------------------------
+STATE = (
+    "tech_level",  # A, log technology level
+    "pipeline",  # P, breakthroughs waiting to cross the valley of death
+    "paradigm",  # g, 1 once the firm is on the new paradigm
+    "transition_debt",  # Z, breaking-paradox debt
+    "adoption",  # W, converted technology not yet absorbed into A
+    "integration",  # X, industrial integration in [0, 1]
+    "data",  # Dd, private data stock
+    "talent",  # H, talent knowledge
+    "capital",  # K, patient capital
+    "gain",  # ΔA, smoothed quarterly gain of A
+    "rd",  # rd, R&D intensity
+    "share",  # market share, sums to 1
+    "absorb",  # absorptive capacity (attribute, renewed on entry)
+    "risk",  # risk tolerance (attribute)
+    "layers",  # decision layers (attribute)
+    "lock",  # sunk-cost lock-in (attribute)
+    "efficiency",  # E of the last quarter
+    "converted",  # 1 if the firm converted in the last quarter
+    "broke_through",  # 1 if the firm had a breakthrough in the last quarter
+    "competitiveness",  # c_i of the last quarter, for selection
+)
+(
+    TECH,
+    PIPELINE,
+    PARADIGM,
+    DEBT,
+    ADOPTION,
+    INTEGRATION,
+    DATA,
+    TALENT,
+    CAPITAL,
+    GAIN,
+    RD,
+    SHARE,
+    ABSORB,
+    RISK,
+    LAYERS,
+    LOCK,
+    EFFICIENCY,
+    CONVERTED,
+    BROKE_THROUGH,
+    COMPETITIVENESS,
+) = range(len(STATE))
+N_STATE = len(STATE)
+
+
+# --------------------------------------------------------------------------------------
+# Outcome metrics (MODEL.md §6): out[s, p, t, m], one value per scenario, path, quarter.
+# --------------------------------------------------------------------------------------
+_METRICS = (
+    E("innovation_efficiency", "1", "innovation efficiency",
+      "Share-weighted mean of E: net technology gain per unit of R&D intensity, multiplied by "
+      "the resonance premium and the institutional damper (S0 §1.2.2)."),
+    E("traditional_efficiency", "1", "traditional innovation efficiency",
+      "Share-weighted mean of E without the resonance premium: E0 * (1 - damp)."),
+    E("tech_efficiency", "1", "technological-revolution efficiency",
+      "Mean of U_T over firms (S0 §1.2.2 (1))."),
+    E("factor_efficiency", "1", "factor-allocation efficiency",
+      "Mean of U_F over firms (S0 §1.2.2 (2))."),
+    E("industry_efficiency", "1", "industrial-transition efficiency",
+      "Mean of U_I over firms (S0 §1.2.2 (3))."),
+    E("coupling", "1", "coupling degree", "Mean of the standard coupling degree C."),
+    E("coordination", "1", "coupling coordination degree",
+      "Mean of the coupling coordination degree D = sqrt(C * T)."),
+    E("coupling_corrected", "1", "corrected coupling degree",
+      "Mean of the corrected coupling degree C* of Wang et al. (2021)."),
+    E("coordination_corrected", "1", "corrected coupling coordination degree",
+      "Mean of D* = sqrt(C* * T)."),
+    E("new_quality_share", "1", "new-quality share",
+      "Share of firms whose every efficiency dimension clears the threshold."),
+    E("new_paradigm_share", "1", "new-paradigm share",
+      "Share of firms that have converted a breakthrough (on the new paradigm)."),
+    E("breakthrough_rate", "1/quarter", "breakthrough rate",
+      "Share of firms with a disruptive breakthrough in the quarter."),
+    E("conversion_rate", "1/quarter", "conversion rate",
+      "Share-weighted share of pipelines that converted in the quarter."),
+    E("institutional_gap", "log tech", "institutional gap",
+      "System distance G between technology and institutions (S0 §2.4 (2))."),
+    E("tfp", "1", "total factor productivity",
+      "Share-weighted mean of exp(A), relative to its value before the first quarter."),
+    E("data_stock", "1", "mean data stock", "Mean private data stock Dd over firms."),
+)
+METRICS: tuple[str, ...] = tuple(e.name for e in _METRICS)
+METRIC_INFO: dict[str, Entry] = {e.name: e for e in _METRICS}
+(
+    M_EFFICIENCY,
+    M_TRADITIONAL,
+    M_TECH,
+    M_FACTOR,
+    M_INDUSTRY,
+    M_COUPLING,
+    M_COORDINATION,
+    M_COUPLING_CORR,
+    M_COORDINATION_CORR,
+    M_NEW_QUALITY,
+    M_NEW_PARADIGM,
+    M_BREAKTHROUGH,
+    M_CONVERSION,
+    M_GAP,
+    M_TFP,
+    M_DATA,
+) = range(len(METRICS))
+N_METRICS = len(METRICS)
