@@ -1,0 +1,309 @@
+"""The model in plain NumPy, vectorised over scenarios and firms: the reference of the kernel.
+
+Dim letters: s = scenarios, i = firms, p = paths, t = quarters, m = metrics, v = state.
+
+Same equations, same order of updates and the same counter-based draws as
+``kernels/simulate.py``, written the way a good NumPy programmer would: state as 2-D
+(scenario, firm) arrays, every mechanism one whole-array expression, the rare draws
+(breakthrough sizes, incremental steps, entrants) made only for the firms that need them.
+Its Philox is a separate, vectorised implementation, so the tests compare two codes of
+the generator as well as two codes of the model. It is the test oracle and the benchmark
+baseline, never the fast path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels import rng
+from kernels.firms import (
+    IND_CONVERSION, IND_FACTOR, IND_INSTITUTIONS, IND_TFP0, IND_TRUST, N_ATTRIBUTES,
+    N_INDUSTRY,
+)
+from kernels.registry import (
+    A0_MEAN, A0_SD, A_CAP, ABSORB, ABSORB_A, ABSORB_B, ADOPTION, ADOPTION_TAU, B_F,
+    BROKE_THROUGH, CAP_WIDTH, CAPITAL, CAPITAL0, CHI, COMPETITIVENESS, CONVERTED, COOP, DATA,
+    DATA0, DATA_SHARING, DEBT, DELTA_D, DELTA_K, DELTA_P, DELTA_X, EFFICIENCY, ENTRANT_GAP,
+    ENTRANT_SHARE, ETA_PI, ETA_RE, EXIT_SHARE, FEEDBACK, FLIGHT_SENSITIVITY, G_HALF, GAIN,
+    GATE_WIDTH, H0, INC_SCALE, INCREMENTAL, INST_LAG, INTEGRATION, JUMP_A, JUMP_B, JUMP_SCALE,
+    K_T, LAG_PER_LAYER, LAMBDA0, LAYERS, LAYERS_MAX, LAYERS_MIN, LOCK, LOCK_A, LOCK_B, LOCK_W,
+    M_BREAKTHROUGH, M_CONVERSION, M_COORDINATION, M_COORDINATION_CORR, M_COUPLING,
+    M_COUPLING_CORR, M_DATA, M_EFFICIENCY, M_FACTOR, M_GAP, M_INDUSTRY, M_NEW_PARADIGM,
+    M_NEW_QUALITY, M_TECH, M_TFP, M_TRADITIONAL, N_METRICS, N_STATE, NETWORK, NU,
+    OPPORTUNITY, PARADIGM, PATIENCE, PHI_FAIL, PI0, PIPELINE, R_CRIT, RD, RD0_A, RD0_B,
+    RD_EPS, RD_MAX, RD_MIN, RESONANCE, RETURN_Q, RISK, RISK_A, RISK_B, SHARE, SHOCK_VOL,
+    SIZE_MU, SIZE_SIGMA, SMOOTHING, SPILLOVER, STEP_A, STEP_B, TALENT, TALENT0, TALENT_DECAY,
+    TECH, THRESHOLD, TRAIN, W_D, W_H, W_K, X0, Z_COST, Z_TAU, ZETA_C, ZETA_D,
+)
+from kernels.step import QUARTERS_PER_YEAR
+
+# ---------------------------------------------------------------------------------------
+# Philox4x32-10 and its variates on arrays (uint64 words holding 32 bits).
+# ---------------------------------------------------------------------------------------
+
+
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on broadcastable uint64 arrays; returns four uint64 arrays."""
+    c0, c1, c2, c3 = np.broadcast_arrays(*(np.asarray(c, dtype=np.uint64)
+                                           for c in (c0, c1, c2, c3)))
+    k0 = np.uint64(k0)
+    k1 = np.uint64(k1)
+    for _ in range(rng.PHILOX_ROUNDS):
+        p0 = rng.PHILOX_M0 * c0
+        p1 = rng.PHILOX_M1 * c2
+        c0, c1, c2, c3 = ((p1 >> rng.SHIFT32) ^ c1 ^ k0, p1 & rng.MASK32,
+                          (p0 >> rng.SHIFT32) ^ c3 ^ k1, p0 & rng.MASK32)
+        k0 = (k0 + rng.PHILOX_W0) & rng.MASK32
+        k1 = (k1 + rng.PHILOX_W1) & rng.MASK32
+    return c0, c1, c2, c3
+
+
+def split_seed(seed):
+    s = np.uint64(seed)
+    return s & rng.MASK32, s >> rng.SHIFT32
+
+
+def uniforms(key, scenario, firm, time, variate, call):
+    """Four float64 arrays of U(0, 1) for broadcastable (scenario, firm, time) counters."""
+    words = philox4x32(scenario, firm, time, np.uint64(variate * 256 + call), *key)
+    return tuple((w.astype(np.float64) + 0.5) * rng.TWO_M32 for w in words)
+
+
+def normal(key, scenario, firm, time, variate):
+    u0, u1, _, _ = uniforms(key, scenario, firm, time, variate, 0)
+    return np.sqrt(-2.0 * np.log(u0)) * np.cos(2.0 * np.pi * u1)
+
+
+def beta_int(key, scenario, firm, time, variate, a, b):
+    """Beta(a, b), integer shapes, by the Gamma-sum construction of ``rng.beta_int``."""
+    a, b = int(a), int(b)
+    n = a + b
+    log_a = 0.0
+    log_b = 0.0
+    j = 0
+    for call in range((n + 3) // 4):
+        u = uniforms(key, scenario, firm, time, variate, call)
+        prod_a = np.ones_like(u[0])
+        prod_b = np.ones_like(u[0])
+        for w in range(4):
+            if j < a:
+                prod_a = prod_a * u[w]
+            elif j < n:
+                prod_b = prod_b * u[w]
+            j += 1
+        log_a = log_a + np.log(prod_a)
+        log_b = log_b + np.log(prod_b)
+    return log_a / (log_a + log_b)
+
+
+def draw_attributes(fp, key, scenario, firm, time, base):
+    """Attributes (a0, rd0, absorb, risk, layers, lock, size0) for broadcast counters."""
+    a0 = fp[A0_MEAN] + fp[A0_SD] * normal(key, scenario, firm, time, base + rng.ATTR_A0)
+    rd0 = beta_int(key, scenario, firm, time, base + rng.ATTR_RD0, fp[RD0_A], fp[RD0_B])
+    absorb = beta_int(key, scenario, firm, time, base + rng.ATTR_ABSORB,
+                      fp[ABSORB_A], fp[ABSORB_B])
+    risk = beta_int(key, scenario, firm, time, base + rng.ATTR_RISK, fp[RISK_A], fp[RISK_B])
+    u = uniforms(key, scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
+    layers = np.floor(fp[LAYERS_MIN] + u * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
+    lock = beta_int(key, scenario, firm, time, base + rng.ATTR_LOCK, fp[LOCK_A], fp[LOCK_B])
+    size0 = np.exp(fp[SIZE_MU] + fp[SIZE_SIGMA]
+                   * normal(key, scenario, firm, time, base + rng.ATTR_SIZE))
+    return a0, rd0, absorb, risk, layers, lock, size0
+
+
+def logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ---------------------------------------------------------------------------------------
+# The model.
+# ---------------------------------------------------------------------------------------
+
+
+def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share):
+    """Initial state for the firms selected by boolean (s, i) ``where``; p is (s, 1, k)."""
+    s_idx = np.nonzero(where)[0]
+    values = {
+        TECH: a0, PIPELINE: 0.0, PARADIGM: 0.0, DEBT: 0.0, ADOPTION: 0.0,
+        INTEGRATION: p[s_idx, 0, X0], DATA: p[s_idx, 0, DATA0],
+        TALENT: p[s_idx, 0, TALENT0], CAPITAL: p[s_idx, 0, CAPITAL0], GAIN: 0.0, RD: rd0,
+        SHARE: share, ABSORB: absorb, RISK: risk, LAYERS: layers, LOCK: lock,
+        EFFICIENCY: 0.0, CONVERTED: 0.0, BROKE_THROUGH: 0.0, COMPETITIVENESS: 0.0,
+    }
+    for v, value in values.items():
+        st[v][where] = value
+
+
+def _quarter(st, ind, p, fp, key, scen, t, out):
+    """One quarter for every scenario of one path. st (v, s, i); ind (j, s); p (s, 1, k)."""
+    n = st.shape[2]
+    firm = np.arange(n, dtype=np.uint64)[None, :]
+    P = lambda k: p[:, :, k]  # noqa: E731 - (s, 1) column of parameter k
+    tech, pipeline, paradigm, debt, adoption = (st[TECH], st[PIPELINE], st[PARADIGM],
+                                                st[DEBT], st[ADOPTION])
+    integration, data, talent, capital = st[INTEGRATION], st[DATA], st[TALENT], st[CAPITAL]
+    gain_s, rd, share = st[GAIN], st[RD], st[SHARE]
+
+    mean_a = tech.mean(axis=1, keepdims=True)
+    frontier = tech.max(axis=1, keepdims=True)
+    net = integration.mean(axis=1, keepdims=True)
+    q = ind[IND_INSTITUTIONS][:, None] + (mean_a - ind[IND_INSTITUTIONS][:, None]) / P(INST_LAG)
+    gap = np.maximum(0.0, mean_a - q)
+    damp = gap / (gap + P(G_HALF))
+    trust = ind[IND_TRUST][:, None] + P(ETA_PI) * (ind[IND_FACTOR][:, None]
+                                                   - ind[IND_TRUST][:, None])
+    sharing = P(DATA_SHARING) * (0.5 + trust)
+    pool = sharing * data.mean(axis=1, keepdims=True)
+    patient = (P(H0) * (1.0 - np.exp(-QUARTERS_PER_YEAR * P(PATIENCE) / P(RETURN_Q)))
+               * (1.0 - P(FLIGHT_SENSITIVITY) * (1.0 - ind[IND_CONVERSION][:, None])))
+
+    u_conv, u_break, u_step, u_spill = uniforms(key, scen, firm, t, rng.EVENTS, 0)
+    a_old = tech.copy()
+    x_old = integration.copy()
+    revenue_rd = rd * share * n
+
+    # Valley of death.
+    waiting = pipeline > 0.0
+    rate = P(LAMBDA0) * (1.0 + P(COOP)) * (1.0 - damp) / (1.0 + P(LAG_PER_LAYER) * st[LAYERS])
+    conv = waiting & (u_conv < rate)
+    decays = waiting & ~conv
+    conv_den = np.where(waiting, share, 0.0).sum(axis=1)
+    conv_num = np.where(conv, share, 0.0).sum(axis=1)
+    adoption += np.where(conv, pipeline * (1.0 - st[LOCK] * P(LOCK_W)), 0.0)
+    new_debt = np.where(conv, P(Z_COST) * pipeline, 0.0)
+    decay = np.where(decays, P(DELTA_P) * pipeline, 0.0)
+    talent += P(PHI_FAIL) * decay
+    pipeline[:] = np.where(conv, 0.0, pipeline - decay)
+    paradigm[conv] = 1.0
+    debt[:] = debt * (1.0 - 1.0 / P(Z_TAU)) + new_debt
+    debt_service = debt / P(Z_TAU)
+
+    # Breakthroughs: sizes drawn only for the firms that broke through.
+    gate = logistic((st[RISK] - P(R_CRIT)) / P(GATE_WIDTH))
+    p_d = (1.0 - np.exp(-P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd)) * gate
+    broke = u_break < p_d
+    s_idx, i_idx = np.nonzero(broke)
+    jump = beta_int(key, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.JUMP,
+                    fp[JUMP_A], fp[JUMP_B])
+    pipeline[s_idx, i_idx] += p[s_idx, 0, JUMP_SCALE] * jump
+
+    # Incremental steps on the (saturating) old track.
+    p_c = 1.0 - np.exp(-P(INCREMENTAL) * P(ZETA_C) * (1.0 - patient) * revenue_rd)
+    stepped = u_step < p_c
+    s_idx, i_idx = np.nonzero(stepped)
+    step = beta_int(key, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.STEP,
+                    fp[STEP_A], fp[STEP_B])
+    cap = np.where(paradigm > 0.0, 0.0, logistic((a_old - P(A_CAP)) / P(CAP_WIDTH)))
+    gain = np.zeros_like(tech)
+    gain[s_idx, i_idx] = p[s_idx, 0, INC_SCALE] * (1.0 - cap[s_idx, i_idx]) * step
+
+    gain += P(SPILLOVER) * st[ABSORB] * x_old * np.maximum(0.0, frontier - a_old) * u_spill
+    adopt = adoption / P(ADOPTION_TAU)
+    adoption -= adopt
+    gain += adopt
+    tech[:] = a_old + gain
+    gain_s[:] = P(SMOOTHING) * gain + (1.0 - P(SMOOTHING)) * gain_s
+
+    # Factors and integration.
+    activity = share * n * x_old
+    data[:] = data * (1.0 - P(DELTA_D)) + activity * (1.0 + P(NETWORK) * net) * P(FEEDBACK)
+    usable = data + sharing * pool
+    talent[:] = talent * (1.0 - P(TALENT_DECAY)) + P(TRAIN) * rd
+    capital[:] = capital * (1.0 - P(DELTA_K)) + patient * revenue_rd
+    integration[:] = np.clip(x_old + P(NU) * (conv + P(SPILLOVER) * net) - P(DELTA_X) * x_old,
+                             0.0, 1.0)
+
+    # Efficiency dimensions, coupling, threshold, efficiency.
+    rd_div = np.maximum(rd, P(RD_EPS))
+    u_t = 1.0 - np.exp(-P(K_T) * gain_s / rd_div)
+    u_f = logistic(P(W_D) * np.log(1.0 + usable) + P(W_H) * talent + P(W_K) * capital - P(B_F))
+    u_i = integration / (1.0 + debt)
+    total = (u_t + u_f + u_i) / 3.0
+    prod = u_t * u_f * u_i
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(total > 0.0, np.minimum(1.0, np.power(prod, 1.0 / 3.0) / total), 0.0)
+        u_max = np.maximum(u_t, np.maximum(u_f, u_i))
+        spread = np.abs(u_t - u_f) + np.abs(u_t - u_i) + np.abs(u_f - u_i)
+        c_star = np.where(u_max > 0.0, np.sqrt(np.maximum(0.0, 1.0 - spread / 3.0)
+                                               * np.sqrt(prod / u_max**3)), 0.0)
+    d = np.sqrt(c * total)
+    regime = (np.minimum(u_t, np.minimum(u_f, u_i)) >= P(THRESHOLD)).astype(np.float64)
+    e_trad = (gain_s - debt_service) / rd_div * (1.0 - damp)
+    e = e_trad * (1.0 + P(RESONANCE) * d * regime)
+    st[EFFICIENCY] = e
+    st[CONVERTED] = conv
+    st[BROKE_THROUGH] = broke
+
+    shock = P(SHOCK_VOL) * normal(key, scen, firm, t, rng.SHOCK)
+    comp = np.maximum(0.0, np.exp(tech) / (1.0 + debt) * (1.0 + shock))
+    st[COMPETITIVENESS] = comp
+    mean_eff = (share * e).sum(axis=1, keepdims=True)
+    mean_comp = (share * comp).sum(axis=1, keepdims=True)
+    out[:, M_EFFICIENCY] = mean_eff[:, 0]
+    out[:, M_TRADITIONAL] = (share * e_trad).sum(axis=1)
+    out[:, M_TECH] = u_t.mean(axis=1)
+    out[:, M_FACTOR] = u_f.mean(axis=1)
+    out[:, M_INDUSTRY] = u_i.mean(axis=1)
+    out[:, M_COUPLING] = c.mean(axis=1)
+    out[:, M_COORDINATION] = d.mean(axis=1)
+    out[:, M_COUPLING_CORR] = c_star.mean(axis=1)
+    out[:, M_COORDINATION_CORR] = np.sqrt(c_star * total).mean(axis=1)
+    out[:, M_NEW_QUALITY] = regime.mean(axis=1)
+    out[:, M_NEW_PARADIGM] = paradigm.mean(axis=1)
+    out[:, M_BREAKTHROUGH] = broke.mean(axis=1)
+    out[:, M_DATA] = data.mean(axis=1)
+    out[:, M_GAP] = gap[:, 0]
+
+    # Reinvestment and replicator selection.
+    rd[:] = np.clip(rd + P(ETA_RE) * (e - mean_eff) * rd, P(RD_MIN), P(RD_MAX))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share[:] = np.where(mean_comp > 0.0, share * (1.0 + P(CHI) * (comp - mean_comp)
+                                                      / mean_comp), share)
+    share /= share.sum(axis=1, keepdims=True)
+
+    # Exit and entry: attributes drawn only for the slots that turn over.
+    exits = share < P(EXIT_SHARE) / n
+    if exits.any():
+        s_idx, i_idx = np.nonzero(exits)
+        a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
+            fp, key, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY)
+        _reset(st, exits, p, mean_a[s_idx, 0] - p[s_idx, 0, ENTRANT_GAP], rd0, ab, rk, ly, lk,
+               p[s_idx, 0, ENTRANT_SHARE] / n)
+        entered = exits.any(axis=1, keepdims=True)
+        share[:] = np.where(entered, share / share.sum(axis=1, keepdims=True), share)
+    tfp = (share * np.exp(tech)).sum(axis=1)
+
+    ind[IND_INSTITUTIONS] = q[:, 0]
+    ind[IND_TRUST] = trust[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ind[IND_CONVERSION] = np.where(conv_den > 0.0, conv_num / conv_den, 0.0)
+    ind[IND_FACTOR] = u_f.mean(axis=1)
+    out[:, M_CONVERSION] = ind[IND_CONVERSION]
+    out[:, M_TFP] = tfp / ind[IND_TFP0]
+
+
+def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters):
+    """Outcomes float64 (scenario, path, quarter, metric); same contract as the kernel's."""
+    params = np.asarray(params, dtype=np.float64)
+    fp = np.asarray(firm_params, dtype=np.float64)
+    n_scen, n_paths = params.shape[:2]
+    key = split_seed(seed)
+    scen = np.asarray(scenario_ids, dtype=np.uint64)[:, None]
+    firm = np.arange(n_firms, dtype=np.uint64)[None, :]
+    attrs = np.stack(draw_attributes(fp, key, scen, firm, 0, rng.ATTR_INIT))
+    assert attrs.shape[0] == N_ATTRIBUTES
+    attrs[rng.ATTR_SIZE] /= attrs[rng.ATTR_SIZE].sum(axis=1, keepdims=True)
+    out = np.empty((n_scen, n_paths, n_quarters, N_METRICS))
+    for path in range(n_paths):
+        p = params[:, path : path + 1, :]  # (s, 1, k)
+        st = np.empty((N_STATE, n_scen, n_firms))
+        _reset(st, np.ones((n_scen, n_firms), bool), p, *(a.ravel() for a in attrs))
+        ind = np.empty((N_INDUSTRY, n_scen))
+        ind[IND_INSTITUTIONS] = attrs[rng.ATTR_A0].mean(axis=1)
+        ind[IND_TRUST] = p[:, 0, PI0]
+        ind[IND_CONVERSION] = 0.0
+        ind[IND_FACTOR] = p[:, 0, PI0]
+        ind[IND_TFP0] = (attrs[rng.ATTR_SIZE] * np.exp(attrs[rng.ATTR_A0])).sum(axis=1)
+        for t in range(n_quarters):
+            _quarter(st, ind, p, fp, key, scen, t, out[:, path, t])
+    return out
