@@ -20,7 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from flows.errors import ConfigError
 from flows.paths import LeverArrays, PolicyPath, _pydantic_problem, load_path
 from kernels.registry import (
-    BETA_SHAPES, FIRM_INFO, FIRM_PARAMETERS, PARAMETER_INFO, PARAMETERS, UNCERTAIN,
+    BETA_SHAPES,
+    FIRM_INFO,
+    FIRM_PARAMETERS,
+    PARAMETER_INFO,
+    PARAMETERS,
+    UNCERTAIN,
 )
 
 FIXED = tuple(name for name in PARAMETERS if name not in UNCERTAIN)

@@ -1,0 +1,234 @@
+"""The properties the model must keep (MODEL.md §7), one test each, on shared draws."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kernels import reference
+from kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from kernels.registry import (
+    DATA,
+    DATA0,
+    DELTA_D,
+    FEEDBACK,
+    INST_LAG,
+    INTEGRATION,
+    METRICS,
+    N_METRICS,
+    N_STATE,
+    NETWORK,
+    R_CRIT,
+    SHARE,
+    THRESHOLD,
+    UNCERTAIN,
+)
+from kernels.rng import split_seed
+from kernels.simulate import simulate, trace
+from kernels.step import quarter
+from tests.conftest import nominal_params, path_index, small_config
+
+UNIT_METRICS = [m for m in METRICS if m not in (
+    "innovation_efficiency", "traditional_efficiency", "institutional_gap", "tfp", "data_stock")]
+
+
+def run_variants(config, variants, scenarios=6, firms=60, quarters=24, seed=None):
+    """Kernel outcomes of parameter variants on the same draws: (variant, s, t, m)."""
+    base = np.repeat(nominal_params(config)[None, None, :], scenarios, axis=0)
+    params = np.repeat(base, len(variants), axis=1)
+    for v, changes in enumerate(variants):
+        for k, value in changes.items():
+            params[:, v, k] = value
+    out = simulate(params, config.firm_vector, np.arange(scenarios), seed or config.seed,
+                   firms, quarters)
+    return np.moveaxis(out, 1, 0)
+
+
+# 1. Bounds, shares, finiteness ------------------------------------------------------------
+
+def test_efficiencies_and_shares_stay_in_the_unit_interval(outcomes):
+    assert np.isfinite(outcomes).all()
+    for name in UNIT_METRICS:
+        values = outcomes[..., METRICS.index(name)]
+        assert values.min() >= 0.0 and values.max() <= 1.0, name
+
+
+def test_shares_sum_to_one_every_quarter(config):
+    params = nominal_params(config)
+    k0, k1 = split_seed(np.uint64(config.seed))
+    attrs = np.empty((N_ATTRIBUTES, 80))
+    state = np.empty((N_STATE, 80))
+    ind = np.empty(N_INDUSTRY)
+    row = np.empty(N_METRICS)
+    draw_founders(attrs, config.firm_vector, k0, k1, 3)
+    init_path(state, ind, attrs, params)
+    for t in range(40):
+        quarter(state, ind, params, config.firm_vector, k0, k1, 3, t, row)
+        assert state[SHARE].sum() == pytest.approx(1.0, abs=1e-12)
+        assert (state[SHARE] >= 0.0).all() and (state[SHARE] <= 1.0).all()
+
+
+@st.composite
+def worlds(draw):
+    """A point of the uncertain parameters inside the default config's declared ranges."""
+    config = small_config()
+    return {k: draw(st.floats(*config.bounds[k])) for k in range(len(UNCERTAIN))}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=worlds(), seed=st.integers(0, 2**64 - 1))
+def test_no_nan_or_inf_anywhere_in_the_declared_ranges(world, seed):
+    config = small_config()
+    out = run_variants(config, [world], scenarios=2, firms=30, quarters=30, seed=seed)
+    assert np.isfinite(out).all()
+    for name in UNIT_METRICS:
+        values = out[..., METRICS.index(name)]
+        assert values.min() >= 0.0 and values.max() <= 1.0, name
+
+
+# 2. Exact reproducibility -----------------------------------------------------------------
+
+@pytest.mark.parametrize("chunks", [[(0, 8)], [(0, 3), (3, 8)], [(0, 1), (1, 2), (2, 5), (5, 8)]])
+def test_chunkings_give_bit_identical_outcomes(plan, outcomes, chunks):
+    parts = np.concatenate([plan.simulate_chunk(a, b) for a, b in chunks])
+    np.testing.assert_array_equal(parts, outcomes)
+
+
+def test_one_and_two_threads_give_bit_identical_outcomes(plan):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = plan.simulate()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = plan.simulate()
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_same_seed_same_bits_other_seed_other_bits(plan, outcomes):
+    np.testing.assert_array_equal(plan.simulate(), outcomes)
+    other = small_config(seed=plan.config.seed + 1)
+    from flows.plan import make_plan
+    assert not np.array_equal(make_plan(other).simulate(), outcomes)
+
+
+# 3. Common random numbers -----------------------------------------------------------------
+
+def test_neutral_path_reproduces_baseline(config):
+    neutral = config.levers.apply(np.repeat(config.nominal[None, :], 4, axis=0))[:, :1, :]
+    out = simulate(np.concatenate([neutral, neutral * 1.0 + 0.0], axis=1), config.firm_vector,
+                   np.arange(4), config.seed, 50, 20)
+    np.testing.assert_array_equal(out[:, 0], out[:, 1])
+
+
+# 4. Threshold -----------------------------------------------------------------------------
+
+def test_threshold_of_one_leaves_only_the_traditional_form(config):
+    out = run_variants(config, [{THRESHOLD: 1.0}])[0]
+    assert (out[..., METRICS.index("new_quality_share")] == 0.0).all()
+    np.testing.assert_array_equal(out[..., METRICS.index("innovation_efficiency")],
+                                  out[..., METRICS.index("traditional_efficiency")])
+
+
+# 5. Risk aversion paradox -----------------------------------------------------------------
+
+def test_risk_below_the_critical_tolerance_stops_breakthroughs(config):
+    # Risk tolerance is Beta-distributed in (0, 1); r_crit = 1.5 puts every firm below it.
+    base, averse = run_variants(config, [{}, {R_CRIT: 1.5}])
+    rate = METRICS.index("breakthrough_rate")
+    assert base[..., rate].mean() > 0.01
+    assert averse[..., rate].mean() < 1e-3
+
+
+# 6. Institutional damper ------------------------------------------------------------------
+
+def test_slow_institutions_lower_efficiency(config):
+    fast, slow = run_variants(config, [{INST_LAG: 1.0}, {INST_LAG: 1e9}])
+    eff = METRICS.index("innovation_efficiency")
+    assert slow[..., eff].mean() < fast[..., eff].mean()
+    assert (slow[..., METRICS.index("institutional_gap")].mean()
+            > fast[..., METRICS.index("institutional_gap")].mean())
+
+
+# 7. Breaking paradox (J-curve) ------------------------------------------------------------
+
+def test_efficiency_dips_after_conversion_then_rises_above_its_old_level(config):
+    pre, early, late = [], [], []
+    for scenario in range(3):
+        _, eff, conv = trace(nominal_params(config), config.firm_vector, scenario, config.seed,
+                             500, 40)
+        for t0, i in zip(*np.nonzero(conv), strict=True):
+            if 4 <= t0 and t0 + 12 <= 40:
+                pre.append(eff[t0 - 4:t0, i].mean())
+                early.append(eff[t0:t0 + 2, i].mean())
+                late.append(eff[t0 + 6:t0 + 12, i].mean())
+    assert len(pre) > 100
+    assert np.mean(early) < np.mean(pre) < np.mean(late)
+
+
+# 8. Each path moves its own target dimension ----------------------------------------------
+
+TARGETS = {
+    "technological_transition": ("breakthrough_rate", +1),
+    "factor_reset": ("factor_efficiency", +1),
+    "organizational_reconstruction": ("conversion_rate", +1),
+    "ecological_coordination": ("industry_efficiency", +1),
+    "digital_empowerment": ("factor_efficiency", +1),
+    "policy_coordination": ("institutional_gap", -1),
+}
+
+
+@pytest.mark.parametrize("path", list(TARGETS))
+def test_each_path_moves_its_target_dimension(config, outcomes, path):
+    metric, sign = TARGETS[path]
+    m = METRICS.index(metric)
+    diff = outcomes[:, path_index(config, path), :, m] - outcomes[:, 0, :, m]
+    assert sign * diff.mean() > 0.0
+
+
+# 9. Data-network-activity loop ------------------------------------------------------------
+
+def test_network_effect_raises_mean_data(config):
+    none, some, more = run_variants(config, [{NETWORK: 0.0}, {NETWORK: 0.5}, {NETWORK: 1.0}])
+    data = METRICS.index("data_stock")
+    assert none[..., data].mean() < some[..., data].mean() < more[..., data].mean()
+
+
+@pytest.mark.parametrize("network", [0.0, 0.7])
+def test_zero_network_removes_the_industry_from_data_growth(config, network):
+    """Dd' = Dd (1 - δ_D) + activity (1 + network Net) feedback: Net drops out at 0."""
+    params = nominal_params(config)
+    params[NETWORK] = network
+    k0, k1 = split_seed(np.uint64(config.seed))
+    attrs = np.empty((N_ATTRIBUTES, 50))
+    state = np.empty((N_STATE, 50))
+    ind = np.empty(N_INDUSTRY)
+    row = np.empty(N_METRICS)
+    draw_founders(attrs, config.firm_vector, k0, k1, 0)
+    init_path(state, ind, attrs, params)
+    for t in range(5):
+        quarter(state, ind, params, config.firm_vector, k0, k1, 0, t, row)
+    before = state.copy()
+    quarter(state, ind, params, config.firm_vector, k0, k1, 0, 5, row)
+    activity = before[SHARE] * 50 * before[INTEGRATION]
+    alone = before[DATA] * (1 - params[DELTA_D]) + activity * params[FEEDBACK]
+    looped = alone + activity * network * before[INTEGRATION].mean() * params[FEEDBACK]
+    survivors = state[DATA] != params[DATA0]  # entrants restart at data0; compare the rest
+    np.testing.assert_allclose(state[DATA][survivors], looped[survivors], rtol=1e-12)
+    assert (network == 0.0) == np.allclose(state[DATA][survivors], alone[survivors],
+                                          rtol=1e-12)
+
+
+# 10. Kernel against the NumPy reference ---------------------------------------------------
+
+@pytest.mark.parametrize("paths", [slice(0, 1), slice(0, 8)])
+def test_kernel_agrees_with_numpy_reference(plan, paths):
+    params = plan.params(0, 4)[:, paths]
+    ids = np.arange(4)
+    kernel = simulate(params, plan.config.firm_vector, ids, plan.config.seed, 30, 24)
+    ref = reference.simulate(params, plan.config.firm_vector, ids, plan.config.seed, 30, 24)
+    np.testing.assert_allclose(kernel, ref, rtol=0.0, atol=1e-9)
