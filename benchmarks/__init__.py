@@ -1,0 +1,1 @@
+"""resonance's benchmark suite (``python -m benchmarks``)."""

@@ -1,0 +1,166 @@
+"""The ``resonance`` command line: run, validate, summary, plot.
+
+Every command validates its input before any work starts; a mistake the user can fix is
+printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from flows.errors import ResonanceError
+
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected 0 <= seed < 2**64, got {value}")
+    return value
+
+
+def _add_overrides(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("overrides of the config")
+    g.add_argument("--scenarios", type=_positive, help="number of scenarios")
+    g.add_argument("--firms", type=_positive, help="firms per scenario")
+    g.add_argument("--quarters", type=_positive, help="quarters to simulate")
+    g.add_argument("--paths", help="comma-separated path names (or YAML files)")
+    g.add_argument("--seed", type=_seed, help="64-bit run seed")
+    g.add_argument("--sampler", choices=("mc", "lhs", "sobol"), help="scenario design")
+    g.add_argument("--chunk", type=_positive, help="scenarios per task")
+    g.add_argument("--out", help="store location (directory or fsspec URL)")
+
+
+def _overrides(args) -> dict:
+    return {
+        "sizes.scenarios": args.scenarios, "sizes.firms": args.firms,
+        "sizes.quarters": args.quarters, "seed": args.seed, "sampler": args.sampler,
+        "chunk_scenarios": args.chunk, "store": args.out,
+        "paths": [p.strip() for p in args.paths.split(",") if p.strip()] if args.paths else None,
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resonance",
+        description="Monte Carlo scenarios of high-tech firms' innovation efficiency.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate a config into a Zarr store and print its bands")
+    run.add_argument("config", help="run config (YAML), e.g. configs/default.yaml")
+    _add_overrides(run)
+    g = run.add_argument_group("execution")
+    g.add_argument("--workers", type=_positive, help="Dask workers (default: one per core)")
+    g.add_argument("--scheduler", help="address of an existing Dask scheduler")
+    g.add_argument("--cluster", help="configs/clusters/NAME.yaml or a file (default: config's)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace an existing store, even one of another config")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--engine", choices=("prefect", "direct"), default="direct",
+                   help="run as a Prefect flow (default) or call the engine directly")
+
+    val = sub.add_parser("validate", help="check a config and exit 0, or name the problem")
+    val.add_argument("config")
+    _add_overrides(val)
+
+    summ = sub.add_parser("summary", help="table of the final-quarter bands of a store")
+    summ.add_argument("store")
+    summ.add_argument("--metric", action="append", help="only this metric (repeatable)")
+    summ.add_argument("--quarter", type=int, default=-1, help="quarter index (default: last)")
+
+    plot = sub.add_parser("plot", help="fan chart of a metric's bands over time")
+    plot.add_argument("store")
+    plot.add_argument("--metric", default="innovation_efficiency")
+    plot.add_argument("--out", default="fan.png", help="image file to write")
+    return parser
+
+
+def cmd_validate(args) -> int:
+    from flows.config import load_config
+
+    config = load_config(args.config, _overrides(args))
+    console.print(f"[green]ok[/green] {args.config}: {config.n_scenarios} scenarios x "
+                  f"{config.n_firms} firms x {config.n_quarters} quarters, "
+                  f"{len(config.path_names)} paths, sampler {config.sampler}, "
+                  f"store {config.store}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from flows.cluster import load_cluster
+    from flows.config import load_config
+
+    config = load_config(args.config, _overrides(args))
+    spec = load_cluster(args.cluster or config.cluster, Path(args.config).parent / "clusters")
+    if args.engine == "prefect":
+        from flows.flow import scenario_run
+
+        scenario_run(config_path=str(args.config), overrides=_overrides(args),
+                     workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
+                     overwrite=args.overwrite, progress=not args.no_progress)
+    else:
+        from flows.engine import run_with_cluster
+
+        run_with_cluster(config, spec, workers=args.workers, scheduler=args.scheduler,
+                         overwrite=args.overwrite, progress=not args.no_progress)
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from flows.report import summary_table
+    from flows.store import open_bands
+
+    console.print(summary_table(open_bands(args.store), args.metric, args.quarter))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from flows.report import check_metric, fan_chart
+    from flows.store import open_bands
+
+    check_metric(args.metric)
+    out = fan_chart(open_bands(args.store), args.metric, args.out)
+    console.print(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "summary": cmd_summary, "plot": cmd_plot}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ResonanceError as exc:
+        err_console.print(f"resonance: error: {exc}", markup=False, highlight=False,
+                          soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("resonance: interrupted; finished chunks are kept, run again to "
+                          "resume")
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The engine called directly: a cluster, a plan, a progress bar, the run, the summary."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flows.cluster import ClusterSpec, connect
+from flows.config import RunConfig
+from flows.execute import DaskExecutor, RunReport, run_plan
+from flows.plan import make_plan
+from flows.report import HEADLINE, summary_table
+from flows.store import open_bands
+
+console = Console(width=None if sys.stdout.isatty() else 140)
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, label: str):
+    """A rich progress bar over chunks; yields a progress(done, total) callback."""
+    if not enabled:
+        yield None
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("chunks"), TimeElapsedColumn(), console=console,
+                  transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def run_with_cluster(config: RunConfig, spec: ClusterSpec, workers=None, scheduler=None,
+                     overwrite=False, progress=True, show_summary=True) -> RunReport:
+    """Run ``config`` on the cluster of ``spec``; print the dashboard, progress and bands."""
+    plan = make_plan(config)
+    draws = config.n_scenarios * config.n_firms
+    console.print(f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
+                  f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
+                  f"{config.n_quarters} quarters, {len(plan.chunks)} chunks -> {config.store}")
+    with connect(spec, workers, scheduler) as client:
+        executor = DaskExecutor(client, spec.threads_per_worker)
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        console.print(f"Dask: {n_workers} workers, dashboard {executor.dashboard_link}")
+        with progress_bar(progress, "simulating") as update:
+            report = run_plan(plan, config.store, executor, overwrite=overwrite,
+                              progress=update)
+    steps = config.n_scenarios * config.n_firms * config.n_quarters * len(config.path_names)
+    console.print(f"done in {report.seconds:.1f} s: {report.computed} chunks computed, "
+                  f"{report.skipped} already in the store; "
+                  f"{steps / report.seconds:,.0f} firm-steps/s overall")
+    if show_summary:
+        console.print(summary_table(open_bands(config.store), HEADLINE))
+        console.print(f"all metrics: resonance summary {config.store}; fan chart: "
+                      f"resonance plot {config.store} --metric innovation_efficiency")
+    return report

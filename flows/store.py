@@ -1,0 +1,218 @@
+"""The Zarr store: its layout, and the one writer of it (DESIGN.md, "The store").
+
+Layout (``xr.open_zarr(store)`` and ``xr.open_zarr(store, group="draws")``):
+
+- root: bands. ``<metric>`` (path, time, quantile), ``<metric>_mean`` and ``<metric>_std``
+  (path, time), ``<metric>_quantile_error`` (path, time): the bound on the absolute error
+  of that metric's quantiles (see ``flows/bands.py``). Provenance in the root attributes.
+- ``draws``: ``<metric>`` (scenario, path, time) chunked along ``scenario`` one chunk per
+  task; each uncertain parameter of MODEL.md §3 on ``scenario``; ``chunk_done`` (chunk,)
+  int8, 1 once that chunk's draws are completely written.
+
+A run first writes the template (metadata only, ``compute=False``), then each task writes
+its own chunk-aligned region and then its own ``chunk_done`` element (chunk size 1), so
+concurrent writers never share a Zarr chunk, a killed run leaves only unmarked chunks, and
+a re-run skips the marked ones. The bands are written and the metadata consolidated last.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from flows.config import RunConfig
+from flows.errors import StoreError
+from kernels.registry import METRIC_INFO, METRICS, PARAMETER_INFO, UNCERTAIN
+
+DRAWS = "draws"
+PACKAGES = ("resonance", "numpy", "numba", "dask", "distributed", "xarray", "zarr", "prefect",
+            "scipy")
+
+# Zarr 3 warns that consolidated metadata is not yet in the v3 spec; xarray reads it fine.
+warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part",
+                        category=UserWarning)
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def provenance(config: RunConfig) -> dict:
+    """Root attributes of a store made by ``config``."""
+    return {
+        "title": "resonance Monte Carlo uncertainty bands",
+        "config": config.text,
+        "config_sha256": config.sha256,
+        "seed": str(config.seed),  # a uint64 does not fit every JSON reader's integers
+        "n_scenarios": config.n_scenarios,
+        "n_firms": config.n_firms,
+        "n_quarters": config.n_quarters,
+        "n_firm_scenario_draws": config.n_scenarios * config.n_firms,
+        "sampler": config.sampler,
+        "paths": list(config.path_names),
+        "chunk_scenarios": config.chunk_scenarios,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "Conventions": "CF-1.10",
+    }
+
+
+def time_coordinate(n_quarters: int) -> np.ndarray:
+    """Years at the end of each quarter: 0.25, 0.5, ..., float64 (time,)."""
+    return (np.arange(n_quarters) + 1.0) / 4.0
+
+
+def _attrs(metric: str, suffix: str = "") -> dict:
+    info = METRIC_INFO[metric]
+    extra = {"": "", "_mean": " (mean over scenarios)", "_std": " (standard deviation over "
+             "scenarios)", "_quantile_error": " (bound on the absolute error of its quantiles)"}
+    return {"long_name": info.long_name + extra[suffix], "units": info.units,
+            "description": info.description}
+
+
+def _coords(config: RunConfig) -> dict:
+    time = xr.Variable("time", time_coordinate(config.n_quarters),
+                       {"long_name": "time since start", "units": "years",
+                        "description": "End of each simulated quarter."})
+    path = xr.Variable("path", np.array(config.path_names, dtype=object),
+                       {"long_name": "policy path", "units": "1",
+                        "description": "Policy path of MODEL.md §5 (configs/paths)."})
+    return {"time": time, "path": path}
+
+
+def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
+    """The ``draws`` group as lazy NaN arrays plus the scenario inputs (written eagerly)."""
+    n, p, t = config.n_scenarios, len(config.path_names), config.n_quarters
+    cs = config.chunk_scenarios
+    data_vars = {}
+    for metric in METRICS:
+        data_vars[metric] = xr.Variable(
+            ("scenario", "path", "time"),
+            da.full((n, p, t), np.nan, chunks=(cs, p, t)), _attrs(metric))
+    for d, name in enumerate(UNCERTAIN):
+        info = PARAMETER_INFO[name]
+        data_vars[name] = xr.Variable("scenario", theta[:, d],
+                                      {"long_name": info.long_name, "units": info.units,
+                                       "description": info.description})
+    n_chunks = -(-n // cs)
+    data_vars["chunk_done"] = xr.Variable(
+        "chunk", da.zeros(n_chunks, dtype=np.int8, chunks=1),
+        {"long_name": "chunk complete", "units": "1",
+         "description": f"1 once scenarios [k*{cs}, (k+1)*{cs}) are completely written."})
+    coords = {**_coords(config), "scenario": xr.Variable(
+        "scenario", np.arange(n), {"long_name": "scenario index", "units": "1",
+                                   "description": "Global scenario index (the RNG counter)."})}
+    return xr.Dataset(data_vars, coords)
+
+
+def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: bool) -> None:
+    """Make ``store`` ready for ``config``: create it, or check it was made by this config.
+
+    Raises StoreError for a store of another config or for a path that holds something
+    else; ``overwrite`` replaces whatever is there.
+    """
+    group = _open_root(store)
+    if group is not None:
+        seen = group.attrs.get("config_sha256")
+        if seen == config.sha256 and not overwrite:
+            return
+        if not overwrite:
+            what = ("was written by another config" if seen
+                    else "exists and is not a resonance store")
+            raise StoreError(store, what, "choose another --out, or pass --overwrite to "
+                             "replace it")
+        _remove(store)
+    template = draws_template(config, theta)
+    encoding = {m: {"chunks": (config.chunk_scenarios, len(config.path_names),
+                               config.n_quarters)} for m in METRICS}
+    encoding["chunk_done"] = {"chunks": (1,)}
+    template.to_zarr(store, group=DRAWS, mode="w", compute=False, consolidated=False,
+                     encoding=encoding, zarr_format=3)
+    root = zarr.open_group(store, mode="r+")
+    # Written last: a store whose root carries the sha is a complete template.
+    root.attrs.update(provenance(config))
+
+
+def _open_root(store: str):
+    try:
+        return zarr.open_group(store, mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
+        return None
+
+
+def _remove(store: str) -> None:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(store)
+    if fs.exists(path):
+        fs.rm(path, recursive=True) if fs.protocol != "file" else shutil.rmtree(path)
+
+
+def done_chunks(store: str) -> np.ndarray:
+    """int8 (chunk,): 1 for chunks whose draws are completely written."""
+    return zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r")[:]
+
+
+def write_chunk(store: str, chunk: int, start: int, stop: int, outcomes: np.ndarray) -> None:
+    """Write one chunk's outcomes (s, p, t, m) into its region, then mark it done.
+
+    Called from Dask workers; the region is exactly one Zarr chunk of every variable, so
+    writers never overlap (zarr#3682, xarray#10831).
+    """
+    group = zarr.open_group(store, path=DRAWS, mode="r+")
+    for m, metric in enumerate(METRICS):
+        group[metric][start:stop] = outcomes[..., m]
+    group["chunk_done"][chunk] = 1
+
+
+def read_draws_chunk(store: str, start: int, stop: int) -> np.ndarray:
+    """Outcomes of scenarios [start, stop) from the store: float64 (s, p, t, m)."""
+    group = zarr.open_group(store, path=DRAWS, mode="r")
+    return np.stack([group[m][start:stop] for m in METRICS], axis=-1)
+
+
+def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> None:
+    """Write the bands at the root and consolidate the metadata (the run's last write).
+
+    bands: ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
+    """
+    coords = {**_coords(config), "quantile": xr.Variable(
+        "quantile", np.array(config.quantiles),
+        {"long_name": "quantile over scenarios", "units": "1",
+         "description": "Probability level of the band."})}
+    data_vars = {}
+    for m, metric in enumerate(METRICS):
+        data_vars[metric] = xr.Variable(("path", "time", "quantile"),
+                                        bands["quantiles"][:, :, m, :], _attrs(metric))
+        for key, suffix in (("mean", "_mean"), ("std", "_std"), ("error", "_quantile_error")):
+            data_vars[metric + suffix] = xr.Variable(("path", "time"), bands[key][:, :, m],
+                                                     _attrs(metric, suffix))
+    # xarray replaces the group's attributes with the dataset's: carry the provenance over.
+    ds = xr.Dataset(data_vars, coords, attrs=dict(zarr.open_group(store, mode="r").attrs))
+    ds.to_zarr(store, mode="a", consolidated=False, zarr_format=3)
+    zarr.consolidate_metadata(store)
+
+
+def has_bands(store: str) -> bool:
+    group = _open_root(store)
+    return group is not None and METRICS[0] in group.array_keys()
+
+
+def open_bands(store: str) -> xr.Dataset:
+    """The root bands as an xarray Dataset (raises StoreError when there are none)."""
+    if not has_bands(store):
+        raise StoreError(store, "holds no bands", "run `resonance run` into it first")
+    return xr.open_zarr(store)
