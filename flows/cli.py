@@ -60,11 +60,20 @@ def _overrides(args) -> dict:
     }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line and exit 2 like every other bad input."""
+
+    def error(self, message):
+        err_console.print(f"{self.prog}: error: {message} (see {self.prog} --help)",
+                          markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="resonance",
         description="Monte Carlo scenarios of high-tech firms' innovation efficiency.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="simulate a config into a Zarr store and print its bands")
     run.add_argument("config", help="run config (YAML), e.g. configs/default.yaml")

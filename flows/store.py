@@ -35,9 +35,6 @@ DRAWS = "draws"
 PACKAGES = ("resonance", "numpy", "numba", "dask", "distributed", "xarray", "zarr", "prefect",
             "scipy")
 
-# Zarr 3 warns that consolidated metadata is not yet in the v3 spec; xarray reads it fine.
-warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part",
-                        category=UserWarning)
 
 
 def _versions() -> dict[str, str]:
@@ -203,7 +200,10 @@ def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> 
     # xarray replaces the group's attributes with the dataset's: carry the provenance over.
     ds = xr.Dataset(data_vars, coords, attrs=dict(zarr.open_group(store, mode="r").attrs))
     ds.to_zarr(store, mode="a", consolidated=False, zarr_format=3)
-    zarr.consolidate_metadata(store)
+    with warnings.catch_warnings():
+        # Zarr 3 notes consolidated metadata is not yet in the v3 spec; xarray reads it.
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
+        zarr.consolidate_metadata(store)
 
 
 def has_bands(store: str) -> bool:

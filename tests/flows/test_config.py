@@ -1,0 +1,157 @@
+"""Config validation: every bad input gives one clear line and exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from flows.cli import main
+from flows.config import load_config
+from flows.errors import ConfigError
+from tests.conftest import DEFAULT_CONFIG, ROOT
+
+
+def _write(tmp_path, mutate, name="bad.yaml"):
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    mutate(raw)
+    (tmp_path / "paths").mkdir(exist_ok=True)
+    for f in (ROOT / "configs" / "paths").glob("*.yaml"):
+        (tmp_path / "paths" / f.name).write_text(f.read_text())
+    file = tmp_path / name
+    file.write_text(yaml.safe_dump(raw))
+    return file
+
+
+def _set(path, value):
+    def mutate(raw):
+        node = raw
+        *parents, last = path.split(".")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    return mutate
+
+
+def _drop(path):
+    def mutate(raw):
+        node = raw
+        *parents, last = path.split(".")
+        for p in parents:
+            node = node[p]
+        del node[last]
+    return mutate
+
+
+BAD = {
+    "unknown top-level key": (_set("colour", "blue"), "colour"),
+    "wrong type of a size": (_set("sizes.firms", "many"), "sizes.firms"),
+    "zero scenarios": (_set("sizes.scenarios", 0), "sizes.scenarios"),
+    "unknown sampler": (_set("sampler", "halton"), "sampler"),
+    "unknown path": (_set("paths", ["baseline", "moonshot"]), "paths.moonshot"),
+    "unknown parameter": (_set("parameters.lambda_0", 0.1), "parameters.lambda_0"),
+    "missing parameter": (_drop("parameters.chi"), "parameters.chi"),
+    "out-of-range parameter": (_set("parameters.lock_w", 1.5), "parameters.lock_w"),
+    "inverted uncertain range": (_set("uncertain.patience", [12.0, 2.0]), "uncertain.patience"),
+    "unknown uncertain parameter": (_set("uncertain.luck", [0, 1]), "uncertain.luck"),
+    "non-integer beta shape": (_set("firm_parameters.rd0_a", 4.5), "firm_parameters.rd0_a"),
+    "bad quantiles": (_set("quantiles", [0.5, 0.05]), "quantiles"),
+    "negative seed": (_set("seed", -1), "seed"),
+    "duplicate path": (_set("paths", ["baseline", "baseline"]), "paths"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_config_names_the_key_in_one_line_and_exits_2(tmp_path, capsys, case):
+    mutate, key = BAD[case]
+    file = _write(tmp_path, mutate)
+    assert main(["validate", str(file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("resonance: error: ") and key in err
+
+
+def test_path_with_an_unknown_lever_fails_loudly(tmp_path, capsys):
+    file = _write(tmp_path, lambda raw: None)
+    (tmp_path / "paths" / "typo.yaml").write_text("name: typo\nscale: {talnt_decay: 0.5}\n")
+    assert main(["validate", str(file), "--paths", "baseline,typo"]) == 2
+    assert "paths.typo.scale.talnt_decay: unknown parameter" in capsys.readouterr().err
+
+
+def test_path_that_levers_a_firm_distribution_is_refused(tmp_path, capsys):
+    file = _write(tmp_path, lambda raw: None)
+    (tmp_path / "paths" / "firms.yaml").write_text("name: firms\nset: {rd0_a: 6}\n")
+    assert main(["validate", str(file), "--paths", "firms"]) == 2
+    assert "cannot be levered" in capsys.readouterr().err
+
+
+def test_path_that_leaves_a_parameter_range_is_refused(tmp_path, capsys):
+    file = _write(tmp_path, lambda raw: None)
+    (tmp_path / "paths" / "wild.yaml").write_text("name: wild\nadd: {data_sharing: 0.7}\n")
+    assert main(["validate", str(file), "--paths", "wild"]) == 2
+    assert "takes data_sharing to" in capsys.readouterr().err
+
+
+def test_missing_config_and_bad_yaml(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+    (tmp_path / "broken.yaml").write_text("seed: [1, 2\n")
+    assert main(["validate", str(tmp_path / "broken.yaml")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and "no such config file" in lines[0] and "YAML" in lines[1]
+
+
+def test_cli_prints_no_traceback_for_bad_input(tmp_path):
+    file = _write(tmp_path, _set("parameters.lock_w", 1.5))
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "validate", str(file)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "resonance: error: parameters.lock_w: 1.5 is out of range (expected a value in "
+        "[0.0, 1.0])"]
+
+
+def test_default_config_validates(capsys):
+    assert main(["validate", str(DEFAULT_CONFIG)]) == 0
+    assert "2048 scenarios x 1000 firms" in capsys.readouterr().out
+
+
+def test_all_paths_combines_every_single_path():
+    from flows.paths import PolicyPath, load_path
+    from kernels.registry import (
+        COOP, DATA_SHARING, INST_LAG, LAMBDA0, NU, PATIENCE, R_CRIT, TALENT_DECAY,
+    )
+
+    config = load_config(DEFAULT_CONFIG)
+    merged = PolicyPath("check")
+    for name in config.path_names[1:-1]:
+        merged.merge(load_path(name, config.paths_dir), "check")
+    assert merged.levers == load_path("all_paths", config.paths_dir).levers
+
+    nominal = config.nominal
+    got = config.levers.apply(nominal[None, :])[0, config.path_names.index("all_paths")]
+    assert got[LAMBDA0] == pytest.approx(nominal[LAMBDA0] * 2.0 * 4.375)
+    assert got[NU] == pytest.approx(nominal[NU] * 1.5 * 2.0)
+    assert got[R_CRIT] == pytest.approx(nominal[R_CRIT] - 0.15)
+    assert got[COOP] == 2.0
+    assert got[INST_LAG] == min(nominal[INST_LAG], 6.0)
+    assert got[DATA_SHARING] == max(nominal[DATA_SHARING], 0.6)
+    assert got[PATIENCE] == nominal[PATIENCE] + 8.0
+    assert got[TALENT_DECAY] == pytest.approx(nominal[TALENT_DECAY] * 0.5)
+
+
+def test_overrides_change_the_config_hash():
+    a = load_config(DEFAULT_CONFIG)
+    b = load_config(DEFAULT_CONFIG, {"sizes.scenarios": 64})
+    assert a.sha256 != b.sha256 and b.n_scenarios == 64
+
+
+def test_conflicting_set_levers_are_refused(tmp_path):
+    file = _write(tmp_path, lambda raw: None)
+    (tmp_path / "paths" / "a.yaml").write_text("name: a\nset: {coop: 1.0}\n")
+    (tmp_path / "paths" / "b.yaml").write_text("name: b\nset: {coop: 2.0}\n")
+    (tmp_path / "paths" / "ab.yaml").write_text("name: ab\ncombine: [a, b]\n")
+    with pytest.raises(ConfigError, match="both 1.0 and 2.0"):
+        load_config(file, {"paths": ["ab"]})
