@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true",
                    help="replace an existing store, even one of another config")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--engine", choices=("prefect", "direct"), default="direct",
+    g.add_argument("--engine", choices=("prefect", "direct"), default="prefect",
                    help="run as a Prefect flow (default) or call the engine directly")
 
     val = sub.add_parser("validate", help="check a config and exit 0, or name the problem")
@@ -118,15 +118,22 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from flows.cluster import load_cluster
     from flows.config import load_config
+    from flows.store import check
 
+    # Everything the user can get wrong is checked here, before Prefect or Dask start.
     config = load_config(args.config, _overrides(args))
     spec = load_cluster(args.cluster or config.cluster, Path(args.config).parent / "clusters")
+    check(config, config.store, args.overwrite)
     if args.engine == "prefect":
+        # No telemetry from the ephemeral server: it has no network to send it over anyway.
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         from flows.flow import scenario_run
 
-        scenario_run(config_path=str(args.config), overrides=_overrides(args),
+        scenario_run(config_path=str(args.config),
+                     overrides={k: v for k, v in _overrides(args).items() if v is not None},
                      workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
-                     overwrite=args.overwrite, progress=not args.no_progress)
+                     overwrite=args.overwrite, progress=not args.no_progress,
+                     show_summary=True)
     else:
         from flows.engine import run_with_cluster
 

@@ -7,6 +7,7 @@ scheduler address given on the command line.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,9 @@ def connect(spec: ClusterSpec, workers: int | None = None,
             scheduler: str | None = None) -> Iterator:
     """A ``distributed.Client`` for ``spec`` (or for ``scheduler`` when given); closed on exit."""
     from distributed import Client, LocalCluster
+
+    # Dask's start-up chatter is INFO; under Prefect's log handler it would flood the run.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
 
     if scheduler or spec.kind == "scheduler":
         address = scheduler or spec.address

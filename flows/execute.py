@@ -22,19 +22,36 @@ import numpy as np
 
 from flows import store as zstore
 from flows.bands import compute_bands
-from flows.plan import Plan
+from flows.paths import LeverArrays
+from flows.plan import Plan, scenario_params
 from kernels.registry import N_METRICS
 from kernels.simulate import simulate
 
 
-def simulate_chunk(store: str, chunk: int, start: int, stop: int, params: np.ndarray,
-                   firm_params: np.ndarray, seed: int, n_firms: int, n_quarters: int,
-                   threads: int) -> tuple[int, float]:
-    """Task body: simulate scenarios [start, stop) and write them; returns (chunk, seconds)."""
+@dataclass(frozen=True)
+class ChunkJob:
+    """Everything a task needs besides its scenario range: small, shipped with each task."""
+
+    store: str
+    nominal: np.ndarray  # (k,)
+    levers: LeverArrays
+    firm_params: np.ndarray  # (N_FIRM_PARAMETERS,)
+    seed: int
+    n_firms: int
+    n_quarters: int
+    threads: int
+
+
+def simulate_chunk(job: ChunkJob, chunk: int, start: int, stop: int,
+                   theta: np.ndarray) -> tuple[int, float]:
+    """Task body: simulate scenarios [start, stop) with world parameters theta (s, d) and
+    write them into the store; returns (chunk, seconds)."""
     began = time.perf_counter()
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    outcomes = simulate(params, firm_params, np.arange(start, stop, dtype=np.int64), seed,
-                        n_firms, n_quarters)
+    numba.set_num_threads(max(1, min(job.threads, numba.config.NUMBA_NUM_THREADS)))
+    params = scenario_params(job.nominal, job.levers, theta)
+    outcomes = simulate(params, job.firm_params, np.arange(start, stop, dtype=np.int64),
+                        job.seed, job.n_firms, job.n_quarters)
+    store = job.store
     zstore.write_chunk(store, chunk, start, stop, outcomes)
     return chunk, time.perf_counter() - began
 
@@ -49,9 +66,10 @@ class SequentialExecutor:
     threads = None  # numba's own setting
     dashboard_link = None
 
-    def map(self, fn: Callable, items: Iterable[tuple]) -> Iterator:
+    def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
+        """fn(shared, *args) for each args of items, in order."""
         for args in items:
-            yield fn(*args)
+            yield fn(shared, *args)
 
     def map_reduce(self, store: str, chunks: list[tuple[int, int]]):
         def run(summarise, merge):
@@ -71,12 +89,27 @@ class DaskExecutor:
         self.threads = threads
         self.dashboard_link = getattr(client, "dashboard_link", None)
 
-    def map(self, fn: Callable, items: Iterable[tuple]) -> Iterator:
+    def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
+        """fn(shared, *args) for each args of items, as they complete.
+
+        ``shared`` is scattered to the workers once; at most a few tasks per worker are in
+        flight, so a run of a million scenarios does not hold a million futures.
+        """
         from distributed import as_completed
 
-        futures = [self.client.submit(fn, *args, pure=False) for args in items]
-        for future in as_completed(futures):
+        items = iter(items)
+        shared_future = self.client.scatter(shared, broadcast=True)
+        window = 4 * max(1, len(self.client.scheduler_info().get("workers", {})))
+        pending = as_completed()
+        for args in items:
+            pending.add(self.client.submit(fn, shared_future, *args, pure=False))
+            if pending.count() >= window:
+                break
+        for future in pending:
             yield future.result()
+            nxt = next(items, None)
+            if nxt is not None:
+                pending.add(self.client.submit(fn, shared_future, *nxt, pure=False))
 
     def map_reduce(self, store: str, chunks: list[tuple[int, int]]):
         def run(summarise, merge):
@@ -108,32 +141,55 @@ def warm_kernel_cache(plan: Plan) -> None:
              np.uint64(plan.config.seed), 2, 1)
 
 
+def prepare_store(plan: Plan, store: str, overwrite: bool = False) -> list[int]:
+    """Create or check the store; the indices of the chunks still to compute."""
+    zstore.open_or_create(plan.config, plan.theta, store, overwrite)
+    finished = zstore.done_chunks(store)
+    return [k for k in range(len(plan.chunks)) if not finished[k]]
+
+
+def simulate_chunks(plan: Plan, store: str, executor, todo: list[int],
+                    progress: Callable[[int, int], None] | None = None) -> list[float]:
+    """Simulate and write the chunks ``todo``; the seconds each took.
+
+    progress(done, total) is called after every finished chunk (done counts the chunks
+    that were finished before).
+    """
+    total = len(plan.chunks)
+    skipped = total - len(todo)
+    if progress:
+        progress(skipped, total)
+    if not todo:
+        return []
+    config = plan.config
+    warm_kernel_cache(plan)
+    job = ChunkJob(store, config.nominal, config.levers, config.firm_vector, config.seed,
+                   config.n_firms, config.n_quarters,
+                   executor.threads or numba.get_num_threads())
+    items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
+    seconds = []
+    for n_done, (_, secs) in enumerate(executor.map(simulate_chunk, job, items), start=1):
+        seconds.append(secs)
+        if progress:
+            progress(skipped + n_done, total)
+    return seconds
+
+
+def finalise_bands(plan: Plan, store: str, executor) -> None:
+    """Reduce the stored draws to bands and write them (the store's last write)."""
+    config = plan.config
+    shape = (len(config.path_names), config.n_quarters, N_METRICS)
+    bands = compute_bands(executor.map_reduce(store, plan.chunks), shape, config.quantiles)
+    zstore.write_bands(store, config, bands)
+
+
 def run_plan(plan: Plan, store: str, executor, overwrite: bool = False,
              progress: Callable[[int, int], None] | None = None) -> RunReport:
-    """Simulate the unfinished chunks of ``plan`` into ``store`` and write its bands.
-
-    progress(done, total) is called after every finished chunk (done counts skipped ones).
-    """
-    config = plan.config
+    """The whole recipe: prepare the store, simulate what is missing, write the bands."""
     began = time.perf_counter()
-    zstore.open_or_create(config, plan.theta, store, overwrite)
-    finished = zstore.done_chunks(store)
-    todo = [k for k in range(len(plan.chunks)) if not finished[k]]
-    skipped = len(plan.chunks) - len(todo)
-    if progress:
-        progress(skipped, len(plan.chunks))
-    seconds = []
-    if todo:
-        warm_kernel_cache(plan)
-        threads = executor.threads or numba.get_num_threads()
-        items = [(store, k, *plan.chunks[k], plan.params(*plan.chunks[k]), config.firm_vector,
-                  config.seed, config.n_firms, config.n_quarters, threads) for k in todo]
-        for n_done, (_, secs) in enumerate(executor.map(simulate_chunk, items), start=1):
-            seconds.append(secs)
-            if progress:
-                progress(skipped + n_done, len(plan.chunks))
+    todo = prepare_store(plan, store, overwrite)
+    seconds = simulate_chunks(plan, store, executor, todo, progress)
     if todo or not zstore.has_bands(store):
-        shape = (len(config.path_names), config.n_quarters, N_METRICS)
-        bands = compute_bands(executor.map_reduce(store, plan.chunks), shape, config.quantiles)
-        zstore.write_bands(store, config, bands)
-    return RunReport(store, len(todo), skipped, time.perf_counter() - began, seconds)
+        finalise_bands(plan, store, executor)
+    return RunReport(store, len(todo), len(plan.chunks) - len(todo),
+                     time.perf_counter() - began, seconds)

@@ -11,6 +11,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from flows.config import RunConfig
+from flows.paths import LeverArrays
 from kernels import rng
 from kernels.registry import UNCERTAIN
 from kernels.simulate import simulate
@@ -34,6 +35,17 @@ def design(config: RunConfig) -> np.ndarray:
     return sobol.random_base2(m)[:n]
 
 
+def scenario_params(nominal: np.ndarray, levers: LeverArrays, theta: np.ndarray) -> np.ndarray:
+    """Parameters of scenarios with world parameters theta (s, d) under every path.
+
+    nominal: (k,) fixed values; returns float64 (s, p, k). Cheap, so tasks compute it
+    where they run instead of shipping (s, p, k) arrays around.
+    """
+    base = np.repeat(nominal[None, :], theta.shape[0], axis=0)
+    base[:, : len(UNCERTAIN)] = theta
+    return levers.apply(base)
+
+
 @dataclass
 class Plan:
     """What a run computes: θ (scenario, d) and the chunks of scenario ids."""
@@ -44,9 +56,7 @@ class Plan:
 
     def params(self, start: int, stop: int) -> np.ndarray:
         """Parameters of scenarios [start, stop) under every path: float64 (s, p, k)."""
-        base = np.repeat(self.config.nominal[None, :], stop - start, axis=0)
-        base[:, : len(UNCERTAIN)] = self.theta[start:stop]
-        return self.config.levers.apply(base)
+        return scenario_params(self.config.nominal, self.config.levers, self.theta[start:stop])
 
     def simulate_chunk(self, start: int, stop: int) -> np.ndarray:
         """Outcomes of scenarios [start, stop): float64 (s, p, t, m), from the Numba kernel."""

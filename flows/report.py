@@ -46,6 +46,24 @@ def summary_table(bands: xr.Dataset, metrics=None, quarter: int = -1) -> Table:
     return table
 
 
+def summary_markdown(bands: xr.Dataset, metrics=None, store: str = "") -> str:
+    """The final-quarter bands as a markdown table (for Prefect artifacts and docs)."""
+    metrics = [check_metric(m) for m in (metrics or METRICS)]
+    qs = [float(q) for q in bands["quantile"].values]
+    head = ["metric", "path", *("median" if q == 0.5 else f"p{100 * q:g}" for q in qs), "mean"]
+    lines = [f"Bands after {float(bands.time[-1]):g} years, {bands.attrs.get('n_scenarios')} "
+             f"scenarios x {bands.attrs.get('n_firms')} firms" + (f", store `{store}`" if store
+                                                                   else "") + ".", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for metric in metrics:
+        values = bands[metric].isel(time=-1).values
+        mean = bands[f"{metric}_mean"].isel(time=-1).values
+        for p, path in enumerate(bands.path.values):
+            cells = [metric, str(path), *(f"{v:.4g}" for v in values[p]), f"{mean[p]:.4g}"]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def fan_chart(bands: xr.Dataset, metric: str, out: str | Path) -> Path:
     """Fan chart of ``metric``: one panel per path, median with 25-75 and 5-95 % bands."""
     import matplotlib

@@ -115,22 +115,31 @@ def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
     return xr.Dataset(data_vars, coords)
 
 
+def check(config: RunConfig, store: str, overwrite: bool) -> bool:
+    """Whether ``store`` already belongs to ``config``; raises StoreError when it cannot be
+    used (another config's store, or something else) and ``overwrite`` is not given.
+    Writes nothing: the CLI calls it before any work starts."""
+    group = _open_root(store)
+    if group is None:
+        return False
+    seen = group.attrs.get("config_sha256")
+    if seen == config.sha256:
+        return not overwrite
+    if not overwrite:
+        what = "was written by another config" if seen else "exists and is not a resonance store"
+        raise StoreError(store, what, "choose another --out, or pass --overwrite to replace it")
+    return False
+
+
 def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: bool) -> None:
     """Make ``store`` ready for ``config``: create it, or check it was made by this config.
 
     Raises StoreError for a store of another config or for a path that holds something
     else; ``overwrite`` replaces whatever is there.
     """
-    group = _open_root(store)
-    if group is not None:
-        seen = group.attrs.get("config_sha256")
-        if seen == config.sha256 and not overwrite:
-            return
-        if not overwrite:
-            what = ("was written by another config" if seen
-                    else "exists and is not a resonance store")
-            raise StoreError(store, what, "choose another --out, or pass --overwrite to "
-                             "replace it")
+    if check(config, store, overwrite):
+        return
+    if _open_root(store) is not None:
         _remove(store)
     template = draws_template(config, theta)
     encoding = {m: {"chunks": (config.chunk_scenarios, len(config.path_names),

@@ -44,3 +44,12 @@ def path_index(config, name: str) -> int:
 def nominal_params(config) -> np.ndarray:
     """The nominal parameter vector (uncertain ones at mid-range), float64 (k,)."""
     return config.nominal.copy()
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One Prefect test harness (a real temporary API server) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

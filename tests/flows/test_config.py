@@ -121,7 +121,14 @@ def test_default_config_validates(capsys):
 def test_all_paths_combines_every_single_path():
     from flows.paths import PolicyPath, load_path
     from kernels.registry import (
-        COOP, DATA_SHARING, INST_LAG, LAMBDA0, NU, PATIENCE, R_CRIT, TALENT_DECAY,
+        COOP,
+        DATA_SHARING,
+        INST_LAG,
+        LAMBDA0,
+        NU,
+        PATIENCE,
+        R_CRIT,
+        TALENT_DECAY,
     )
 
     config = load_config(DEFAULT_CONFIG)
