@@ -44,7 +44,8 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3):
     for label, n in (("1thread", 1), ("all_threads", threads)):
         numba.set_num_threads(n)
         seconds = _median_time(kernel, repeats)
-        result[f"kernel_firm_steps_per_s_{label}"] = scenarios * firms * quarters * n_paths / seconds
+        steps = scenarios * firms * quarters * n_paths
+        result[f"kernel_firm_steps_per_s_{label}"] = steps / seconds
     numba.set_num_threads(threads)
     sub = params[:ref_scenarios]
     seconds = _median_time(lambda: reference.simulate(sub, config.firm_vector,

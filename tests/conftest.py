@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +54,6 @@ def prefect_api():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+        # The harness logs its shutdown after pytest has closed the captured streams.
+        logging.disable(logging.INFO)
+    logging.disable(logging.NOTSET)
