@@ -9,7 +9,33 @@ Pure functions on arrays; imports only numpy and numba. Entry points:
 - :mod:`kernels.rng` — the counter-based Philox4x32-10 generator.
 """
 
-from kernels.registry import FIRM_PARAMETERS, METRICS, PARAMETERS, UNCERTAIN
-from kernels.simulate import simulate, trace
+import hashlib
+import os
+from pathlib import Path
+
+import numba
+
+
+def _versioned_cache_dir() -> None:
+    """Keep numba's on-disk cache in a directory named by a hash of the kernel sources.
+
+    Numba invalidates a cached function when *its own* file changes, not when a function
+    it calls (in another module) does; keying the directory on every kernels/*.py file
+    makes an edit or an upgrade compile afresh. The directory is node-local
+    (~/.cache/resonance/numba/<hash>) unless the user sets NUMBA_CACHE_DIR.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    digest = hashlib.sha256(numba.__version__.encode())
+    for file in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(file.read_bytes())
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    numba.config.CACHE_DIR = str(base / "resonance" / "numba" / digest.hexdigest()[:16])
+
+
+_versioned_cache_dir()
+
+from kernels.registry import FIRM_PARAMETERS, METRICS, PARAMETERS, UNCERTAIN  # noqa: E402
+from kernels.simulate import simulate, trace  # noqa: E402
 
 __all__ = ["FIRM_PARAMETERS", "METRICS", "PARAMETERS", "UNCERTAIN", "simulate", "trace"]
