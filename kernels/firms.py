@@ -22,13 +22,16 @@ from kernels.registry import (
     BROKE_THROUGH,
     CAPITAL,
     CAPITAL0,
+    CONVERSION_LAG,
     CONVERTED,
     DATA,
     DATA0,
     DEBT,
     EFFICIENCY,
     GAIN,
+    GATE_WIDTH,
     INTEGRATION,
+    LAG_PER_LAYER,
     LAYERS,
     LAYERS_MAX,
     LAYERS_MIN,
@@ -38,12 +41,14 @@ from kernels.registry import (
     PARADIGM,
     PI0,
     PIPELINE,
+    R_CRIT,
     RD,
     RD0_A,
     RD0_B,
     RISK,
     RISK_A,
     RISK_B,
+    RISK_GATE,
     SHARE,
     SIZE_MU,
     SIZE_SIGMA,
@@ -103,6 +108,12 @@ def draw_founders(attrs, fp, k0, k1, scenario):
 
 
 @rng.jit
+def logistic(x):
+    """L(x) = 1 / (1 + exp(-x))."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@rng.jit
 def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share):
     """Put firm i in its initial state with the given attributes (p: one path's params)."""
     state[TECH, i] = a0
@@ -124,6 +135,9 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share):
     state[EFFICIENCY, i] = 0.0
     state[CONVERTED, i] = 0.0
     state[BROKE_THROUGH, i] = 0.0
+    # Fixed for the firm's life on this path: computed once here, not every quarter.
+    state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH])  # S0 §4.1 (3)
+    state[CONVERSION_LAG, i] = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)  # S0 §4.3 (1)
 
 
 @rng.jit

@@ -41,6 +41,7 @@ from kernels.registry import (
     CAPITAL0,
     CHI,
     COMPETITIVENESS,
+    CONVERSION_LAG,
     CONVERTED,
     COOP,
     DATA,
@@ -118,6 +119,7 @@ from kernels.registry import (
     RISK,
     RISK_A,
     RISK_B,
+    RISK_GATE,
     SHARE,
     SHOCK_VOL,
     SIZE_MU,
@@ -202,19 +204,57 @@ def beta_int(key, scenario, firm, time, variate, a, b):
     return log_a / (log_a + log_b)
 
 
-def draw_attributes(fp, key, scenario, firm, time, base):
+def draw_attributes(fp, draws, scenario, firm, time, base):
     """Attributes (a0, rd0, absorb, risk, layers, lock, size0) for broadcast counters."""
-    a0 = fp[A0_MEAN] + fp[A0_SD] * normal(key, scenario, firm, time, base + rng.ATTR_A0)
-    rd0 = beta_int(key, scenario, firm, time, base + rng.ATTR_RD0, fp[RD0_A], fp[RD0_B])
-    absorb = beta_int(key, scenario, firm, time, base + rng.ATTR_ABSORB,
-                      fp[ABSORB_A], fp[ABSORB_B])
-    risk = beta_int(key, scenario, firm, time, base + rng.ATTR_RISK, fp[RISK_A], fp[RISK_B])
-    u = uniforms(key, scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
+    a0 = fp[A0_MEAN] + fp[A0_SD] * draws.normal(scenario, firm, time, base + rng.ATTR_A0)
+    rd0 = draws.beta(scenario, firm, time, base + rng.ATTR_RD0, fp[RD0_A], fp[RD0_B])
+    absorb = draws.beta(scenario, firm, time, base + rng.ATTR_ABSORB, fp[ABSORB_A],
+                        fp[ABSORB_B])
+    risk = draws.beta(scenario, firm, time, base + rng.ATTR_RISK, fp[RISK_A], fp[RISK_B])
+    u = draws.uniforms(scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
     layers = np.floor(fp[LAYERS_MIN] + u * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
-    lock = beta_int(key, scenario, firm, time, base + rng.ATTR_LOCK, fp[LOCK_A], fp[LOCK_B])
+    lock = draws.beta(scenario, firm, time, base + rng.ATTR_LOCK, fp[LOCK_A], fp[LOCK_B])
     size0 = np.exp(fp[SIZE_MU] + fp[SIZE_SIGMA]
-                   * normal(key, scenario, firm, time, base + rng.ATTR_SIZE))
+                   * draws.normal(scenario, firm, time, base + rng.ATTR_SIZE))
     return a0, rd0, absorb, risk, layers, lock, size0
+
+
+class CounterDraws:
+    """The run's counter-based Philox streams: the same numbers as the kernel draws."""
+
+    def __init__(self, seed):
+        self.key = split_seed(seed)
+
+    def uniforms(self, scenario, firm, time, variate, call):
+        return uniforms(self.key, scenario, firm, time, variate, call)
+
+    def normal(self, scenario, firm, time, variate):
+        return normal(self.key, scenario, firm, time, variate)
+
+    def beta(self, scenario, firm, time, variate, a, b):
+        return beta_int(self.key, scenario, firm, time, variate, a, b)
+
+
+class GeneratorDraws:
+    """NumPy's own Generator (PCG64), drawn in call order: the same distributions without
+    counters, as a NumPy user would write it (benchmarks only; results differ from the
+    kernel's by the draws, not by the model)."""
+
+    def __init__(self, seed):
+        self.gen = np.random.default_rng(seed)
+
+    @staticmethod
+    def _shape(scenario, firm):
+        return np.broadcast_shapes(np.shape(scenario), np.shape(firm))
+
+    def uniforms(self, scenario, firm, time, variate, call):
+        return tuple(self.gen.random((4, *self._shape(scenario, firm))))
+
+    def normal(self, scenario, firm, time, variate):
+        return self.gen.standard_normal(self._shape(scenario, firm))
+
+    def beta(self, scenario, firm, time, variate, a, b):
+        return self.gen.beta(a, b, self._shape(scenario, firm))
 
 
 def logistic(x):
@@ -235,12 +275,14 @@ def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share):
         TALENT: p[s_idx, 0, TALENT0], CAPITAL: p[s_idx, 0, CAPITAL0], GAIN: 0.0, RD: rd0,
         SHARE: share, ABSORB: absorb, RISK: risk, LAYERS: layers, LOCK: lock,
         EFFICIENCY: 0.0, CONVERTED: 0.0, BROKE_THROUGH: 0.0, COMPETITIVENESS: 0.0,
+        RISK_GATE: logistic((risk - p[s_idx, 0, R_CRIT]) / p[s_idx, 0, GATE_WIDTH]),
+        CONVERSION_LAG: 1.0 / (1.0 + p[s_idx, 0, LAG_PER_LAYER] * layers),
     }
     for v, value in values.items():
         st[v][where] = value
 
 
-def _quarter(st, ind, p, fp, key, scen, t, out):
+def _quarter(st, ind, p, fp, draws, scen, t, out):
     """One quarter for every scenario of one path. st (v, s, i); ind (j, s); p (s, 1, k)."""
     n = st.shape[2]
     firm = np.arange(n, dtype=np.uint64)[None, :]
@@ -263,14 +305,14 @@ def _quarter(st, ind, p, fp, key, scen, t, out):
     patient = (P(H0) * (1.0 - np.exp(-QUARTERS_PER_YEAR * P(PATIENCE) / P(RETURN_Q)))
                * (1.0 - P(FLIGHT_SENSITIVITY) * (1.0 - ind[IND_CONVERSION][:, None])))
 
-    u_conv, u_break, u_step, u_spill = uniforms(key, scen, firm, t, rng.EVENTS, 0)
+    u_conv, u_break, u_step, u_spill = draws.uniforms(scen, firm, t, rng.EVENTS, 0)
     a_old = tech.copy()
     x_old = integration.copy()
     revenue_rd = rd * share * n
 
     # Valley of death.
     waiting = pipeline > 0.0
-    rate = P(LAMBDA0) * (1.0 + P(COOP)) * (1.0 - damp) / (1.0 + P(LAG_PER_LAYER) * st[LAYERS])
+    rate = P(LAMBDA0) * (1.0 + P(COOP)) * (1.0 - damp) * st[CONVERSION_LAG]
     conv = waiting & (u_conv < rate)
     decays = waiting & ~conv
     conv_den = np.where(waiting, share, 0.0).sum(axis=1)
@@ -285,20 +327,19 @@ def _quarter(st, ind, p, fp, key, scen, t, out):
     debt_service = debt / P(Z_TAU)
 
     # Breakthroughs: sizes drawn only for the firms that broke through.
-    gate = logistic((st[RISK] - P(R_CRIT)) / P(GATE_WIDTH))
-    p_d = (1.0 - np.exp(-P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd)) * gate
+    p_d = (1.0 - np.exp(-P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd)) * st[RISK_GATE]
     broke = u_break < p_d
     s_idx, i_idx = np.nonzero(broke)
-    jump = beta_int(key, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.JUMP,
-                    fp[JUMP_A], fp[JUMP_B])
+    jump = draws.beta(scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.JUMP, fp[JUMP_A],
+                      fp[JUMP_B])
     pipeline[s_idx, i_idx] += p[s_idx, 0, JUMP_SCALE] * jump
 
     # Incremental steps on the (saturating) old track.
     p_c = 1.0 - np.exp(-P(INCREMENTAL) * P(ZETA_C) * (1.0 - patient) * revenue_rd)
     stepped = u_step < p_c
     s_idx, i_idx = np.nonzero(stepped)
-    step = beta_int(key, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.STEP,
-                    fp[STEP_A], fp[STEP_B])
+    step = draws.beta(scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.STEP, fp[STEP_A],
+                      fp[STEP_B])
     cap = np.where(paradigm > 0.0, 0.0, logistic((a_old - P(A_CAP)) / P(CAP_WIDTH)))
     gain = np.zeros_like(tech)
     gain[s_idx, i_idx] = p[s_idx, 0, INC_SCALE] * (1.0 - cap[s_idx, i_idx]) * step
@@ -327,7 +368,7 @@ def _quarter(st, ind, p, fp, key, scen, t, out):
     total = (u_t + u_f + u_i) / 3.0
     prod = u_t * u_f * u_i
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.where(total > 0.0, np.minimum(1.0, np.power(prod, 1.0 / 3.0) / total), 0.0)
+        c = np.where(total > 0.0, np.minimum(1.0, np.cbrt(prod) / total), 0.0)
         u_max = np.maximum(u_t, np.maximum(u_f, u_i))
         spread = np.abs(u_t - u_f) + np.abs(u_t - u_i) + np.abs(u_f - u_i)
         c_star = np.where(u_max > 0.0, np.sqrt(np.maximum(0.0, 1.0 - spread / 3.0)
@@ -340,7 +381,7 @@ def _quarter(st, ind, p, fp, key, scen, t, out):
     st[CONVERTED] = conv
     st[BROKE_THROUGH] = broke
 
-    shock = P(SHOCK_VOL) * normal(key, scen, firm, t, rng.SHOCK)
+    shock = P(SHOCK_VOL) * draws.normal(scen, firm, t, rng.SHOCK)
     comp = np.maximum(0.0, np.exp(tech) / (1.0 + debt) * (1.0 + shock))
     st[COMPETITIVENESS] = comp
     mean_eff = (share * e).sum(axis=1, keepdims=True)
@@ -372,7 +413,7 @@ def _quarter(st, ind, p, fp, key, scen, t, out):
     if exits.any():
         s_idx, i_idx = np.nonzero(exits)
         a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
-            fp, key, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY)
+            fp, draws, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY)
         _reset(st, exits, p, mean_a[s_idx, 0] - p[s_idx, 0, ENTRANT_GAP], rd0, ab, rk, ly, lk,
                p[s_idx, 0, ENTRANT_SHARE] / n)
         entered = exits.any(axis=1, keepdims=True)
@@ -388,15 +429,19 @@ def _quarter(st, ind, p, fp, key, scen, t, out):
     out[:, M_TFP] = tfp / ind[IND_TFP0]
 
 
-def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters):
-    """Outcomes float64 (scenario, path, quarter, metric); same contract as the kernel's."""
+def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws=None):
+    """Outcomes float64 (scenario, path, quarter, metric); same contract as the kernel's.
+
+    draws: where random numbers come from, default :class:`CounterDraws` of ``seed`` (the
+    kernel's bits); :class:`GeneratorDraws` is the benchmark's plain-Generator variant.
+    """
+    draws = draws or CounterDraws(seed)
     params = np.asarray(params, dtype=np.float64)
     fp = np.asarray(firm_params, dtype=np.float64)
     n_scen, n_paths = params.shape[:2]
-    key = split_seed(seed)
     scen = np.asarray(scenario_ids, dtype=np.uint64)[:, None]
     firm = np.arange(n_firms, dtype=np.uint64)[None, :]
-    attrs = np.stack(draw_attributes(fp, key, scen, firm, 0, rng.ATTR_INIT))
+    attrs = np.stack(draw_attributes(fp, draws, scen, firm, 0, rng.ATTR_INIT))
     assert attrs.shape[0] == N_ATTRIBUTES
     attrs[rng.ATTR_SIZE] /= attrs[rng.ATTR_SIZE].sum(axis=1, keepdims=True)
     out = np.empty((n_scen, n_paths, n_quarters, N_METRICS))
@@ -411,5 +456,5 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters):
         ind[IND_FACTOR] = p[:, 0, PI0]
         ind[IND_TFP0] = (attrs[rng.ATTR_SIZE] * np.exp(attrs[rng.ATTR_A0])).sum(axis=1)
         for t in range(n_quarters):
-            _quarter(st, ind, p, fp, key, scen, t, out[:, path, t])
+            _quarter(st, ind, p, fp, draws, scen, t, out[:, path, t])
     return out

@@ -153,64 +153,13 @@ PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
 UNCERTAIN: tuple[str, ...] = PARAMETERS[:10]
 
 (
-    OPPORTUNITY,
-    INCREMENTAL,
-    SHOCK_VOL,
-    DATA_SHARING,
-    PATIENCE,
-    INST_LAG,
-    TALENT_DECAY,
-    SPILLOVER,
-    NETWORK,
-    THRESHOLD,
-    G_HALF,
-    ETA_PI,
-    PI0,
-    H0,
-    RETURN_Q,
-    FLIGHT_SENSITIVITY,
-    R_CRIT,
-    GATE_WIDTH,
-    ZETA_D,
-    JUMP_SCALE,
-    ZETA_C,
-    INC_SCALE,
-    A_CAP,
-    CAP_WIDTH,
-    LAMBDA0,
-    COOP,
-    LAG_PER_LAYER,
-    LOCK_W,
-    Z_COST,
-    Z_TAU,
-    DELTA_P,
-    PHI_FAIL,
-    ADOPTION_TAU,
-    DELTA_D,
-    FEEDBACK,
-    TRAIN,
-    DELTA_K,
-    NU,
-    DELTA_X,
-    X0,
-    DATA0,
-    TALENT0,
-    CAPITAL0,
-    SMOOTHING,
-    K_T,
-    W_D,
-    W_H,
-    W_K,
-    B_F,
-    RESONANCE,
-    RD_EPS,
-    ETA_RE,
-    RD_MIN,
-    RD_MAX,
-    CHI,
-    EXIT_SHARE,
-    ENTRANT_GAP,
-    ENTRANT_SHARE,
+    OPPORTUNITY, INCREMENTAL, SHOCK_VOL, DATA_SHARING, PATIENCE, INST_LAG, TALENT_DECAY,
+    SPILLOVER, NETWORK, THRESHOLD, G_HALF, ETA_PI, PI0, H0, RETURN_Q, FLIGHT_SENSITIVITY,
+    R_CRIT, GATE_WIDTH, ZETA_D, JUMP_SCALE, ZETA_C, INC_SCALE, A_CAP, CAP_WIDTH, LAMBDA0,
+    COOP, LAG_PER_LAYER, LOCK_W, Z_COST, Z_TAU, DELTA_P, PHI_FAIL, ADOPTION_TAU, DELTA_D,
+    FEEDBACK, TRAIN, DELTA_K, NU, DELTA_X, X0, DATA0, TALENT0, CAPITAL0, SMOOTHING, K_T,
+    W_D, W_H, W_K, B_F, RESONANCE, RD_EPS, ETA_RE, RD_MIN, RD_MAX, CHI, EXIT_SHARE,
+    ENTRANT_GAP, ENTRANT_SHARE,
 ) = range(len(PARAMETERS))
 N_PARAMETERS = len(PARAMETERS)
 
@@ -245,24 +194,8 @@ FIRM_PARAMETERS: tuple[str, ...] = tuple(e.name for e in _FIRM)
 FIRM_INFO: dict[str, Entry] = {e.name: e for e in _FIRM}
 BETA_SHAPES: tuple[str, ...] = tuple(n for n in FIRM_PARAMETERS if n.endswith(("_a", "_b")))
 (
-    A0_MEAN,
-    A0_SD,
-    RD0_A,
-    RD0_B,
-    ABSORB_A,
-    ABSORB_B,
-    RISK_A,
-    RISK_B,
-    LAYERS_MIN,
-    LAYERS_MAX,
-    LOCK_A,
-    LOCK_B,
-    SIZE_MU,
-    SIZE_SIGMA,
-    JUMP_A,
-    JUMP_B,
-    STEP_A,
-    STEP_B,
+    A0_MEAN, A0_SD, RD0_A, RD0_B, ABSORB_A, ABSORB_B, RISK_A, RISK_B, LAYERS_MIN,
+    LAYERS_MAX, LOCK_A, LOCK_B, SIZE_MU, SIZE_SIGMA, JUMP_A, JUMP_B, STEP_A, STEP_B,
 ) = range(len(FIRM_PARAMETERS))
 N_FIRM_PARAMETERS = len(FIRM_PARAMETERS)
 
@@ -291,28 +224,13 @@ STATE = (
     "converted",  # 1 if the firm converted in the last quarter
     "broke_through",  # 1 if the firm had a breakthrough in the last quarter
     "competitiveness",  # c_i of the last quarter, for selection
+    "risk_gate",  # L((risk - r_crit) / gate_width): fixed per firm and path, cached
+    "conversion_lag",  # 1 / (1 + lag_per_layer * layers): fixed per firm and path, cached
 )
 (
-    TECH,
-    PIPELINE,
-    PARADIGM,
-    DEBT,
-    ADOPTION,
-    INTEGRATION,
-    DATA,
-    TALENT,
-    CAPITAL,
-    GAIN,
-    RD,
-    SHARE,
-    ABSORB,
-    RISK,
-    LAYERS,
-    LOCK,
-    EFFICIENCY,
-    CONVERTED,
-    BROKE_THROUGH,
-    COMPETITIVENESS,
+    TECH, PIPELINE, PARADIGM, DEBT, ADOPTION, INTEGRATION, DATA, TALENT, CAPITAL, GAIN, RD,
+    SHARE, ABSORB, RISK, LAYERS, LOCK, EFFICIENCY, CONVERTED, BROKE_THROUGH,
+    COMPETITIVENESS, RISK_GATE, CONVERSION_LAG,
 ) = range(len(STATE))
 N_STATE = len(STATE)
 
@@ -356,21 +274,8 @@ _METRICS = (
 METRICS: tuple[str, ...] = tuple(e.name for e in _METRICS)
 METRIC_INFO: dict[str, Entry] = {e.name: e for e in _METRICS}
 (
-    M_EFFICIENCY,
-    M_TRADITIONAL,
-    M_TECH,
-    M_FACTOR,
-    M_INDUSTRY,
-    M_COUPLING,
-    M_COORDINATION,
-    M_COUPLING_CORR,
-    M_COORDINATION_CORR,
-    M_NEW_QUALITY,
-    M_NEW_PARADIGM,
-    M_BREAKTHROUGH,
-    M_CONVERSION,
-    M_GAP,
-    M_TFP,
-    M_DATA,
+    M_EFFICIENCY, M_TRADITIONAL, M_TECH, M_FACTOR, M_INDUSTRY, M_COUPLING, M_COORDINATION,
+    M_COUPLING_CORR, M_COORDINATION_CORR, M_NEW_QUALITY, M_NEW_PARADIGM, M_BREAKTHROUGH,
+    M_CONVERSION, M_GAP, M_TFP, M_DATA,
 ) = range(len(METRICS))
 N_METRICS = len(METRICS)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from kernels import rng
 from kernels.firms import (
     IND_CONVERSION,
@@ -20,6 +22,7 @@ from kernels.firms import (
     IND_TFP0,
     IND_TRUST,
     draw_attributes,
+    logistic,
     reset_firm,
 )
 from kernels.registry import (
@@ -33,6 +36,7 @@ from kernels.registry import (
     CAPITAL,
     CHI,
     COMPETITIVENESS,
+    CONVERSION_LAG,
     CONVERTED,
     COOP,
     DATA,
@@ -52,7 +56,6 @@ from kernels.registry import (
     FLIGHT_SENSITIVITY,
     G_HALF,
     GAIN,
-    GATE_WIDTH,
     H0,
     INC_SCALE,
     INCREMENTAL,
@@ -62,9 +65,7 @@ from kernels.registry import (
     JUMP_B,
     JUMP_SCALE,
     K_T,
-    LAG_PER_LAYER,
     LAMBDA0,
-    LAYERS,
     LOCK,
     LOCK_W,
     M_BREAKTHROUGH,
@@ -90,14 +91,13 @@ from kernels.registry import (
     PATIENCE,
     PHI_FAIL,
     PIPELINE,
-    R_CRIT,
     RD,
     RD_EPS,
     RD_MAX,
     RD_MIN,
     RESONANCE,
     RETURN_Q,
-    RISK,
+    RISK_GATE,
     SHARE,
     SHOCK_VOL,
     SMOOTHING,
@@ -122,12 +122,6 @@ QUARTERS_PER_YEAR = 4.0  # unit conversion of `patience` (years) to quarters
 
 
 @rng.jit
-def logistic(x):
-    """L(x) = 1 / (1 + exp(-x))."""
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@rng.jit
 def coupling(u_t, u_f, u_i):
     """Coupling degrees of three subsystems in [0, 1]: (C, C*, T).
 
@@ -137,7 +131,7 @@ def coupling(u_t, u_f, u_i):
     """
     total = (u_t + u_f + u_i) / 3.0
     prod = u_t * u_f * u_i
-    c = min(1.0, math.pow(prod, 1.0 / 3.0) / total) if total > 0.0 else 0.0
+    c = min(1.0, np.cbrt(prod) / total) if total > 0.0 else 0.0
     u_max = max(u_t, max(u_f, u_i))
     if u_max > 0.0:
         spread = abs(u_t - u_f) + abs(u_t - u_i) + abs(u_f - u_i)
@@ -172,13 +166,13 @@ def quarter(state, ind, p, fp, k0, k1, scenario, t, out):
     rd = state[RD]
     share = state[SHARE]
     absorb = state[ABSORB]
-    risk = state[RISK]
-    layers = state[LAYERS]
     lock = state[LOCK]
     efficiency = state[EFFICIENCY]
     converted = state[CONVERTED]
     broke = state[BROKE_THROUGH]
     comp = state[COMPETITIVENESS]
+    gate = state[RISK_GATE]
+    lag_factor = state[CONVERSION_LAG]
 
     # Industry fields, read off the firms at the start of the quarter (mean-field coupling).
     sum_a = 0.0
@@ -239,7 +233,7 @@ def quarter(state, ind, p, fp, k0, k1, scenario, t, out):
         new_debt = 0.0
         if pipeline[i] > 0.0:
             conv_den += share[i]
-            if u_conv < conv_rate / (1.0 + p[LAG_PER_LAYER] * layers[i]):
+            if u_conv < conv_rate * lag_factor[i]:
                 conv = 1.0
                 adoption[i] += pipeline[i] * (1.0 - lock[i] * p[LOCK_W])
                 new_debt = p[Z_COST] * pipeline[i]  # breaking paradox (S0 §2.4 (1))
@@ -254,8 +248,7 @@ def quarter(state, ind, p, fp, k0, k1, scenario, t, out):
         debt_service = debt[i] / p[Z_TAU]
 
         # Disruptive breakthrough, gated by risk tolerance (S0 §3.1 path 1, §4.1 (3)).
-        gate = logistic((risk[i] - p[R_CRIT]) / p[GATE_WIDTH])
-        p_d = (1.0 - math.exp(-p[OPPORTUNITY] * p[ZETA_D] * patient * revenue_rd)) * gate
+        p_d = (1.0 - math.exp(-p[OPPORTUNITY] * p[ZETA_D] * patient * revenue_rd)) * gate[i]
         bt = 0.0
         if u_break < p_d:
             bt = 1.0
