@@ -46,7 +46,8 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--quarters", type=_positive, help="quarters to simulate")
     g.add_argument("--paths", help="comma-separated path names (or YAML files)")
     g.add_argument("--seed", type=_seed, help="64-bit run seed")
-    g.add_argument("--sampler", choices=("mc", "lhs", "sobol"), help="scenario design")
+    g.add_argument("--sampler", choices=("mc", "lhs", "sobol", "saltelli"),
+                   help="scenario design")
     g.add_argument("--chunk", type=_positive, help="scenarios per task")
     g.add_argument("--out", help="store location (directory or fsspec URL)")
 
@@ -101,7 +102,98 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("store")
     plot.add_argument("--metric", default="innovation_efficiency")
     plot.add_argument("--out", default="fan.png", help="image file to write")
+
+    comp = sub.add_parser("compare", help="paired comparison of path B against path A")
+    comp.add_argument("store")
+    comp.add_argument("a", help="path to compare against (e.g. baseline)")
+    comp.add_argument("b", help="path to compare")
+    comp.add_argument("--metric", default="innovation_efficiency")
+    comp.add_argument("--quarter", type=int, default=-1, help="quarter index (default: last)")
+    comp.add_argument("--out", help="write a fan chart of the difference to this image")
+
+    sens = sub.add_parser("sensitivity", help="which uncertain parameters decide a metric")
+    sens.add_argument("store")
+    sens.add_argument("--metric", default="innovation_efficiency")
+    sens.add_argument("--path", default="baseline")
+    sens.add_argument("--quarter", type=int, default=-1)
+    sens.add_argument("--bootstrap", type=_positive, default=20,
+                      help="bootstrap resamples of the tree ranking")
+    sens.add_argument("--out", help="write a bar chart of the indices to this image")
+
+    disc = sub.add_parser("discover", help="PRIM boxes where a metric is below a threshold")
+    disc.add_argument("store")
+    disc.add_argument("--metric", default="innovation_efficiency")
+    side = disc.add_mutually_exclusive_group(required=True)
+    side.add_argument("--below", type=float, help="cases of interest: metric below this")
+    side.add_argument("--above", type=float, help="cases of interest: metric above this")
+    disc.add_argument("--path", default="baseline")
+    disc.add_argument("--quarter", type=int, default=-1)
+    disc.add_argument("--density", type=float, default=0.8,
+                      help="choose the first box at least this dense")
+    disc.add_argument("--out", help="write the scatter with the box to this image")
     return parser
+
+
+def _open_draws(store: str):
+    import xarray as xr
+
+    from flows.store import DRAWS, has_bands
+
+    if not has_bands(store):
+        raise ResonanceError(store, "is not a finished resonance store",
+                             "run `resonance run` into it first")
+    return xr.open_zarr(store, group=DRAWS)
+
+
+def _check_quarter(ds, quarter: int) -> None:
+    n = ds.sizes["time"]
+    if not -n <= quarter < n:
+        raise ResonanceError(f"--quarter {quarter}", f"out of range for {n} quarters",
+                             f"use -{n}..{n - 1}")
+
+
+def cmd_compare(args) -> int:
+    from flows import analysis_report as ar
+    from flows.analysis import compare
+
+    ds = _open_draws(args.store)
+    _check_quarter(ds, args.quarter)
+    result = compare(ds, args.a, args.b, args.metric, args.quarter)
+    console.print(ar.comparison_table(result))
+    if args.out:
+        console.print(f"wrote {ar.comparison_chart(result, args.out)}")
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from flows import analysis_report as ar
+    from flows.analysis import sensitivity
+
+    ds = _open_draws(args.store)
+    _check_quarter(ds, args.quarter)
+    result = sensitivity(ds, args.metric, args.quarter, args.path, bootstrap=args.bootstrap)
+    console.print(ar.sensitivity_table(result))
+    if result.sobol is None:
+        console.print("Sobol indices need a Saltelli design: run with --sampler saltelli "
+                      "(scenarios a multiple of 12, e.g. 1536).")
+    if args.out:
+        console.print(f"wrote {ar.sensitivity_chart(result, args.out)}")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    from flows import analysis_report as ar
+    from flows.analysis import discover
+
+    ds = _open_draws(args.store)
+    _check_quarter(ds, args.quarter)
+    below = args.below is not None
+    result = discover(ds, args.metric, args.below if below else args.above, below,
+                      args.quarter, args.path, density=args.density)
+    console.print(ar.discovery_table(result))
+    if args.out:
+        console.print(f"wrote {ar.discovery_chart(result, args.out)}")
+    return 0
 
 
 def cmd_validate(args) -> int:
@@ -160,7 +252,8 @@ def cmd_plot(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "summary": cmd_summary, "plot": cmd_plot}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "summary": cmd_summary, "plot": cmd_plot,
+            "compare": cmd_compare, "sensitivity": cmd_sensitivity, "discover": cmd_discover}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = Field(ge=0, le=MAX_SEED)
     sizes: Sizes
-    sampler: Literal["mc", "lhs", "sobol"] = "sobol"
+    sampler: Literal["mc", "lhs", "sobol", "saltelli"] = "sobol"
     chunk_scenarios: int = Field(default=32, ge=1)
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
     store: str = "runs/resonance.zarr"
@@ -114,6 +114,10 @@ class RunConfig:
             if name in BETA_SHAPES and v != int(v):
                 raise ConfigError(f"firm_parameters.{name}", f"{v} is not an integer",
                                   "Beta shapes are whole numbers (kernels/rng.py beta_int)")
+        if schema.sampler == "saltelli" and schema.sizes.scenarios % (len(UNCERTAIN) + 2):
+            raise ConfigError("sizes.scenarios", f"{schema.sizes.scenarios} is not a multiple "
+                              f"of {len(UNCERTAIN) + 2}",
+                              "a Saltelli design has N x (parameters + 2) scenarios, e.g. 1536")
         fp = schema.firm_parameters
         if fp["layers_min"] > fp["layers_max"]:
             raise ConfigError("firm_parameters.layers_min", "is above layers_max")

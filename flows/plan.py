@@ -21,11 +21,23 @@ def design(config: RunConfig) -> np.ndarray:
     """Unit-cube design of the uncertain parameters, float64 (scenario, d).
 
     ``mc`` draws from the run's Philox streams (one RNG); ``lhs`` and ``sobol`` (scrambled)
-    come from scipy.stats.qmc, seeded by the run seed.
+    come from scipy.stats.qmc, seeded by the run seed; ``saltelli`` is SALib's Sobol'
+    sequence design for first-order and total indices (N x (d + 2) scenarios, in SALib's
+    order, which ``flows.analysis`` relies on).
     """
     n, d = config.n_scenarios, len(UNCERTAIN)
     if config.sampler == "mc":
         return rng.design_uniforms(np.uint64(config.seed), np.arange(n, dtype=np.int64), d)
+    if config.sampler == "saltelli":
+        import warnings
+
+        from SALib.sample import sobol as saltelli
+
+        problem = {"num_vars": d, "names": list(UNCERTAIN), "bounds": [[0.0, 1.0]] * d}
+        with warnings.catch_warnings():  # SALib prefers N a power of two; others are valid
+            warnings.simplefilter("ignore")
+            return saltelli.sample(problem, n // (d + 2), calc_second_order=False,
+                                   seed=config.seed)
     generator = np.random.default_rng(config.seed)
     if config.sampler == "lhs":
         return qmc.LatinHypercube(d=d, rng=generator).random(n)

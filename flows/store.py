@@ -147,9 +147,10 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
     encoding["chunk_done"] = {"chunks": (1,)}
     template.to_zarr(store, group=DRAWS, mode="w", compute=False, consolidated=False,
                      encoding=encoding, zarr_format=3)
-    root = zarr.open_group(store, mode="r+")
+    attrs = provenance(config)
+    zarr.open_group(store, path=DRAWS, mode="r+").attrs.update(attrs)
     # Written last: a store whose root carries the sha is a complete template.
-    root.attrs.update(provenance(config))
+    zarr.open_group(store, mode="r+").attrs.update(attrs)
 
 
 def _open_root(store: str):
