@@ -23,7 +23,7 @@ import numpy as np
 from flows import store as zstore
 from flows.bands import compute_bands
 from flows.paths import LeverArrays
-from flows.plan import Plan, scenario_params
+from flows.plan import Plan, draw_ids, scenario_params
 from kernels.registry import N_METRICS
 from kernels.simulate import simulate
 
@@ -40,6 +40,7 @@ class ChunkJob:
     n_firms: int
     n_quarters: int
     threads: int
+    sampler: str
 
 
 def simulate_chunk(job: ChunkJob, chunk: int, start: int, stop: int,
@@ -49,7 +50,7 @@ def simulate_chunk(job: ChunkJob, chunk: int, start: int, stop: int,
     began = time.perf_counter()
     numba.set_num_threads(max(1, min(job.threads, numba.config.NUMBA_NUM_THREADS)))
     params = scenario_params(job.nominal, job.levers, theta)
-    outcomes = simulate(params, job.firm_params, np.arange(start, stop, dtype=np.int64),
+    outcomes = simulate(params, job.firm_params, draw_ids(job.sampler, start, stop),
                         job.seed, job.n_firms, job.n_quarters)
     store = job.store
     zstore.write_chunk(store, chunk, start, stop, outcomes)
@@ -165,7 +166,7 @@ def simulate_chunks(plan: Plan, store: str, executor, todo: list[int],
     warm_kernel_cache(plan)
     job = ChunkJob(store, config.nominal, config.levers, config.firm_vector, config.seed,
                    config.n_firms, config.n_quarters,
-                   executor.threads or numba.get_num_threads())
+                   executor.threads or numba.get_num_threads(), config.sampler)
     items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
     seconds = []
     for n_done, (_, secs) in enumerate(executor.map(simulate_chunk, job, items), start=1):

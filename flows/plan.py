@@ -58,6 +58,19 @@ def scenario_params(nominal: np.ndarray, levers: LeverArrays, theta: np.ndarray)
     return levers.apply(base)
 
 
+def draw_ids(sampler: str, start: int, stop: int) -> np.ndarray:
+    """The RNG scenario counters of scenarios [start, stop): int64 (s,).
+
+    Normally a scenario's own index. In a Saltelli design the rows of one base sample
+    (A, the d mixed rows AB_i, and B: d + 2 consecutive rows in SALib's order) share one
+    counter, so they see the same firms and shocks: the firm-level Monte Carlo noise is
+    then common to the differences the Sobol estimators take, instead of posing as an
+    interaction of every parameter (common random numbers, as between paths).
+    """
+    ids = np.arange(start, stop, dtype=np.int64)
+    return ids // (len(UNCERTAIN) + 2) if sampler == "saltelli" else ids
+
+
 @dataclass
 class Plan:
     """What a run computes: θ (scenario, d) and the chunks of scenario ids."""
@@ -73,7 +86,7 @@ class Plan:
     def simulate_chunk(self, start: int, stop: int) -> np.ndarray:
         """Outcomes of scenarios [start, stop): float64 (s, p, t, m), from the Numba kernel."""
         return simulate(self.params(start, stop), self.config.firm_vector,
-                        np.arange(start, stop, dtype=np.int64), np.uint64(self.config.seed),
+                        draw_ids(self.config.sampler, start, stop), np.uint64(self.config.seed),
                         self.config.n_firms, self.config.n_quarters)
 
     def simulate(self) -> np.ndarray:

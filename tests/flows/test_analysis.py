@@ -119,3 +119,26 @@ def test_bad_analysis_input_is_one_line(engine_store, capsys, args, key):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and key in err[0]
+
+
+def test_saltelli_rows_of_one_base_sample_share_their_draws():
+    from flows.plan import draw_ids
+
+    d2 = len(UNCERTAIN) + 2
+    np.testing.assert_array_equal(draw_ids("saltelli", 0, 3 * d2), np.repeat(np.arange(3), d2))
+    np.testing.assert_array_equal(draw_ids("sobol", 5, 9), np.arange(5, 9))
+    config = load_config(DEFAULT_CONFIG, {"sampler": "saltelli", "sizes.scenarios": 2 * d2,
+                                          "sizes.firms": 20, "sizes.quarters": 6,
+                                          "paths": ["baseline"]})
+    plan = make_plan(config)
+    from kernels import simulate
+
+    def kernel(row, counter):
+        return simulate(plan.params(row, row + 1), config.firm_vector, np.array([counter]),
+                        config.seed, 20, 6)
+
+    # Row 1 (AB_1 of base sample 0) runs on base sample 0's firms and shocks ...
+    np.testing.assert_array_equal(plan.simulate_chunk(1, 2), kernel(1, 0))
+    assert not np.array_equal(plan.simulate_chunk(1, 2), kernel(1, 1))
+    # ... and the next base sample on its own.
+    np.testing.assert_array_equal(plan.simulate_chunk(d2, d2 + 1), kernel(d2, 1))
