@@ -1,33 +1,100 @@
-"""``python -m benchmarks [--quick]``: throughput of the kernel against the NumPy reference."""
+"""``python -m benchmarks [--quick] [--json PATH]``: the benchmark suite.
+
+Prints a table and writes ``benchmarks/results/<machine>-<date>.json`` (and ``--json PATH``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import platform
+import socket
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.throughput import measure
+from benchmarks import system, throughput
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+QUICK = {
+    "throughput": dict(scenarios=16, firms=300, quarters=40, ref_scenarios=4, repeats=3),
+    "scaling": dict(scenarios=32, firms=200, quarters=40, chunk=2),
+    "memory": dict(scenarios=64, firms=100, quarters=40),
+    "bands": dict(scenarios=256, firms=30, quarters=40, chunk=32),
+}
+FULL = {
+    "throughput": dict(scenarios=64, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
+    "scaling": dict(scenarios=128, firms=500, quarters=40, chunk=4),
+    "memory": dict(scenarios=512, firms=300, quarters=40),
+    "bands": dict(scenarios=2048, firms=50, quarters=40, chunk=32),
+}
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"machine": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count()}
+
+
+def table(result: dict) -> Table:
+    t = Table(title=f"resonance benchmarks on {result['machine']} ({result['cpu']}, "
+                    f"{result['cores']} cores){' [quick]' if result['quick'] else ''}")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for key in ("kernel_firm_steps_per_s_1thread", "kernel_firm_steps_per_s_all_threads",
+                "numpy_firm_steps_per_s", "numpy_generator_firm_steps_per_s",
+                "jax_firm_steps_per_s", "python_firm_steps_per_s", "ratio_kernel_numpy",
+                "ratio_kernel_numpy_generator", "ratio_kernel_python",
+                "parallel_efficiency_all_threads", "compile_s_cold", "startup_s_warm"):
+        value = result.get(key)
+        t.add_row(key, "n/a" if value is None else f"{value:,.3g}")
+    for row in result["dask_scaling"]:
+        t.add_row(f"dask {row['workers']} workers: speed-up / efficiency",
+                  f"{row['speedup']:.2f} / {row['efficiency']:.0%}")
+    for k, v in result["peak_rss_mb"].items():
+        t.add_row(f"peak RSS at {k} scenarios (MB)", f"{v:,.0f}")
+    b = result["bands_and_store"]
+    t.add_row("store writes / bands / simulation (s)",
+              f"{b['store_write_s']:.2f} / {b['bands_s']:.2f} / {b['simulate_s']:.2f}")
+    if result.get("jax_note"):
+        t.add_row("note", result["jax_note"])
+    return t
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--quick", action="store_true", help="small sizes (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     parser.add_argument("--json", help="also write the results as JSON to this path")
     args = parser.parse_args()
-    sizes = dict(scenarios=16, firms=300, ref_scenarios=4) if args.quick else {}
-    result = {"machine": platform.node(), "processor": platform.processor(), **measure(**sizes)}
-    table = Table(title=f"resonance throughput on {result['machine']}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:,.3g}" if isinstance(value, float) else str(value))
-    Console().print(table)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+    sizes = QUICK if args.quick else FULL
+    console = Console()
+    result = {**machine(), "date": datetime.date.today().isoformat(), "quick": args.quick}
+    with console.status("throughput of every implementation"):
+        result.update(throughput.measure(**sizes["throughput"]))
+    with console.status("Dask scaling"):
+        result["dask_scaling"] = system.dask_scaling(os.cpu_count() or 1, **sizes["scaling"])
+    with console.status("peak memory at 1x, 2x, 4x scenarios"):
+        result["peak_rss_mb"] = system.peak_memory(**sizes["memory"])
+    with console.status("JIT compile and start-up"):
+        result.update(system.compile_times())
+    with console.status("band reduction and store writes"):
+        result["bands_and_store"] = system.bands_and_store(**sizes["bands"])
+    console.print(table(result))
+    RESULTS.mkdir(exist_ok=True)
+    name = f"{result['machine']}-{result['date']}{'-quick' if args.quick else ''}.json"
+    for path in [RESULTS / name, *([Path(args.json)] if args.json else [])]:
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,23 @@
-"""Firm-steps per second of the Numba kernel (1 thread, all threads) and the NumPy reference,
-measured in one run on the same draws. A firm-step is one (scenario, firm, quarter, path)."""
+"""Firm-steps per second of every implementation of the quarter, on the same case.
+
+A firm-step is one (scenario, firm, quarter, path) update. Measured in one process, one
+after another, on the same parameters and (for the counter-based ones) the same draws:
+
+- the Numba kernel on one thread and on all;
+- the NumPy reference (counter-based draws, vectorised over scenarios and firms);
+- the same NumPy code drawing from NumPy's own Generator (no counters);
+- the kernel's own source run as plain Python (``NUMBA_DISABLE_JIT=1``, in a subprocess):
+  a per-firm loop the way an agent-based (Mesa-style) model computes it; a small case,
+  scaled per firm-step;
+- JAX (``benchmarks/jax_model.py``) where it is installed (``pip install -e ".[bench]"``).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,10 +29,11 @@ from flows.plan import make_plan
 from kernels import reference
 from kernels.simulate import simulate
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "default.yaml"
 
 
-def _median_time(fn, repeats):
+def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -26,35 +42,84 @@ def _median_time(fn, repeats):
     return float(np.median(times))
 
 
-def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3):
-    """Dict of firm-steps per second and ratios; the reference runs a subset of scenarios."""
+def case(scenarios: int, firms: int, quarters: int):
+    """(config, params (s, p, k), scenario ids) of the default config at these sizes."""
     config = load_config(CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms,
                                   "sizes.quarters": quarters})
-    plan = make_plan(config)
-    params = plan.params(0, scenarios)
-    ids = np.arange(scenarios)
+    return config, make_plan(config).params(0, scenarios), np.arange(scenarios)
+
+
+_PYTHON_CASE = """
+import json, sys, time
+import numpy as np
+from benchmarks.throughput import case
+from kernels.simulate import simulate
+scenarios, firms, quarters = map(int, sys.argv[1:4])
+config, params, ids = case(scenarios, firms, quarters)
+start = time.perf_counter()
+simulate(params, config.firm_vector, ids, config.seed, firms, quarters)
+print(json.dumps(time.perf_counter() - start))
+"""
+
+
+def python_loop_seconds(scenarios=1, firms=50, quarters=4) -> float:
+    """Seconds of the kernel's source as plain Python (per-firm loops, no JIT)."""
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    done = subprocess.run([sys.executable, "-c", _PYTHON_CASE, str(scenarios), str(firms),
+                           str(quarters)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
+            python_case=(1, 50, 4)) -> dict:
+    """Firm-steps per second of each implementation and the ratios between them."""
+    config, params, ids = case(scenarios, firms, quarters)
     n_paths = params.shape[1]
+    steps = scenarios * firms * quarters * n_paths
 
     def kernel():
         return simulate(params, config.firm_vector, ids, config.seed, firms, quarters)
 
-    kernel()  # compile / load the cache
+    kernel()  # compile or load the cache
     threads = numba.get_num_threads()
-    result = {"threads": threads}
-    for label, n in (("1thread", 1), ("all_threads", threads)):
-        numba.set_num_threads(n)
-        seconds = _median_time(kernel, repeats)
-        steps = scenarios * firms * quarters * n_paths
-        result[f"kernel_firm_steps_per_s_{label}"] = steps / seconds
-    numba.set_num_threads(threads)
+    result = {}
+    try:
+        for label, n in (("1thread", 1), ("all_threads", threads)):
+            numba.set_num_threads(n)
+            result[f"kernel_firm_steps_per_s_{label}"] = steps / median_time(kernel, repeats)
+    finally:
+        numba.set_num_threads(threads)
+
     sub = params[:ref_scenarios]
-    seconds = _median_time(lambda: reference.simulate(sub, config.firm_vector,
-                                                      ids[:ref_scenarios], config.seed, firms,
-                                                      quarters), max(1, repeats - 1))
-    result["numpy_firm_steps_per_s"] = ref_scenarios * firms * quarters * n_paths / seconds
-    result["ratio_kernel_numpy"] = (result["kernel_firm_steps_per_s_1thread"]
-                                    / result["numpy_firm_steps_per_s"])
+    ref_steps = ref_scenarios * firms * quarters * n_paths
+    for key, draws in (("numpy_firm_steps_per_s", None),
+                       ("numpy_generator_firm_steps_per_s", "generator")):
+        def run(draws=draws):
+            d = reference.GeneratorDraws(config.seed) if draws else None
+            reference.simulate(sub, config.firm_vector, ids[:ref_scenarios], config.seed,
+                               firms, quarters, draws=d)
+        result[key] = ref_steps / median_time(run, max(1, repeats - 1))
+
+    s, f, q = python_case
+    result["python_firm_steps_per_s"] = s * f * q * n_paths / python_loop_seconds(s, f, q)
+
+    try:
+        from benchmarks import jax_model
+        result["jax_firm_steps_per_s"] = jax_model.firm_steps_per_s(
+            config, sub, ids[:ref_scenarios], firms, quarters, repeats)
+    except ImportError:
+        result["jax_firm_steps_per_s"] = None
+        result["jax_note"] = "JAX is not installed (pip install -e '.[bench]')"
+
+    one = result["kernel_firm_steps_per_s_1thread"]
+    result["ratio_kernel_numpy"] = one / result["numpy_firm_steps_per_s"]
+    result["ratio_kernel_numpy_generator"] = one / result["numpy_generator_firm_steps_per_s"]
+    result["ratio_kernel_python"] = one / result["python_firm_steps_per_s"]
     result["parallel_efficiency_all_threads"] = (
-        result["kernel_firm_steps_per_s_all_threads"]
-        / (threads * result["kernel_firm_steps_per_s_1thread"]))
+        result["kernel_firm_steps_per_s_all_threads"] / (threads * one))
+    result["threads"] = threads
+    result["case"] = {"scenarios": scenarios, "firms": firms, "quarters": quarters,
+                      "paths": n_paths, "reference_scenarios": ref_scenarios,
+                      "python_case": list(python_case)}
     return result

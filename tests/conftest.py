@@ -57,3 +57,9 @@ def prefect_api():
         # The harness logs its shutdown after pytest has closed the captured streams.
         logging.disable(logging.INFO)
     logging.disable(logging.NOTSET)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Prefect stops its temporary API servers at interpreter exit and logs that to a
+    stream pytest has already closed; nothing after the session needs logging."""
+    logging.disable(logging.CRITICAL)

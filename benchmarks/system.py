@@ -1,0 +1,122 @@
+"""The parts around the kernel: Dask scaling, peak memory, JIT compile and start-up time,
+band reduction and store writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.memory import run_and_measure
+from benchmarks.throughput import CONFIG, ROOT, median_time
+
+
+def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4) -> list:
+    """Speed-up and parallel efficiency of the engine on 1, 2, 4, ... workers.
+
+    Times the simulation of all chunks on a warm LocalCluster (start-up and bands excluded,
+    so the figure is the engine's scaling, not Dask's start-up).
+    """
+    from flows.cluster import ClusterSpec, connect
+    from flows.config import load_config
+    from flows.execute import DaskExecutor, prepare_store, simulate_chunks
+    from flows.plan import make_plan
+
+    counts = sorted({1, max_workers, *[2**k for k in range(1, 8) if 2**k < max_workers]})
+    timings = {}
+    for n in counts:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = load_config(CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms,
+                                          "sizes.quarters": quarters, "chunk_scenarios": chunk,
+                                          "store": f"{tmp}/s.zarr"})
+            plan = make_plan(config)
+            spec = ClusterSpec(kind="local", dashboard_address=None)
+            with connect(spec, workers=n) as client:
+                executor = DaskExecutor(client, 1)
+                todo = prepare_store(plan, config.store)
+                simulate_chunks(plan, config.store, executor, todo[:n])  # warm every worker
+                rest = prepare_store(plan, config.store)
+                start = time.perf_counter()
+                simulate_chunks(plan, config.store, executor, rest)
+                timings[n] = (time.perf_counter() - start) / len(rest)
+    base = timings[1]
+    return [{"workers": n, "seconds_per_chunk": timings[n], "speedup": base / timings[n],
+             "efficiency": base / timings[n] / n} for n in counts]
+
+
+def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4)) -> dict:
+    """Peak RSS (MB, whole process tree) of `resonance run` at 1x, 2x, 4x the scenarios."""
+    out = {}
+    for factor in factors:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = ["resonance", "run", str(CONFIG), "--scenarios", str(scenarios * factor),
+                   "--firms", str(firms), "--quarters", str(quarters), "--workers", "2",
+                   "--out", f"{tmp}/m.zarr", "--no-progress", "--engine", "direct"]
+            got = run_and_measure(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+            if got["returncode"] != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed")
+            out[f"{factor}x"] = round(got["peak_rss_mb"], 1)
+    return out
+
+
+_FIRST_CALL = """
+import time
+start = time.perf_counter()
+import numpy as np
+from benchmarks.throughput import case
+from kernels.simulate import simulate
+config, params, ids = case(2, 10, 2)
+simulate(params, config.firm_vector, ids, config.seed, 10, 2)
+print(time.perf_counter() - start)
+"""
+
+
+def compile_times() -> dict:
+    """Seconds to import and run the kernel once with a cold and with a warm cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+
+        def first_call():
+            done = subprocess.run([sys.executable, "-c", _FIRST_CALL], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, check=True)
+            return float(done.stdout.strip().splitlines()[-1])
+
+        cold = first_call()
+        warm = float(np.median([first_call() for _ in range(3)]))
+    return {"compile_s_cold": cold, "startup_s_warm": warm}
+
+
+def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
+    """Seconds of the store writes and of the band reduction, against the simulation."""
+    from flows.config import load_config
+    from flows.execute import SequentialExecutor, finalise_bands, prepare_store
+    from flows.plan import make_plan
+    from flows.store import write_chunk
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms,
+                                      "sizes.quarters": quarters, "chunk_scenarios": chunk,
+                                      "store": f"{tmp}/b.zarr"})
+        plan = make_plan(config)
+        prepare_store(plan, config.store)
+        outcomes = [plan.simulate_chunk(a, b) for a, b in plan.chunks]
+        start = time.perf_counter()
+        sim = [plan.simulate_chunk(a, b) for a, b in plan.chunks[:4]]
+        simulate_s = (time.perf_counter() - start) / 4 * len(plan.chunks)
+        del sim
+        start = time.perf_counter()
+        for k, (a, b) in enumerate(plan.chunks):
+            write_chunk(config.store, k, a, b, outcomes[k])
+        write_s = time.perf_counter() - start
+        bands_s = median_time(lambda: finalise_bands(plan, config.store,
+                                                     SequentialExecutor()), 2)
+        values = sum(o.size for o in outcomes)
+    return {"values": values, "simulate_s": simulate_s, "store_write_s": write_s,
+            "bands_s": bands_s, "store_write_mvalues_per_s": values / write_s / 1e6,
+            "bands_mvalues_per_s": values / bands_s / 1e6}
