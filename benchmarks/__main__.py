@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from benchmarks import system, throughput
@@ -21,14 +22,14 @@ from benchmarks import system, throughput
 RESULTS = Path(__file__).resolve().parent / "results"
 
 QUICK = {
-    "throughput": dict(scenarios=16, firms=300, quarters=40, ref_scenarios=4, repeats=3),
-    "scaling": dict(scenarios=32, firms=200, quarters=40, chunk=2),
+    "throughput": dict(scenarios=16, firms=400, quarters=40, ref_scenarios=8, repeats=3),
+    "scaling": dict(scenarios=24, firms=400, quarters=40, chunk=4),
     "memory": dict(scenarios=64, firms=100, quarters=40),
     "bands": dict(scenarios=256, firms=30, quarters=40, chunk=32),
 }
 FULL = {
-    "throughput": dict(scenarios=64, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
-    "scaling": dict(scenarios=128, firms=500, quarters=40, chunk=4),
+    "throughput": dict(scenarios=32, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
+    "scaling": dict(scenarios=128, firms=1000, quarters=40, chunk=8),
     "memory": dict(scenarios=512, firms=300, quarters=40),
     "bands": dict(scenarios=2048, firms=50, quarters=40, chunk=32),
 }
@@ -67,7 +68,7 @@ def table(result: dict) -> Table:
     t.add_row("store writes / bands / simulation (s)",
               f"{b['store_write_s']:.2f} / {b['bands_s']:.2f} / {b['simulate_s']:.2f}")
     if result.get("jax_note"):
-        t.add_row("note", result["jax_note"])
+        t.add_row("note", escape(result["jax_note"]))
     return t
 
 

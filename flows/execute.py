@@ -99,7 +99,7 @@ class DaskExecutor:
         from distributed import as_completed
 
         items = iter(items)
-        shared_future = self.client.scatter(shared, broadcast=True)
+        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         window = 4 * max(1, len(self.client.scheduler_info().get("workers", {})))
         pending = as_completed()
         for args in items:

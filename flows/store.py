@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 
@@ -180,8 +181,14 @@ def write_chunk(store: str, chunk: int, start: int, stop: int, outcomes: np.ndar
     writers never overlap (zarr#3682, xarray#10831).
     """
     group = zarr.open_group(store, path=DRAWS, mode="r+")
-    for m, metric in enumerate(METRICS):
-        group[metric][start:stop] = outcomes[..., m]
+
+    def write(m: int) -> None:
+        group[METRICS[m]][start:stop] = outcomes[..., m]
+
+    # Each metric is its own array: write them concurrently (zarr's I/O is asynchronous
+    # underneath), then, only once all are complete, the mark.
+    with ThreadPoolExecutor(max_workers=len(METRICS)) as pool:
+        list(pool.map(write, range(len(METRICS))))
     group["chunk_done"][chunk] = 1
 
 
