@@ -147,11 +147,11 @@ def fine_summary(x: np.ndarray, scales: Scales, targets: Targets) -> np.ndarray:
     pos = scales.coarse_position(x)
     coarse = np.clip(np.floor(pos), 0, B1 - 1).astype(np.int64)
     fine = np.clip(np.floor((pos - coarse) * B2), 0, B2 - 1).astype(np.int64)
-    out = np.zeros((g, j, B2), dtype=np.int64)
-    g_idx = np.broadcast_to(np.arange(g)[None, :], x.shape)
+    out = np.empty((g, j, B2), dtype=np.int64)
+    base = (np.arange(g, dtype=np.int64) * B2)[None, :] + fine  # (s, g) flat fine index
     for jj in range(j):
         hit = coarse == targets.bins[None, :, jj]
-        np.add.at(out[:, jj, :], (g_idx[hit], fine[hit]), 1)
+        out[:, jj, :] = np.bincount(base[hit], minlength=g * B2).reshape(g, B2)
     return out
 
 

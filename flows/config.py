@@ -153,7 +153,10 @@ class RunConfig:
                                       f"valid range is [{lo}, {hi}]")
 
     def __getattr__(self, name):  # the schema's fields read as attributes of the config
-        return getattr(self.__dict__["schema"], name)
+        schema = self.__dict__.get("schema")
+        if schema is None:  # e.g. while unpickling, before __dict__ is filled
+            raise AttributeError(name)
+        return getattr(schema, name)
 
     @property
     def n_scenarios(self) -> int:

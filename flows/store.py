@@ -17,6 +17,7 @@ a re-run skips the marked ones. The bands are written and the metadata consolida
 
 from __future__ import annotations
 
+import functools
 import shutil
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -174,28 +175,41 @@ def done_chunks(store: str) -> np.ndarray:
     return zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r")[:]
 
 
+@functools.lru_cache(maxsize=16)
+def _draws_arrays(store: str, mode: str, config_sha256: str) -> dict:
+    """The draws group's arrays, opened once per process and store (keyed by the store's
+    config hash, so a store replaced by another config is opened afresh): opening reads
+    each array's metadata, which otherwise dominates reading or writing a chunk."""
+    group = zarr.open_group(store, path=DRAWS, mode=mode)
+    return {name: group[name] for name in (*METRICS, "chunk_done")}
+
+
+def draws_arrays(store: str, mode: str = "r") -> dict:
+    return _draws_arrays(store, mode, zarr.open_group(store, mode="r").attrs["config_sha256"])
+
+
 def write_chunk(store: str, chunk: int, start: int, stop: int, outcomes: np.ndarray) -> None:
     """Write one chunk's outcomes (s, p, t, m) into its region, then mark it done.
 
     Called from Dask workers; the region is exactly one Zarr chunk of every variable, so
     writers never overlap (zarr#3682, xarray#10831).
     """
-    group = zarr.open_group(store, path=DRAWS, mode="r+")
+    arrays = draws_arrays(store, "r+")
 
     def write(m: int) -> None:
-        group[METRICS[m]][start:stop] = outcomes[..., m]
+        arrays[METRICS[m]][start:stop] = outcomes[..., m]
 
     # Each metric is its own array: write them concurrently (zarr's I/O is asynchronous
     # underneath), then, only once all are complete, the mark.
     with ThreadPoolExecutor(max_workers=len(METRICS)) as pool:
         list(pool.map(write, range(len(METRICS))))
-    group["chunk_done"][chunk] = 1
+    arrays["chunk_done"][chunk] = 1
 
 
 def read_draws_chunk(store: str, start: int, stop: int) -> np.ndarray:
     """Outcomes of scenarios [start, stop) from the store: float64 (s, p, t, m)."""
-    group = zarr.open_group(store, path=DRAWS, mode="r")
-    return np.stack([group[m][start:stop] for m in METRICS], axis=-1)
+    arrays = draws_arrays(store)
+    return np.stack([arrays[m][start:stop] for m in METRICS], axis=-1)
 
 
 def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> None:

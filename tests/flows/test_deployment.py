@@ -75,21 +75,15 @@ def test_scheduled_deployment_runs_on_a_real_server_and_worker(server, tmp_path)
     flow_run_id = out.split("UUID:")[1].split()[0]
     _prefect(["worker", "start", "--pool", "resonance", "--run-once"], env, timeout=300)
 
-    os.environ_backup = dict(os.environ)
-    try:
-        os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_HOME")})
-        from prefect.client.orchestration import get_client
+    from prefect.client.orchestration import PrefectClient
 
-        async def read():
-            async with get_client() as client:
-                run = await client.read_flow_run(flow_run_id)
-                deployment = await client.read_deployment_by_name("scenario-run/nightly")
-                return run, deployment
+    async def read():
+        async with PrefectClient(env["PREFECT_API_URL"]) as client:
+            run = await client.read_flow_run(flow_run_id)
+            deployment = await client.read_deployment_by_name("scenario-run/nightly")
+            return run, deployment
 
-        run, deployment = asyncio.run(read())
-    finally:
-        os.environ.clear()
-        os.environ.update(os.environ_backup)
+    run, deployment = asyncio.run(read())
     assert run.state.is_completed(), run.state
     assert deployment.schedules and deployment.schedules[0].schedule.cron == "0 2 * * *"
     bands = xr.open_zarr(store)
