@@ -1,0 +1,187 @@
+"""The model's quarter in JAX (``jit`` + ``vmap``, on the CPU): the benchmark's JAX peer.
+
+Written the way a JAX user would: one scenario and path as a pure function of arrays over
+firms, ``lax.scan`` over quarters, ``vmap`` over scenarios, ``jax.random`` for draws
+(split keys, so results differ from the kernel's by the draws, not by the equations), and
+fixed shapes throughout: every firm draws a breakthrough size, a step and an entrant's
+attributes each quarter, and ``jnp.where`` keeps the ones that happen. float64, as the
+kernel. Only the benchmark imports it (``pip install -e ".[bench]"``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import jax  # noqa: I001  (ImportError here means: JAX not installed)
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+from jax import lax  # noqa: E402
+
+from kernels import registry as R  # noqa: E402
+
+QUARTERS_PER_YEAR = 4.0
+
+
+def _attributes(key, fp, n):
+    """(a0, rd0, absorb, risk, layers, lock, size0) of n firms."""
+    k = jax.random.split(key, 7)
+    a0 = fp[R.A0_MEAN] + fp[R.A0_SD] * jax.random.normal(k[0], (n,))
+    rd0 = jax.random.beta(k[1], fp[R.RD0_A], fp[R.RD0_B], (n,))
+    absorb = jax.random.beta(k[2], fp[R.ABSORB_A], fp[R.ABSORB_B], (n,))
+    risk = jax.random.beta(k[3], fp[R.RISK_A], fp[R.RISK_B], (n,))
+    layers = jnp.floor(fp[R.LAYERS_MIN] + jax.random.uniform(k[4], (n,))
+                       * (fp[R.LAYERS_MAX] - fp[R.LAYERS_MIN] + 1.0))
+    lock = jax.random.beta(k[5], fp[R.LOCK_A], fp[R.LOCK_B], (n,))
+    size0 = jnp.exp(fp[R.SIZE_MU] + fp[R.SIZE_SIGMA] * jax.random.normal(k[6], (n,)))
+    return a0, rd0, absorb, risk, layers, lock, size0
+
+
+def _fresh(p, a0, rd0, absorb, risk, layers, lock, share):
+    """A firm state dict for the given attributes (the initial state of MODEL.md §4)."""
+    zeros = jnp.zeros_like(a0)
+    return {
+        "tech": a0, "pipeline": zeros, "paradigm": zeros, "debt": zeros, "adoption": zeros,
+        "x": zeros + p[R.X0], "data": zeros + p[R.DATA0], "talent": zeros + p[R.TALENT0],
+        "capital": zeros + p[R.CAPITAL0], "gain": zeros, "rd": rd0, "share": share,
+        "absorb": absorb, "risk": risk, "layers": layers, "lock": lock,
+        "gate": jax.nn.sigmoid((risk - p[R.R_CRIT]) / p[R.GATE_WIDTH]),
+        "lag": 1.0 / (1.0 + p[R.LAG_PER_LAYER] * layers),
+    }
+
+
+def _quarter(carry, key, p, fp):
+    st, q, trust, kappa, uf_mean = carry
+    n = st["tech"].shape[0]
+    keys = jax.random.split(key, 6)
+    u = jax.random.uniform(keys[0], (4, n))
+    mean_a = st["tech"].mean()
+    frontier = st["tech"].max()
+    net = st["x"].mean()
+    q = q + (mean_a - q) / p[R.INST_LAG]
+    gap = jnp.maximum(0.0, mean_a - q)
+    damp = gap / (gap + p[R.G_HALF])
+    trust = trust + p[R.ETA_PI] * (uf_mean - trust)
+    sharing = p[R.DATA_SHARING] * (0.5 + trust)
+    pool = sharing * st["data"].mean()
+    patient = (p[R.H0] * (1 - jnp.exp(-QUARTERS_PER_YEAR * p[R.PATIENCE] / p[R.RETURN_Q]))
+               * (1 - p[R.FLIGHT_SENSITIVITY] * (1 - kappa)))
+    revenue_rd = st["rd"] * st["share"] * n
+
+    waiting = st["pipeline"] > 0
+    conv = waiting & (u[0] < p[R.LAMBDA0] * (1 + p[R.COOP]) * (1 - damp) * st["lag"])
+    kappa = jnp.where(waiting, st["share"], 0).sum()
+    kappa = jnp.where(kappa > 0, jnp.where(conv, st["share"], 0).sum() / kappa, 0.0)
+    decay = jnp.where(waiting & ~conv, p[R.DELTA_P] * st["pipeline"], 0.0)
+    adoption = st["adoption"] + jnp.where(conv, st["pipeline"] * (1 - st["lock"] * p[R.LOCK_W]),
+                                          0.0)
+    talent = st["talent"] + p[R.PHI_FAIL] * decay
+    debt = st["debt"] * (1 - 1 / p[R.Z_TAU]) + jnp.where(conv, p[R.Z_COST] * st["pipeline"], 0)
+    pipeline = jnp.where(conv, 0.0, st["pipeline"] - decay)
+    paradigm = jnp.where(conv, 1.0, st["paradigm"])
+
+    p_d = (1 - jnp.exp(-p[R.OPPORTUNITY] * p[R.ZETA_D] * patient * revenue_rd)) * st["gate"]
+    broke = u[1] < p_d
+    jump = jax.random.beta(keys[1], fp[R.JUMP_A], fp[R.JUMP_B], (n,))
+    pipeline = pipeline + jnp.where(broke, p[R.JUMP_SCALE] * jump, 0.0)
+    p_c = 1 - jnp.exp(-p[R.INCREMENTAL] * p[R.ZETA_C] * (1 - patient) * revenue_rd)
+    step = jax.random.beta(keys[2], fp[R.STEP_A], fp[R.STEP_B], (n,))
+    cap = jnp.where(paradigm > 0, 0.0, jax.nn.sigmoid((st["tech"] - p[R.A_CAP]) / p[R.CAP_WIDTH]))
+    gain = jnp.where(u[2] < p_c, p[R.INC_SCALE] * (1 - cap) * step, 0.0)
+    gain += p[R.SPILLOVER] * st["absorb"] * st["x"] * jnp.maximum(0, frontier - st["tech"]) * u[3]
+    adopt = adoption / p[R.ADOPTION_TAU]
+    adoption = adoption - adopt
+    gain = gain + adopt
+    tech = st["tech"] + gain
+    gain_s = p[R.SMOOTHING] * gain + (1 - p[R.SMOOTHING]) * st["gain"]
+
+    activity = st["share"] * n * st["x"]
+    data = st["data"] * (1 - p[R.DELTA_D]) + activity * (1 + p[R.NETWORK] * net) * p[R.FEEDBACK]
+    talent = talent * (1 - p[R.TALENT_DECAY]) + p[R.TRAIN] * st["rd"]
+    capital = st["capital"] * (1 - p[R.DELTA_K]) + patient * revenue_rd
+    x = jnp.clip(st["x"] + p[R.NU] * (conv + p[R.SPILLOVER] * net) - p[R.DELTA_X] * st["x"],
+                 0, 1)
+
+    rd_div = jnp.maximum(st["rd"], p[R.RD_EPS])
+    u_t = 1 - jnp.exp(-p[R.K_T] * gain_s / rd_div)
+    u_f = jax.nn.sigmoid(p[R.W_D] * jnp.log1p(data + sharing * pool) + p[R.W_H] * talent
+                         + p[R.W_K] * capital - p[R.B_F])
+    u_i = x / (1 + debt)
+    total = (u_t + u_f + u_i) / 3
+    prod = u_t * u_f * u_i
+    c = jnp.where(total > 0, jnp.minimum(1.0, jnp.cbrt(prod) / total), 0.0)
+    u_max = jnp.maximum(u_t, jnp.maximum(u_f, u_i))
+    spread = jnp.abs(u_t - u_f) + jnp.abs(u_t - u_i) + jnp.abs(u_f - u_i)
+    c_star = jnp.where(u_max > 0, jnp.sqrt(jnp.maximum(0, 1 - spread / 3)
+                                           * jnp.sqrt(prod / jnp.maximum(u_max, 1e-300) ** 3)),
+                       0.0)
+    d = jnp.sqrt(c * total)
+    regime = (jnp.minimum(u_t, jnp.minimum(u_f, u_i)) >= p[R.THRESHOLD]).astype(jnp.float64)
+    e_trad = (gain_s - debt / p[R.Z_TAU]) / rd_div * (1 - damp)
+    e = e_trad * (1 + p[R.RESONANCE] * d * regime)
+
+    comp = jnp.maximum(0, jnp.exp(tech) / (1 + debt)
+                       * (1 + p[R.SHOCK_VOL] * jax.random.normal(keys[3], (n,))))
+    share = st["share"]
+    mean_e = (share * e).sum()
+    mean_c = (share * comp).sum()
+    metrics = jnp.stack([
+        mean_e, (share * e_trad).sum(), u_t.mean(), u_f.mean(), u_i.mean(), c.mean(), d.mean(),
+        c_star.mean(), jnp.sqrt(c_star * total).mean(), regime.mean(), paradigm.mean(),
+        broke.mean(), kappa, gap, 0.0, data.mean()])
+    rd = jnp.clip(st["rd"] + p[R.ETA_RE] * (e - mean_e) * st["rd"], p[R.RD_MIN], p[R.RD_MAX])
+    share = jnp.where(mean_c > 0, share * (1 + p[R.CHI] * (comp - mean_c) / mean_c), share)
+    share = share / share.sum()
+
+    new = {**st, "tech": tech, "pipeline": pipeline, "paradigm": paradigm, "debt": debt,
+           "adoption": adoption, "x": x, "data": data, "talent": talent, "capital": capital,
+           "gain": gain_s, "rd": rd, "share": share}
+    exits = share < p[R.EXIT_SHARE] / n
+    a0, rd0, ab, rk, ly, lk, _ = _attributes(keys[4], fp, n)
+    entrant = _fresh(p, jnp.full(n, mean_a - p[R.ENTRANT_GAP]), rd0, ab, rk, ly, lk,
+                     jnp.full(n, p[R.ENTRANT_SHARE] / n))
+    new = jax.tree_util.tree_map(lambda e_, o: jnp.where(exits, e_, o), entrant, new)
+    new["share"] = new["share"] / new["share"].sum()
+    metrics = metrics.at[R.M_TFP].set((new["share"] * jnp.exp(new["tech"])).sum())
+    return (new, q, trust, kappa, u_f.mean()), metrics
+
+
+def _scenario(key, p, fp, n_firms, n_quarters):
+    """Metrics (t, m) of one scenario and path; tfp relative to its start."""
+    k_attr, k_run = jax.random.split(key)
+    a0, rd0, ab, rk, ly, lk, size = _attributes(k_attr, fp, n_firms)
+    st = _fresh(p, a0, rd0, ab, rk, ly, lk, size / size.sum())
+    tfp0 = (st["share"] * jnp.exp(st["tech"])).sum()
+    carry = (st, a0.mean(), p[R.PI0], 0.0, p[R.PI0])
+    _, metrics = lax.scan(lambda c, k: _quarter(c, k, p, fp), carry,
+                          jax.random.split(k_run, n_quarters))
+    return metrics.at[:, R.M_TFP].divide(tfp0)
+
+
+def simulator(n_firms: int, n_quarters: int):
+    """jit(vmap over scenarios) of one path: (keys (s, 2), params (s, k), fp) -> (s, t, m)."""
+    one = lambda key, p, fp: _scenario(key, p, fp, n_firms, n_quarters)  # noqa: E731
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+
+def simulate(params, firm_params, seed, n_firms, n_quarters):
+    """Outcomes (scenario, path, quarter, metric) as numpy, every path on the same keys."""
+    run = simulator(n_firms, n_quarters)
+    keys = jax.random.split(jax.random.PRNGKey(seed % 2**32), params.shape[0])
+    fp = jnp.asarray(firm_params)
+    outs = [run(keys, jnp.asarray(params[:, path]), fp) for path in range(params.shape[1])]
+    return np.stack([np.asarray(o) for o in outs], axis=1)
+
+
+def firm_steps_per_s(config, params, ids, n_firms, n_quarters, repeats=3) -> float:
+    """Median throughput after one compiling call."""
+    simulate(params, config.firm_vector, config.seed, n_firms, n_quarters)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = simulate(params, config.firm_vector, config.seed, n_firms, n_quarters)
+        times.append(time.perf_counter() - start)
+    assert np.isfinite(out).all()
+    return params.shape[0] * params.shape[1] * n_firms * n_quarters / float(np.median(times))
