@@ -10,11 +10,11 @@ kernel. Only the benchmark imports it (``pip install -e ".[bench]"``).
 
 from __future__ import annotations
 
+import functools
 import time
 
-import numpy as np
-
 import jax  # noqa: I001  (ImportError here means: JAX not installed)
+import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
@@ -160,6 +160,7 @@ def _scenario(key, p, fp, n_firms, n_quarters):
     return metrics.at[:, R.M_TFP].divide(tfp0)
 
 
+@functools.lru_cache(maxsize=8)
 def simulator(n_firms: int, n_quarters: int):
     """jit(vmap over scenarios) of one path: (keys (s, 2), params (s, k), fp) -> (s, t, m)."""
     one = lambda key, p, fp: _scenario(key, p, fp, n_firms, n_quarters)  # noqa: E731

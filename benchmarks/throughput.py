@@ -116,6 +116,8 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
     result["ratio_kernel_numpy"] = one / result["numpy_firm_steps_per_s"]
     result["ratio_kernel_numpy_generator"] = one / result["numpy_generator_firm_steps_per_s"]
     result["ratio_kernel_python"] = one / result["python_firm_steps_per_s"]
+    if result["jax_firm_steps_per_s"]:
+        result["ratio_kernel_jax"] = one / result["jax_firm_steps_per_s"]
     result["parallel_efficiency_all_threads"] = (
         result["kernel_firm_steps_per_s_all_threads"] / (threads * one))
     result["threads"] = threads
