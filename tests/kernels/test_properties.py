@@ -56,17 +56,29 @@ def test_efficiencies_and_shares_stay_in_the_unit_interval(outcomes):
         assert values.min() >= 0.0 and values.max() <= 1.0, name
 
 
+class Stepper:
+    """One scenario and path advanced quarter by quarter through the kernel's own step."""
+
+    def __init__(self, config, params, firms, scenario):
+        self.config, self.params, self.scenario = config, params, scenario
+        self.key = split_seed(np.uint64(config.seed))
+        attrs = np.empty((N_ATTRIBUTES, firms))
+        self.state = np.empty((N_STATE, firms))
+        self.ind = np.empty(N_INDUSTRY)
+        self.row = np.empty(N_METRICS)
+        draw_founders(attrs, config.firm_vector, *self.key, scenario)
+        init_path(self.state, self.ind, attrs, params)
+
+    def quarter(self, t):
+        quarter(self.state, self.ind, self.params, self.config.firm_vector, *self.key,
+                self.scenario, t, self.row)
+        return self.state
+
+
 def test_shares_sum_to_one_every_quarter(config):
-    params = nominal_params(config)
-    k0, k1 = split_seed(np.uint64(config.seed))
-    attrs = np.empty((N_ATTRIBUTES, 80))
-    state = np.empty((N_STATE, 80))
-    ind = np.empty(N_INDUSTRY)
-    row = np.empty(N_METRICS)
-    draw_founders(attrs, config.firm_vector, k0, k1, 3)
-    init_path(state, ind, attrs, params)
+    stepper = Stepper(config, nominal_params(config), 80, 3)
     for t in range(40):
-        quarter(state, ind, params, config.firm_vector, k0, k1, 3, t, row)
+        state = stepper.quarter(t)
         assert state[SHARE].sum() == pytest.approx(1.0, abs=1e-12)
         assert (state[SHARE] >= 0.0).all() and (state[SHARE] <= 1.0).all()
 
@@ -203,17 +215,11 @@ def test_zero_network_removes_the_industry_from_data_growth(config, network):
     """Dd' = Dd (1 - δ_D) + activity (1 + network Net) feedback: Net drops out at 0."""
     params = nominal_params(config)
     params[NETWORK] = network
-    k0, k1 = split_seed(np.uint64(config.seed))
-    attrs = np.empty((N_ATTRIBUTES, 50))
-    state = np.empty((N_STATE, 50))
-    ind = np.empty(N_INDUSTRY)
-    row = np.empty(N_METRICS)
-    draw_founders(attrs, config.firm_vector, k0, k1, 0)
-    init_path(state, ind, attrs, params)
+    stepper = Stepper(config, params, 50, 0)
     for t in range(5):
-        quarter(state, ind, params, config.firm_vector, k0, k1, 0, t, row)
-    before = state.copy()
-    quarter(state, ind, params, config.firm_vector, k0, k1, 0, 5, row)
+        stepper.quarter(t)
+    before = stepper.state.copy()
+    state = stepper.quarter(5)
     activity = before[SHARE] * 50 * before[INTEGRATION]
     alone = before[DATA] * (1 - params[DELTA_D]) + activity * params[FEEDBACK]
     looped = alone + activity * network * before[INTEGRATION].mean() * params[FEEDBACK]
