@@ -119,3 +119,12 @@ def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
     return {"values": values, "simulate_s": simulate_s, "store_write_s": write_s,
             "bands_s": bands_s, "store_write_mvalues_per_s": values / write_s / 1e6,
             "bands_mvalues_per_s": values / bands_s / 1e6}
+
+
+if __name__ == "__main__":
+    # `python -m benchmarks.system WORKERS`: Dask scaling alone, as JSON (for big machines).
+    import json
+
+    most = int(sys.argv[1]) if len(sys.argv) > 1 else (os.cpu_count() or 1)
+    print(json.dumps(dask_scaling(most, scenarios=16 * most, firms=1000, quarters=40,
+                                  chunk=8)))
