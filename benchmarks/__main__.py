@@ -22,16 +22,19 @@ from benchmarks import system, throughput
 RESULTS = Path(__file__).resolve().parent / "results"
 
 QUICK = {
-    "throughput": dict(scenarios=16, firms=400, quarters=40, ref_scenarios=8, repeats=3),
-    "scaling": dict(scenarios=24, firms=400, quarters=40, chunk=4),
-    "memory": dict(scenarios=64, firms=100, quarters=40),
+    "throughput": dict(scenarios=8, firms=400, quarters=40, ref_scenarios=4, repeats=3,
+                       jax=False),
+    "scaling": dict(scenarios=12, firms=400, quarters=40, chunk=2),
+    "memory": dict(scenarios=32, firms=100, quarters=20),
     "bands": dict(scenarios=256, firms=30, quarters=40, chunk=32),
+    "compile": dict(warm_repeats=1),
 }
 FULL = {
     "throughput": dict(scenarios=32, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
     "scaling": dict(scenarios=128, firms=1000, quarters=40, chunk=8),
     "memory": dict(scenarios=512, firms=300, quarters=40),
     "bands": dict(scenarios=2048, firms=50, quarters=40, chunk=32),
+    "compile": dict(warm_repeats=3),
 }
 
 
@@ -87,7 +90,7 @@ def main() -> None:
     with console.status("peak memory at 1x, 2x, 4x scenarios"):
         result["peak_rss_mb"] = system.peak_memory(**sizes["memory"])
     with console.status("JIT compile and start-up"):
-        result.update(system.compile_times())
+        result.update(system.compile_times(**sizes["compile"]))
     with console.status("band reduction and store writes"):
         result["bands_and_store"] = system.bands_and_store(**sizes["bands"])
     console.print(table(result))

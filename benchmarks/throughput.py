@@ -72,7 +72,7 @@ def python_loop_seconds(scenarios=1, firms=50, quarters=4) -> float:
 
 
 def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
-            python_case=(1, 50, 4)) -> dict:
+            python_case=(1, 50, 4), jax=True) -> dict:
     """Firm-steps per second of each implementation and the ratios between them."""
     config, params, ids = case(scenarios, firms, quarters)
     n_paths = params.shape[1]
@@ -105,12 +105,15 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
     result["python_firm_steps_per_s"] = s * f * q * n_paths / python_loop_seconds(s, f, q)
 
     try:
+        if not jax:
+            raise ImportError
         from benchmarks import jax_model
         result["jax_firm_steps_per_s"] = jax_model.firm_steps_per_s(
             config, sub, ids[:ref_scenarios], firms, quarters, repeats)
     except ImportError:
         result["jax_firm_steps_per_s"] = None
-        result["jax_note"] = "JAX is not installed (pip install -e '.[bench]')"
+        result["jax_note"] = ("JAX is not installed (pip install -e '.[bench]')" if jax
+                              else "JAX skipped in --quick (its compile alone takes ~15 s)")
 
     one = result["kernel_firm_steps_per_s_1thread"]
     result["ratio_kernel_numpy"] = one / result["numpy_firm_steps_per_s"]
