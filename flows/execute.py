@@ -8,7 +8,8 @@ config skips the finished ones and ends with the same bits.
 
 Executors: :class:`DaskExecutor` (a ``distributed.Client``) for real runs and
 :class:`SequentialExecutor` (this process) for tests and tiny runs, behind one interface:
-``map(fn, items)`` yielding results as they complete, and ``map_reduce``.
+``map(fn, shared, items)`` yielding ``fn(shared, *args)`` as they complete, and
+``map_reduce``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from kernels.simulate import simulate
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """Everything a task needs besides its scenario range: small, shipped with each task."""
+    """Everything a task needs besides its scenario range; small, and sent to the workers
+    once (``DaskExecutor.map`` scatters it)."""
 
     store: str
     nominal: np.ndarray  # (k,)
@@ -52,8 +54,7 @@ def simulate_chunk(job: ChunkJob, chunk: int, start: int, stop: int,
     params = scenario_params(job.nominal, job.levers, theta)
     outcomes = simulate(params, job.firm_params, draw_ids(job.sampler, start, stop),
                         job.seed, job.n_firms, job.n_quarters)
-    store = job.store
-    zstore.write_chunk(store, chunk, start, stop, outcomes)
+    zstore.write_chunk(job.store, chunk, start, stop, outcomes)
     return chunk, time.perf_counter() - began
 
 
