@@ -16,8 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flows.errors import ConfigError
-from flows.paths import _pydantic_problem
+from flows.errors import ConfigError, config_error_from
 
 
 class ClusterSpec(BaseModel):
@@ -46,7 +45,7 @@ def load_cluster(ref: str, clusters_dir: Path) -> ClusterSpec:
     try:
         return ClusterSpec.model_validate(yaml.safe_load(file.read_text()) or {})
     except ValidationError as exc:
-        raise _pydantic_problem(exc, f"cluster.{ref}") from exc
+        raise config_error_from(exc, f"cluster.{ref}") from exc
 
 
 @contextlib.contextmanager

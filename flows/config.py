@@ -17,8 +17,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from flows.errors import ConfigError
-from flows.paths import LeverArrays, PolicyPath, _pydantic_problem, load_path
+from flows.errors import ConfigError, config_error_from
+from flows.paths import LeverArrays, PolicyPath, load_path
 from kernels.registry import (
     BETA_SHAPES,
     FIRM_INFO,
@@ -203,5 +203,5 @@ def load_config(file: str | Path, overrides: dict | None = None) -> RunConfig:
     try:
         schema = Schema.model_validate(raw)
     except ValidationError as exc:
-        raise _pydantic_problem(exc, "").with_traceback(None) from None
+        raise config_error_from(exc, "").with_traceback(None) from None
     return RunConfig(schema, source.resolve(), text)

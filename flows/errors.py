@@ -26,3 +26,14 @@ class ConfigError(ResonanceError):
 
 class StoreError(ResonanceError):
     """A store that cannot be used for this run (another config, not a resonance store)."""
+
+
+def config_error_from(err, where: str) -> ConfigError:
+    """The first problem of a pydantic ``ValidationError`` as a one-line ConfigError, its
+    key prefixed by ``where`` (e.g. ``paths.factor_reset``)."""
+    first = err.errors()[0]
+    loc = ".".join(str(x) for x in first["loc"])
+    key = ".".join(part for part in (where, loc) if part)
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    return ConfigError(key, f"{first['msg'].lower()}{shown}")

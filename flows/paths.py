@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from flows.errors import ConfigError
+from flows.errors import ConfigError, config_error_from
 from kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS
 
 LEVERS = ("set", "scale", "add", "at_least", "at_most")
@@ -66,15 +66,6 @@ class PolicyPath:
             self.levers["at_most"][name] = min(self.levers["at_most"].get(name, math.inf), value)
 
 
-def _pydantic_problem(err: ValidationError, where: str) -> ConfigError:
-    first = err.errors()[0]
-    loc = ".".join(str(x) for x in first["loc"])
-    key = ".".join(part for part in (where, loc) if part)
-    value = first.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
-    return ConfigError(key, f"{first['msg'].lower()}{shown}")
-
-
 def resolve_path_file(ref: str, paths_dir: Path) -> Path:
     """The YAML file of a path reference: a name in ``paths_dir`` or a file path."""
     candidate = Path(ref)
@@ -107,7 +98,7 @@ def load_path(ref: str, paths_dir: Path, _seen: tuple[str, ...] = ()) -> PolicyP
     try:
         spec = PathFile.model_validate(raw)
     except ValidationError as exc:
-        raise _pydantic_problem(exc, where) from exc
+        raise config_error_from(exc, where) from exc
     path = PolicyPath(spec.name, spec.description.strip())
     for lever in LEVERS:
         for name, value in getattr(spec, lever).items():
