@@ -24,16 +24,17 @@ import pandas as pd
 import xarray as xr
 
 from flows.errors import ResonanceError
-from kernels.registry import METRICS, UNCERTAIN
+from flows.report import check_metric
+from kernels.registry import UNCERTAIN
 
 LOWER_IS_BETTER = {"institutional_gap"}
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 def _check(ds: xr.Dataset, metric: str, paths=()) -> None:
-    if metric not in METRICS or metric not in ds:
-        raise ResonanceError(f"--metric {metric}", "unknown metric",
-                             f"expected one of: {', '.join(METRICS)}")
+    check_metric(metric)
+    if metric not in ds:
+        raise ResonanceError(f"--metric {metric}", "not in this store")
     known = [str(p) for p in ds.path.values]
     for path in paths:
         if path not in known:

@@ -238,7 +238,9 @@ def cmd_summary(args) -> int:
     from flows.report import summary_table
     from flows.store import open_bands
 
-    console.print(summary_table(open_bands(args.store), args.metric, args.quarter))
+    bands = open_bands(args.store)
+    _check_quarter(bands, args.quarter)
+    console.print(summary_table(bands, args.metric, args.quarter))
     return 0
 
 
