@@ -35,18 +35,34 @@ def progress_bar(enabled: bool, label: str):
         yield update
 
 
+def announce(config: RunConfig, n_chunks: int) -> None:
+    """The run's one-line header: sizes, paths, chunks, store."""
+    draws = config.n_scenarios * config.n_firms
+    console.print(f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
+                  f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
+                  f"{config.n_quarters} quarters, {n_chunks} chunks -> {config.store}")
+
+
+def announce_cluster(executor: DaskExecutor) -> None:
+    n_workers = len(executor.client.scheduler_info().get("workers", {}))
+    console.print(f"Dask: {n_workers} workers, dashboard {executor.dashboard_link}")
+
+
+def show_bands(store: str) -> None:
+    """The headline bands of a finished store, and where to see the rest."""
+    console.print(summary_table(open_bands(store), HEADLINE))
+    console.print(f"all metrics: resonance summary {store}; fan chart: "
+                  f"resonance plot {store} --metric innovation_efficiency")
+
+
 def run_with_cluster(config: RunConfig, spec: ClusterSpec, workers=None, scheduler=None,
                      overwrite=False, progress=True, show_summary=True) -> RunReport:
     """Run ``config`` on the cluster of ``spec``; print the dashboard, progress and bands."""
     plan = make_plan(config)
-    draws = config.n_scenarios * config.n_firms
-    console.print(f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
-                  f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
-                  f"{config.n_quarters} quarters, {len(plan.chunks)} chunks -> {config.store}")
+    announce(config, len(plan.chunks))
     with connect(spec, workers, scheduler) as client:
         executor = DaskExecutor(client, spec.threads_per_worker)
-        n_workers = len(client.scheduler_info().get("workers", {}))
-        console.print(f"Dask: {n_workers} workers, dashboard {executor.dashboard_link}")
+        announce_cluster(executor)
         with progress_bar(progress, "simulating") as update:
             report = run_plan(plan, config.store, executor, overwrite=overwrite,
                               progress=update)
@@ -55,7 +71,5 @@ def run_with_cluster(config: RunConfig, spec: ClusterSpec, workers=None, schedul
                   f"{report.skipped} already in the store; "
                   f"{steps / report.seconds:,.0f} firm-steps/s overall")
     if show_summary:
-        console.print(summary_table(open_bands(config.store), HEADLINE))
-        console.print(f"all metrics: resonance summary {config.store}; fan chart: "
-                      f"resonance plot {config.store} --metric innovation_efficiency")
+        show_bands(config.store)
     return report

@@ -23,10 +23,10 @@ from prefect.cache_policies import NONE
 
 from flows.cluster import connect, load_cluster
 from flows.config import RunConfig, load_config
-from flows.engine import console, progress_bar
+from flows.engine import announce, announce_cluster, progress_bar, show_bands
 from flows.execute import DaskExecutor, finalise_bands, prepare_store, simulate_chunks
 from flows.plan import Plan, make_plan
-from flows.report import HEADLINE, summary_markdown, summary_table
+from flows.report import HEADLINE, summary_markdown
 from flows.store import has_bands, open_bands
 
 
@@ -92,18 +92,18 @@ def scenario_run(config_path: str = "configs/default.yaml", out: str | None = No
     config = validate(config_path, overrides)
     spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
     plan = plan_run(config)
+    announce(config, len(plan.chunks))
     todo = prepare(plan, overwrite)
     with connect(spec, workers, scheduler) as client:
         executor = DaskExecutor(client, spec.threads_per_worker)
-        console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers, "
-                      f"dashboard {executor.dashboard_link}")
+        announce_cluster(executor)
         if todo:
             simulate(plan, executor, progress)
         if todo or not has_bands(config.store):
             reduce_bands(plan, executor)
     report(config)
     if show_summary:
-        console.print(summary_table(open_bands(config.store), HEADLINE))
+        show_bands(config.store)
     return config.store
 
 
