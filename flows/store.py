@@ -18,7 +18,6 @@ a re-run skips the marked ones. The bands are written and the metadata consolida
 from __future__ import annotations
 
 import functools
-import shutil
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -141,8 +140,7 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
     """
     if check(config, store, overwrite):
         return
-    if _open_root(store) is not None:
-        _remove(store)
+    _remove(store)  # whatever --overwrite replaces; nothing when the store is new
     template = draws_template(config, theta)
     encoding = {m: {"chunks": (config.chunk_scenarios, len(config.path_names),
                                config.n_quarters)} for m in METRICS}
@@ -167,7 +165,7 @@ def _remove(store: str) -> None:
 
     fs, path = fsspec.core.url_to_fs(store)
     if fs.exists(path):
-        fs.rm(path, recursive=True) if fs.protocol != "file" else shutil.rmtree(path)
+        fs.rm(path, recursive=True)
 
 
 def done_chunks(store: str) -> np.ndarray:
