@@ -205,8 +205,9 @@ def compute_bands(map_reduce: MapReduce, shape: tuple[int, int, int], quantiles)
     }
 
 
-def sequential_map_reduce(chunks: list[np.ndarray]) -> MapReduce:
-    """A map_reduce over in-memory chunks, for tests and small runs."""
+def sequential_map_reduce(chunks) -> MapReduce:
+    """A map_reduce over chunks in order, in this process: ``chunks`` is any re-iterable of
+    (s, p, t, m) arrays (a list, or ``flows.execute``'s reader of a store's chunks)."""
 
     def run(summarise, merge):
         result = None

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from flows import store as zstore
-from flows.bands import compute_bands
+from flows.bands import compute_bands, sequential_map_reduce
 from flows.paths import LeverArrays
 from flows.plan import Plan, draw_ids, scenario_params
 from kernels.registry import N_METRICS
@@ -74,13 +74,17 @@ class SequentialExecutor:
             yield fn(shared, *args)
 
     def map_reduce(self, store: str, chunks: list[tuple[int, int]]):
-        def run(summarise, merge):
-            result = None
-            for bounds in chunks:
-                part = _summarise_chunk(bounds, store, summarise)
-                result = part if result is None else merge(result, part)
-            return result
-        return run
+        return sequential_map_reduce(_StoredChunks(store, chunks))
+
+
+class _StoredChunks:
+    """The stored draws chunk by chunk, read afresh on every pass (memory: one chunk)."""
+
+    def __init__(self, store: str, chunks: list[tuple[int, int]]):
+        self.store, self.chunks = store, chunks
+
+    def __iter__(self):
+        return (zstore.read_draws_chunk(self.store, *bounds) for bounds in self.chunks)
 
 
 class DaskExecutor:
