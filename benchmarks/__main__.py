@@ -56,9 +56,11 @@ def table(result: dict) -> Table:
     t.add_column("measure")
     t.add_column("value", justify="right")
     for key in ("kernel_firm_steps_per_s_1thread", "kernel_firm_steps_per_s_all_threads",
+                "kernel_float64_firm_steps_per_s_1thread",
                 "numpy_firm_steps_per_s", "numpy_generator_firm_steps_per_s",
                 "jax_firm_steps_per_s", "python_firm_steps_per_s", "ratio_kernel_numpy",
-                "ratio_kernel_numpy_generator", "ratio_kernel_python",
+                "ratio_kernel_float64_numpy", "ratio_kernel_numpy_generator",
+                "ratio_kernel_jax", "ratio_kernel_python",
                 "parallel_efficiency_all_threads", "compile_s_cold", "startup_s_warm"):
         value = result.get(key)
         t.add_row(key, "n/a" if value is None else f"{value:,.3g}")

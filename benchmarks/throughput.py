@@ -3,7 +3,8 @@
 A firm-step is one (scenario, firm, quarter, path) update. Measured in one process, one
 after another, on the same parameters and (for the counter-based ones) the same draws:
 
-- the Numba kernel on one thread and on all;
+- the Numba kernel on one thread and on all (its float32 build, the one every run uses),
+  and its float64 build on one thread;
 - the NumPy reference (counter-based draws, vectorised over scenarios and firms);
 - the same NumPy code drawing from NumPy's own Generator (no counters);
 - the kernel's own source run as plain Python (``NUMBA_DISABLE_JIT=1``, in a subprocess):
@@ -57,13 +58,14 @@ from kernels.simulate import simulate
 scenarios, firms, quarters = map(int, sys.argv[1:4])
 config, params, ids = case(scenarios, firms, quarters)
 start = time.perf_counter()
-simulate(params, config.firm_vector, ids, config.seed, firms, quarters)
+simulate(params, config.firm_vector, ids, config.seed, firms, quarters, precision="float64")
 print(json.dumps(time.perf_counter() - start))
 """
 
 
 def python_loop_seconds(scenarios=1, firms=50, quarters=4) -> float:
-    """Seconds of the kernel's source as plain Python (per-firm loops, no JIT)."""
+    """Seconds of the kernel's source as plain Python (per-firm loops, no JIT), in Python
+    floats (the float64 build: ``kernels.simulate.float_type``)."""
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     done = subprocess.run([sys.executable, "-c", _PYTHON_CASE, str(scenarios), str(firms),
                            str(quarters)], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -78,16 +80,21 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
     n_paths = params.shape[1]
     steps = scenarios * firms * quarters * n_paths
 
-    def kernel():
-        return simulate(params, config.firm_vector, ids, config.seed, firms, quarters)
+    def kernel(precision="float32"):
+        return simulate(params, config.firm_vector, ids, config.seed, firms, quarters,
+                        precision=precision)
 
     kernel()  # compile or load the cache
+    kernel("float64")
     threads = numba.get_num_threads()
     result = {}
     try:
         for label, n in (("1thread", 1), ("all_threads", threads)):
             numba.set_num_threads(n)
             result[f"kernel_firm_steps_per_s_{label}"] = steps / median_time(kernel, repeats)
+        numba.set_num_threads(1)
+        result["kernel_float64_firm_steps_per_s_1thread"] = steps / median_time(
+            lambda: kernel("float64"), repeats)
     finally:
         numba.set_num_threads(threads)
 
@@ -96,7 +103,7 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
     for key, draws in (("numpy_firm_steps_per_s", None),
                        ("numpy_generator_firm_steps_per_s", "generator")):
         def run(draws=draws):
-            d = reference.GeneratorDraws(config.seed) if draws else None
+            d = reference.GeneratorDraws(config.seed, config.firm_vector) if draws else None
             reference.simulate(sub, config.firm_vector, ids[:ref_scenarios], config.seed,
                                firms, quarters, draws=d)
         result[key] = ref_steps / median_time(run, max(1, repeats - 1))
@@ -117,6 +124,8 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
 
     one = result["kernel_firm_steps_per_s_1thread"]
     result["ratio_kernel_numpy"] = one / result["numpy_firm_steps_per_s"]
+    result["ratio_kernel_float64_numpy"] = (result["kernel_float64_firm_steps_per_s_1thread"]
+                                            / result["numpy_firm_steps_per_s"])
     result["ratio_kernel_numpy_generator"] = one / result["numpy_generator_firm_steps_per_s"]
     result["ratio_kernel_python"] = one / result["python_firm_steps_per_s"]
     if result["jax_firm_steps_per_s"]:

@@ -46,6 +46,7 @@ class Schema(BaseModel):
     seed: int = Field(ge=0, le=MAX_SEED)
     sizes: Sizes
     sampler: Literal["mc", "lhs", "sobol", "saltelli"] = "sobol"
+    precision: Literal["float32", "float64"] = "float32"
     chunk_scenarios: int = Field(default=32, ge=1)
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
     store: str = "runs/resonance.zarr"
@@ -113,7 +114,7 @@ class RunConfig:
             _check_bounds(f"firm_parameters.{name}", v, FIRM_INFO[name].bounds)
             if name in BETA_SHAPES and v != int(v):
                 raise ConfigError(f"firm_parameters.{name}", f"{v} is not an integer",
-                                  "Beta shapes are whole numbers (kernels/rng.py beta_int)")
+                                  "Beta shapes are whole numbers (kernels/rng.py)")
         if schema.sampler == "saltelli" and schema.sizes.scenarios % (len(UNCERTAIN) + 2):
             raise ConfigError("sizes.scenarios", f"{schema.sizes.scenarios} is not a multiple "
                               f"of {len(UNCERTAIN) + 2}",

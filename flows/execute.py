@@ -43,6 +43,7 @@ class ChunkJob:
     n_quarters: int
     threads: int
     sampler: str
+    precision: str  # "float32" | "float64", the kernel build (kernels/simulate.py)
 
 
 def simulate_chunk(job: ChunkJob, chunk: int, start: int, stop: int,
@@ -53,7 +54,7 @@ def simulate_chunk(job: ChunkJob, chunk: int, start: int, stop: int,
     numba.set_num_threads(max(1, min(job.threads, numba.config.NUMBA_NUM_THREADS)))
     params = scenario_params(job.nominal, job.levers, theta)
     outcomes = simulate(params, job.firm_params, draw_ids(job.sampler, start, stop),
-                        job.seed, job.n_firms, job.n_quarters)
+                        job.seed, job.n_firms, job.n_quarters, job.precision)
     zstore.write_chunk(job.store, chunk, start, stop, outcomes)
     return chunk, time.perf_counter() - began
 
@@ -144,7 +145,7 @@ def warm_kernel_cache(plan: Plan) -> None:
     """Compile (or load) the kernel once here before many workers reach for the cache at
     once (numba#4807): a one-scenario, two-firm, one-quarter call."""
     simulate(plan.params(0, 1), plan.config.firm_vector, np.zeros(1, dtype=np.int64),
-             np.uint64(plan.config.seed), 2, 1)
+             np.uint64(plan.config.seed), 2, 1, plan.config.precision)
 
 
 def prepare_store(plan: Plan, store: str, overwrite: bool = False) -> list[int]:
@@ -171,7 +172,8 @@ def simulate_chunks(plan: Plan, store: str, executor, todo: list[int],
     warm_kernel_cache(plan)
     job = ChunkJob(store, config.nominal, config.levers, config.firm_vector, config.seed,
                    config.n_firms, config.n_quarters,
-                   executor.threads or numba.get_num_threads(), config.sampler)
+                   executor.threads or numba.get_num_threads(), config.sampler,
+                   config.precision)
     items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
     seconds = []
     for n_done, (_, secs) in enumerate(executor.map(simulate_chunk, job, items), start=1):

@@ -87,7 +87,7 @@ class Plan:
         """Outcomes of scenarios [start, stop): float64 (s, p, t, m), from the Numba kernel."""
         return simulate(self.params(start, stop), self.config.firm_vector,
                         draw_ids(self.config.sampler, start, stop), np.uint64(self.config.seed),
-                        self.config.n_firms, self.config.n_quarters)
+                        self.config.n_firms, self.config.n_quarters, self.config.precision)
 
     def simulate(self) -> np.ndarray:
         """Outcomes of every scenario in one call: float64 (scenario, path, quarter, metric).

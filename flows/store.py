@@ -60,6 +60,7 @@ def provenance(config: RunConfig) -> dict:
         "n_quarters": config.n_quarters,
         "n_firm_scenario_draws": config.n_scenarios * config.n_firms,
         "sampler": config.sampler,
+        "precision": config.precision,
         "paths": list(config.path_names),
         "chunk_scenarios": config.chunk_scenarios,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

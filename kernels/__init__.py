@@ -1,6 +1,6 @@
 """resonance's numerical core: Numba kernels of the model and a plain-NumPy reference.
 
-Pure functions on arrays; imports only numpy and numba. Entry points:
+Pure functions on arrays; imports numpy, numba and scipy (for the Beta tables). Entry points:
 
 - :func:`kernels.simulate.simulate` — a chunk of scenarios x paths x quarters x metrics;
 - :func:`kernels.simulate.trace` — one scenario and path with per-firm traces;
@@ -13,7 +13,16 @@ import hashlib
 import os
 from pathlib import Path
 
+import llvmlite.binding as llvm
 import numba
+
+# LLVM vectorises a loop that writes several arrays only after run-time checks that they do
+# not overlap, and gives up above 128 checks ("too many memory checks needed"). The firm
+# loop reads and writes some twenty rows of the state, which needs more; the checks run
+# once per loop, not per firm, so a higher limit costs nothing. Process-wide, compile-time
+# only: code loaded from numba's cache was vectorised when it was compiled.
+VECTORIZE_MEMORY_CHECKS = 1024
+llvm.set_option("", f"-vectorize-memory-check-threshold={VECTORIZE_MEMORY_CHECKS}")
 
 
 def _versioned_cache_dir() -> None:

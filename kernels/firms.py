@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 
-from kernels import rng
+import numpy as np
+
+from kernels import rng, vmath
 from kernels.registry import (
     A0_MEAN,
     A0_SD,
@@ -107,10 +109,10 @@ def draw_founders(attrs, fp, k0, k1, scenario):
         attrs[rng.ATTR_SIZE, i] /= total
 
 
-@rng.jit
-def logistic(x):
-    """L(x) = 1 / (1 + exp(-x))."""
-    return 1.0 / (1.0 + math.exp(-x))
+@rng.inline
+def logistic(x, F):
+    """L(x) = 1 / (1 + exp(-x)) in float type F."""
+    return F(1.0) / (F(1.0) + vmath.exp(-x))
 
 
 @rng.jit
@@ -136,7 +138,7 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share):
     state[CONVERTED, i] = 0.0
     state[BROKE_THROUGH, i] = 0.0
     # Fixed for the firm's life on this path: computed once here, not every quarter.
-    state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH])  # S0 §4.1 (3)
+    state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH], np.float64)  # S0 §4.1 (3)
     state[CONVERSION_LAG, i] = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)  # S0 §4.3 (1)
 
 

@@ -6,6 +6,7 @@ Same equations, same order of updates and the same counter-based draws as
 ``kernels/simulate.py``, written the way a good NumPy programmer would: state as 2-D
 (scenario, firm) arrays, every mechanism one whole-array expression, the rare draws
 (breakthrough sizes, incremental steps, entrants) made only for the firms that need them.
+The Beta size tables come from scipy here, not from the kernel's ``rng.beta_table``.
 Its Philox is a separate, vectorised implementation, so the tests compare two codes of
 the generator as well as two codes of the model. It is the test oracle and the benchmark
 baseline, never the fast path.
@@ -14,8 +15,9 @@ baseline, never the fast path.
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
-from kernels import rng
+from kernels import rng, vmath
 from kernels.firms import (
     IND_CONVERSION,
     IND_FACTOR,
@@ -177,6 +179,24 @@ def uniforms(key, scenario, firm, time, variate, call):
     return tuple((w.astype(np.float64) + 0.5) * rng.TWO_M32 for w in words)
 
 
+def unit(words):
+    """Words as the hot loop's 23-bit uniforms, float64: (top 23 bits + 1/2) / 2**23."""
+    return ((words >> rng.UNIT_SHIFT).astype(np.float64) + 0.5) * rng.TWO_M23
+
+
+def block(key, scenario, firm, time, variate):
+    """The four words of call 0 of ``variate``: uint64 arrays."""
+    return philox4x32(scenario, firm, time, np.uint64(variate * 256), *key)
+
+
+def inverse_normal(u):
+    """Φ⁻¹(u) by Giles' erfinv polynomials, as ``vmath.inverse_normal`` (float64 arrays)."""
+    w = -np.log(4.0 * u * (1.0 - u))
+    central = np.polynomial.polynomial.polyval(w - 2.5, vmath._GILES_CENTRAL[::-1])
+    tail = np.polynomial.polynomial.polyval(np.sqrt(w) - 3.0, vmath._GILES_TAIL[::-1])
+    return vmath.SQRT2 * np.where(w < 5.0, central, tail) * (2.0 * u - 1.0)
+
+
 def normal(key, scenario, firm, time, variate):
     u0, u1, _, _ = uniforms(key, scenario, firm, time, variate, 0)
     return np.sqrt(-2.0 * np.log(u0)) * np.cos(2.0 * np.pi * u1)
@@ -220,10 +240,33 @@ def draw_attributes(fp, draws, scenario, firm, time, base):
 
 
 class CounterDraws:
-    """The run's counter-based Philox streams: the same numbers as the kernel draws."""
+    """The run's counter-based Philox streams: the same numbers as the kernel draws.
 
-    def __init__(self, seed):
+    fp: the firm parameters, for the shapes of the size distributions; their quantile
+    tables come from scipy here, independently of the kernel's.
+    """
+
+    def __init__(self, seed, fp):
         self.key = split_seed(seed)
+        self.jump_table = special.betaincinv(fp[JUMP_A], fp[JUMP_B], self._KNOTS)
+        self.step_table = special.betaincinv(fp[STEP_A], fp[STEP_B], self._KNOTS)
+
+    _KNOTS = np.linspace(0.0, 1.0, rng.BETA_KNOTS + 1)
+
+    def events(self, scenario, firm, time):
+        """(u_conversion, u_breakthrough, u_step, u_spillover) of every firm-quarter."""
+        return tuple(unit(w) for w in block(self.key, scenario, firm, time, rng.EVENTS))
+
+    def shock(self, scenario, firm, time):
+        return inverse_normal(unit(block(self.key, scenario, firm, time, rng.SIZES)[0]))
+
+    def jump(self, scenario, firm, time):
+        u = unit(block(self.key, scenario, firm, time, rng.SIZES)[1])
+        return np.interp(u, self._KNOTS, self.jump_table)
+
+    def step(self, scenario, firm, time):
+        u = unit(block(self.key, scenario, firm, time, rng.SIZES)[2])
+        return np.interp(u, self._KNOTS, self.step_table)
 
     def uniforms(self, scenario, firm, time, variate, call):
         return uniforms(self.key, scenario, firm, time, variate, call)
@@ -240,8 +283,10 @@ class GeneratorDraws:
     counters, as a NumPy user would write it (benchmarks only; results differ from the
     kernel's by the draws, not by the model)."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, fp):
         self.gen = np.random.default_rng(seed)
+        self.jump_shapes = (fp[JUMP_A], fp[JUMP_B])
+        self.step_shapes = (fp[STEP_A], fp[STEP_B])
 
     @staticmethod
     def _shape(scenario, firm):
@@ -255,6 +300,18 @@ class GeneratorDraws:
 
     def beta(self, scenario, firm, time, variate, a, b):
         return self.gen.beta(a, b, self._shape(scenario, firm))
+
+    def events(self, scenario, firm, time):
+        return tuple(self.gen.random((4, *self._shape(scenario, firm))))
+
+    def shock(self, scenario, firm, time):
+        return self.gen.standard_normal(self._shape(scenario, firm))
+
+    def jump(self, scenario, firm, time):
+        return self.gen.beta(*self.jump_shapes, self._shape(scenario, firm))
+
+    def step(self, scenario, firm, time):
+        return self.gen.beta(*self.step_shapes, self._shape(scenario, firm))
 
 
 def logistic(x):
@@ -305,7 +362,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     patient = (P(H0) * (1.0 - np.exp(-QUARTERS_PER_YEAR * P(PATIENCE) / P(RETURN_Q)))
                * (1.0 - P(FLIGHT_SENSITIVITY) * (1.0 - ind[IND_CONVERSION][:, None])))
 
-    u_conv, u_break, u_step, u_spill = draws.uniforms(scen, firm, t, rng.EVENTS, 0)
+    u_conv, u_break, u_step, u_spill = draws.events(scen, firm, t)
     a_old = tech.copy()
     x_old = integration.copy()
     revenue_rd = rd * share * n
@@ -330,16 +387,14 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     p_d = (1.0 - np.exp(-P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd)) * st[RISK_GATE]
     broke = u_break < p_d
     s_idx, i_idx = np.nonzero(broke)
-    jump = draws.beta(scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.JUMP, fp[JUMP_A],
-                      fp[JUMP_B])
+    jump = draws.jump(scen[s_idx, 0], i_idx.astype(np.uint64), t)
     pipeline[s_idx, i_idx] += p[s_idx, 0, JUMP_SCALE] * jump
 
     # Incremental steps on the (saturating) old track.
     p_c = 1.0 - np.exp(-P(INCREMENTAL) * P(ZETA_C) * (1.0 - patient) * revenue_rd)
     stepped = u_step < p_c
     s_idx, i_idx = np.nonzero(stepped)
-    step = draws.beta(scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.STEP, fp[STEP_A],
-                      fp[STEP_B])
+    step = draws.step(scen[s_idx, 0], i_idx.astype(np.uint64), t)
     cap = np.where(paradigm > 0.0, 0.0, logistic((a_old - P(A_CAP)) / P(CAP_WIDTH)))
     gain = np.zeros_like(tech)
     gain[s_idx, i_idx] = p[s_idx, 0, INC_SCALE] * (1.0 - cap[s_idx, i_idx]) * step
@@ -381,7 +436,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     st[CONVERTED] = conv
     st[BROKE_THROUGH] = broke
 
-    shock = P(SHOCK_VOL) * draws.normal(scen, firm, t, rng.SHOCK)
+    shock = P(SHOCK_VOL) * draws.shock(scen, firm, t)
     comp = np.maximum(0.0, np.exp(tech) / (1.0 + debt) * (1.0 + shock))
     st[COMPETITIVENESS] = comp
     mean_eff = (share * e).sum(axis=1, keepdims=True)
@@ -435,9 +490,9 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
     draws: where random numbers come from, default :class:`CounterDraws` of ``seed`` (the
     kernel's bits); :class:`GeneratorDraws` is the benchmark's plain-Generator variant.
     """
-    draws = draws or CounterDraws(seed)
     params = np.asarray(params, dtype=np.float64)
     fp = np.asarray(firm_params, dtype=np.float64)
+    draws = draws or CounterDraws(seed, fp)
     n_scen, n_paths = params.shape[:2]
     scen = np.asarray(scenario_ids, dtype=np.uint64)[:, None]
     firm = np.arange(n_firms, dtype=np.uint64)[None, :]

@@ -12,12 +12,21 @@ count, thread schedule or path, so the same seed gives the same numbers bit for 
 anywhere, and every path sees the same draws (common random numbers, MODEL.md §1).
 
 The stream word is ``variate << 8 | call``: ``variate`` names what is drawn (the constants
-below) and ``call`` numbers the Philox blocks one variate needs (a Beta(2, 8) step needs
-ten uniforms, that is three blocks). Each block gives four 32-bit words.
+below) and ``call`` numbers the Philox blocks one variate needs (a Beta(2, 8) attribute
+needs ten uniforms, that is three blocks). Each block gives four 32-bit words.
 
-All functions are scalar and ``@njit``: the kernels call them per firm. A separate,
-vectorised NumPy implementation lives in ``kernels/reference.py`` and is tested to give the
-same bits, so the reference checks this one rather than sharing its code.
+The firm loop draws exactly two blocks per firm-quarter, EVENTS and SIZES, whatever
+happens, so that it has no branch and LLVM vectorises it. Their words become uniforms by
+``unit`` (23 bits, exact in float32 and float64 alike, so both builds of the kernel see the
+same numbers), the shock normal by the inverse CDF (``vmath.inverse_normal``) and the Beta
+sizes by interpolation in a quantile table (``beta_table``), one uniform each.
+
+All functions are scalar and ``@njit``: the kernels call them per firm. They are compiled
+without ``cache=True`` on purpose: a cached callee is linked as object code, which LLVM
+cannot inline, and an un-inlined call stops the firm loop from vectorising. The cached
+entry points (``kernels/simulate.py``) contain them. A separate, vectorised NumPy
+implementation lives in ``kernels/reference.py`` and is tested to give the same bits, so
+the reference checks this one rather than sharing its code.
 """
 
 from __future__ import annotations
@@ -26,6 +35,9 @@ import math
 
 import numpy as np
 from numba import njit
+from scipy import special
+
+from kernels.vmath import FASTMATH
 
 # Philox4x32 round multipliers and Weyl key increments (Random123, philox.h).
 PHILOX_M0 = np.uint64(0xD2511F53)
@@ -39,9 +51,7 @@ TWO_M32 = 2.0**-32
 
 # What is drawn: the high bits of the stream word.
 EVENTS = 1  # (u_conversion, u_breakthrough, u_step, u_spillover) of a firm-quarter
-SHOCK = 2  # competitiveness shock (Box-Muller from words 0, 1)
-JUMP = 3  # breakthrough size, Beta(jump_a, jump_b)
-STEP = 4  # incremental step size, Beta(step_a, step_b)
+SIZES = 2  # (u_shock, u_jump, u_step_size, unused) of a firm-quarter
 ATTR_INIT = 16  # initial firm attributes: ATTR_INIT + attribute number (0..6)
 ATTR_ENTRY = 32  # attributes of an entrant that replaces firm i in quarter t
 THETA = 64  # Monte Carlo design of the uncertain parameters (firm word = THETA_FIRM)
@@ -50,28 +60,53 @@ THETA_FIRM = 0xFFFFFFFF
 # Attribute numbers inside the ATTR_INIT / ATTR_ENTRY blocks (MODEL.md §2).
 ATTR_A0, ATTR_RD0, ATTR_ABSORB, ATTR_RISK, ATTR_LAYERS, ATTR_LOCK, ATTR_SIZE = range(7)
 
-jit = njit(cache=True, nogil=True)
+# Every kernel function: inlinable (no cache, see above), vectorisable (``error_model``
+# "numpy" drops the division-by-zero checks that would branch out of the loop).
+jit = njit(nogil=True, fastmath=FASTMATH, error_model="numpy")
+# The small functions of the firm loop are also inlined by numba itself: LLVM's inliner
+# declines a function the size of unrolled Philox, and a call is not vectorisable.
+inline = njit(nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+
+UNIT_SHIFT = np.uint64(9)  # a word's top 23 bits make the hot-loop uniform
+TWO_M23 = 2.0**-23
+BETA_KNOTS = 4096  # cells of a Beta quantile table
 
 
-@jit
+@inline
+def philox_round(c0, c1, c2, c3, k0, k1):
+    """One Philox4x32 round: two 32x32->64 products, swaps and key xors (uint64 words)."""
+    p0 = PHILOX_M0 * c0
+    p1 = PHILOX_M1 * c2
+    return ((p1 >> SHIFT32) ^ c1 ^ k0, p1 & MASK32, (p0 >> SHIFT32) ^ c3 ^ k1, p0 & MASK32)
+
+
+@inline
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of counter (c0, c1, c2, c3) under key (k0, k1).
 
     All arguments and results are ``uint64`` holding 32-bit words. Matches the Random123
-    known-answer vectors (``tests/kernels/test_rng.py``).
+    known-answer vectors (``tests/kernels/test_rng.py``). The ten rounds are written out:
+    a loop of rounds inside the firm loop would keep LLVM from vectorising the firm loop.
     """
-    for _ in range(PHILOX_ROUNDS):
-        p0 = PHILOX_M0 * c0
-        p1 = PHILOX_M1 * c2
-        c0, c1, c2, c3 = (
-            (p1 >> SHIFT32) ^ c1 ^ k0,
-            p1 & MASK32,
-            (p0 >> SHIFT32) ^ c3 ^ k1,
-            p0 & MASK32,
-        )
-        k0 = (k0 + PHILOX_W0) & MASK32
-        k1 = (k1 + PHILOX_W1) & MASK32
-    return c0, c1, c2, c3
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + PHILOX_W0) & MASK32,
+                                  (k1 + PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 2 * PHILOX_W0) & MASK32,
+                                  (k1 + 2 * PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 3 * PHILOX_W0) & MASK32,
+                                  (k1 + 3 * PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 4 * PHILOX_W0) & MASK32,
+                                  (k1 + 4 * PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 5 * PHILOX_W0) & MASK32,
+                                  (k1 + 5 * PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 6 * PHILOX_W0) & MASK32,
+                                  (k1 + 6 * PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 7 * PHILOX_W0) & MASK32,
+                                  (k1 + 7 * PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 8 * PHILOX_W0) & MASK32,
+                                  (k1 + 8 * PHILOX_W1) & MASK32)
+    return philox_round(c0, c1, c2, c3, (k0 + 9 * PHILOX_W0) & MASK32,
+                        (k1 + 9 * PHILOX_W1) & MASK32)
 
 
 @jit
@@ -81,7 +116,7 @@ def split_seed(seed):
     return s & MASK32, s >> SHIFT32
 
 
-@jit
+@inline
 def stream(variate, call):
     """The stream word of block ``call`` of ``variate``."""
     return np.uint64(variate * 256 + call)
@@ -99,6 +134,45 @@ def uniforms(k0, k1, scenario, firm, time, variate, call):
     x0, x1, x2, x3 = philox4x32(np.uint64(scenario), np.uint64(firm), np.uint64(time),
                                 stream(variate, call), np.uint64(k0), np.uint64(k1))
     return to_unit(x0), to_unit(x1), to_unit(x2), to_unit(x3)
+
+
+@inline
+def block(k0, k1, scenario, firm, time, variate):
+    """The four 32-bit words (uint64) of call 0 of ``variate`` for one firm-quarter."""
+    return philox4x32(np.uint64(scenario), np.uint64(firm), np.uint64(time),
+                      stream(variate, 0), np.uint64(k0), np.uint64(k1))
+
+
+@inline
+def unit(word, F):
+    """A 32-bit word as U(0, 1) of float type F: (top 23 bits + 1/2) / 2**23.
+
+    Every value is exact in float32, so float32 and float64 kernels draw the same numbers;
+    they lie in [2**-24, 1 - 2**-24].
+    """
+    return (F(np.int32(word >> UNIT_SHIFT)) + F(0.5)) * F(TWO_M23)
+
+
+def beta_table(a, b, knots=BETA_KNOTS):
+    """Quantiles of Beta(a, b) at u = k / knots, k = 0..knots: float64 (knots + 1,).
+
+    With linear interpolation between them (``beta_quantile``) this is the quantile
+    function of a distribution that equals Beta(a, b) at every knot and is uniform within
+    a cell: its CDF is within 1 / knots of Beta's everywhere (Kolmogorov distance), and
+    far closer inside, where the quantile function is smooth.
+    """
+    return special.betaincinv(float(a), float(b), np.linspace(0.0, 1.0, knots + 1))
+
+
+@inline
+def beta_quantile(table, u, F):
+    """A Beta variate of float type F from one uniform u in (0, 1) through a table of
+    ``beta_table`` (of dtype F): linear interpolation between the knots."""
+    x = u * F(table.shape[0] - 1)
+    cell = np.floor(x)
+    k = np.int32(cell)
+    lo = table[k]
+    return lo + (x - cell) * (table[k + 1] - lo)
 
 
 @jit
@@ -141,7 +215,7 @@ def uniform_int(u, lo, hi):
     return float(math.floor(lo + u * (hi - lo + 1.0)))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def design_uniforms(seed, scenario_ids, n_dims):
     """Monte Carlo design: U(0, 1) of shape (scenarios, n_dims), float64.
 

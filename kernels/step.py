@@ -4,8 +4,19 @@ Dim letters: v = state variables, i = firms, j = industry state, m = metrics.
 
 ``quarter`` reads the industry fields off the firms (the mean-field coupling: one
 reduction over firms), updates every firm, applies selection and entry, and writes the
-quarter's metrics (MODEL.md §6) into a caller-given row. Scalar loops over firms, no
-allocation, every model number from the parameter vector ``p``.
+quarter's metrics (MODEL.md §6) into a caller-given row. No allocation, every model
+number from the parameter vector ``p``.
+
+Written for the vectoriser. The firm update is one loop with no branch: every firm draws
+its two Philox blocks whether or not an event happens, each "if" is a select between two
+computed values, exp/log are ``vmath``'s polynomials in float32, and the sums over firms
+may be reassociated (``vmath.FASTMATH``), so LLVM runs it eight firms at a time on AVX2.
+Only entry (a rare exit) leaves the vector path, in a loop of its own.
+
+Generic in the float type ``F`` (``np.float32``, the fast build, or ``np.float64``, the
+build checked against the NumPy reference): state and tables are of dtype F, every
+literal and parameter is cast to F, because a Python float would promote the arithmetic
+to float64 (DESIGN.md, known pitfalls). Industry state and metrics stay float64.
 """
 
 from __future__ import annotations
@@ -13,8 +24,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
-from kernels import rng
+from kernels import rng, vmath
 from kernels.firms import (
     IND_CONVERSION,
     IND_FACTOR,
@@ -61,8 +73,6 @@ from kernels.registry import (
     INCREMENTAL,
     INST_LAG,
     INTEGRATION,
-    JUMP_A,
-    JUMP_B,
     JUMP_SCALE,
     K_T,
     LAMBDA0,
@@ -102,8 +112,6 @@ from kernels.registry import (
     SHOCK_VOL,
     SMOOTHING,
     SPILLOVER,
-    STEP_A,
-    STEP_B,
     TALENT,
     TALENT_DECAY,
     TECH,
@@ -119,38 +127,62 @@ from kernels.registry import (
 )
 
 QUARTERS_PER_YEAR = 4.0  # unit conversion of `patience` (years) to quarters
+TINY = 1e-30  # floor of denominators that are zero only when their numerator is
 
 
-@rng.jit
-def coupling(u_t, u_f, u_i):
-    """Coupling degrees of three subsystems in [0, 1]: (C, C*, T).
+@rng.inline
+def coupling(u_t, u_f, u_i, F):
+    """Coupling degrees of three subsystems in [0, 1]: (C, C*, T), of float type F.
 
     C  = [U_T U_F U_I / T^3]^(1/3) with T the mean (standard CCDM);
     C* = sqrt([1 - sum_{i>j} |U_i - U_j| / 3] * [prod U_i / max U]^(1/2)), the corrected
          form of Wang et al. (2021, J. Natural Resources 36(3):793), n = 3.
+    Both are 0 where every U is 0 (then the products are 0 and the floors of the
+    denominators only keep 0/0 away).
     """
-    total = (u_t + u_f + u_i) / 3.0
+    total = (u_t + u_f + u_i) * F(1.0 / 3.0)
     prod = u_t * u_f * u_i
-    c = min(1.0, np.cbrt(prod) / total) if total > 0.0 else 0.0
+    c = min(F(1.0), vmath.cbrt_positive(prod, F) / max(total, F(TINY)))
     u_max = max(u_t, max(u_f, u_i))
-    if u_max > 0.0:
-        spread = abs(u_t - u_f) + abs(u_t - u_i) + abs(u_f - u_i)
-        c_star = math.sqrt(max(0.0, 1.0 - spread / 3.0) * math.sqrt(prod / u_max**3))
-    else:
-        c_star = 0.0
+    spread = abs(u_t - u_f) + abs(u_t - u_i) + abs(u_f - u_i)
+    c_star = math.sqrt(max(F(0.0), F(1.0) - spread * F(1.0 / 3.0))
+                       * math.sqrt(prod / max(u_max * u_max * u_max, F(TINY))))
     return c, c_star, total
 
 
+@njit(nogil=True, fastmath=vmath.FASTMATH | {"nnan"}, error_model="numpy")
+def industry_sums(tech, integration, data):
+    """(sum of A, max of A, sum of X, sum of D) over firms, float64.
+
+    Compiled with "nnan" on top of the kernel's flags: without it LLVM will not vectorise
+    the running maximum. A NaN in A would still show, through the sum, in every metric.
+    """
+    sum_a = 0.0
+    frontier = -math.inf
+    sum_x = 0.0
+    sum_d = 0.0
+    for i in range(tech.shape[0]):
+        a = np.float64(tech[i])
+        sum_a += a
+        frontier = max(frontier, a)
+        sum_x += integration[i]
+        sum_d += data[i]
+    return sum_a, frontier, sum_x, sum_d
+
+
 @rng.jit
-def quarter(state, ind, p, fp, k0, k1, scenario, t, out):
+def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     """Advance one scenario and path by quarter t, in place.
 
-    state: firm state, shape (N_STATE, firms), float64; updated.
-    ind:   industry state, shape (N_INDUSTRY,), float64; updated.
-    p:     model parameters of this scenario and path, shape (N_PARAMETERS,).
-    fp:    firm-distribution parameters, shape (N_FIRM_PARAMETERS,).
+    state:  firm state, shape (N_STATE, firms), dtype F; updated.
+    draws:  scratch for the quarter's (shock, jump size, step size), shape (3, firms), F.
+    ind:    industry state, shape (N_INDUSTRY,), float64; updated.
+    p:      model parameters of this scenario and path, shape (N_PARAMETERS,), float64.
+    fp:     firm-distribution parameters, shape (N_FIRM_PARAMETERS,), float64.
+    tables: Beta quantile tables (jump, step), shape (2, knots + 1), dtype F.
     k0, k1: Philox key (``rng.split_seed``); scenario: global scenario index; t: quarter.
-    out:   this quarter's metrics, shape (N_METRICS,), float64; written.
+    out:    this quarter's metrics, shape (N_METRICS,), float64; written.
+    F:      the float type of the arithmetic, np.float32 or np.float64.
     """
     n = state.shape[1]
     tech = state[TECH]
@@ -173,21 +205,17 @@ def quarter(state, ind, p, fp, k0, k1, scenario, t, out):
     comp = state[COMPETITIVENESS]
     gate = state[RISK_GATE]
     lag_factor = state[CONVERSION_LAG]
+    shock_z = draws[0]
+    jump_size = draws[1]
+    step_size = draws[2]
 
     # Industry fields, read off the firms at the start of the quarter (mean-field coupling).
-    sum_a = 0.0
-    frontier = -math.inf
-    sum_x = 0.0
-    sum_d = 0.0
-    for i in range(n):
-        sum_a += tech[i]
-        frontier = max(frontier, tech[i])
-        sum_x += integration[i]
-        sum_d += data[i]
+    sum_a, frontier, sum_x, sum_d = industry_sums(tech, integration, data)
     mean_a = sum_a / n  # Ā
     net = sum_x / n  # Net = mean X
 
-    # Institutions: Q chases Ā with lag inst_lag; the gap damps conversion and efficiency.
+    # Industry-level scalars in float64. Institutions: Q chases Ā with lag inst_lag; the
+    # gap damps conversion and efficiency.
     q = ind[IND_INSTITUTIONS] + (mean_a - ind[IND_INSTITUTIONS]) / p[INST_LAG]
     gap = max(0.0, mean_a - q)  # G, system distance (S0 §2.4 (2))
     damp = gap / (gap + p[G_HALF])
@@ -198,116 +226,186 @@ def quarter(state, ind, p, fp, k0, k1, scenario, t, out):
     # Patient share of R&D; low conversion drives capital away (capital-flight loop, S0 §4.4).
     patient = (p[H0] * (1.0 - math.exp(-QUARTERS_PER_YEAR * p[PATIENCE] / p[RETURN_Q]))
                * (1.0 - p[FLIGHT_SENSITIVITY] * (1.0 - ind[IND_CONVERSION])))
-    conv_rate = p[LAMBDA0] * (1.0 + p[COOP]) * (1.0 - damp)
-    jump_a = int(fp[JUMP_A])
-    jump_b = int(fp[JUMP_B])
-    step_a = int(fp[STEP_A])
-    step_b = int(fp[STEP_B])
-    keep_z = 1.0 - 1.0 / p[Z_TAU]
 
-    s_eff = 0.0
-    s_trad = 0.0
-    s_ut = 0.0
-    s_uf = 0.0
-    s_ui = 0.0
-    s_c = 0.0
-    s_d = 0.0
-    s_cs = 0.0
-    s_ds = 0.0
-    s_r = 0.0
-    s_g = 0.0
-    s_bt = 0.0
-    conv_num = 0.0
-    conv_den = 0.0
-    s_comp = 0.0
-    s_data = 0.0
+    # The firm loop's constants, in F.
+    zero = F(0.0)
+    one = F(1.0)
+    n_f = F(n)
+    frontier_f = F(frontier)
+    conv_rate = F(p[LAMBDA0] * (1.0 + p[COOP]) * (1.0 - damp))
+    lock_w = F(p[LOCK_W])
+    z_cost = F(p[Z_COST])
+    delta_p = F(p[DELTA_P])
+    phi_fail = F(p[PHI_FAIL])
+    keep_z = F(1.0 - 1.0 / p[Z_TAU])
+    per_z_tau = F(1.0 / p[Z_TAU])
+    rate_d = F(-p[OPPORTUNITY] * p[ZETA_D] * patient)
+    jump_scale = F(p[JUMP_SCALE])
+    rate_c = F(-p[INCREMENTAL] * p[ZETA_C] * (1.0 - patient))
+    a_cap = F(p[A_CAP])
+    per_cap_width = F(1.0 / p[CAP_WIDTH])
+    inc_scale = F(p[INC_SCALE])
+    spillover = F(p[SPILLOVER])
+    per_adoption_tau = F(1.0 / p[ADOPTION_TAU])
+    smoothing = F(p[SMOOTHING])
+    keep_gain = F(1.0 - p[SMOOTHING])
+    keep_d = F(1.0 - p[DELTA_D])
+    data_gain = F((1.0 + p[NETWORK] * net) * p[FEEDBACK])
+    shared = F(sharing * pool)
+    keep_h = F(1.0 - p[TALENT_DECAY])
+    train = F(p[TRAIN])
+    keep_k = F(1.0 - p[DELTA_K])
+    patient_f = F(patient)
+    nu = F(p[NU])
+    x_drift = F(p[NU] * p[SPILLOVER] * net)
+    keep_x = F(1.0 - p[DELTA_X])
+    rd_eps = F(p[RD_EPS])
+    k_t = F(p[K_T])
+    w_d = F(p[W_D])
+    w_h = F(p[W_H])
+    w_k = F(p[W_K])
+    b_f = F(p[B_F])
+    threshold = F(p[THRESHOLD])
+    undamped = F(1.0 - damp)
+    resonance = F(p[RESONANCE])
+    shock_vol = F(p[SHOCK_VOL])
+
+    # This quarter's size and shock draws of every firm, in two passes of their own: the
+    # Philox blocks and the inverse normal vectorise; the Beta table lookups gather at
+    # data-dependent indices, which would hold the whole firm loop back to scalar speed.
     for i in range(n):
-        u_conv, u_break, u_step, u_spill = rng.uniforms(k0, k1, scenario, i, t, rng.EVENTS, 0)
+        v0, v1, v2, _ = rng.block(k0, k1, scenario, i, t, rng.SIZES)
+        shock_z[i] = vmath.inverse_normal(rng.unit(v0, F), F)
+        jump_size[i] = rng.unit(v1, F)
+        step_size[i] = rng.unit(v2, F)
+    for i in range(n):
+        jump_size[i] = rng.beta_quantile(tables[0], jump_size[i], F)
+        step_size[i] = rng.beta_quantile(tables[1], step_size[i], F)
+
+    s_eff = zero
+    s_trad = zero
+    s_ut = zero
+    s_uf = zero
+    s_ui = zero
+    s_c = zero
+    s_d = zero
+    s_cs = zero
+    s_ds = zero
+    s_r = zero
+    s_g = zero
+    s_bt = zero
+    conv_num = zero
+    conv_den = zero
+    s_comp = zero
+    s_data = zero
+    for i in range(n):
+        w0, w1, w2, w3 = rng.block(k0, k1, scenario, i, t, rng.EVENTS)
+        u_conv = rng.unit(w0, F)
+        u_break = rng.unit(w1, F)
+        u_step = rng.unit(w2, F)
+        u_spill = rng.unit(w3, F)
+        # Every input is loaded here, unconditionally: a load inside a branch would keep
+        # LLVM from turning the branch into a select.
         a_old = tech[i]
         x_old = integration[i]
-        revenue_rd = rd[i] * share[i] * n  # RD_i / R̄ = rd_i share_i market / (market / N)
-        gain = 0.0
+        share_i = share[i]
+        rd_i = rd[i]
+        pipe = pipeline[i]
+        lock_i = lock[i]
+        lag_i = lag_factor[i]
+        gate_i = gate[i]
+        absorb_i = absorb[i]
+        paradigm_i = paradigm[i]
+        adoption_i = adoption[i]
+        debt_i = debt[i]
+        talent_i = talent[i]
+        data_i = data[i]
+        capital_i = capital[i]
+        gain_i = gain_s[i]
+        revenue_rd = rd_i * share_i * n_f  # RD_i / R̄ = rd_i share_i market / (market / N)
 
         # Valley of death: a waiting pipeline converts or decays (S0 §4.1 (2), §5.1).
-        conv = 0.0
-        new_debt = 0.0
-        if pipeline[i] > 0.0:
-            conv_den += share[i]
-            if u_conv < conv_rate * lag_factor[i]:
-                conv = 1.0
-                adoption[i] += pipeline[i] * (1.0 - lock[i] * p[LOCK_W])
-                new_debt = p[Z_COST] * pipeline[i]  # breaking paradox (S0 §2.4 (1))
-                pipeline[i] = 0.0
-                paradigm[i] = 1.0
-                conv_num += share[i]
-            else:
-                decay = p[DELTA_P] * pipeline[i]
-                pipeline[i] -= decay
-                talent[i] += p[PHI_FAIL] * decay  # failure becomes knowledge
-        debt[i] = debt[i] * keep_z + new_debt
-        debt_service = debt[i] / p[Z_TAU]
+        waiting = pipe > zero
+        rate = conv_rate * lag_i
+        hit = waiting & (u_conv < rate)
+        conv = one if hit else zero
+        decay = delta_p * pipe if waiting & (u_conv >= rate) else zero
+        conv_den += share_i if waiting else zero
+        conv_num += share_i if hit else zero
+        adoption_i += pipe * (one - lock_i * lock_w) if hit else zero
+        # Converting takes on transition debt: the breaking paradox (S0 §2.4 (1)).
+        debt_i = debt_i * keep_z + (z_cost * pipe if hit else zero)
+        pipe = zero if hit else pipe - decay
+        paradigm_i = one if hit else paradigm_i
+        talent_i += phi_fail * decay  # failure becomes knowledge
 
         # Disruptive breakthrough, gated by risk tolerance (S0 §3.1 path 1, §4.1 (3)).
-        p_d = (1.0 - math.exp(-p[OPPORTUNITY] * p[ZETA_D] * patient * revenue_rd)) * gate[i]
-        bt = 0.0
-        if u_break < p_d:
-            bt = 1.0
-            pipeline[i] += p[JUMP_SCALE] * rng.beta_int(
-                k0, k1, scenario, i, t, rng.JUMP, jump_a, jump_b)
+        p_d = (one - vmath.exp(rate_d * revenue_rd)) * gate_i
+        bt = u_break < p_d
+        pipe += jump_scale * jump_size[i] if bt else zero
 
         # Incremental innovation; the old track saturates above a_cap (S0 §3.1, §4.1 (1)).
-        p_c = 1.0 - math.exp(-p[INCREMENTAL] * p[ZETA_C] * (1.0 - patient) * revenue_rd)
-        if u_step < p_c:
-            cap = 0.0 if paradigm[i] > 0.0 else logistic((a_old - p[A_CAP]) / p[CAP_WIDTH])
-            gain += (p[INC_SCALE] * (1.0 - cap)
-                     * rng.beta_int(k0, k1, scenario, i, t, rng.STEP, step_a, step_b))
+        p_c = one - vmath.exp(rate_c * revenue_rd)
+        cap = zero if paradigm_i > zero else logistic((a_old - a_cap) * per_cap_width, F)
+        step = inc_scale * (one - cap) * step_size[i]
+        gain = step if u_step < p_c else zero
 
         # Spillover and imitation of the frontier (S2 §3.2.2-3.2.3).
-        gain += p[SPILLOVER] * absorb[i] * x_old * max(0.0, frontier - a_old) * u_spill
+        gain += spillover * absorb_i * x_old * max(zero, frontier_f - a_old) * u_spill
 
         # Adoption of converted technology (docs/model.md, deviation 1).
-        adopt = adoption[i] / p[ADOPTION_TAU]
-        adoption[i] -= adopt
+        adopt = adoption_i * per_adoption_tau
+        adoption_i -= adopt
         gain += adopt
-        tech[i] = a_old + gain
-        gain_s[i] = p[SMOOTHING] * gain + (1.0 - p[SMOOTHING]) * gain_s[i]  # ΔA
+        tech_i = a_old + gain
+        gain_i = smoothing * gain + keep_gain * gain_i  # ΔA
 
         # Factors (S0 §3.2, S2 §3.3): data-network-activity loop, talent, patient capital.
-        activity = share[i] * n * x_old
-        data[i] = (data[i] * (1.0 - p[DELTA_D])
-                   + activity * (1.0 + p[NETWORK] * net) * p[FEEDBACK])
-        usable = data[i] + sharing * pool  # E_D: shared data is non-rival
-        talent[i] = talent[i] * (1.0 - p[TALENT_DECAY]) + p[TRAIN] * rd[i]
-        capital[i] = capital[i] * (1.0 - p[DELTA_K]) + patient * revenue_rd
+        data_i = data_i * keep_d + share_i * n_f * x_old * data_gain
+        usable = data_i + shared  # E_D: shared data is non-rival
+        talent_i = talent_i * keep_h + train * rd_i
+        capital_i = capital_i * keep_k + patient_f * revenue_rd
 
         # Industrial integration (S2 §4.2-4.3).
-        x_new = x_old + p[NU] * (conv + p[SPILLOVER] * net) - p[DELTA_X] * x_old
-        integration[i] = min(1.0, max(0.0, x_new))
+        x_new = min(one, max(zero, x_old * keep_x + nu * conv + x_drift))
 
         # The three efficiency dimensions in [0, 1] (S0 §1.2.2).
-        rd_div = max(rd[i], p[RD_EPS])
-        u_t = 1.0 - math.exp(-p[K_T] * gain_s[i] / rd_div)
-        u_f = logistic(p[W_D] * math.log(1.0 + usable) + p[W_H] * talent[i]
-                       + p[W_K] * capital[i] - p[B_F])
-        u_i = integration[i] / (1.0 + debt[i])  # X (1 - Z / (1 + Z))
-        c, c_star, total = coupling(u_t, u_f, u_i)
+        per_rd = one / max(rd_i, rd_eps)
+        per_debt = one / (one + debt_i)
+        u_t = one - vmath.exp(-k_t * gain_i * per_rd)
+        u_f = logistic(w_d * vmath.log(one + usable) + w_h * talent_i + w_k * capital_i - b_f,
+                       F)
+        u_i = x_new * per_debt  # X (1 - Z / (1 + Z))
+        c, c_star, total = coupling(u_t, u_f, u_i, F)
         d = math.sqrt(c * total)
-        regime = 1.0 if min(u_t, min(u_f, u_i)) >= p[THRESHOLD] else 0.0  # threshold effect
+        regime = one if min(u_t, min(u_f, u_i)) >= threshold else zero  # threshold effect
 
         # Innovation efficiency: net gain per unit R&D, resonance premium, damper.
-        e_trad = (gain_s[i] - debt_service) / rd_div * (1.0 - damp)
-        e = e_trad * (1.0 + p[RESONANCE] * d * regime)
-        efficiency[i] = e
-        converted[i] = conv
-        broke[i] = bt
+        e_trad = (gain_i - debt_i * per_z_tau) * per_rd * undamped
+        e = e_trad * (one + resonance * d * regime)
 
         # Competitiveness c_i for niche selection: debt cuts revenue, shocks move demand.
-        shock = p[SHOCK_VOL] * rng.normal(k0, k1, scenario, i, t, rng.SHOCK)
-        comp[i] = max(0.0, math.exp(tech[i]) / (1.0 + debt[i]) * (1.0 + shock))
-        s_comp += share[i] * comp[i]
+        shock = shock_vol * shock_z[i]
+        comp_i = max(zero, vmath.exp(tech_i) * per_debt * (one + shock))
 
-        s_eff += share[i] * e
-        s_trad += share[i] * e_trad
+        tech[i] = tech_i
+        pipeline[i] = pipe
+        paradigm[i] = paradigm_i
+        debt[i] = debt_i
+        adoption[i] = adoption_i
+        integration[i] = x_new
+        data[i] = data_i
+        talent[i] = talent_i
+        capital[i] = capital_i
+        gain_s[i] = gain_i
+        efficiency[i] = e
+        converted[i] = conv
+        broke[i] = one if bt else zero
+        comp[i] = comp_i
+
+        s_comp += share_i * comp_i
+        s_eff += share_i * e
+        s_trad += share_i * e_trad
         s_ut += u_t
         s_uf += u_f
         s_ui += u_i
@@ -316,42 +414,51 @@ def quarter(state, ind, p, fp, k0, k1, scenario, t, out):
         s_cs += c_star
         s_ds += math.sqrt(c_star * total)
         s_r += regime
-        s_g += paradigm[i]
-        s_bt += bt
-        s_data += data[i]
+        s_g += paradigm_i
+        s_bt += one if bt else zero
+        s_data += data_i
 
-    mean_eff = s_eff  # shares sum to 1
     # Reinvestment (positive loop) and replicator selection (S0 §2.4 (3), S2 §4.2).
-    total_share = 0.0
+    mean_eff = s_eff  # shares sum to 1
+    eta_re = F(p[ETA_RE])
+    rd_min = F(p[RD_MIN])
+    rd_max = F(p[RD_MAX])
+    pull = F(p[CHI]) / s_comp if s_comp > zero else zero
+    total_share = zero
     for i in range(n):
-        rd[i] = min(p[RD_MAX], max(p[RD_MIN], rd[i] + p[ETA_RE] * (efficiency[i] - mean_eff)
-                                   * rd[i]))
-        if s_comp > 0.0:
-            share[i] *= 1.0 + p[CHI] * (comp[i] - s_comp) / s_comp
-        total_share += share[i]
+        rd[i] = min(rd_max, max(rd_min, rd[i] + eta_re * (efficiency[i] - mean_eff) * rd[i]))
+        share_i = share[i] * (one + pull * (comp[i] - s_comp))
+        share[i] = share_i
+        total_share += share_i
 
     # Exit below exit_share / N; an imitating entrant takes the slot (N stays fixed).
-    exit_below = p[EXIT_SHARE] / n
-    entered = False
-    total_after = 0.0
+    exit_below = F(p[EXIT_SHARE] / n)
+    per_total = one / total_share
+    exits = 0
+    tfp = zero
     for i in range(n):
-        share[i] /= total_share
-        if share[i] < exit_below:
-            a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
-                fp, k0, k1, scenario, i, t, rng.ATTR_ENTRY)
-            reset_firm(state, i, p, mean_a - p[ENTRANT_GAP], rd0, ab, rk, ly, lk,
-                       p[ENTRANT_SHARE] / n)
-            entered = True
-        total_after += share[i]
-    tfp = 0.0
-    for i in range(n):
-        if entered:
-            share[i] /= total_after
-        tfp += share[i] * math.exp(tech[i])
+        share_i = share[i] * per_total
+        share[i] = share_i
+        exits += 1 if share_i < exit_below else 0
+        tfp += share_i * vmath.exp(tech[i])
+    if exits > 0:  # rare: entry draws attributes, off the vector path
+        total_after = 0.0
+        for i in range(n):
+            if share[i] < exit_below:
+                a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
+                    fp, k0, k1, scenario, i, t, rng.ATTR_ENTRY)
+                reset_firm(state, i, p, mean_a - p[ENTRANT_GAP], rd0, ab, rk, ly, lk,
+                           p[ENTRANT_SHARE] / n)
+            total_after += share[i]
+        per_total = F(1.0 / total_after)
+        tfp = zero
+        for i in range(n):
+            share[i] *= per_total
+            tfp += share[i] * vmath.exp(tech[i])
 
     ind[IND_INSTITUTIONS] = q
     ind[IND_TRUST] = trust
-    ind[IND_CONVERSION] = conv_num / conv_den if conv_den > 0.0 else 0.0
+    ind[IND_CONVERSION] = conv_num / conv_den if conv_den > zero else 0.0
     ind[IND_FACTOR] = s_uf / n
 
     out[M_EFFICIENCY] = mean_eff

@@ -50,6 +50,7 @@ BAD = {
     "wrong type of a size": (_set("sizes.firms", "many"), "sizes.firms"),
     "zero scenarios": (_set("sizes.scenarios", 0), "sizes.scenarios"),
     "unknown sampler": (_set("sampler", "halton"), "sampler"),
+    "unknown precision": (_set("precision", "float16"), "precision"),
     "unknown path": (_set("paths", ["baseline", "moonshot"]), "paths.moonshot"),
     "unknown parameter": (_set("parameters.lambda_0", 0.1), "parameters.lambda_0"),
     "missing parameter": (_drop("parameters.chi"), "parameters.chi"),

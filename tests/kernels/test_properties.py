@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flows.plan import make_plan
 from kernels import reference
 from kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
 from kernels.registry import (
@@ -27,7 +28,7 @@ from kernels.registry import (
     UNCERTAIN,
 )
 from kernels.rng import split_seed
-from kernels.simulate import simulate, trace
+from kernels.simulate import simulate, size_tables, trace
 from kernels.step import quarter
 from tests.conftest import nominal_params, path_index, small_config
 
@@ -57,21 +58,24 @@ def test_efficiencies_and_shares_stay_in_the_unit_interval(outcomes):
 
 
 class Stepper:
-    """One scenario and path advanced quarter by quarter through the kernel's own step."""
+    """One scenario and path advanced quarter by quarter through the kernel's own step
+    (the float64 build, so that mechanisms can be checked to 1e-12)."""
 
     def __init__(self, config, params, firms, scenario):
         self.config, self.params, self.scenario = config, params, scenario
         self.key = split_seed(np.uint64(config.seed))
         attrs = np.empty((N_ATTRIBUTES, firms))
         self.state = np.empty((N_STATE, firms))
+        self.draws = np.empty((3, firms))
+        self.tables = size_tables(config.firm_vector, "float64")
         self.ind = np.empty(N_INDUSTRY)
         self.row = np.empty(N_METRICS)
         draw_founders(attrs, config.firm_vector, *self.key, scenario)
         init_path(self.state, self.ind, attrs, params)
 
     def quarter(self, t):
-        quarter(self.state, self.ind, self.params, self.config.firm_vector, *self.key,
-                self.scenario, t, self.row)
+        quarter(self.state, self.draws, self.ind, self.params, self.config.firm_vector,
+                self.tables, *self.key, self.scenario, t, self.row, np.float64)
         return self.state
 
 
@@ -233,8 +237,36 @@ def test_zero_network_removes_the_industry_from_data_growth(config, network):
 
 @pytest.mark.parametrize("paths", [slice(0, 1), slice(0, 8)])
 def test_kernel_agrees_with_numpy_reference(plan, paths):
+    """The float64 build of the kernel against the reference: same draws, same model."""
     params = plan.params(0, 4)[:, paths]
     ids = np.arange(4)
-    kernel = simulate(params, plan.config.firm_vector, ids, plan.config.seed, 30, 24)
+    kernel = simulate(params, plan.config.firm_vector, ids, plan.config.seed, 30, 24,
+                      precision="float64")
     ref = reference.simulate(params, plan.config.firm_vector, ids, plan.config.seed, 30, 24)
     np.testing.assert_allclose(kernel, ref, rtol=0.0, atol=1e-9)
+
+
+def test_float32_bands_match_float64_bands_within_monte_carlo_error():
+    """The fast float32 build gives the float64 build's bands: every quantile of every
+    metric, path and quarter lies inside the float64 sample's 95 % distribution-free
+    interval for that quantile, and every mean within two standard errors."""
+    config = small_config(scenarios=400, firms=60, quarters=16)
+    plan = make_plan(config)
+    params = plan.params(0, 400)[:, [0, len(config.path_names) - 1]]
+    ids = np.arange(400)
+    f64 = simulate(params, config.firm_vector, ids, config.seed, 60, 16, precision="float64")
+    f32 = simulate(params, config.firm_vector, ids, config.seed, 60, 16, precision="float32")
+    n = f64.shape[0]
+    ordered = np.sort(f64, axis=0)
+    for q in config.quantiles:
+        half = 2.0 * np.sqrt(n * q * (1.0 - q))  # binomial sd of the rank, times two
+        lo = ordered[max(0, int(np.floor(n * q - half)))]
+        hi = ordered[min(n - 1, int(np.ceil(n * q + half)))]
+        band = np.quantile(f32, q, axis=0)
+        slack = 1e-5 * (1.0 + np.abs(band))  # float32 rounding where the interval is one value
+        assert np.all((band >= lo - slack) & (band <= hi + slack)), q
+    se = f64.std(axis=0, ddof=1) / np.sqrt(n)
+    mean = f64.mean(axis=0)
+    assert np.all(np.abs(f32.mean(axis=0) - mean) <= 2.0 * se + 1e-5 * (1.0 + np.abs(mean)))
+    # In fact the two builds agree draw by draw far below that error.
+    assert np.median(np.abs(f32 - f64)) < 1e-5

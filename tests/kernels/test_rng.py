@@ -39,12 +39,19 @@ def test_numpy_and_numba_generators_give_the_same_bits():
                                        rng.EVENTS, 0), axis=1)
     np.testing.assert_array_equal(got, want)
     k0, k1 = rng.split_seed(np.uint64(seed))
-    beta_nb = np.array([rng.beta_int(k0, k1, s, 1, 2, rng.JUMP, 2, 5) for s in range(n)])
-    beta_np = reference.beta_int(key, np.arange(n, dtype=np.uint64), 1, 2, rng.JUMP, 2, 5)
+    beta_nb = np.array([rng.beta_int(k0, k1, s, 1, 2, rng.ATTR_INIT, 2, 5) for s in range(n)])
+    beta_np = reference.beta_int(key, np.arange(n, dtype=np.uint64), 1, 2, rng.ATTR_INIT, 2, 5)
     np.testing.assert_array_equal(beta_nb, beta_np)
-    norm_nb = np.array([rng.normal(k0, k1, s, 1, 2, rng.SHOCK) for s in range(n)])
-    norm_np = reference.normal(key, np.arange(n, dtype=np.uint64), 1, 2, rng.SHOCK)
+    norm_nb = np.array([rng.normal(k0, k1, s, 1, 2, rng.ATTR_INIT) for s in range(n)])
+    norm_np = reference.normal(key, np.arange(n, dtype=np.uint64), 1, 2, rng.ATTR_INIT)
     np.testing.assert_allclose(norm_nb, norm_np, rtol=1e-14, atol=1e-14)
+    # The hot loop's blocks and 23-bit uniforms, in both float types.
+    words_nb = np.array([rng.block(k0, k1, s, 3, 4, rng.SIZES) for s in range(n)])
+    words_np = np.stack(reference.block(key, np.arange(n, dtype=np.uint64), 3, 4, rng.SIZES), 1)
+    np.testing.assert_array_equal(words_nb, words_np)
+    for float_type in (np.float32, np.float64):
+        u_nb = np.array([rng.unit(w, float_type) for w in words_nb[:, 0]])
+        np.testing.assert_array_equal(u_nb, reference.unit(words_np[:, 0]))
 
 
 def test_uniforms_pass_chi_square_and_have_no_serial_correlation():
@@ -64,7 +71,7 @@ def test_counters_are_independent_streams():
     firms = np.arange(20_000, dtype=np.uint64)
     a = reference.uniforms(key, 0, firms, 5, rng.EVENTS, 0)[0]
     b = reference.uniforms(key, 0, firms, 6, rng.EVENTS, 0)[0]
-    c = reference.uniforms(key, 0, firms, 5, rng.SHOCK, 0)[0]
+    c = reference.uniforms(key, 0, firms, 5, rng.SIZES, 0)[0]
     for x, y in ((a, b), (a, c), (a[:-1], a[1:])):
         assert abs(np.corrcoef(x, y)[0, 1]) < 4.0 / np.sqrt(x.size)
 
@@ -72,14 +79,40 @@ def test_counters_are_independent_streams():
 @pytest.mark.parametrize("a, b", [(2, 5), (2, 8), (4, 40), (1, 1)])
 def test_beta_variates_follow_their_distribution(a, b):
     key = reference.split_seed(42)
-    x = reference.beta_int(key, np.arange(20_000, dtype=np.uint64), 0, 0, rng.JUMP, a, b)
+    x = reference.beta_int(key, np.arange(20_000, dtype=np.uint64), 0, 0, rng.ATTR_INIT, a, b)
     assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 1e-3
 
 
 def test_normal_variates_are_standard_normal():
     key = reference.split_seed(42)
-    z = reference.normal(key, np.arange(20_000, dtype=np.uint64), 0, 0, rng.SHOCK)
+    z = reference.normal(key, np.arange(20_000, dtype=np.uint64), 0, 0, rng.ATTR_INIT)
     assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+@pytest.mark.parametrize("float_type", [np.float32, np.float64])
+@pytest.mark.parametrize("a, b", [(2, 5), (2, 8), (1, 1), (5, 1)])
+def test_table_beta_sizes_follow_their_distribution(float_type, a, b):
+    """The hot loop's Beta sizes (one uniform through a quantile table) pass a KS test at
+    100,000 draws, equal Beta's quantiles at every knot and stay in [0, 1]."""
+    table = rng.beta_table(a, b).astype(float_type)
+    words = reference.block(reference.split_seed(3), np.arange(100_000, dtype=np.uint64), 0, 0,
+                            rng.SIZES)[1]
+    x = np.array([rng.beta_quantile(table, u, float_type)
+                  for u in reference.unit(words).astype(float_type)])
+    assert x.min() >= 0.0 and x.max() <= 1.0
+    assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 1e-3
+    knots = np.arange(1, rng.BETA_KNOTS) / rng.BETA_KNOTS
+    np.testing.assert_allclose(stats.beta(a, b).cdf(table[1:-1].astype(np.float64)), knots,
+                               atol=1e-6 if float_type is np.float32 else 1e-12)
+
+
+def test_shock_normals_are_standard_normal():
+    """The hot loop's shock: Giles' inverse normal of one 23-bit uniform."""
+    words = reference.block(reference.split_seed(8), np.arange(100_000, dtype=np.uint64), 0, 0,
+                            rng.SIZES)[0]
+    z = reference.inverse_normal(reference.unit(words))
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.std() - 1) < 0.01
 
 
 def test_design_uniforms_do_not_depend_on_the_scenario_count():
