@@ -121,14 +121,14 @@ def log(x):
     return math.log(x)
 
 
-@overload(exp, inline="always", jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
+@overload(exp, jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
 def _exp_impl(x):
     if x == types.float32:
         return _exp32
     return lambda x: math.exp(x)
 
 
-@overload(log, inline="always", jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
+@overload(log, jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
 def _log_impl(x):
     if x == types.float32:
         return _log32
