@@ -43,6 +43,7 @@ class ChunkJob:
     n_quarters: int
     threads: int
     sampler: str
+    config_sha256: str  # keys the workers' cache of open store arrays (store.draws_arrays)
     precision: str  # "float32" | "float64", the kernel build (kernels/simulate.py)
 
 
@@ -55,12 +56,13 @@ def simulate_chunk(job: ChunkJob, chunk: int, start: int, stop: int,
     params = scenario_params(job.nominal, job.levers, theta)
     outcomes = simulate(params, job.firm_params, draw_ids(job.sampler, start, stop),
                         job.seed, job.n_firms, job.n_quarters, job.precision)
-    zstore.write_chunk(job.store, chunk, start, stop, outcomes)
+    zstore.write_chunk(job.store, job.config_sha256, chunk, start, stop, outcomes)
     return chunk, time.perf_counter() - began
 
 
-def _summarise_chunk(bounds: tuple[int, int], store: str, summarise: Callable):
-    return summarise(zstore.read_draws_chunk(store, *bounds))
+def _summarise_chunk(bounds: tuple[int, int], store: str, config_sha256: str,
+                     summarise: Callable):
+    return summarise(zstore.read_draws_chunk(store, config_sha256, *bounds))
 
 
 class SequentialExecutor:
@@ -74,18 +76,19 @@ class SequentialExecutor:
         for args in items:
             yield fn(shared, *args)
 
-    def map_reduce(self, store: str, chunks: list[tuple[int, int]]):
-        return sequential_map_reduce(_StoredChunks(store, chunks))
+    def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
+        return sequential_map_reduce(_StoredChunks(store, config_sha256, chunks))
 
 
 class _StoredChunks:
     """The stored draws chunk by chunk, read afresh on every pass (memory: one chunk)."""
 
-    def __init__(self, store: str, chunks: list[tuple[int, int]]):
-        self.store, self.chunks = store, chunks
+    def __init__(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
+        self.store, self.config_sha256, self.chunks = store, config_sha256, chunks
 
     def __iter__(self):
-        return (zstore.read_draws_chunk(self.store, *bounds) for bounds in self.chunks)
+        return (zstore.read_draws_chunk(self.store, self.config_sha256, *bounds)
+                for bounds in self.chunks)
 
 
 class DaskExecutor:
@@ -118,10 +121,11 @@ class DaskExecutor:
             if nxt is not None:
                 pending.add(self.client.submit(fn, shared_future, *nxt, pure=False))
 
-    def map_reduce(self, store: str, chunks: list[tuple[int, int]]):
+    def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
         def run(summarise, merge):
             level = self.client.map(_summarise_chunk, chunks, store=store,
-                                    summarise=summarise, pure=False)
+                                    config_sha256=config_sha256, summarise=summarise,
+                                    pure=False)
             while len(level) > 1:
                 pairs = [level[i:i + 2] for i in range(0, len(level), 2)]
                 level = [self.client.submit(merge, *pair, pure=False) if len(pair) == 2
@@ -173,7 +177,7 @@ def simulate_chunks(plan: Plan, store: str, executor, todo: list[int],
     job = ChunkJob(store, config.nominal, config.levers, config.firm_vector, config.seed,
                    config.n_firms, config.n_quarters,
                    executor.threads or numba.get_num_threads(), config.sampler,
-                   config.precision)
+                   config.sha256, config.precision)
     items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
     seconds = []
     for n_done, (_, secs) in enumerate(executor.map(simulate_chunk, job, items), start=1):
@@ -187,7 +191,8 @@ def finalise_bands(plan: Plan, store: str, executor) -> None:
     """Reduce the stored draws to bands and write them (the store's last write)."""
     config = plan.config
     shape = (len(config.path_names), config.n_quarters, N_METRICS)
-    bands = compute_bands(executor.map_reduce(store, plan.chunks), shape, config.quantiles)
+    bands = compute_bands(executor.map_reduce(store, config.sha256, plan.chunks), shape,
+                          config.quantiles)
     zstore.write_bands(store, config, bands)
 
 
