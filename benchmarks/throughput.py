@@ -89,9 +89,15 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
     threads = numba.get_num_threads()
     result = {}
     try:
-        for label, n in (("1thread", 1), ("all_threads", threads)):
-            numba.set_num_threads(n)
-            result[f"kernel_firm_steps_per_s_{label}"] = steps / median_time(kernel, repeats)
+        # One and all threads in alternation, so that a change in the shared machine's
+        # load between the two does not pose as (in)efficiency.
+        times = {1: [], threads: []}
+        for _ in range(repeats):
+            for n in times:
+                numba.set_num_threads(n)
+                times[n].append(median_time(kernel, 1))
+        result["kernel_firm_steps_per_s_1thread"] = steps / float(np.median(times[1]))
+        result["kernel_firm_steps_per_s_all_threads"] = steps / float(np.median(times[threads]))
         numba.set_num_threads(1)
         result["kernel_float64_firm_steps_per_s_1thread"] = steps / median_time(
             lambda: kernel("float64"), repeats)

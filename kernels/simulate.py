@@ -15,6 +15,8 @@ Metrics are float64 in both.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import config as numba_config
 from numba import njit, prange
@@ -77,10 +79,20 @@ def float_type(precision: str):
 
 
 def size_tables(firm_params, precision: str = "float32") -> np.ndarray:
-    """Beta quantile tables of (jump, step) sizes: (2, knots + 1) of the precision's dtype."""
+    """Beta quantile tables of (jump, step) sizes: (2, knots + 1) of the precision's dtype.
+
+    Made once per process and shapes (scipy's inverse takes milliseconds, a serial cost
+    every chunk would otherwise pay); the kernels only read them.
+    """
     fp = np.asarray(firm_params, dtype=np.float64)
-    return np.stack([rng.beta_table(fp[JUMP_A], fp[JUMP_B]),
-                     rng.beta_table(fp[STEP_A], fp[STEP_B])]).astype(PRECISIONS[precision])
+    return _size_tables(float(fp[JUMP_A]), float(fp[JUMP_B]), float(fp[STEP_A]),
+                        float(fp[STEP_B]), precision)
+
+
+@functools.lru_cache(maxsize=8)
+def _size_tables(jump_a, jump_b, step_a, step_b, precision):
+    return np.stack([rng.beta_table(jump_a, jump_b),
+                     rng.beta_table(step_a, step_b)]).astype(PRECISIONS[precision])
 
 
 def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters,
