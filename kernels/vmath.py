@@ -27,9 +27,12 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-# The fastmath flags of every hot loop: reassociation lets LLVM vectorise the sums over
-# firms, contraction gives FMAs. No nnan/ninf (DESIGN.md: they break NaN checks).
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+# The fastmath flags of every hot loop: reassociation alone, which lets LLVM vectorise the
+# sums over firms. Not nnan/ninf (DESIGN.md: they break NaN checks), and not contract or
+# arcp either: with them the machine code numba compiles in a process and the code it
+# loads from its cache round differently in the last bit (measured), and a run's bits must
+# not depend on which of the two a worker happens to run.
+FASTMATH = {"reassoc"}
 
 f32 = np.float32
 i32 = np.int32
