@@ -207,6 +207,9 @@ def cmd_validate(args) -> int:
     return 0
 
 
+PREFECT_STARTUP_SECONDS = 120
+
+
 def cmd_run(args) -> int:
     from flows.cluster import load_cluster
     from flows.config import load_config
@@ -219,13 +222,25 @@ def cmd_run(args) -> int:
     if args.engine == "prefect":
         # No telemetry from the ephemeral server: it has no network to send it over anyway.
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        # Prefect waits 20 s for its temporary server; a first start on a small machine
+        # (database migrations) can take longer than that.
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+                              str(PREFECT_STARTUP_SECONDS))
         from flows.flow import scenario_run
 
-        scenario_run(config_path=str(args.config),
-                     overrides={k: v for k, v in _overrides(args).items() if v is not None},
-                     workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
-                     overwrite=args.overwrite, progress=not args.no_progress,
-                     show_summary=True)
+        try:
+            scenario_run(config_path=str(args.config),
+                         overrides={k: v for k, v in _overrides(args).items() if v is not None},
+                         workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
+                         overwrite=args.overwrite, progress=not args.no_progress,
+                         show_summary=True)
+        except RuntimeError as exc:
+            if "ephemeral Prefect API server" not in str(exc):
+                raise
+            raise ResonanceError(
+                "prefect", "its temporary API server did not start in time",
+                "run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run "
+                "without Prefect: --engine direct") from exc
     else:
         from flows.engine import run_with_cluster
 
