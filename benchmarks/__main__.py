@@ -24,10 +24,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 QUICK = {
     "throughput": dict(scenarios=8, firms=400, quarters=40, ref_scenarios=4, repeats=3,
                        jax=False),
-    "scaling": dict(scenarios=48, firms=1000, quarters=40, chunk=8),
-    "memory": dict(scenarios=32, firms=100, quarters=20),
+    "scaling": dict(scenarios=32, firms=500, quarters=40, chunk=8),
+    "memory": dict(scenarios=32, firms=100, quarters=20, workers=1),
     "bands": dict(scenarios=256, firms=30, quarters=40, chunk=32),
-    "compile": None,  # a cold compile alone takes ~45 s: measured by the full suite
+    "compile": None,  # a cold compile alone takes ~30 s: measured by the full suite
 }
 FULL = {
     "throughput": dict(scenarios=32, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
@@ -94,7 +94,7 @@ def main() -> None:
         result["peak_rss_mb"] = system.peak_memory(**sizes["memory"])
     if sizes["compile"] is None:
         result.update(compile_s_cold=None, startup_s_warm=None,
-                      compile_note="cold compile skipped in --quick (about 45 s on 2 cores)")
+                      compile_note="cold compile skipped in --quick (about 30 s on 2 cores)")
     else:
         with console.status("JIT compile and start-up"):
             result.update(system.compile_times(**sizes["compile"]))

@@ -48,7 +48,7 @@ def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4
              "efficiency": base / timings[n] / n} for n in counts]
 
 
-def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4)) -> dict:
+def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4), workers=2) -> dict:
     """Peak RSS (MB, whole process tree) of `resonance run` at 1x, 2x, 4x the scenarios.
 
     The runs go side by side: each tree's peak is its own, and CPU contention does not
@@ -58,7 +58,7 @@ def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4)) -> dic
 
     def one(factor, tmp):
         cmd = ["resonance", "run", str(CONFIG), "--scenarios", str(scenarios * factor),
-               "--firms", str(firms), "--quarters", str(quarters), "--workers", "2",
+               "--firms", str(firms), "--quarters", str(quarters), "--workers", str(workers),
                "--out", f"{tmp}/m{factor}.zarr", "--no-progress", "--engine", "direct"]
         got = run_and_measure(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
