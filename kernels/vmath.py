@@ -1,5 +1,8 @@
 """Branch-free math for the firm loop: exp, log, cube root and the inverse normal CDF.
 
+Scalar functions of one value; the firm loop calls them per firm and LLVM vectorises
+the loop around them.
+
 Why this module exists: the firm loop only runs at SIMD speed if LLVM can vectorise it,
 and a call into libm stops that. Numba can route such calls to Intel's SVML, but only
 with an SVML-patched LLVM (``python -m numba -s`` says "llvmlite Using SVML Patched
@@ -11,8 +14,10 @@ the kernel is the one checked against the NumPy reference, where accuracy, not s
 is the point.
 
 Accuracy of the float32 kernels, over their whole domain (``tests/kernels/test_vmath.py``):
-``exp`` relative error below 2e-7 on [-87, 88] (clamped outside), ``log`` absolute error
-below 2e-7 on normal positive floats (arguments below 1e-30 are clamped to it).
+``exp`` relative error below 4e-7 on [-87, 88] (measured 3.0e-7; clamped outside), ``log``
+within 2 float32 ulps of the result (3e-7 absolute near log 1 = 0) on [1e-30, 1.6e38]
+(arguments below 1e-30 are clamped to it); the inverse normal, relative error below 1e-6
+on every 23-bit uniform of ``rng.unit``.
 
 Dispatch is by ``numba.extending.overload`` on the argument type; without the JIT
 (``NUMBA_DISABLE_JIT=1``) the plain Python bodies run and call ``math``.
