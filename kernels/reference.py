@@ -6,7 +6,8 @@ Same equations, same order of updates and the same counter-based draws as
 ``kernels/simulate.py``, written the way a good NumPy programmer would: state as 2-D
 (scenario, firm) arrays, every mechanism one whole-array expression, the rare draws
 (breakthrough sizes, incremental steps, entrants) made only for the firms that need them.
-The Beta size tables come from scipy here, not from the kernel's ``rng.beta_table``.
+The Beta size tables are the kernel's (``rng.beta_table``, scipy's inverse); the reference
+interpolates in them with ``np.interp``, its own code.
 Its Philox is a separate, vectorised implementation, so the tests compare two codes of
 the generator as well as two codes of the model. It is the test oracle and the benchmark
 baseline, never the fast path.
@@ -15,7 +16,6 @@ baseline, never the fast path.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from kernels import rng, vmath
 from kernels.firms import (
@@ -243,13 +243,13 @@ class CounterDraws:
     """The run's counter-based Philox streams: the same numbers as the kernel draws.
 
     fp: the firm parameters, for the shapes of the size distributions; their quantile
-    tables come from scipy here, independently of the kernel's.
+    tables are ``rng.beta_table``'s, interpolated here by ``np.interp``.
     """
 
     def __init__(self, seed, fp):
         self.key = split_seed(seed)
-        self.jump_table = special.betaincinv(fp[JUMP_A], fp[JUMP_B], self._KNOTS)
-        self.step_table = special.betaincinv(fp[STEP_A], fp[STEP_B], self._KNOTS)
+        self.jump_table = rng.beta_table(fp[JUMP_A], fp[JUMP_B])
+        self.step_table = rng.beta_table(fp[STEP_A], fp[STEP_B])
 
     _KNOTS = np.linspace(0.0, 1.0, rng.BETA_KNOTS + 1)
 

@@ -73,11 +73,14 @@ BETA_KNOTS = 4096  # cells of a Beta quantile table
 
 
 @inline
-def philox_round(c0, c1, c2, c3, k0, k1):
-    """One Philox4x32 round: two 32x32->64 products, swaps and key xors (uint64 words)."""
+def philox_round(c0, c1, c2, c3, k0, k1, r):
+    """Round r (0..9) of Philox4x32: two 32x32->64 products, swaps and the xor of the key
+    bumped r times by the Weyl increments (uint64 words)."""
     p0 = PHILOX_M0 * c0
     p1 = PHILOX_M1 * c2
-    return ((p1 >> SHIFT32) ^ c1 ^ k0, p1 & MASK32, (p0 >> SHIFT32) ^ c3 ^ k1, p0 & MASK32)
+    rk0 = (k0 + np.uint64(r) * PHILOX_W0) & MASK32
+    rk1 = (k1 + np.uint64(r) * PHILOX_W1) & MASK32
+    return ((p1 >> SHIFT32) ^ c1 ^ rk0, p1 & MASK32, (p0 >> SHIFT32) ^ c3 ^ rk1, p0 & MASK32)
 
 
 @inline
@@ -88,25 +91,16 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     known-answer vectors (``tests/kernels/test_rng.py``). The ten rounds are written out:
     a loop of rounds inside the firm loop would keep LLVM from vectorising the firm loop.
     """
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + PHILOX_W0) & MASK32,
-                                  (k1 + PHILOX_W1) & MASK32)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 2 * PHILOX_W0) & MASK32,
-                                  (k1 + 2 * PHILOX_W1) & MASK32)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 3 * PHILOX_W0) & MASK32,
-                                  (k1 + 3 * PHILOX_W1) & MASK32)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 4 * PHILOX_W0) & MASK32,
-                                  (k1 + 4 * PHILOX_W1) & MASK32)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 5 * PHILOX_W0) & MASK32,
-                                  (k1 + 5 * PHILOX_W1) & MASK32)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 6 * PHILOX_W0) & MASK32,
-                                  (k1 + 6 * PHILOX_W1) & MASK32)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 7 * PHILOX_W0) & MASK32,
-                                  (k1 + 7 * PHILOX_W1) & MASK32)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, (k0 + 8 * PHILOX_W0) & MASK32,
-                                  (k1 + 8 * PHILOX_W1) & MASK32)
-    return philox_round(c0, c1, c2, c3, (k0 + 9 * PHILOX_W0) & MASK32,
-                        (k1 + 9 * PHILOX_W1) & MASK32)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 0)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 1)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 2)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 3)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 4)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 5)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 6)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 7)
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 8)
+    return philox_round(c0, c1, c2, c3, k0, k1, 9)
 
 
 @jit

@@ -67,6 +67,21 @@ def float32_to_bits(typingctx, x):
     return types.int32(types.float32), codegen
 
 
+@njit(nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def horner9(c, x, F):
+    """c[0] x^8 + c[1] x^7 + ... + c[8] in float type F, by Horner's rule, written out
+    (a loop over the coefficients inside the firm loop would keep it from vectorising)."""
+    y = F(c[0])
+    y = y * x + F(c[1])
+    y = y * x + F(c[2])
+    y = y * x + F(c[3])
+    y = y * x + F(c[4])
+    y = y * x + F(c[5])
+    y = y * x + F(c[6])
+    y = y * x + F(c[7])
+    return y * x + F(c[8])
+
+
 # Cephes expf: x = n ln2 + r, |r| <= ln2 / 2, e^r by a degree-6 polynomial, 2^n by bits.
 _LOG2E = f32(1.44269504088896341)
 _LN2_HI = f32(0.693359375)
@@ -105,16 +120,7 @@ def _log32(x):
     e = e - low
     m = m * (f32(1.0) + low) - f32(1.0)
     z = m * m
-    y = _LOG_P[0]
-    y = y * m + _LOG_P[1]
-    y = y * m + _LOG_P[2]
-    y = y * m + _LOG_P[3]
-    y = y * m + _LOG_P[4]
-    y = y * m + _LOG_P[5]
-    y = y * m + _LOG_P[6]
-    y = y * m + _LOG_P[7]
-    y = y * m + _LOG_P[8]
-    y = y * m * z
+    y = horner9(_LOG_P, m, f32) * m * z
     y = y + _LN2_LO * e - f32(0.5) * z
     return m + y + _LN2_HI * e
 
@@ -162,26 +168,8 @@ def inverse_normal(u, F):
     rounding where 1 - x^2 would cancel.
     """
     w = -log(F(4.0) * u * (F(1.0) - u))
-    c = w - F(2.5)
-    p = F(_GILES_CENTRAL[0])
-    p = p * c + F(_GILES_CENTRAL[1])
-    p = p * c + F(_GILES_CENTRAL[2])
-    p = p * c + F(_GILES_CENTRAL[3])
-    p = p * c + F(_GILES_CENTRAL[4])
-    p = p * c + F(_GILES_CENTRAL[5])
-    p = p * c + F(_GILES_CENTRAL[6])
-    p = p * c + F(_GILES_CENTRAL[7])
-    p = p * c + F(_GILES_CENTRAL[8])
-    s = math.sqrt(w) - F(3.0)
-    q = F(_GILES_TAIL[0])
-    q = q * s + F(_GILES_TAIL[1])
-    q = q * s + F(_GILES_TAIL[2])
-    q = q * s + F(_GILES_TAIL[3])
-    q = q * s + F(_GILES_TAIL[4])
-    q = q * s + F(_GILES_TAIL[5])
-    q = q * s + F(_GILES_TAIL[6])
-    q = q * s + F(_GILES_TAIL[7])
-    q = q * s + F(_GILES_TAIL[8])
+    p = horner9(_GILES_CENTRAL, w - F(2.5), F)
+    q = horner9(_GILES_TAIL, math.sqrt(w) - F(3.0), F)
     return F(SQRT2) * (p if w < F(5.0) else q) * (F(2.0) * u - F(1.0))
 
 
