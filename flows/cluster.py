@@ -27,7 +27,8 @@ class ClusterSpec(BaseModel):
     workers: int | None = Field(default=None, ge=1)
     threads_per_worker: int = Field(default=1, ge=1)
     memory_limit: str | float | int | None = "auto"
-    dashboard_address: str | None = ":8787"
+    dashboard_address: str | None = "127.0.0.1:8787"  # loopback unless a cluster file says otherwise
+    host: str = "127.0.0.1"  # where the LocalCluster's scheduler and workers listen
     address: str | None = None
     jobs: int = Field(default=1, ge=1)
     cluster_options: dict = {}
@@ -80,5 +81,6 @@ def connect(spec: ClusterSpec, workers: int | None = None,
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                       memory_limit=spec.memory_limit, dashboard_address=spec.dashboard_address,
+                      host=spec.host,
                       env=env) as cluster, Client(cluster) as client:
         yield client

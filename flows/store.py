@@ -53,6 +53,7 @@ def provenance(config: RunConfig) -> dict:
     """Root attributes of a store made by ``config``."""
     return {
         "title": "resonance Monte Carlo uncertainty bands",
+        STORE_MARK: 1,
         "config": config.text,
         "config_sha256": config.sha256,
         "seed": str(config.seed),  # a uint64 does not fit every JSON reader's integers
@@ -118,18 +119,52 @@ def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
     return xr.Dataset(data_vars, coords)
 
 
-def check(config: RunConfig, store: str, overwrite: bool) -> bool:
-    """Whether ``store`` already belongs to ``config``; raises StoreError when it cannot be
-    used (another config's store, or something else) and ``overwrite`` is not given.
-    Writes nothing: the CLI calls it before any work starts."""
+STORE_MARK = "resonance_store"  # root attribute that tells a resonance store from anything else
+
+
+def _state(store: str) -> tuple[str, dict]:
+    """What is at ``store``: ("absent" | "empty" | "resonance" | "foreign", root attributes).
+
+    Only a Zarr group whose root carries ``STORE_MARK`` (or, for stores written before the
+    mark existed, ``config_sha256`` and the resonance title) is ours; an existing file, a
+    directory holding anything, or another tool's Zarr store is "foreign".
+    """
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(store)
+    if not fs.exists(path):
+        return "absent", {}
+    if not fs.isdir(path):
+        return "foreign", {}
+    if not fs.ls(path, detail=False):
+        return "empty", {}
     group = _open_root(store)
-    if group is None:
+    attrs = dict(group.attrs) if group is not None else {}
+    ours = STORE_MARK in attrs or (
+        "config_sha256" in attrs and str(attrs.get("title", "")).startswith("resonance"))
+    return ("resonance" if ours else "foreign"), attrs
+
+
+def check(config: RunConfig, store: str, overwrite: bool) -> bool:
+    """Whether ``store`` already belongs to ``config`` (a resume); raises StoreError when it
+    cannot be used. Writes nothing: the CLI calls it before any work starts.
+
+    ``overwrite`` allows replacing a resonance store of another config; anything that is not
+    a resonance store (a file, a directory of files, another tool's Zarr store) is never
+    replaced, with or without it.
+    """
+    state, attrs = _state(store)
+    if state in ("absent", "empty"):
         return False
-    seen = group.attrs.get("config_sha256")
+    if state == "foreign":
+        raise StoreError(store, "exists and is not a resonance store; refusing to write into "
+                         "or replace it", "choose another --out (an absent or empty directory)")
+    seen = attrs.get("config_sha256")
     if seen == config.sha256:
         return not overwrite
     if not overwrite:
-        what = "was written by another config" if seen else "exists and is not a resonance store"
+        what = ("was written by another config" if seen
+                else "is an unfinished resonance store of another run")
         raise StoreError(store, what, "choose another --out, or pass --overwrite to replace it")
     return False
 
@@ -137,12 +172,15 @@ def check(config: RunConfig, store: str, overwrite: bool) -> bool:
 def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: bool) -> None:
     """Make ``store`` ready for ``config``: create it, or check it was made by this config.
 
-    Raises StoreError for a store of another config or for a path that holds something
-    else; ``overwrite`` replaces whatever is there.
+    Raises StoreError for a store of another config (unless ``overwrite``) and for anything
+    that is not a resonance store (always: ``overwrite`` replaces only our own stores).
     """
     if check(config, store, overwrite):
         return
-    _remove(store)  # whatever --overwrite replaces; nothing when the store is new
+    if _state(store)[0] == "resonance":
+        _remove(store)  # a resonance store of another config, replaced by --overwrite
+    # The mark goes first, so even a template cut off half-way is recognised as ours.
+    zarr.open_group(store, mode="a", zarr_format=3).attrs.update({STORE_MARK: 1})
     template = draws_template(config, theta)
     encoding = {m: {"chunks": (config.chunk_scenarios, len(config.path_names),
                                config.n_quarters)} for m in METRICS}
@@ -163,6 +201,7 @@ def _open_root(store: str):
 
 
 def _remove(store: str) -> None:
+    """Delete a resonance store (callers have checked ``_state(store)`` says so)."""
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(store)
