@@ -20,7 +20,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
-from kernels import registry as R  # noqa: E402
+from resonance.kernels import registry as R  # noqa: E402
 
 QUARTERS_PER_YEAR = 4.0
 

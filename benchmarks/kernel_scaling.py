@@ -30,7 +30,7 @@ def save(path: str, scenarios: int = 64, firms: int = 1000, quarters: int = 40) 
 def scaling(path: str, repeats: int = 3) -> list[dict]:
     import numba
 
-    from kernels.simulate import simulate
+    from resonance.kernels.simulate import simulate
 
     case = np.load(path)
     args = (case["params"], case["firm_params"], case["ids"], np.uint64(case["seed"]),

@@ -21,10 +21,10 @@ def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4
     Times the simulation of all chunks on a warm LocalCluster (start-up and bands excluded,
     so the figure is the engine's scaling, not Dask's start-up).
     """
-    from flows.cluster import ClusterSpec, connect
-    from flows.config import load_config
-    from flows.execute import DaskExecutor, prepare_store, simulate_chunks
-    from flows.plan import make_plan
+    from resonance.flows.config import load_config
+    from resonance.flows.engine.cluster import ClusterSpec, connect
+    from resonance.flows.engine.execute import DaskExecutor, prepare_store, simulate_chunks
+    from resonance.flows.engine.plan import make_plan
 
     counts = sorted({1, max_workers, *[2**k for k in range(1, 8) if 2**k < max_workers]})
     timings = {}
@@ -76,7 +76,7 @@ import time
 start = time.perf_counter()
 import numpy as np
 from benchmarks.throughput import case
-from kernels.simulate import simulate
+from resonance.kernels.simulate import simulate
 config, params, ids = case(2, 10, 2)
 simulate(params, config.firm_vector, ids, config.seed, 10, 2)
 print(time.perf_counter() - start)
@@ -100,10 +100,10 @@ def compile_times(warm_repeats: int = 3) -> dict:
 
 def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
     """Seconds of the store writes and of the band reduction, against the simulation."""
-    from flows.config import load_config
-    from flows.execute import SequentialExecutor, finalise_bands, prepare_store
-    from flows.plan import make_plan
-    from flows.store import write_chunk
+    from resonance.flows.config import load_config
+    from resonance.flows.engine.execute import SequentialExecutor, finalise_bands, prepare_store
+    from resonance.flows.engine.plan import make_plan
+    from resonance.flows.engine.store import write_chunk
 
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms,

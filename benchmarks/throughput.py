@@ -25,10 +25,10 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from flows.config import load_config
-from flows.plan import make_plan
-from kernels import reference
-from kernels.simulate import simulate
+from resonance.flows.config import load_config
+from resonance.flows.engine.plan import make_plan
+from resonance.kernels import reference
+from resonance.kernels.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "default.yaml"
@@ -54,7 +54,7 @@ _PYTHON_CASE = """
 import json, sys, time
 import numpy as np
 from benchmarks.throughput import case
-from kernels.simulate import simulate
+from resonance.kernels.simulate import simulate
 scenarios, firms, quarters = map(int, sys.argv[1:4])
 config, params, ids = case(scenarios, firms, quarters)
 start = time.perf_counter()

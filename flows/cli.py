@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from rich.console import Console
 
-from flows.errors import ResonanceError
+from resonance.flows.errors import ResonanceError
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
@@ -137,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 def _open_draws(store: str):
     import xarray as xr
 
-    from flows.store import DRAWS, has_bands
+    from resonance.flows.engine.store import DRAWS, has_bands
 
     if not has_bands(store):
         raise ResonanceError(store, "is not a finished resonance store",
@@ -153,51 +152,48 @@ def _check_quarter(ds, quarter: int) -> None:
 
 
 def cmd_compare(args) -> int:
-    from flows import analysis_report as ar
-    from flows.analysis import compare
+    from resonance.flows.analysis import compare, figures, tables
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
     result = compare(ds, args.a, args.b, args.metric, args.quarter)
-    console.print(ar.comparison_table(result))
+    console.print(tables.comparison_table(result))
     if args.out:
-        console.print(f"wrote {ar.comparison_chart(result, args.out)}")
+        console.print(f"wrote {figures.comparison_chart(result, args.out)}")
     return 0
 
 
 def cmd_sensitivity(args) -> int:
-    from flows import analysis_report as ar
-    from flows.analysis import sensitivity
+    from resonance.flows.analysis import figures, sensitivity, tables
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
     result = sensitivity(ds, args.metric, args.quarter, args.path, bootstrap=args.bootstrap)
-    console.print(ar.sensitivity_table(result))
+    console.print(tables.sensitivity_table(result))
     if result.sobol is None:
         console.print("Sobol indices need a Saltelli design: run with --sampler saltelli "
                       "(scenarios a multiple of 12, e.g. 1536).")
     if args.out:
-        console.print(f"wrote {ar.sensitivity_chart(result, args.out)}")
+        console.print(f"wrote {figures.sensitivity_chart(result, args.out)}")
     return 0
 
 
 def cmd_discover(args) -> int:
-    from flows import analysis_report as ar
-    from flows.analysis import discover
+    from resonance.flows.analysis import discover, figures, tables
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
     below = args.below is not None
     result = discover(ds, args.metric, args.below if below else args.above, below,
                       args.quarter, args.path, density=args.density)
-    console.print(ar.discovery_table(result))
+    console.print(tables.discovery_table(result))
     if args.out:
-        console.print(f"wrote {ar.discovery_chart(result, args.out)}")
+        console.print(f"wrote {figures.discovery_chart(result, args.out)}")
     return 0
 
 
 def cmd_validate(args) -> int:
-    from flows.config import load_config
+    from resonance.flows.config import load_config
 
     config = load_config(args.config, _overrides(args))
     console.print(f"[green]ok[/green] {args.config}: {config.n_scenarios} scenarios x "
@@ -211,47 +207,45 @@ PREFECT_STARTUP_SECONDS = 120
 
 
 def cmd_run(args) -> int:
-    from flows.cluster import load_cluster
-    from flows.config import load_config
-    from flows.store import check
+    from resonance.flows.engine.execute import resolve
 
     # Everything the user can get wrong is checked here, before Prefect or Dask start.
-    config = load_config(args.config, _overrides(args))
-    spec = load_cluster(args.cluster or config.cluster, Path(args.config).parent / "clusters")
-    check(config, config.store, args.overwrite)
-    if args.engine == "prefect":
-        # No telemetry from the ephemeral server: it has no network to send it over anyway.
-        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        # Prefect waits 20 s for its temporary server; a first start on a small machine
-        # (database migrations) can take longer than that.
-        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
-                              str(PREFECT_STARTUP_SECONDS))
-        from flows.flow import scenario_run
+    config, spec = resolve(args.config, _overrides(args), args.cluster, args.overwrite)
+    if args.engine == "direct":
+        from resonance.flows.engine.console import show_bands
+        from resonance.flows.engine.execute import run
 
-        try:
-            scenario_run(config_path=str(args.config),
-                         overrides={k: v for k, v in _overrides(args).items() if v is not None},
-                         workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
-                         overwrite=args.overwrite, progress=not args.no_progress,
-                         show_summary=True)
-        except RuntimeError as exc:
-            if "ephemeral Prefect API server" not in str(exc):
-                raise
-            raise ResonanceError(
-                "prefect", "its temporary API server did not start in time",
-                "run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run "
-                "without Prefect: --engine direct") from exc
-    else:
-        from flows.engine import run_with_cluster
+        run(config, spec, workers=args.workers, scheduler=args.scheduler,
+            overwrite=args.overwrite, progress=not args.no_progress)
+        show_bands(config.store)
+        return 0
+    # No telemetry from the ephemeral server: it has no network to send it over anyway.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary server; a first start on a small machine
+    # (database migrations) can take longer than that.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+                          str(PREFECT_STARTUP_SECONDS))
+    from resonance.flows.flow import scenario_run
 
-        run_with_cluster(config, spec, workers=args.workers, scheduler=args.scheduler,
-                         overwrite=args.overwrite, progress=not args.no_progress)
+    try:
+        scenario_run(config_path=str(args.config),
+                     overrides={k: v for k, v in _overrides(args).items() if v is not None},
+                     workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
+                     overwrite=args.overwrite, progress=not args.no_progress,
+                     show_summary=True)
+    except RuntimeError as exc:
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        raise ResonanceError(
+            "prefect", "its temporary API server did not start in time",
+            "run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run "
+            "without Prefect: --engine direct") from exc
     return 0
 
 
 def cmd_summary(args) -> int:
-    from flows.report import summary_table
-    from flows.store import open_bands
+    from resonance.flows.analysis.tables import summary_table
+    from resonance.flows.engine.store import open_bands
 
     bands = open_bands(args.store)
     _check_quarter(bands, args.quarter)
@@ -260,8 +254,9 @@ def cmd_summary(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from flows.report import check_metric, fan_chart
-    from flows.store import open_bands
+    from resonance.flows.analysis.figures import fan_chart
+    from resonance.flows.engine.store import open_bands
+    from resonance.flows.metrics import check_metric
 
     check_metric(args.metric)
     out = fan_chart(open_bands(args.store), args.metric, args.out)

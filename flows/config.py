@@ -11,29 +11,35 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
-from flows.errors import ConfigError, config_error_from
-from flows.paths import LeverArrays, PolicyPath, load_path
-from kernels.registry import (
+from resonance.flows.errors import ConfigError, config_error_from
+from resonance.flows.paths import LeverArrays, PolicyPath, load_path
+from resonance.flows.uncertain import Distribution, parse
+from resonance.kernels.registry import (
     BETA_SHAPES,
     FIRM_INFO,
     FIRM_PARAMETERS,
     PARAMETER_INFO,
     PARAMETERS,
-    UNCERTAIN,
 )
 
-FIXED = tuple(name for name in PARAMETERS if name not in UNCERTAIN)
 MAX_SEED = 2**64 - 1
 
 
 class Sizes(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     scenarios: int = Field(ge=1, le=2**31)
     firms: int = Field(ge=2, le=2**31)
     quarters: int = Field(ge=1, le=100_000)
@@ -42,7 +48,7 @@ class Sizes(BaseModel):
 class Schema(BaseModel):
     """The YAML layout of a run config (see configs/default.yaml)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     seed: int = Field(ge=0, le=MAX_SEED)
     sizes: Sizes
     sampler: Literal["mc", "lhs", "sobol", "saltelli"] = "sobol"
@@ -52,7 +58,7 @@ class Schema(BaseModel):
     store: str = "runs/resonance.zarr"
     cluster: str = "local"
     paths: list[str] = Field(min_length=1)
-    uncertain: dict[str, tuple[float, float]]
+    uncertain: dict[str, Annotated[Distribution, BeforeValidator(parse)]]
     parameters: dict[str, float]
     firm_parameters: dict[str, float]
 
@@ -71,14 +77,16 @@ class Schema(BaseModel):
         return paths
 
 
-def _check_names(section: str, given: dict, expected: tuple[str, ...]) -> None:
+def _check_names(section: str, given: dict, expected: tuple[str, ...],
+                 complete: bool = True) -> None:
     for name in given:
         if name not in expected:
             raise ConfigError(f"{section}.{name}", "unknown parameter",
                               f"expected one of: {', '.join(expected)}")
-    for name in expected:
+    for name in expected if complete else ():
         if name not in given:
-            raise ConfigError(f"{section}.{name}", "missing")
+            raise ConfigError(f"{section}.{name}", "missing",
+                              "give it a value here, or a distribution under uncertain")
 
 
 def _check_bounds(key: str, value: float, bounds: tuple[float, float]) -> None:
@@ -93,20 +101,26 @@ class RunConfig:
     Attributes of note: ``text`` (the YAML text as read), ``sha256`` (of the validated
     content, so overrides count), ``paths`` (list of :class:`PolicyPath`), ``nominal``
     (float64 (N_PARAMETERS,): uncertain ones at mid-range), ``firm_vector``
-    (float64 (N_FIRM_PARAMETERS,)), ``bounds`` (float64 (n_uncertain, 2)).
+    (float64 (N_FIRM_PARAMETERS,)), ``uncertain_names`` (the uncertain parameters in
+    registry order), ``uncertain_index`` (int64 (d,): their columns in the parameter array),
+    ``distributions`` (one per uncertain parameter, flows/uncertain.py), ``bounds``
+    (float64 (d, 2): their supports).
     """
 
     def __init__(self, schema: Schema, source: Path, text: str):
         self.schema = schema
         self.source = source
         self.text = text
-        _check_names("uncertain", schema.uncertain, UNCERTAIN)
-        _check_names("parameters", schema.parameters, FIXED)
+        for name in schema.uncertain:
+            if name in schema.parameters:
+                raise ConfigError(f"uncertain.{name}", "is also fixed under parameters",
+                                  "keep it in one of the two sections")
+        _check_names("uncertain", schema.uncertain, PARAMETERS, complete=False)
+        fixed = tuple(n for n in PARAMETERS if n not in schema.uncertain)
+        _check_names("parameters", schema.parameters, fixed)
         _check_names("firm_parameters", schema.firm_parameters, FIRM_PARAMETERS)
-        for name, (lo, hi) in schema.uncertain.items():
-            if lo > hi:
-                raise ConfigError(f"uncertain.{name}", f"low {lo} is above high {hi}")
-            for v in (lo, hi):
+        for name, dist in schema.uncertain.items():
+            for v in dist.support:
                 _check_bounds(f"uncertain.{name}", v, PARAMETER_INFO[name].bounds)
         for name, v in schema.parameters.items():
             _check_bounds(f"parameters.{name}", v, PARAMETER_INFO[name].bounds)
@@ -115,10 +129,18 @@ class RunConfig:
             if name in BETA_SHAPES and v != int(v):
                 raise ConfigError(f"firm_parameters.{name}", f"{v} is not an integer",
                                   "Beta shapes are whole numbers (kernels/rng.py)")
-        if schema.sampler == "saltelli" and schema.sizes.scenarios % (len(UNCERTAIN) + 2):
+        # The uncertain parameters in the registry's order, whatever the YAML's: column d of
+        # the design is uncertain_names[d].
+        self.uncertain_names = tuple(n for n in PARAMETERS if n in schema.uncertain)
+        self.uncertain_index = np.array([PARAMETERS.index(n) for n in self.uncertain_names],
+                                        dtype=np.int64)
+        self.distributions = [schema.uncertain[n] for n in self.uncertain_names]
+        multiple = self.saltelli_multiple
+        if schema.sampler == "saltelli" and schema.sizes.scenarios % multiple:
             raise ConfigError("sizes.scenarios", f"{schema.sizes.scenarios} is not a multiple "
-                              f"of {len(UNCERTAIN) + 2}",
-                              "a Saltelli design has N x (parameters + 2) scenarios, e.g. 1536")
+                              f"of {multiple}",
+                              f"a Saltelli design of {len(self.uncertain_names)} uncertain "
+                              f"parameters has N x {multiple} scenarios, e.g. {128 * multiple}")
         fp = schema.firm_parameters
         if fp["layers_min"] > fp["layers_max"]:
             raise ConfigError("firm_parameters.layers_min", "is above layers_max")
@@ -131,10 +153,11 @@ class RunConfig:
         if len(set(self.path_names)) != len(self.path_names):
             raise ConfigError("paths", f"two path files share a name: {self.path_names}")
         self.levers = LeverArrays.from_paths(self.paths)
-        self.bounds = np.array([schema.uncertain[n] for n in UNCERTAIN], dtype=np.float64)
+        self.bounds = np.array([d.support for d in self.distributions],
+                               dtype=np.float64).reshape(-1, 2)
         self.nominal = np.array(
-            [float(np.mean(schema.uncertain[n])) if n in schema.uncertain
-             else schema.parameters[n] for n in PARAMETERS], dtype=np.float64)
+            [schema.uncertain[n].nominal if n in schema.uncertain else schema.parameters[n]
+             for n in PARAMETERS], dtype=np.float64)
         self.firm_vector = np.array([fp[n] for n in FIRM_PARAMETERS], dtype=np.float64)
         self._check_paths_keep_ranges()
         canonical = yaml.safe_dump(schema.model_dump(mode="json"), sort_keys=True)
@@ -143,7 +166,7 @@ class RunConfig:
     def _check_paths_keep_ranges(self) -> None:
         """A path must not push any parameter out of its valid range at the corners of θ."""
         corners = np.repeat(self.nominal[None, :], 2, axis=0)
-        corners[:, : len(UNCERTAIN)] = self.bounds.T
+        corners[:, self.uncertain_index] = self.bounds.T
         values = self.levers.apply(corners)  # (2, path, parameter)
         for p, path in enumerate(self.paths):
             for k, name in enumerate(PARAMETERS):
@@ -158,6 +181,18 @@ class RunConfig:
         if schema is None:  # e.g. while unpickling, before __dict__ is filled
             raise AttributeError(name)
         return getattr(schema, name)
+
+    @property
+    def saltelli_multiple(self) -> int:
+        """Scenarios per base sample of a Saltelli design: uncertain parameters + 2."""
+        return len(self.uncertain_names) + 2
+
+    def theta(self, unit: np.ndarray) -> np.ndarray:
+        """Uncertain parameter values of unit-cube design points: unit (s, d) -> (s, d)."""
+        theta = np.empty_like(unit, dtype=np.float64)
+        for d, dist in enumerate(self.distributions):
+            theta[:, d] = dist.ppf(unit[:, d])
+        return theta
 
     @property
     def n_scenarios(self) -> int:

@@ -1,4 +1,4 @@
-"""The Prefect flow of a run: validate -> plan -> simulate chunks -> reduce bands -> report.
+"""The Prefect flow of a run: validate -> simulate (the one run recipe) -> report.
 
 Design: the chunks run as Dask futures *inside* one Prefect task (``simulate``), not as
 one Prefect task per chunk. Thousands of Monte Carlo chunks would make thousands of task
@@ -8,8 +8,10 @@ flow resumes from the store's ``chunk_done`` marks, so finished chunks are never
 computed twice. Prefect owns what it is good at: retries, run history, schedules,
 artifacts.
 
-Without ``PREFECT_API_URL`` the flow runs in Prefect's ephemeral local mode (no server to
-start); with it set, the same run appears on that server.
+The task calls the same recipe as ``resonance run --engine direct``
+(``resonance.flows.engine.execute.run``); the flow resolves its own parameters once (a
+deployment calls it without the CLI). Without ``PREFECT_API_URL`` it runs in Prefect's
+ephemeral local mode (no server to start); with it set, the run appears on that server.
 """
 
 from __future__ import annotations
@@ -21,53 +23,41 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
-from flows.cluster import connect, load_cluster
-from flows.config import RunConfig, load_config
-from flows.engine import announce, announce_cluster, progress_bar, show_bands
-from flows.execute import DaskExecutor, finalise_bands, prepare_store, simulate_chunks
-from flows.plan import Plan, make_plan
-from flows.report import HEADLINE, summary_markdown
-from flows.store import has_bands, open_bands
+from resonance.flows.config import RunConfig
+from resonance.flows.engine.cluster import ClusterSpec
+from resonance.flows.engine.console import show_bands
+from resonance.flows.engine.execute import RunReport, resolve, run
 
 
 @task(name="validate", cache_policy=NONE)
-def validate(config_path: str, overrides: dict | None) -> RunConfig:
-    """Load and check the config (raises ConfigError naming the bad key)."""
-    return load_config(config_path, overrides)
+def validate(config_path: str, overrides: dict, cluster: str | None,
+             overwrite: bool) -> tuple[RunConfig, ClusterSpec]:
+    """Load and check the config, the cluster and the store (ResonanceError names the
+    problem)."""
+    return resolve(config_path, overrides, cluster, overwrite)
 
 
-@task(name="plan", cache_policy=NONE)
-def plan_run(config: RunConfig) -> Plan:
-    """Design the scenarios and cut them into chunks."""
-    return make_plan(config)
+@task(name="simulate", cache_policy=NONE, retries=2, retry_delay_seconds=2)
+def simulate(config: RunConfig, spec: ClusterSpec, workers: int | None, scheduler: str | None,
+             overwrite: bool, progress: bool) -> RunReport:
+    """Simulate every unfinished chunk and reduce the bands; a retry resumes from the store."""
+    from prefect.runtime import task_run
 
-
-@task(name="prepare-store", cache_policy=NONE)
-def prepare(plan: Plan, overwrite: bool) -> list[int]:
-    """Create or check the store; the chunks still to compute."""
-    return prepare_store(plan, plan.config.store, overwrite)
-
-
-@task(name="simulate-chunks", cache_policy=NONE, retries=2, retry_delay_seconds=2)
-def simulate(plan: Plan, executor, progress: bool) -> int:
-    """Simulate every unfinished chunk on Dask; resumes from the store when retried."""
-    todo = prepare_store(plan, plan.config.store)  # a retry sees what the last try finished
-    with progress_bar(progress, "simulating") as update:
-        seconds = simulate_chunks(plan, plan.config.store, executor, todo, update)
-    get_run_logger().info("simulated %d chunks (%d already in the store)", len(seconds),
-                          len(plan.chunks) - len(seconds))
-    return len(seconds)
-
-
-@task(name="reduce-bands", cache_policy=NONE, retries=1)
-def reduce_bands(plan: Plan, executor) -> None:
-    """Reduce the stored draws to uncertainty bands and finalise the store."""
-    finalise_bands(plan, plan.config.store, executor)
+    # Only the first try may replace a store: a retry resumes what the first try wrote.
+    first_try = (task_run.run_count or 1) <= 1
+    report = run(config, spec, workers, scheduler, overwrite and first_try, progress)
+    get_run_logger().info("simulated %d chunks (%d already in the store) in %.1f s",
+                          report.computed, report.skipped, report.seconds)
+    return report
 
 
 @task(name="report", cache_policy=NONE)
 def report(config: RunConfig) -> str:
     """A markdown artifact with the final-quarter bands and a link to the store."""
+    from resonance.flows.analysis.tables import summary_markdown
+    from resonance.flows.engine.store import open_bands
+    from resonance.flows.metrics import HEADLINE
+
     bands = open_bands(config.store)
     store = config.store if "://" in config.store else str(Path(config.store).resolve())
     markdown = summary_markdown(bands, HEADLINE, store)
@@ -89,18 +79,8 @@ def scenario_run(config_path: str = "configs/default.yaml", out: str | None = No
     workers / scheduler / cluster: where the chunks run (default: the config's cluster).
     """
     overrides = {**(overrides or {}), **({"store": out} if out else {})}
-    config = validate(config_path, overrides)
-    spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
-    plan = plan_run(config)
-    announce(config, len(plan.chunks))
-    todo = prepare(plan, overwrite)
-    with connect(spec, workers, scheduler) as client:
-        executor = DaskExecutor(client, spec.threads_per_worker)
-        announce_cluster(executor)
-        if todo:
-            simulate(plan, executor, progress)
-        if todo or not has_bands(config.store):
-            reduce_bands(plan, executor)
+    config, spec = validate(config_path, overrides, cluster, overwrite)
+    simulate(config, spec, workers, scheduler, overwrite, progress)
     report(config)
     if show_summary:
         show_bands(config.store)

@@ -17,8 +17,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from flows.errors import ConfigError, config_error_from
-from kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS
+from resonance.flows.errors import ConfigError, config_error_from
+from resonance.kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS
 
 LEVERS = ("set", "scale", "add", "at_least", "at_most")
 _INDEX = {name: k for k, name in enumerate(PARAMETERS)}

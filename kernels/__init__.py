@@ -1,50 +1,32 @@
-"""resonance's numerical core: Numba kernels of the model and a plain-NumPy reference.
+"""resonance's numerical core (``resonance.kernels``): Numba kernels of the model and a
+plain-NumPy reference. Pure functions on arrays; imports numpy and numba (and scipy, for
+the Beta tables).
 
-Pure functions on arrays; imports numpy, numba and scipy (for the Beta tables). Entry points:
+Importing this package, or any module of it, compiles nothing and changes no setting. Code
+that runs kernels calls :func:`load` first: it configures numba for these kernels
+(``compile.py``: LLVM's vectoriser limit, a cache directory keyed by the sources) and
+returns the module of entry points:
 
-- :func:`kernels.simulate.simulate` — a chunk of scenarios x paths x quarters x metrics;
-- :func:`kernels.simulate.trace` — one scenario and path with per-firm traces;
-- :func:`kernels.reference.simulate` — the same model in vectorised NumPy;
-- :mod:`kernels.registry` — the names and order of parameters, state and metrics;
-- :mod:`kernels.rng` — the counter-based Philox4x32-10 generator.
+- ``load().simulate`` — a chunk of scenarios x paths x quarters x metrics;
+- ``load().trace`` — one scenario and path with per-firm traces;
+- ``load().design_uniforms`` — the Philox unit-cube design of the ``mc`` sampler.
+
+Plain modules, importable as they are: ``registry`` (names, order, units of parameters,
+state and metrics), ``reference`` (the same model in vectorised NumPy).
 """
 
-import hashlib
-import os
-from pathlib import Path
-
-import llvmlite.binding as llvm
-import numba
-
-# LLVM vectorises a loop that writes several arrays only after run-time checks that they do
-# not overlap, and gives up above 128 checks ("too many memory checks needed"). The firm
-# loop reads and writes some twenty rows of the state, which needs more; the checks run
-# once per loop, not per firm, so a higher limit costs nothing. Process-wide, compile-time
-# only: code loaded from numba's cache was vectorised when it was compiled.
-VECTORIZE_MEMORY_CHECKS = 1024
-llvm.set_option("", f"-vectorize-memory-check-threshold={VECTORIZE_MEMORY_CHECKS}")
+from resonance.kernels.registry import FIRM_PARAMETERS, METRICS, PARAMETERS
 
 
-def _versioned_cache_dir() -> None:
-    """Keep numba's on-disk cache in a directory named by a hash of the kernel sources.
+def load():
+    """Configure numba for the kernels (once per process) and return
+    ``resonance.kernels.simulate``, the module of entry points."""
+    from resonance.kernels.compile import configure
 
-    Numba invalidates a cached function when *its own* file changes, not when a function
-    it calls (in another module) does; keying the directory on every kernels/*.py file
-    makes an edit or an upgrade compile afresh. The directory is node-local
-    (~/.cache/resonance/numba/<hash>) unless the user sets NUMBA_CACHE_DIR.
-    """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    digest = hashlib.sha256(numba.__version__.encode())
-    for file in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(file.read_bytes())
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    numba.config.CACHE_DIR = str(base / "resonance" / "numba" / digest.hexdigest()[:16])
+    configure()
+    from resonance.kernels import simulate
+
+    return simulate
 
 
-_versioned_cache_dir()
-
-from kernels.registry import FIRM_PARAMETERS, METRICS, PARAMETERS, UNCERTAIN  # noqa: E402
-from kernels.simulate import simulate, trace  # noqa: E402
-
-__all__ = ["FIRM_PARAMETERS", "METRICS", "PARAMETERS", "UNCERTAIN", "simulate", "trace"]
+__all__ = ["FIRM_PARAMETERS", "METRICS", "PARAMETERS", "load"]

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from kernels import rng, vmath
-from kernels.registry import (
+from resonance.kernels import rng, vmath
+from resonance.kernels.registry import (
     A0_MEAN,
     A0_SD,
     ABSORB,

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import rng, vmath
-from kernels.firms import (
+from resonance.kernels import rng, vmath
+from resonance.kernels.firms import (
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
@@ -27,7 +27,7 @@ from kernels.firms import (
     N_ATTRIBUTES,
     N_INDUSTRY,
 )
-from kernels.registry import (
+from resonance.kernels.registry import (
     A0_MEAN,
     A0_SD,
     A_CAP,
@@ -145,7 +145,7 @@ from kernels.registry import (
     ZETA_C,
     ZETA_D,
 )
-from kernels.step import QUARTERS_PER_YEAR
+from resonance.kernels.step import QUARTERS_PER_YEAR
 
 # ---------------------------------------------------------------------------------------
 # Philox4x32-10 and its variates on arrays (uint64 words holding 32 bits).

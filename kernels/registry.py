@@ -39,7 +39,8 @@ def E(name, units, *rest):  # noqa: N802 - short constructor keeps the tables on
 
 # --------------------------------------------------------------------------------------
 # Model parameters (MODEL.md §3 and §4). Every one is a column of params[s, p, :].
-# The first ten are the uncertain world parameters θ_s, sampled per scenario.
+# A config fixes each one (``parameters:``) or gives it a distribution (``uncertain:``);
+# the registry does not say which.
 # --------------------------------------------------------------------------------------
 _PARAMETERS = (
     E("opportunity", "1", (0.0, INF), "technological opportunity",
@@ -150,7 +151,6 @@ _PARAMETERS = (
 
 PARAMETERS: tuple[str, ...] = tuple(e.name for e in _PARAMETERS)
 PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
-UNCERTAIN: tuple[str, ...] = PARAMETERS[:10]
 
 (
     OPPORTUNITY, INCREMENTAL, SHOCK_VOL, DATA_SHARING, PATIENCE, INST_LAG, TALENT_DECAY,

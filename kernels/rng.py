@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 from scipy import special
 
-from kernels.vmath import FASTMATH
+from resonance.kernels.vmath import FASTMATH
 
 # Philox4x32 round multipliers and Weyl key increments (Random123, philox.h).
 PHILOX_M0 = np.uint64(0xD2511F53)

@@ -21,9 +21,9 @@ import numpy as np
 from numba import config as numba_config
 from numba import njit, prange
 
-from kernels import rng
-from kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
-from kernels.registry import (
+from resonance.kernels import rng
+from resonance.kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from resonance.kernels.registry import (
     CONVERTED,
     EFFICIENCY,
     JUMP_A,
@@ -33,9 +33,12 @@ from kernels.registry import (
     STEP_A,
     STEP_B,
 )
-from kernels.step import quarter
+from resonance.kernels.step import quarter
 
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
+
+# The ``mc`` sampler's unit-cube design, an entry point callers reach through ``load()``.
+design_uniforms = rng.design_uniforms
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")

@@ -26,8 +26,8 @@ import math
 import numpy as np
 from numba import njit
 
-from kernels import rng, vmath
-from kernels.firms import (
+from resonance.kernels import rng, vmath
+from resonance.kernels.firms import (
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
@@ -37,7 +37,7 @@ from kernels.firms import (
     logistic,
     reset_firm,
 )
-from kernels.registry import (
+from resonance.kernels.registry import (
     A_CAP,
     ABSORB,
     ADOPTION,

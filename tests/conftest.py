@@ -1,25 +1,19 @@
-"""Shared fixtures: the default config at small sizes, and its plan."""
+"""Shared fixtures: the default config at small sizes, its plan, one Prefect harness."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from flows.config import load_config
-from flows.plan import make_plan
+from resonance.kernels.compile import configure
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
+# Test modules import jitted kernel modules directly; numba fixes a function's cache
+# location when it is decorated, so configure before any test module is collected.
+configure()
 
-
-def small_config(scenarios=8, firms=40, quarters=24, **overrides):
-    """The default config shrunk to test size; extra overrides as dotted keys."""
-    ov = {"sizes.scenarios": scenarios, "sizes.firms": firms, "sizes.quarters": quarters}
-    ov.update({k.replace("__", "."): v for k, v in overrides.items()})
-    return load_config(DEFAULT_CONFIG, ov)
+from resonance.flows.engine.plan import make_plan  # noqa: E402
+from tests.helpers import small_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,15 +30,6 @@ def plan(config):
 def outcomes(plan):
     """Kernel outcomes of the small default plan: (scenario, path, quarter, metric)."""
     return plan.simulate()
-
-
-def path_index(config, name: str) -> int:
-    return config.path_names.index(name)
-
-
-def nominal_params(config) -> np.ndarray:
-    """The nominal parameter vector (uncertain ones at mid-range), float64 (k,)."""
-    return config.nominal.copy()
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,10 @@ import sys
 import pytest
 import yaml
 
-from flows.cli import main
-from flows.config import load_config
-from flows.errors import ConfigError
-from tests.conftest import DEFAULT_CONFIG, ROOT
+from resonance.flows.cli import main
+from resonance.flows.config import load_config
+from resonance.flows.errors import ConfigError
+from tests.helpers import DEFAULT_CONFIG, ROOT
 
 
 def _write(tmp_path, mutate, name="bad.yaml"):
@@ -120,8 +120,8 @@ def test_default_config_validates(capsys):
 
 
 def test_all_paths_combines_every_single_path():
-    from flows.paths import PolicyPath, load_path
-    from kernels.registry import (
+    from resonance.flows.paths import PolicyPath, load_path
+    from resonance.kernels.registry import (
         COOP,
         DATA_SHARING,
         INST_LAG,

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 import xarray as xr
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import pytest
 import xarray as xr
 import zarr
 
-from flows.config import ConfigError
-from flows.flow import scenario_run, validate
-from tests.conftest import DEFAULT_CONFIG
+from resonance.flows.config import ConfigError
+from resonance.flows.flow import scenario_run, validate
+from tests.helpers import DEFAULT_CONFIG
 
 SMALL = {"sizes.scenarios": 12, "sizes.firms": 30, "sizes.quarters": 8,
          "paths": ["baseline", "factor_reset"], "chunk_scenarios": 4}
@@ -74,7 +74,7 @@ def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):
 
     from prefect.client.orchestration import get_client
 
-    from flows.cli import main
+    from resonance.flows.cli import main
 
     async def count_runs():
         async with get_client() as client:

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.plan import make_plan
-from kernels import reference
-from kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
-from kernels.registry import (
+from resonance.flows.engine.plan import make_plan
+from resonance.kernels import reference
+from resonance.kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from resonance.kernels.registry import (
     DATA,
     DATA0,
     DELTA_D,
@@ -25,12 +25,11 @@ from kernels.registry import (
     R_CRIT,
     SHARE,
     THRESHOLD,
-    UNCERTAIN,
 )
-from kernels.rng import split_seed
-from kernels.simulate import simulate, size_tables, trace
-from kernels.step import quarter
-from tests.conftest import nominal_params, path_index, small_config
+from resonance.kernels.rng import split_seed
+from resonance.kernels.simulate import simulate, size_tables, trace
+from resonance.kernels.step import quarter
+from tests.helpers import nominal_params, path_index, small_config
 
 UNIT_METRICS = [m for m in METRICS if m not in (
     "innovation_efficiency", "traditional_efficiency", "institutional_gap", "tfp", "data_stock")]
@@ -91,7 +90,8 @@ def test_shares_sum_to_one_every_quarter(config):
 def worlds(draw):
     """A point of the uncertain parameters inside the default config's declared ranges."""
     config = small_config()
-    return {k: draw(st.floats(*config.bounds[k])) for k in range(len(UNCERTAIN))}
+    return {int(k): draw(st.floats(*config.bounds[d]))
+            for d, k in enumerate(config.uncertain_index)}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -128,7 +128,7 @@ def test_one_and_two_threads_give_bit_identical_outcomes(plan):
 def test_same_seed_same_bits_other_seed_other_bits(plan, outcomes):
     np.testing.assert_array_equal(plan.simulate(), outcomes)
     other = small_config(seed=plan.config.seed + 1)
-    from flows.plan import make_plan
+    from resonance.flows.engine.plan import make_plan
     assert not np.array_equal(make_plan(other).simulate(), outcomes)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import kernels.registry as reg
+import resonance.kernels.registry as reg
 
 
 def test_every_constant_names_its_own_column():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kernels import reference, rng
+from resonance.kernels import reference, rng
 
 # Random123 kat_vectors, philox4x32 with 10 rounds: counter, key -> output.
 KAT = [

@@ -6,8 +6,8 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
-from kernels import vmath
-from kernels.reference import inverse_normal as reference_inverse_normal
+from resonance.kernels import vmath
+from resonance.kernels.reference import inverse_normal as reference_inverse_normal
 
 JIT = dict(fastmath=vmath.FASTMATH, error_model="numpy")
 

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import flows  # noqa: F401  registers ds.resonance
-from flows.cli import main
-from flows.config import load_config
-from flows.execute import SequentialExecutor, run_plan
-from flows.plan import design, make_plan
-from kernels.registry import UNCERTAIN
-from tests.conftest import DEFAULT_CONFIG
+import resonance.flows.analysis  # noqa: F401  registers ds.resonance
+from resonance.flows.cli import main
+from resonance.flows.config import load_config
+from resonance.flows.engine.execute import SequentialExecutor, run_plan
+from resonance.flows.engine.plan import design, make_plan
+from tests.helpers import DEFAULT_CONFIG
+
+UNCERTAIN = load_config(DEFAULT_CONFIG).uncertain_names
 
 
 def _draws_store(tmp_path, unit, metric_values, sampler):
@@ -71,7 +72,7 @@ def engine_store(tmp_path_factory):
     config = load_config(DEFAULT_CONFIG, {
         "sizes.scenarios": 48, "sizes.firms": 40, "sizes.quarters": 12, "chunk_scenarios": 8,
         "paths": ["baseline", "factor_reset", "all_paths"], "store": store})
-    run_plan(make_plan(config), store, SequentialExecutor())
+    run_plan(make_plan(config), SequentialExecutor())
     return store
 
 
@@ -122,16 +123,19 @@ def test_bad_analysis_input_is_one_line(engine_store, capsys, args, key):
 
 
 def test_saltelli_rows_of_one_base_sample_share_their_draws():
-    from flows.plan import draw_ids
+    from resonance.flows.engine.plan import draw_ids
 
     d2 = len(UNCERTAIN) + 2
-    np.testing.assert_array_equal(draw_ids("saltelli", 0, 3 * d2), np.repeat(np.arange(3), d2))
-    np.testing.assert_array_equal(draw_ids("sobol", 5, 9), np.arange(5, 9))
+    np.testing.assert_array_equal(draw_ids("saltelli", 0, 3 * d2, d2),
+                                  np.repeat(np.arange(3), d2))
+    np.testing.assert_array_equal(draw_ids("sobol", 5, 9, d2), np.arange(5, 9))
     config = load_config(DEFAULT_CONFIG, {"sampler": "saltelli", "sizes.scenarios": 2 * d2,
                                           "sizes.firms": 20, "sizes.quarters": 6,
                                           "paths": ["baseline"]})
     plan = make_plan(config)
-    from kernels import simulate
+    from resonance.kernels import load
+
+    simulate = load().simulate
 
     def kernel(row, counter):
         return simulate(plan.params(row, row + 1), config.firm_vector, np.array([counter]),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from tests.conftest import DEFAULT_CONFIG
+from resonance.flows.cli import main
+from tests.helpers import DEFAULT_CONFIG
 
 SMALL = ["--scenarios", "4", "--firms", "8", "--quarters", "2", "--paths", "baseline",
          "--chunk", "2", "--engine", "direct", "--workers", "1", "--no-progress"]
@@ -58,8 +58,8 @@ def test_an_empty_directory_is_used_as_a_new_store(tmp_path):
 
 
 def test_dashboard_listens_on_loopback_by_default():
-    from flows.cluster import ClusterSpec, load_cluster
-    from tests.conftest import ROOT
+    from resonance.flows.engine.cluster import ClusterSpec, load_cluster
+    from tests.helpers import ROOT
 
     for spec in (ClusterSpec(), load_cluster("local", ROOT / "configs" / "clusters")):
         assert spec.dashboard_address.startswith("127.0.0.1:")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.bands import B1, B2, compute_bands, sequential_map_reduce
+from resonance.flows.engine.bands import B1, B2, compute_bands, sequential_map_reduce
 
 Q = [0.05, 0.25, 0.5, 0.75, 0.95]
 

@@ -13,14 +13,14 @@ import pytest
 import xarray as xr
 import zarr
 
-from flows.cli import main
-from flows.cluster import ClusterSpec, connect
-from flows.config import load_config
-from flows.execute import DaskExecutor, SequentialExecutor, run_plan
-from flows.plan import make_plan
-from flows.store import done_chunks
-from kernels.registry import METRICS, UNCERTAIN
-from tests.conftest import DEFAULT_CONFIG, ROOT
+from resonance.flows.cli import main
+from resonance.flows.config import load_config
+from resonance.flows.engine.cluster import ClusterSpec, connect
+from resonance.flows.engine.execute import DaskExecutor, SequentialExecutor, run_plan
+from resonance.flows.engine.plan import make_plan
+from resonance.flows.engine.store import done_chunks
+from resonance.kernels.registry import METRICS
+from tests.helpers import DEFAULT_CONFIG, ROOT
 
 SMALL = {"sizes.scenarios": 24, "sizes.firms": 40, "sizes.quarters": 12,
          "paths": ["baseline", "factor_reset", "all_paths"], "chunk_scenarios": 8}
@@ -32,7 +32,7 @@ def _config(store, **extra):
 
 def _run_sequential(store, **extra):
     config = _config(store, **extra)
-    run_plan(make_plan(config), str(store), SequentialExecutor())
+    run_plan(make_plan(config), SequentialExecutor())
     return config
 
 
@@ -72,7 +72,7 @@ def test_store_follows_the_contract(reference_store):
         assert draws[m].dims == ("scenario", "path", "time")
         assert draws[m].chunks[0] == (8, 8, 8)
         assert np.isfinite(draws[m].values).all()
-    for name in UNCERTAIN:
+    for name in _config(reference_store).uncertain_names:
         assert draws[name].dims == ("scenario",)
     assert (draws.chunk_done.values == 1).all()
 
@@ -95,7 +95,7 @@ def test_local_cluster_gives_the_sequential_result(tmp_path, reference_store, wo
     config = _config(tmp_path / "dask.zarr")
     spec = ClusterSpec(kind="local", dashboard_address=None)
     with connect(spec, workers=workers) as client:
-        run_plan(make_plan(config), config.store, DaskExecutor(client))
+        run_plan(make_plan(config), DaskExecutor(client))
     _assert_same_store(config.store, reference_store)
 
 
@@ -121,7 +121,7 @@ def test_store_of_another_config_is_refused_and_left_intact(tmp_path, capsys):
 
 def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
     store = tmp_path / "killed.zarr"
-    args = [sys.executable, "-m", "flows.cli", "run", str(DEFAULT_CONFIG), "--scenarios", "64",
+    args = [sys.executable, "-m", "resonance", "run", str(DEFAULT_CONFIG), "--scenarios", "64",
             "--firms", "300", "--quarters", "24", "--paths", "baseline,all_paths", "--chunk",
             "2", "--workers", "1", "--out", str(store), "--no-progress", "--engine", "direct"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -143,11 +143,12 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
     marks = done_chunks(str(store))
     assert 0 < marks.sum() < marks.size, "the run must be killed mid-way"
     assert zarr.open_group(str(store)).attrs.get("versions") is not None
-    config = load_config(DEFAULT_CONFIG, {
-        "sizes.scenarios": 64, "sizes.firms": 300, "sizes.quarters": 24,
-        "paths": ["baseline", "all_paths"], "chunk_scenarios": 2, "store": str(store)})
-    report = run_plan(make_plan(config), str(store), SequentialExecutor())
+    sizes = {"sizes.scenarios": 64, "sizes.firms": 300, "sizes.quarters": 24,
+             "paths": ["baseline", "all_paths"], "chunk_scenarios": 2}
+    config = load_config(DEFAULT_CONFIG, {**sizes, "store": str(store)})
+    report = run_plan(make_plan(config), SequentialExecutor())
     assert report.skipped == marks.sum() and report.computed == marks.size - marks.sum()
     fresh = tmp_path / "fresh.zarr"
-    run_plan(make_plan(config), str(fresh), SequentialExecutor())
+    run_plan(make_plan(load_config(DEFAULT_CONFIG, {**sizes, "store": str(fresh)})),
+             SequentialExecutor())
     _assert_same_store(store, fresh)

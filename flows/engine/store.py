@@ -6,7 +6,8 @@ Layout (``xr.open_zarr(store)`` and ``xr.open_zarr(store, group="draws")``):
   (path, time), ``<metric>_quantile_error`` (path, time): the bound on the absolute error
   of that metric's quantiles (see ``flows/bands.py``). Provenance in the root attributes.
 - ``draws``: ``<metric>`` (scenario, path, time) chunked along ``scenario`` one chunk per
-  task; each uncertain parameter of MODEL.md §3 on ``scenario``; ``chunk_done`` (chunk,)
+  task; each uncertain parameter of the config's ``uncertain:`` on ``scenario``, its
+  distribution in the attributes (``distribution``, ``low``, ``high``, ...); ``chunk_done`` (chunk,)
   int8, 1 once that chunk's draws are completely written.
 
 A run first writes the template (metadata only, ``compute=False``), then each task writes
@@ -29,9 +30,9 @@ import xarray as xr
 import zarr
 from zarr.core.sync import sync  # runs a coroutine on zarr's own I/O loop, as zarr's API does
 
-from flows.config import RunConfig
-from flows.errors import StoreError
-from kernels.registry import METRIC_INFO, METRICS, PARAMETER_INFO, UNCERTAIN
+from resonance.flows.config import RunConfig
+from resonance.flows.errors import StoreError
+from resonance.kernels.registry import METRIC_INFO, METRICS, PARAMETER_INFO
 
 DRAWS = "draws"
 PACKAGES = ("resonance", "numpy", "numba", "dask", "distributed", "xarray", "zarr", "prefect",
@@ -64,6 +65,7 @@ def provenance(config: RunConfig) -> dict:
         "sampler": config.sampler,
         "precision": config.precision,
         "paths": list(config.path_names),
+        "uncertain": list(config.uncertain_names),
         "chunk_scenarios": config.chunk_scenarios,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
@@ -103,11 +105,12 @@ def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
         data_vars[metric] = xr.Variable(
             ("scenario", "path", "time"),
             da.full((n, p, t), np.nan, chunks=(cs, p, t)), _attrs(metric))
-    for d, name in enumerate(UNCERTAIN):
+    for d, (name, dist) in enumerate(zip(config.uncertain_names, config.distributions,
+                                         strict=True)):
         info = PARAMETER_INFO[name]
         data_vars[name] = xr.Variable("scenario", theta[:, d],
                                       {"long_name": info.long_name, "units": info.units,
-                                       "description": info.description})
+                                       "description": info.description, **dist.attrs()})
     n_chunks = -(-n // cs)
     data_vars["chunk_done"] = xr.Variable(
         "chunk", da.zeros(n_chunks, dtype=np.int8, chunks=1),

@@ -1,13 +1,17 @@
-"""Tables and figures of the analyses in ``flows/analysis.py``."""
+"""Figures a person looks at: fan charts of the bands and the analyses' charts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from rich.table import Table
+import xarray as xr
 
-from flows.analysis import Comparison, Discovery, Sensitivity
+from resonance.flows.analysis.compare import Comparison
+from resonance.flows.analysis.discover import Discovery
+from resonance.flows.analysis.sensitivity import Sensitivity
+from resonance.flows.metrics import check_metric
+from resonance.kernels.registry import METRIC_INFO
 
 
 def _pyplot():
@@ -28,18 +32,56 @@ def _save(fig, out) -> Path:
     return out
 
 
-def comparison_table(c: Comparison) -> Table:
-    better = "higher" if c.higher_is_better else "lower"
-    table = Table(title=f"{c.metric}: {c.b} - {c.a} after {c.years:g} years, paired over "
-                        f"{c.n} scenarios ({better} is better)")
-    table.add_column("statistic")
-    table.add_column("value", justify="right")
-    for q, v in c.quantiles.items():
-        table.add_row("median" if q == 0.5 else f"p{100 * q:g} of difference", f"{v:.4g}")
-    table.add_row("mean difference", f"{c.mean:.4g} ± {c.mean_se:.2g} (MC s.e.)")
-    table.add_row("std of difference", f"{c.std:.4g}")
-    table.add_row(f"P({c.b} beats {c.a})", f"{c.p_better:.3f} ± {c.p_better_se:.3f}")
-    return table
+
+def fan_chart(bands: xr.Dataset, metric: str, out: str | Path) -> Path:
+    """Fan chart of ``metric``: one panel per path, median with 25-75 and 5-95 % bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    check_metric(metric)
+    da = bands[metric].load()
+    paths = list(da.path.values)
+    cols = min(4, len(paths))
+    rows = int(np.ceil(len(paths) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), sharex=True,
+                             sharey=True, squeeze=False)
+    qs = list(da["quantile"].values)
+    years = da.time.values
+    for ax, path in zip(axes.flat, paths, strict=False):
+        band = da.sel(path=path)
+        lo, hi = qs[0], qs[-1]
+        ax.fill_between(years, band.sel(quantile=lo), band.sel(quantile=hi), alpha=0.25,
+                        color="tab:blue", lw=0, label=f"p{100 * lo:g}–p{100 * hi:g}")
+        if len(qs) >= 4:
+            ax.fill_between(years, band.sel(quantile=qs[1]), band.sel(quantile=qs[-2]),
+                            alpha=0.45, color="tab:blue", lw=0,
+                            label=f"p{100 * qs[1]:g}–p{100 * qs[-2]:g}")
+        mid = min(qs, key=lambda q: abs(q - 0.5))
+        ax.plot(years, band.sel(quantile=mid), color="tab:blue", lw=1.5, label="median")
+        if path != paths[0]:
+            ax.plot(years, da.sel(path=paths[0], quantile=mid), color="0.4", lw=1, ls="--",
+                    label=f"{paths[0]} median")
+        ax.set_title(str(path).replace("_", " "), fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(paths):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("years")
+    info = METRIC_INFO[metric]
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"{metric} [{info.units}]", fontsize=8)
+    axes.flat[min(1, len(paths) - 1)].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{info.long_name}: uncertainty bands by policy path "
+                 f"({bands.attrs.get('n_scenarios')} scenarios x {bands.attrs.get('n_firms')} "
+                 "firms)", fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
 
 
 def comparison_chart(c: Comparison, out) -> Path:
@@ -63,21 +105,6 @@ def comparison_chart(c: Comparison, out) -> Path:
     ax.grid(alpha=0.3)
     return _save(fig, out)
 
-
-def sensitivity_table(s: Sensitivity) -> Table:
-    table = Table(title=f"What decides {s.metric} on {s.path} after {s.years:g} years")
-    table.add_column("parameter")
-    table.add_column("tree importance [95 % CI]", justify="right")
-    if s.sobol is not None:
-        table.add_column("S1 ± conf", justify="right")
-        table.add_column("ST ± conf", justify="right")
-    for name, row in s.ranking.iterrows():
-        cells = [name, f"{row.importance:.3f} [{row.low:.3f}, {row.high:.3f}]"]
-        if s.sobol is not None:
-            sob = s.sobol.loc[name]
-            cells += [f"{sob.S1:.3f} ± {sob.S1_conf:.3f}", f"{sob.ST:.3f} ± {sob.ST_conf:.3f}"]
-        table.add_row(*cells)
-    return table
 
 
 def sensitivity_chart(s: Sensitivity, out) -> Path:
@@ -105,22 +132,6 @@ def sensitivity_chart(s: Sensitivity, out) -> Path:
         ax.legend(fontsize=7)
     return _save(fig, out)
 
-
-def discovery_table(d: Discovery) -> Table:
-    box = d.box
-    sign = "<" if d.below else ">"
-    table = Table(title=f"PRIM: where {d.metric} {sign} {d.threshold:g} on {d.path} after "
-                        f"{d.years:g} years (base rate {d.base_rate:.3f}); box "
-                        f"{d.chosen} of {len(d.trajectory) - 1}: coverage {box.coverage:.3f}, "
-                        f"density {box.density:.3f}, support {box.support:.3f}")
-    table.add_column("parameter")
-    table.add_column("box low", justify="right")
-    table.add_column("box high", justify="right")
-    table.add_column("full range", justify="right")
-    for name, (lo, hi) in box.restricted(d.bounds).items():
-        flo, fhi = d.bounds[name]
-        table.add_row(name, f"{lo:.4g}", f"{hi:.4g}", f"[{flo:.4g}, {fhi:.4g}]")
-    return table
 
 
 def discovery_chart(d: Discovery, out) -> Path:

@@ -1,0 +1,33 @@
+"""The ``ds.resonance`` accessor on datasets opened with ``xr.open_zarr(store, group="draws")``.
+
+Registered when ``resonance.flows.analysis`` is imported (xarray's accessors are a
+process-wide registry, so nothing else registers it). Each method delegates to the function
+of the same name.
+"""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from resonance.flows.analysis.compare import Comparison, compare
+from resonance.flows.analysis.discover import Discovery, discover
+from resonance.flows.analysis.sensitivity import Sensitivity, sensitivity
+
+
+@xr.register_dataset_accessor("resonance")
+class ResonanceAccessor:
+    """``ds.resonance.compare / sensitivity / discover`` on the ``draws`` group."""
+
+    def __init__(self, ds: xr.Dataset):
+        self._ds = ds
+
+    def compare(self, a: str, b: str, metric: str, quarter: int = -1) -> Comparison:
+        return compare(self._ds, a, b, metric, quarter)
+
+    def sensitivity(self, metric: str, quarter: int = -1, path: str = "baseline",
+                    **kwargs) -> Sensitivity:
+        return sensitivity(self._ds, metric, quarter, path, **kwargs)
+
+    def discover(self, metric: str, threshold: float, below: bool = True, **kwargs
+                 ) -> Discovery:
+        return discover(self._ds, metric, threshold, below, **kwargs)

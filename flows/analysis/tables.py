@@ -1,0 +1,106 @@
+"""Tables a person reads: the bands of a store (rich and markdown) and the analyses'."""
+
+from __future__ import annotations
+
+import xarray as xr
+from rich.table import Table
+
+from resonance.flows.analysis.compare import Comparison
+from resonance.flows.analysis.discover import Discovery
+from resonance.flows.analysis.sensitivity import Sensitivity
+from resonance.flows.metrics import check_metric
+from resonance.kernels.registry import METRICS
+
+
+def summary_table(bands: xr.Dataset, metrics=None, quarter: int = -1) -> Table:
+    """A rich table of one quarter's bands (default: the last) per metric and path."""
+    metrics = [check_metric(m) for m in (metrics or METRICS)]
+    years = float(bands.time[quarter])
+    table = Table(title=f"Uncertainty bands after {years:g} years "
+                        f"({bands.attrs.get('n_scenarios')} scenarios x "
+                        f"{bands.attrs.get('n_firms')} firms)")
+    table.add_column("metric")
+    table.add_column("path")
+    for q in bands["quantile"].values:
+        table.add_column("median" if q == 0.5 else f"p{100 * q:g}", justify="right")
+    table.add_column("mean", justify="right")
+    table.add_column("std", justify="right")
+    for metric in metrics:
+        values = bands[metric].isel(time=quarter).values  # (path, quantile)
+        mean = bands[f"{metric}_mean"].isel(time=quarter).values
+        std = bands[f"{metric}_std"].isel(time=quarter).values
+        for p, path in enumerate(bands.path.values):
+            table.add_row(metric if p == 0 else "", str(path),
+                          *(f"{v:.4g}" for v in values[p]), f"{mean[p]:.4g}", f"{std[p]:.3g}",
+                          end_section=p == len(bands.path) - 1)
+    return table
+
+
+def summary_markdown(bands: xr.Dataset, metrics=None, store: str = "") -> str:
+    """The final-quarter bands as a markdown table (for Prefect artifacts and docs)."""
+    metrics = [check_metric(m) for m in (metrics or METRICS)]
+    qs = [float(q) for q in bands["quantile"].values]
+    head = ["metric", "path", *("median" if q == 0.5 else f"p{100 * q:g}" for q in qs), "mean"]
+    lines = [f"Bands after {float(bands.time[-1]):g} years, {bands.attrs.get('n_scenarios')} "
+             f"scenarios x {bands.attrs.get('n_firms')} firms" + (f", store `{store}`" if store
+                                                                   else "") + ".", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for metric in metrics:
+        values = bands[metric].isel(time=-1).values
+        mean = bands[f"{metric}_mean"].isel(time=-1).values
+        for p, path in enumerate(bands.path.values):
+            cells = [metric, str(path), *(f"{v:.4g}" for v in values[p]), f"{mean[p]:.4g}"]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+
+def comparison_table(c: Comparison) -> Table:
+    better = "higher" if c.higher_is_better else "lower"
+    table = Table(title=f"{c.metric}: {c.b} - {c.a} after {c.years:g} years, paired over "
+                        f"{c.n} scenarios ({better} is better)")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for q, v in c.quantiles.items():
+        table.add_row("median" if q == 0.5 else f"p{100 * q:g} of difference", f"{v:.4g}")
+    table.add_row("mean difference", f"{c.mean:.4g} ± {c.mean_se:.2g} (MC s.e.)")
+    table.add_row("std of difference", f"{c.std:.4g}")
+    table.add_row(f"P({c.b} beats {c.a})", f"{c.p_better:.3f} ± {c.p_better_se:.3f}")
+    return table
+
+
+
+def sensitivity_table(s: Sensitivity) -> Table:
+    table = Table(title=f"What decides {s.metric} on {s.path} after {s.years:g} years")
+    table.add_column("parameter")
+    table.add_column("tree importance [95 % CI]", justify="right")
+    if s.sobol is not None:
+        table.add_column("S1 ± conf", justify="right")
+        table.add_column("ST ± conf", justify="right")
+    for name, row in s.ranking.iterrows():
+        cells = [name, f"{row.importance:.3f} [{row.low:.3f}, {row.high:.3f}]"]
+        if s.sobol is not None:
+            sob = s.sobol.loc[name]
+            cells += [f"{sob.S1:.3f} ± {sob.S1_conf:.3f}", f"{sob.ST:.3f} ± {sob.ST_conf:.3f}"]
+        table.add_row(*cells)
+    return table
+
+
+
+def discovery_table(d: Discovery) -> Table:
+    box = d.box
+    sign = "<" if d.below else ">"
+    table = Table(title=f"PRIM: where {d.metric} {sign} {d.threshold:g} on {d.path} after "
+                        f"{d.years:g} years (base rate {d.base_rate:.3f}); box "
+                        f"{d.chosen} of {len(d.trajectory) - 1}: coverage {box.coverage:.3f}, "
+                        f"density {box.density:.3f}, support {box.support:.3f}")
+    table.add_column("parameter")
+    table.add_column("box low", justify="right")
+    table.add_column("box high", justify="right")
+    table.add_column("full range", justify="right")
+    for name, (lo, hi) in box.restricted(d.bounds).items():
+        flo, fhi = d.bounds[name]
+        table.add_row(name, f"{lo:.4g}", f"{hi:.4g}", f"[{flo:.4g}, {fhi:.4g}]")
+    return table
+
+

@@ -1,0 +1,126 @@
+"""Where the chunks run: a Dask client for a local, existing or SLURM cluster.
+
+A cluster is named by ``configs/clusters/<name>.yaml`` (or a path to such a file) or by a
+scheduler address given on the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from resonance.flows.errors import ConfigError, config_error_from
+
+
+class ClusterSpec(BaseModel):
+    """The schema of ``configs/clusters/*.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["local", "scheduler", "slurm"] = "local"
+    workers: int | None = Field(default=None, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
+    memory_limit: str | float | int | None = "auto"
+    # Loopback unless a cluster file says otherwise: the dashboard has no authentication.
+    dashboard_address: str | None = "127.0.0.1:8787"
+    host: str = "127.0.0.1"  # where the LocalCluster's scheduler and workers listen
+    address: str | None = None
+    jobs: int = Field(default=1, ge=1)
+    cluster_options: dict = {}
+
+
+def load_cluster(ref: str, clusters_dir: Path) -> ClusterSpec:
+    """The cluster spec of ``ref``: a name in ``clusters_dir`` or a YAML file path."""
+    file = Path(ref)
+    if file.suffix not in (".yaml", ".yml"):
+        file = clusters_dir / f"{ref}.yaml"
+    if not file.is_file():
+        known = sorted(p.stem for p in clusters_dir.glob("*.yaml")) if clusters_dir.is_dir() else []
+        raise ConfigError(f"cluster.{ref}", "unknown cluster",
+                          f"known clusters in {clusters_dir}: {', '.join(known) or 'none'}")
+    try:
+        return ClusterSpec.model_validate(yaml.safe_load(file.read_text()) or {})
+    except ValidationError as exc:
+        raise config_error_from(exc, f"cluster.{ref}") from exc
+
+
+def _kernel_setup_plugin():
+    """A worker plugin that configures numba for the kernels when a worker starts (the
+    settings are per process; resonance.kernels.compile)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class KernelSetup(WorkerPlugin):
+        name = "resonance-kernel-setup"
+
+        def setup(self, worker):
+            from resonance.kernels.compile import configure
+
+            configure()
+
+    return KernelSetup()
+
+
+SCHEDULER_TIMEOUT = 10  # seconds to wait for an existing scheduler to answer
+
+
+@contextlib.contextmanager
+def connect(spec: ClusterSpec, workers: int | None = None,
+            scheduler: str | None = None) -> Iterator:
+    """A ``distributed.Client`` for ``spec`` (or for ``scheduler`` when given); closed on exit.
+
+    Every worker configures numba for the kernels when it starts (a worker plugin). A
+    scheduler that does not answer within ``SCHEDULER_TIMEOUT`` seconds is a ConfigError.
+    Shutting down is quiet: connections that close while the cluster stops are expected, and
+    their log records would read as a failure of a run that succeeded.
+    """
+    # Dask's start-up chatter is INFO; under Prefect's log handler it would flood the run.
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    with contextlib.ExitStack() as stack:  # exits in reverse order
+        stack.callback(log.setLevel, level)  # last, once everything is closed
+        client = _client(spec, workers, scheduler, stack)
+        client.register_plugin(_kernel_setup_plugin())
+        stack.callback(log.setLevel, logging.CRITICAL)  # first: the shutdown is quiet
+        yield client
+
+
+def _client(spec: ClusterSpec, workers: int | None, scheduler: str | None,
+            stack: contextlib.ExitStack):
+    """Start (or reach) the cluster and a client of it; both are closed by ``stack``."""
+    from distributed import Client, LocalCluster
+
+    if scheduler or spec.kind == "scheduler":
+        address = scheduler or spec.address
+        if not address:
+            raise ConfigError("cluster.address", "missing", "give --scheduler ADDRESS")
+        try:
+            return stack.enter_context(Client(address, timeout=SCHEDULER_TIMEOUT))
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"--scheduler {address}",
+                              f"no Dask scheduler answered within {SCHEDULER_TIMEOUT} s",
+                              "start one with `dask scheduler`, or check the address "
+                              "(tcp://HOST:8786)") from exc
+    if spec.kind == "slurm":
+        try:
+            from dask_jobqueue import SLURMCluster
+        except ImportError as exc:
+            raise ConfigError("cluster.kind", "slurm needs dask-jobqueue",
+                              "pip install dask-jobqueue") from exc
+        cluster = stack.enter_context(SLURMCluster(**spec.cluster_options))
+        cluster.scale(jobs=workers or spec.jobs)
+        return stack.enter_context(Client(cluster))
+    n = workers or spec.workers or max(1, (os.cpu_count() or 1) // spec.threads_per_worker)
+    env = {"NUMBA_NUM_THREADS": str(spec.threads_per_worker),
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    cluster = stack.enter_context(LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, memory_limit=spec.memory_limit,
+        dashboard_address=spec.dashboard_address, host=spec.host, env=env,
+        silence_logs=logging.ERROR))
+    return stack.enter_context(Client(cluster))

@@ -1,0 +1,257 @@
+"""The one run recipe and the executors it runs on.
+
+:func:`run_plan` is the recipe: make or check the store, warm the kernel cache, simulate
+every unfinished chunk (each task simulates its scenarios and writes its own region of the
+store), then three map-reduce passes over the stored draws give the bands, which are written
+last. A killed run loses only its unfinished chunks; the next run of the same config skips
+the finished ones and ends with the same bits. :func:`run` puts it on a cluster with a
+progress bar; ``resonance run --engine direct`` and the Prefect flow's task both call it.
+
+Executors (the :class:`Executor` protocol): :class:`DaskExecutor` (a ``distributed.Client``
+on a local, existing or SLURM cluster) for real runs, :class:`SequentialExecutor` (this
+process) for tests and tiny runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numba
+import numpy as np
+
+from resonance.flows.config import RunConfig, load_config
+from resonance.flows.engine import console
+from resonance.flows.engine import store as zstore
+from resonance.flows.engine.bands import MapReduce, compute_bands, sequential_map_reduce
+from resonance.flows.engine.cluster import ClusterSpec, connect, load_cluster
+from resonance.flows.engine.plan import ChunkJob, Plan, make_plan
+from resonance.kernels import load
+from resonance.kernels.registry import N_METRICS
+
+Progress = Callable[[int, int], None]  # progress(chunks done, chunks in all)
+
+
+class Executor(Protocol):
+    """Where chunks run. ``threads``: numba threads per task (None: numba's own setting)."""
+
+    threads: int | None
+    dashboard_link: str | None
+
+    def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
+        """``fn(shared, *args)`` for each args of items, yielded as they complete."""
+
+    def map_reduce(self, store: str, config_sha256: str,
+                   chunks: list[tuple[int, int]]) -> MapReduce:
+        """A map-reduce over the stored draws of ``chunks`` (bands.compute_bands' input)."""
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """What a worker needs to simulate and store a chunk: the job, where, how many threads."""
+
+    job: ChunkJob
+    store: str
+    config_sha256: str  # keys the workers' cache of open store arrays (store.draws_arrays)
+    threads: int
+
+
+def run_chunk(task: ChunkTask, chunk: int, start: int, stop: int,
+              theta: np.ndarray) -> tuple[int, float]:
+    """Task body: simulate scenarios [start, stop) with world parameters theta (s, d) and
+    write them into the store; returns (chunk, seconds)."""
+    began = time.perf_counter()
+    load()  # configures numba in this process before the kernel is first used
+    numba.set_num_threads(max(1, min(task.threads, numba.config.NUMBA_NUM_THREADS)))
+    outcomes = task.job.simulate(start, stop, theta)
+    zstore.write_chunk(task.store, task.config_sha256, chunk, start, stop, outcomes)
+    return chunk, time.perf_counter() - began
+
+
+def _summarise_chunk(bounds: tuple[int, int], store: str, config_sha256: str,
+                     summarise: Callable):
+    return summarise(zstore.read_draws_chunk(store, config_sha256, *bounds))
+
+
+class SequentialExecutor:
+    """Runs everything in this process, in order."""
+
+    threads = None
+    dashboard_link = None
+
+    def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
+        for args in items:
+            yield fn(shared, *args)
+
+    def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
+        return sequential_map_reduce(_StoredChunks(store, config_sha256, chunks))
+
+
+class _StoredChunks:
+    """The stored draws chunk by chunk, read afresh on every pass (memory: one chunk)."""
+
+    def __init__(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
+        self.store, self.config_sha256, self.chunks = store, config_sha256, chunks
+
+    def __iter__(self):
+        return (zstore.read_draws_chunk(self.store, self.config_sha256, *bounds)
+                for bounds in self.chunks)
+
+
+class DaskExecutor:
+    """Runs tasks on a ``distributed.Client``; merges as a binary tree on the workers."""
+
+    def __init__(self, client, threads: int = 1):
+        self.client = client
+        self.threads = threads
+        self.dashboard_link = getattr(client, "dashboard_link", None)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
+        """``shared`` is scattered to the workers once; at most a few tasks per worker are
+        in flight, so a run of a million scenarios does not hold a million futures."""
+        from distributed import as_completed
+
+        items = iter(items)
+        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        window = 4 * max(1, self.n_workers)
+        pending = as_completed()
+        for args in items:
+            pending.add(self.client.submit(fn, shared_future, *args, pure=False))
+            if pending.count() >= window:
+                break
+        for future in pending:
+            yield future.result()
+            nxt = next(items, None)
+            if nxt is not None:
+                pending.add(self.client.submit(fn, shared_future, *nxt, pure=False))
+
+    def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
+        def run(summarise, merge):
+            level = self.client.map(_summarise_chunk, chunks, store=store,
+                                    config_sha256=config_sha256, summarise=summarise,
+                                    pure=False)
+            while len(level) > 1:
+                pairs = [level[i:i + 2] for i in range(0, len(level), 2)]
+                level = [self.client.submit(merge, *pair, pure=False) if len(pair) == 2
+                         else pair[0] for pair in pairs]
+            return level[0].result()
+        return run
+
+
+@contextlib.contextmanager
+def dask_executor(spec: ClusterSpec, workers: int | None = None,
+                  scheduler: str | None = None) -> Iterator[DaskExecutor]:
+    """A DaskExecutor on the cluster of ``spec`` (or on ``scheduler``); closed on exit."""
+    with connect(spec, workers, scheduler) as client:
+        yield DaskExecutor(client, spec.threads_per_worker)
+
+
+@dataclass
+class RunReport:
+    """What a run did: chunks computed and skipped, seconds, the store."""
+
+    store: str
+    computed: int
+    skipped: int
+    seconds: float
+    chunk_seconds: list[float]
+
+
+def warm_kernel_cache(plan: Plan) -> None:
+    """Compile (or load) the kernel once here before many workers reach for the cache at
+    once (numba#4807): a one-scenario, two-firm, one-quarter call."""
+    load().simulate(plan.params(0, 1), plan.config.firm_vector, np.zeros(1, dtype=np.int64),
+                    np.uint64(plan.config.seed), 2, 1, plan.config.precision)
+
+
+def prepare_store(plan: Plan, overwrite: bool = False) -> list[int]:
+    """Create or check the plan's store; the indices of the chunks still to compute."""
+    zstore.open_or_create(plan.config, plan.theta, plan.config.store, overwrite)
+    finished = zstore.done_chunks(plan.config.store)
+    return [k for k in range(len(plan.chunks)) if not finished[k]]
+
+
+def simulate_chunks(plan: Plan, executor: Executor, todo: list[int],
+                    progress: Progress | None = None) -> list[float]:
+    """Simulate and write the chunks ``todo``; the seconds each took.
+
+    progress(done, total) is called after every finished chunk (done counts the chunks
+    that were finished before).
+    """
+    total = len(plan.chunks)
+    skipped = total - len(todo)
+    if progress:
+        progress(skipped, total)
+    if not todo:
+        return []
+    config = plan.config
+    warm_kernel_cache(plan)
+    task = ChunkTask(plan.job, config.store, config.sha256,
+                     executor.threads or numba.get_num_threads())
+    items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
+    seconds = []
+    for n_done, (_, secs) in enumerate(executor.map(run_chunk, task, items), start=1):
+        seconds.append(secs)
+        if progress:
+            progress(skipped + n_done, total)
+    return seconds
+
+
+def finalise_bands(plan: Plan, executor: Executor) -> None:
+    """Reduce the stored draws to bands and write them (the store's last write)."""
+    config = plan.config
+    shape = (len(config.path_names), config.n_quarters, N_METRICS)
+    bands = compute_bands(executor.map_reduce(config.store, config.sha256, plan.chunks), shape,
+                          config.quantiles)
+    zstore.write_bands(config.store, config, bands)
+
+
+def run_plan(plan: Plan, executor: Executor, overwrite: bool = False,
+             progress: Progress | None = None) -> RunReport:
+    """The whole recipe: prepare the store, simulate what is missing, write the bands.
+
+    The store is ``plan.config.store``. ``overwrite`` replaces a resonance store of another
+    config (never anything else: store.check).
+    """
+    began = time.perf_counter()
+    store = plan.config.store
+    todo = prepare_store(plan, overwrite)
+    seconds = simulate_chunks(plan, executor, todo, progress)
+    if todo or not zstore.has_bands(store):
+        finalise_bands(plan, executor)
+    return RunReport(store, len(todo), len(plan.chunks) - len(todo),
+                     time.perf_counter() - began, seconds)
+
+
+def resolve(config_path: str | Path, overrides: dict | None = None, cluster: str | None = None,
+            overwrite: bool = False) -> tuple[RunConfig, ClusterSpec]:
+    """Everything a run needs from its inputs, checked before any work starts: the config
+    (with overrides), the cluster spec (``cluster`` or the config's) and whether its store
+    can be used. Raises ResonanceError naming the first problem; writes nothing."""
+    config = load_config(config_path, overrides)
+    spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
+    zstore.check(config, config.store, overwrite)
+    return config, spec
+
+
+def run(config: RunConfig, spec: ClusterSpec, workers: int | None = None,
+        scheduler: str | None = None, overwrite: bool = False,
+        progress: bool = True) -> RunReport:
+    """Run ``config`` on the cluster of ``spec`` (or on ``scheduler``), printing the header,
+    the cluster and its dashboard, a progress bar and a closing line."""
+    plan = make_plan(config)
+    console.announce(config, len(plan.chunks))
+    with dask_executor(spec, workers, scheduler) as executor:
+        console.announce_cluster(executor.n_workers, executor.dashboard_link)
+        with console.progress_bar(progress, "simulating") as update:
+            report = run_plan(plan, executor, overwrite, update)
+    console.done(config, report)
+    return report
