@@ -171,8 +171,9 @@ def cmd_sensitivity(args) -> int:
     result = sensitivity(ds, args.metric, args.quarter, args.path, bootstrap=args.bootstrap)
     console.print(tables.sensitivity_table(result))
     if result.sobol is None:
-        console.print("Sobol indices need a Saltelli design: run with --sampler saltelli "
-                      "(scenarios a multiple of 12, e.g. 1536).")
+        n = len(result.ranking)
+        console.print(f"Sobol indices need a Saltelli design: run with --sampler saltelli "
+                      f"(scenarios a multiple of {n + 2}, e.g. {128 * (n + 2)}).")
     if args.out:
         console.print(f"wrote {figures.sensitivity_chart(result, args.out)}")
     return 0
@@ -210,7 +211,8 @@ def cmd_run(args) -> int:
     from resonance.flows.engine.execute import resolve
 
     # Everything the user can get wrong is checked here, before Prefect or Dask start.
-    config, spec = resolve(args.config, _overrides(args), args.cluster, args.overwrite)
+    config, spec = resolve(args.config, _overrides(args), args.cluster, args.overwrite,
+                           args.scheduler)
     if args.engine == "direct":
         from resonance.flows.engine.console import show_bands
         from resonance.flows.engine.execute import run

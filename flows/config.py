@@ -3,7 +3,7 @@
 ``load_config(file, **overrides)`` reads a YAML config, applies command-line overrides,
 checks everything (unknown keys, types, ranges, path and parameter names, the paths'
 effect on every parameter's range) and returns a :class:`RunConfig`, or raises
-:class:`flows.errors.ConfigError` naming the first bad key. Nothing else reads configs.
+:class:`resonance.flows.errors.ConfigError` naming the first bad key. Nothing else reads configs.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from resonance.flows.errors import ConfigError, config_error_from
+from resonance.flows.files import read_yaml_mapping
 from resonance.flows.paths import LeverArrays, PolicyPath, load_path
 from resonance.flows.uncertain import Distribution, parse
 from resonance.kernels.registry import (
@@ -100,7 +101,7 @@ class RunConfig:
 
     Attributes of note: ``text`` (the YAML text as read), ``sha256`` (of the validated
     content, so overrides count), ``paths`` (list of :class:`PolicyPath`), ``nominal``
-    (float64 (N_PARAMETERS,): uncertain ones at mid-range), ``firm_vector``
+    (float64 (N_PARAMETERS,): uncertain ones at their distribution's nominal value), ``firm_vector``
     (float64 (N_FIRM_PARAMETERS,)), ``uncertain_names`` (the uncertain parameters in
     registry order), ``uncertain_index`` (int64 (d,): their columns in the parameter array),
     ``distributions`` (one per uncertain parameter, flows/uncertain.py), ``bounds``
@@ -224,15 +225,8 @@ def load_config(file: str | Path, overrides: dict | None = None) -> RunConfig:
     ``None`` values are ignored (unset command-line options).
     """
     source = Path(file)
-    if not source.is_file():
-        raise ConfigError(str(file), "no such config file")
-    text = source.read_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(file), f"not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(str(file), "a config must be a YAML mapping")
+    raw = read_yaml_mapping(source, str(file), "config file")
+    text = source.read_text(encoding="utf-8")
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_override(raw, key, value)

@@ -27,17 +27,24 @@ from resonance.flows.config import RunConfig
 from resonance.flows.engine.cluster import ClusterSpec
 from resonance.flows.engine.console import show_bands
 from resonance.flows.engine.execute import RunReport, resolve, run
+from resonance.flows.errors import ResonanceError
 
 
 @task(name="validate", cache_policy=NONE)
-def validate(config_path: str, overrides: dict, cluster: str | None,
-             overwrite: bool) -> tuple[RunConfig, ClusterSpec]:
+def validate(config_path: str, overrides: dict, cluster: str | None, overwrite: bool,
+             scheduler: str | None = None) -> tuple[RunConfig, ClusterSpec]:
     """Load and check the config, the cluster and the store (ResonanceError names the
     problem)."""
-    return resolve(config_path, overrides, cluster, overwrite)
+    return resolve(config_path, overrides, cluster, overwrite, scheduler)
 
 
-@task(name="simulate", cache_policy=NONE, retries=2, retry_delay_seconds=2)
+def _retry_unless_bad_input(task, task_run, state) -> bool:
+    """Retry a failed try unless the user's input caused it (retrying cannot mend that)."""
+    return not isinstance(state.result(raise_on_failure=False), ResonanceError)
+
+
+@task(name="simulate", cache_policy=NONE, retries=2, retry_delay_seconds=2,
+      retry_condition_fn=_retry_unless_bad_input)
 def simulate(config: RunConfig, spec: ClusterSpec, workers: int | None, scheduler: str | None,
              overwrite: bool, progress: bool) -> RunReport:
     """Simulate every unfinished chunk and reduce the bands; a retry resumes from the store."""
@@ -79,7 +86,7 @@ def scenario_run(config_path: str = "configs/default.yaml", out: str | None = No
     workers / scheduler / cluster: where the chunks run (default: the config's cluster).
     """
     overrides = {**(overrides or {}), **({"store": out} if out else {})}
-    config, spec = validate(config_path, overrides, cluster, overwrite)
+    config, spec = validate(config_path, overrides, cluster, overwrite, scheduler)
     simulate(config, spec, workers, scheduler, overwrite, progress)
     report(config)
     if show_summary:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from resonance.flows.errors import ConfigError, config_error_from
+from resonance.flows.files import read_yaml_mapping
 from resonance.kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS
 
 LEVERS = ("set", "scale", "add", "at_least", "at_most")
@@ -27,7 +27,7 @@ _INDEX = {name: k for k, name in enumerate(PARAMETERS)}
 class PathFile(BaseModel):
     """The schema of one ``configs/paths/NAME.yaml``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str
     description: str = ""
     combine: list[str] = []
@@ -89,12 +89,7 @@ def load_path(ref: str, paths_dir: Path, _seen: tuple[str, ...] = ()) -> PolicyP
     where = f"paths.{ref}"
     if str(file) in _seen:
         raise ConfigError(where, "combine forms a cycle", " -> ".join([*_seen, str(file)]))
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(where, f"{file} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(where, f"{file} must hold a mapping, got {type(raw).__name__}")
+    raw = read_yaml_mapping(file, where, "path file")
     try:
         spec = PathFile.model_validate(raw)
     except ValidationError as exc:

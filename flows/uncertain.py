@@ -9,7 +9,7 @@ sampler (mc, lhs, sobol, saltelli) works with every distribution. In the YAML::
       inst_lag: {dist: triangular, low: 8, mode: 12, high: 28}
       spillover: {dist: loguniform, low: 0.02, high: 0.15}
       shock_vol: {dist: truncnormal, mean: 0.05, sd: 0.02, low: 0.01, high: 0.12}
-      layers: {dist: integer, low: 2, high: 8}                  # each whole number equally
+      return_q: {dist: integer, low: 24, high: 40}              # each whole number equally
 
 Every distribution has a finite support ``[low, high]``: it is checked against the
 parameter's valid range, and policy paths are checked at its corners.

@@ -35,11 +35,7 @@ def _save(fig, out) -> Path:
 
 def fan_chart(bands: xr.Dataset, metric: str, out: str | Path) -> Path:
     """Fan chart of ``metric``: one panel per path, median with 25-75 and 5-95 % bands."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     check_metric(metric)
     da = bands[metric].load()
     paths = list(da.path.values)
@@ -76,12 +72,7 @@ def fan_chart(bands: xr.Dataset, metric: str, out: str | Path) -> Path:
     fig.suptitle(f"{info.long_name}: uncertainty bands by policy path "
                  f"({bands.attrs.get('n_scenarios')} scenarios x {bands.attrs.get('n_firms')} "
                  "firms)", fontsize=10)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def comparison_chart(c: Comparison, out) -> Path:

@@ -170,7 +170,7 @@ def compute_bands(map_reduce: MapReduce, shape: tuple[int, int, int], quantiles)
     """Bands of all chunks' outcomes.
 
     map_reduce(summarise, merge): applies ``summarise(x)`` to every chunk's outcomes
-    x (s, p, t, m) and merges the results (any order; see ``flows/execute.py``).
+    x (s, p, t, m) and merges the results (any order; see ``flows/engine/execute.py``).
     shape: (p, t, m). Returns ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error``
     (p, t, m), float64.
     """
@@ -207,7 +207,7 @@ def compute_bands(map_reduce: MapReduce, shape: tuple[int, int, int], quantiles)
 
 def sequential_map_reduce(chunks) -> MapReduce:
     """A map_reduce over chunks in order, in this process: ``chunks`` is any re-iterable of
-    (s, p, t, m) arrays (a list, or ``flows.execute``'s reader of a store's chunks)."""
+    (s, p, t, m) arrays (a list, or ``execute``'s reader of a store's chunks)."""
 
     def run(summarise, merge):
         result = None

@@ -13,16 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from resonance.flows.errors import ConfigError, config_error_from
+from resonance.flows.files import read_yaml_mapping
 
 
 class ClusterSpec(BaseModel):
     """The schema of ``configs/clusters/*.yaml``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: Literal["local", "scheduler", "slurm"] = "local"
     workers: int | None = Field(default=None, ge=1)
     threads_per_worker: int = Field(default=1, ge=1)
@@ -45,9 +45,30 @@ def load_cluster(ref: str, clusters_dir: Path) -> ClusterSpec:
         raise ConfigError(f"cluster.{ref}", "unknown cluster",
                           f"known clusters in {clusters_dir}: {', '.join(known) or 'none'}")
     try:
-        return ClusterSpec.model_validate(yaml.safe_load(file.read_text()) or {})
+        return ClusterSpec.model_validate(read_yaml_mapping(file, f"cluster.{ref}",
+                                                            "cluster file"))
     except ValidationError as exc:
         raise config_error_from(exc, f"cluster.{ref}") from exc
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Raise ConfigError unless something accepts a TCP connection at a scheduler
+    ``address`` (``tcp://HOST:PORT``) within ``timeout`` seconds: a cheap check made before
+    any work starts, so a wrong address is one line, not a wait and a traceback."""
+    import socket
+
+    where = f"--scheduler {address}"
+    hint = "start one with `dask scheduler`, or check the address (tcp://HOST:8786)"
+    host_port = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(where, "is not a scheduler address", hint)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(where, f"no Dask scheduler answered ({exc.strerror or exc})",
+                          hint) from None
 
 
 def _kernel_setup_plugin():

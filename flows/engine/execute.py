@@ -28,7 +28,7 @@ from resonance.flows.config import RunConfig, load_config
 from resonance.flows.engine import console
 from resonance.flows.engine import store as zstore
 from resonance.flows.engine.bands import MapReduce, compute_bands, sequential_map_reduce
-from resonance.flows.engine.cluster import ClusterSpec, connect, load_cluster
+from resonance.flows.engine.cluster import ClusterSpec, check_scheduler, connect, load_cluster
 from resonance.flows.engine.plan import ChunkJob, Plan, make_plan
 from resonance.kernels import load
 from resonance.kernels.registry import N_METRICS
@@ -232,13 +232,17 @@ def run_plan(plan: Plan, executor: Executor, overwrite: bool = False,
 
 
 def resolve(config_path: str | Path, overrides: dict | None = None, cluster: str | None = None,
-            overwrite: bool = False) -> tuple[RunConfig, ClusterSpec]:
+            overwrite: bool = False,
+            scheduler: str | None = None) -> tuple[RunConfig, ClusterSpec]:
     """Everything a run needs from its inputs, checked before any work starts: the config
-    (with overrides), the cluster spec (``cluster`` or the config's) and whether its store
-    can be used. Raises ResonanceError naming the first problem; writes nothing."""
+    (with overrides), the cluster spec (``cluster`` or the config's), whether its store
+    can be used and written, and whether a scheduler answers. Raises ResonanceError naming
+    the first problem; writes nothing."""
     config = load_config(config_path, overrides)
     spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
     zstore.check(config, config.store, overwrite)
+    if scheduler or spec.kind == "scheduler":
+        check_scheduler(scheduler or spec.address or "")
     return config, spec
 
 

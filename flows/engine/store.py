@@ -4,7 +4,7 @@ Layout (``xr.open_zarr(store)`` and ``xr.open_zarr(store, group="draws")``):
 
 - root: bands. ``<metric>`` (path, time, quantile), ``<metric>_mean`` and ``<metric>_std``
   (path, time), ``<metric>_quantile_error`` (path, time): the bound on the absolute error
-  of that metric's quantiles (see ``flows/bands.py``). Provenance in the root attributes.
+  of that metric's quantiles (see ``flows/engine/bands.py``). Provenance in the root attributes.
 - ``draws``: ``<metric>`` (scenario, path, time) chunked along ``scenario`` one chunk per
   task; each uncertain parameter of the config's ``uncertain:`` on ``scenario``, its
   distribution in the attributes (``distribution``, ``low``, ``high``, ...); ``chunk_done`` (chunk,)
@@ -157,6 +157,7 @@ def check(config: RunConfig, store: str, overwrite: bool) -> bool:
     replaced, with or without it.
     """
     state, attrs = _state(store)
+    _check_writable(store)
     if state in ("absent", "empty"):
         return False
     if state == "foreign":
@@ -170,6 +171,27 @@ def check(config: RunConfig, store: str, overwrite: bool) -> bool:
                 else "is an unfinished resonance store of another run")
         raise StoreError(store, what, "choose another --out, or pass --overwrite to replace it")
     return False
+
+
+def _check_writable(store: str) -> None:
+    """Raise StoreError when a local ``store`` could not be written: the nearest existing
+    directory on its path must take a new file (probed with a temporary file, removed at
+    once). Remote stores (``s3://``, ...) are left to their file system's own errors."""
+    import tempfile
+    from pathlib import Path
+
+    if "://" in store and not store.startswith("file://"):
+        return
+    path = Path(store.removeprefix("file://")).absolute()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        return  # a file in the way is refused by check() as "not a resonance store"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise StoreError(store, f"cannot write under {existing} ({exc.strerror or exc})",
+                         "choose an --out in a directory you can write to") from None
 
 
 def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -61,6 +62,26 @@ BAD = {
     "bad quantiles": (_set("quantiles", [0.5, 0.05]), "quantiles"),
     "negative seed": (_set("seed", -1), "seed"),
     "duplicate path": (_set("paths", ["baseline", "baseline"]), "paths"),
+    "NaN size": (_set("sizes.firms", float("nan")), "sizes.firms"),
+    "NaN parameter": (_set("parameters.chi", float("nan")), "parameters.chi"),
+    "infinite parameter": (_set("parameters.chi", float("inf")), "parameters.chi"),
+    "infinite uncertain bound": (_set("uncertain.patience", [2.0, float("inf")]),
+                                 "uncertain.patience"),
+    "NaN quantile": (_set("quantiles", [0.05, float("nan")]), "quantiles"),
+    "unknown distribution": (_set("uncertain.patience", {"dist": "gamma", "low": 1, "high": 2}),
+                             "uncertain.patience"),
+    "triangular mode outside": (_set("uncertain.patience", {
+        "dist": "triangular", "low": 2, "mode": 20, "high": 12}), "uncertain.patience"),
+    "log-uniform from zero": (_set("uncertain.spillover", {
+        "dist": "loguniform", "low": 0.0, "high": 0.1}), "uncertain.spillover"),
+    "truncated normal without spread": (_set("uncertain.spillover", {
+        "dist": "truncnormal", "mean": 0.1, "sd": 0.0, "low": 0.0, "high": 0.2}),
+        "uncertain.spillover.truncnormal.sd"),
+    "integer uniform of fractions": (_set("uncertain.inst_lag", {
+        "dist": "integer", "low": 8.5, "high": 20}), "uncertain.inst_lag"),
+    "distribution outside the valid range": (_set("uncertain.spillover", {
+        "dist": "uniform", "low": 0.5, "high": 1.5}), "uncertain.spillover"),
+    "parameter both fixed and uncertain": (_set("uncertain.chi", [0.05, 0.2]), "uncertain.chi"),
 }
 
 
@@ -100,12 +121,12 @@ def test_missing_config_and_bad_yaml(tmp_path, capsys):
     (tmp_path / "broken.yaml").write_text("seed: [1, 2\n")
     assert main(["validate", str(tmp_path / "broken.yaml")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2 and "no such config file" in lines[0] and "YAML" in lines[1]
+    assert len(lines) == 2 and "no such file" in lines[0] and "YAML" in lines[1]
 
 
 def test_cli_prints_no_traceback_for_bad_input(tmp_path):
     file = _write(tmp_path, _set("parameters.lock_w", 1.5))
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "validate", str(file)],
+    done = subprocess.run([sys.executable, "-m", "resonance", "validate", str(file)],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
@@ -163,3 +184,99 @@ def test_conflicting_set_levers_are_refused(tmp_path):
     (tmp_path / "paths" / "ab.yaml").write_text("name: ab\ncombine: [a, b]\n")
     with pytest.raises(ConfigError, match="both 1.0 and 2.0"):
         load_config(file, {"paths": ["ab"]})
+
+
+UNREADABLE = {
+    "binary file": bytes(range(256)) * 4,
+    "non-UTF-8 text": "seed: 1  # Größe\n".encode("latin-1"),
+    "NUL bytes in UTF-8 text": b"seed: 1\x00\n",
+    "a YAML list": b"- seed\n- sizes\n",
+    "a YAML scalar": b"just words\n",
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE))
+def test_unreadable_config_is_one_line(tmp_path, case):
+    file = tmp_path / "config.yaml"
+    file.write_bytes(UNREADABLE[case])
+    done = subprocess.run([sys.executable, "-m", "resonance", "validate", str(file)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"resonance: error: {file}"), done.stderr
+
+
+@pytest.mark.parametrize("content", [b"- a\n- b\n", bytes(range(256))])
+def test_path_file_that_is_not_a_mapping_is_refused(tmp_path, capsys, content):
+    file = _write(tmp_path, lambda raw: None)
+    (tmp_path / "paths" / "odd.yaml").write_bytes(content)
+    assert main(["validate", str(file), "--paths", "baseline,odd"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "paths.odd" in err[0]
+
+
+def test_cluster_file_that_is_not_a_mapping_is_refused(tmp_path, capsys):
+    cluster = tmp_path / "odd.yaml"
+    cluster.write_text("- local\n")
+    args = ["run", str(DEFAULT_CONFIG), "--cluster", str(cluster), "--out",
+            str(tmp_path / "s.zarr")]
+    assert main(args) == 2
+    assert "must hold a YAML mapping" in capsys.readouterr().err
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_output_where_nothing_can_be_written_is_refused(tmp_path, capsys):
+    # /proc takes no new files, not even from root (whom permission bits do not stop).
+    assert main(["run", str(DEFAULT_CONFIG), "--out", "/proc/resonance-test.zarr",
+                 "--engine", "direct"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write under /proc" in err[0]
+
+
+def test_scheduler_that_does_not_answer_is_one_line_within_seconds(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = tmp_path / "s.zarr"
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "resonance", "run", str(DEFAULT_CONFIG),
+                           "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(store)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert time.monotonic() - began < 30
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Dask scheduler answered" in lines[0], done.stderr
+    assert not store.exists()
+
+
+def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
+    import xarray as xr
+
+    from resonance.flows.engine.execute import SequentialExecutor, run_plan
+    from resonance.flows.engine.plan import make_plan
+    from resonance.kernels.registry import CHI
+
+    def mutate(raw):
+        del raw["parameters"]["chi"]
+        raw["uncertain"]["chi"] = {"dist": "triangular", "low": 0.05, "mode": 0.1, "high": 0.3}
+
+    file = _write(tmp_path, mutate)
+    store = tmp_path / "s.zarr"
+    config = load_config(file, {"sizes.scenarios": 16, "sizes.firms": 20, "sizes.quarters": 4,
+                                "paths": ["baseline"], "chunk_scenarios": 8,
+                                "store": str(store)})
+    assert "chi" in config.uncertain_names and config.saltelli_multiple == 13
+    plan = make_plan(config)
+    chi = plan.theta[:, config.uncertain_names.index("chi")]
+    assert (chi >= 0.05).all() and (chi <= 0.3).all() and np.unique(chi).size == 16
+    np.testing.assert_array_equal(plan.params(0, 16)[:, 0, CHI], chi)
+    run_plan(plan, SequentialExecutor())
+    draws = xr.open_zarr(store, group="draws")
+    np.testing.assert_array_equal(draws["chi"].values, chi)
+    assert draws["chi"].attrs["distribution"] == "triangular"
+    assert draws["chi"].attrs["mode"] == 0.1
+    with pytest.raises(ConfigError, match="multiple of 13"):
+        load_config(file, {"sampler": "saltelli", "sizes.scenarios": 120})

@@ -66,7 +66,7 @@ def test_rerun_resumes_and_recomputes_only_unfinished_chunks(prefect_api, tmp_pa
 
 def test_validate_task_names_the_bad_key():
     with pytest.raises(ConfigError, match="sizes.firms"):
-        validate.fn(str(DEFAULT_CONFIG), {"sizes.firms": 0})
+        validate.fn(str(DEFAULT_CONFIG), {"sizes.firms": 0}, None, False)
 
 
 def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):

@@ -1,0 +1,234 @@
+"""The project installs as one import package, ``resonance``, beside PyPI's ``kernels``.
+
+The repository's folders ``kernels/`` and ``flows/`` install as ``resonance.kernels`` and
+``resonance.flows`` (a package-dir mapping in ``pyproject.toml``); the distribution is
+``resonance-scenarios``. All three bare names are taken on PyPI: ``kernels`` is Hugging
+Face's package, ``flows`` is an old package (it no longer installs on current Python, but a
+top-level ``flows`` of ours would still clash with it) and ``resonance`` is another project.
+
+The test builds a real wheel from a copy of the source tree (nothing is written into the
+repository), installs it non-editable into a fresh virtual environment and then installs
+PyPI's ``kernels`` (with its dependencies) into the same environment. It checks that:
+
+- our distribution adds exactly ``resonance/`` and ``resonance_scenarios-*.dist-info`` to
+  site-packages, its RECORD names no other top-level entry, and every module of
+  ``resonance/``, ``kernels/`` and ``flows/`` in the source tree is in the wheel;
+- ``import kernels`` gives PyPI's package (its own RECORD owns it), and in the same process
+  every installed ``resonance`` module imports from site-packages, none of them importing a
+  top-level ``flows`` or ``kernels`` (an import left unrenamed would);
+- ``python -m resonance --help`` and the ``resonance`` script run.
+
+The environment sees the system site-packages, so numpy, numba, dask, prefect, ... are not
+downloaded; building needs setuptools>=68 from PyPI (build isolation, as a user's ``pip
+install`` does) and ``kernels`` comes from PyPI. The test is skipped only when PyPI cannot
+be reached.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+DIST = "resonance_scenarios"  # the distribution's name as dist-info and wheel files spell it
+PACKAGE_DIRS = {"resonance": "resonance", "kernels": "resonance/kernels", "flows": "resonance/flows"}
+
+# What pip prints when it cannot reach the index (refused, no DNS, a proxy that refuses).
+_UNREACHABLE = re.compile(
+    r"Failed to establish a new connection|Temporary failure in name resolution"
+    r"|Name or service not known|nodename nor servname|Network is unreachable"
+    r"|ConnectTimeoutError|ProxyError|Tunnel connection failed|Could not fetch URL",
+    re.IGNORECASE,
+)
+
+_IMPORTS = """
+import importlib, json, sys
+import kernels  # PyPI's, imported first and kept while ours load
+modules = {}
+for name in sys.argv[1:]:
+    modules[name] = importlib.import_module(name).__file__
+import resonance
+print(json.dumps({
+    "kernels": kernels.__file__,
+    "kernels_is_pypi": hasattr(kernels, "get_kernel"),
+    "modules": modules,
+    "version": resonance.__version__,
+    "top_level": sorted(m for m in sys.modules if m in ("flows", "kernels")),
+    "kernels_still_pypi": sys.modules["kernels"] is kernels,
+}))
+"""
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(
+        PYTHONNOUSERSITE="1",
+        NUMBA_CACHE_DIR=str(tmp / "numba-cache"),
+        PREFECT_HOME=str(tmp / "prefect-home"),
+        MPLCONFIGDIR=str(tmp / "mpl"),
+    )
+    return env
+
+
+def _run(args: list[str], tmp: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    # cwd is outside the repository, so its folders cannot shadow what is installed.
+    return subprocess.run(
+        args, cwd=tmp, env=_env(tmp), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _pip(python: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``pip`` of the venv; skip if PyPI is unreachable, fail on any other error."""
+    result = _run(
+        [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input", *args], tmp
+    )
+    if result.returncode != 0:
+        output = result.stdout + result.stderr
+        if _UNREACHABLE.search(output):
+            pytest.skip(f"PyPI cannot be reached (pip {args[0]}): {output.strip()[-400:]}")
+        pytest.fail(f"pip {' '.join(args)} failed ({result.returncode}):\n{output}")
+    return result
+
+
+def _copy_source(dest: Path) -> None:
+    """The tracked and untracked-but-not-ignored files of the repository (no build/,
+    *.egg-info, .git, ...), so that building writes nothing into the repository."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO, capture_output=True, check=True, timeout=60,
+        ).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        listed = ""
+    names = [n for n in listed.split("\0") if n]
+    if not names:  # not a git checkout: copy all but the usual generated folders
+        shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "runs", "*.zarr",
+            ".pytest_cache", ".ruff_cache", ".hypothesis",
+        ))
+        return
+    for name in names:
+        src = REPO / name
+        if src.is_file():  # a deleted but still tracked file is skipped
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+
+
+def _record(dist_info: Path) -> list[str]:
+    with open(dist_info / "RECORD", newline="") as f:
+        return [row[0] for row in csv.reader(f) if row]
+
+
+def _top_levels(dist_info: Path) -> set[str]:
+    """Top-level site-packages names a distribution's RECORD installs, less its dist-info
+    and the scripts outside site-packages (``../../../bin/...``)."""
+    return {
+        Path(path).parts[0]
+        for path in _record(dist_info)
+        if not path.startswith("..") and Path(path).parts[0] != dist_info.name
+    }
+
+
+def _one_dist_info(site: Path, pattern: str) -> Path:
+    found = sorted(site.glob(pattern))
+    assert len(found) == 1, f"expected one {pattern} in {site}, found {found}"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """A fresh venv with the project's wheel and PyPI's ``kernels`` installed."""
+    tmp = tmp_path_factory.mktemp("install")
+    src = tmp / "src"
+    _copy_source(src)
+
+    venv_dir = tmp / "venv"
+    made = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv_dir)], tmp)
+    assert made.returncode == 0, made.stdout + made.stderr
+    python = venv_dir / "bin" / "python"
+    site = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+             tmp).stdout.strip()
+    )
+    assert site.is_dir() and site.is_relative_to(venv_dir), site
+
+    wheels = tmp / "wheels"
+    _pip(python, tmp, "wheel", "--no-deps", "--retries", "1", "--wheel-dir", str(wheels),
+         str(src))
+    wheel = _one_dist_info(wheels, f"{DIST}-*.whl")
+
+    before = {p.name for p in site.iterdir()}
+    _pip(python, tmp, "install", "--no-deps", "--no-index", str(wheel))
+    added = {p.name for p in site.iterdir()} - before
+
+    # Everything kernels needs to import (huggingface_hub, ...) but not torch, an extra.
+    _pip(python, tmp, "install", "--retries", "1", "--only-binary=:all:", "kernels")
+
+    return {"tmp": tmp, "src": src, "dir": venv_dir, "python": python, "site": site,
+            "wheel": wheel, "added": added}
+
+
+def test_installs_only_resonance_at_top_level(venv):
+    site = venv["site"]
+    dist_info = _one_dist_info(site, f"{DIST}-*.dist-info")
+    assert venv["added"] == {"resonance", dist_info.name}
+    assert _top_levels(dist_info) == {"resonance"}
+    assert not (site / "flows").exists()  # nobody here installs a top-level flows
+
+    kernels_info = _one_dist_info(site, "kernels-*.dist-info")
+    assert "kernels" in _top_levels(kernels_info)
+    assert "kernels/__init__.py" in _record(kernels_info)
+
+    # The mapping takes every module of the three folders, sub-packages included.
+    src, record = venv["src"], set(_record(dist_info))
+    expected = {
+        f"{PACKAGE_DIRS[folder]}/{py.relative_to(src / folder).as_posix()}"
+        for folder in PACKAGE_DIRS
+        for py in (src / folder).rglob("*.py")
+    }
+    assert expected <= record, f"not in the wheel: {sorted(expected - record)}"
+    assert "resonance/kernels/__init__.py" in record
+    assert "resonance/flows/__init__.py" in record
+
+
+def test_imports_beside_pypi_kernels(venv):
+    site, dist_info = venv["site"], _one_dist_info(venv["site"], f"{DIST}-*.dist-info")
+    modules = sorted(
+        path[: -len(".py")].replace("/", ".").removesuffix(".__init__")
+        for path in _record(dist_info)
+        if path.startswith("resonance/") and path.endswith(".py")
+        and path != "resonance/__main__.py"
+    )
+    for name in ("resonance.kernels", "resonance.flows.config", "resonance.flows.cli"):
+        assert name in modules
+
+    result = _run([str(venv["python"]), "-c", _IMPORTS, *modules], venv["tmp"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert Path(seen["kernels"]) == site / "kernels" / "__init__.py"
+    assert seen["kernels_is_pypi"] and seen["kernels_still_pypi"]
+    assert seen["top_level"] == ["kernels"]  # PyPI's; nothing imported a top-level flows
+    for name, file in seen["modules"].items():
+        assert file is not None, f"{name} has no __file__ (not a regular package?)"
+        assert Path(file).is_relative_to(site / "resonance"), f"{name} from {file}"
+    assert seen["version"] == venv["wheel"].name.split("-")[1]
+
+
+def test_command_line(venv):
+    python, tmp = venv["python"], venv["tmp"]
+    for args in ([str(python), "-m", "resonance", "--help"],
+                 [str(venv["dir"] / "bin" / "resonance"), "--help"]):
+        result = _run(args, tmp)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "usage:" in result.stdout.lower()
