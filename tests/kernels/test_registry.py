@@ -1,20 +1,55 @@
-"""The registry's integer constants point at their own names."""
+"""The registry's integer constants point at their own names, and everything is documented."""
 
 from __future__ import annotations
 
 import resonance.kernels.registry as reg
 
+# Written out by hand: a constant the registry unpacks in the wrong order fails here.
+STATE_CONSTANTS = {
+    "TECH": "tech_level", "PIPELINE": "pipeline", "PARADIGM": "paradigm",
+    "DEBT": "transition_debt", "ADOPTION": "adoption", "INTEGRATION": "integration",
+    "DATA": "data", "TALENT": "talent", "CAPITAL": "capital", "GAIN": "gain", "RD": "rd",
+    "SHARE": "share", "ABSORB": "absorb", "RISK": "risk", "LAYERS": "layers", "LOCK": "lock",
+    "EFFICIENCY": "efficiency", "CONVERTED": "converted", "BROKE_THROUGH": "broke_through",
+    "COMPETITIVENESS": "competitiveness", "RISK_GATE": "risk_gate",
+    "CONVERSION_LAG": "conversion_lag",
+}
+METRIC_CONSTANTS = {
+    "M_EFFICIENCY": "innovation_efficiency", "M_TRADITIONAL": "traditional_efficiency",
+    "M_TECH": "tech_efficiency", "M_FACTOR": "factor_efficiency",
+    "M_INDUSTRY": "industry_efficiency", "M_COUPLING": "coupling",
+    "M_COORDINATION": "coordination", "M_COUPLING_CORR": "coupling_corrected",
+    "M_COORDINATION_CORR": "coordination_corrected", "M_NEW_QUALITY": "new_quality_share",
+    "M_NEW_PARADIGM": "new_paradigm_share", "M_BREAKTHROUGH": "breakthrough_rate",
+    "M_CONVERSION": "conversion_rate", "M_GAP": "institutional_gap", "M_TFP": "tfp",
+    "M_DATA": "data_stock",
+}
 
-def test_every_constant_names_its_own_column():
+
+def test_every_parameter_constant_names_its_own_column():
     for names in (reg.PARAMETERS, reg.FIRM_PARAMETERS):
         for k, name in enumerate(names):
             assert getattr(reg, name.upper()) == k, name
-    assert reg.STATE[reg.TECH] == "tech_level" and reg.STATE[reg.SHARE] == "share"
-    assert reg.STATE[reg.COMPETITIVENESS] == "competitiveness"
-    metric_consts = [c for c in dir(reg) if c.startswith("M_")]
-    assert sorted(getattr(reg, c) for c in metric_consts) == list(range(reg.N_METRICS))
+
+
+def test_every_state_and_metric_constant_names_its_own_row():
+    assert len(STATE_CONSTANTS) == reg.N_STATE == len(reg.STATE)
+    for const, name in STATE_CONSTANTS.items():
+        assert reg.STATE[getattr(reg, const)] == name, const
+    assert len(METRIC_CONSTANTS) == reg.N_METRICS == len(reg.METRICS)
+    for const, name in METRIC_CONSTANTS.items():
+        assert reg.METRICS[getattr(reg, const)] == name, const
+
+
+def test_names_are_unique_across_parameters_and_metrics():
+    # a store holds parameters (draws group inputs) and metrics side by side
+    names = [*reg.PARAMETERS, *reg.FIRM_PARAMETERS, *reg.METRICS]
+    assert len(names) == len(set(names))
 
 
 def test_every_parameter_and_metric_is_documented():
-    for info in (*reg.PARAMETER_INFO.values(), *reg.FIRM_INFO.values(), *reg.METRIC_INFO.values()):
+    for info in (*reg.PARAMETER_INFO.values(), *reg.FIRM_INFO.values(),
+                 *reg.METRIC_INFO.values()):
         assert info.long_name and info.description and info.units
+        lo, hi = info.bounds
+        assert lo < hi, info.name

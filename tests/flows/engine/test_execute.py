@@ -134,7 +134,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
                 done = int(done_chunks(str(store)).sum())
             except Exception:  # the template is not there yet
                 done = 0
-            if done >= 3:
+            if done >= 1:  # killed as soon as the first chunk is marked done
                 break
             time.sleep(0.02)
     finally:
