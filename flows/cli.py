@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -130,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("--density", type=float, default=0.8,
                       help="choose the first box at least this dense")
     disc.add_argument("--out", help="write the scatter with the box to this image")
+    rep = sub.add_parser("report", help="every table the docs show, as markdown, from a store")
+    rep.add_argument("store")
+    rep.add_argument("--metric", default="innovation_efficiency",
+                     help="metric of the paired comparison and the ranking")
+    rep.add_argument("--baseline", default="baseline", help="path the others are paired with")
+    rep.add_argument("--out", help="write the markdown to this file instead of printing it")
     return parser
 
 
@@ -266,8 +273,22 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from resonance.flows.analysis.report import report_markdown
+
+    _open_draws(args.store)  # a finished store, or one line saying it is not
+    text = report_markdown(args.store, args.metric, args.baseline)
+    if args.out:
+        Path(args.out).write_text(text)
+        console.print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "summary": cmd_summary, "plot": cmd_plot,
-            "compare": cmd_compare, "sensitivity": cmd_sensitivity, "discover": cmd_discover}
+            "compare": cmd_compare, "sensitivity": cmd_sensitivity, "discover": cmd_discover,
+            "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,15 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 DIST = "resonance_scenarios"  # the distribution's name as dist-info and wheel files spell it
-PACKAGE_DIRS = {"resonance": "resonance", "kernels": "resonance/kernels", "flows": "resonance/flows"}
+# Source folder -> where it installs (pyproject.toml's [tool.setuptools.package-dir]).
+PACKAGE_DIRS = {
+    "resonance": "resonance",
+    "kernels": "resonance/kernels",
+    "flows": "resonance/flows",
+}
+
+# Left out of the copy of the source tree when it is not a git checkout.
+_GENERATED = (".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "runs", "*.zarr")
 
 # What pip prints when it cannot reach the index (refused, no DNS, a proxy that refuses).
 _UNREACHABLE = re.compile(
@@ -94,8 +102,9 @@ def _pip(python: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
     )
     if result.returncode != 0:
         output = result.stdout + result.stderr
-        if _UNREACHABLE.search(output):
-            pytest.skip(f"PyPI cannot be reached (pip {args[0]}): {output.strip()[-400:]}")
+        unreachable = [line for line in output.splitlines() if _UNREACHABLE.search(line)]
+        if unreachable:
+            pytest.skip(f"PyPI cannot be reached (pip {args[0]}): {unreachable[-1].strip()}")
         pytest.fail(f"pip {' '.join(args)} failed ({result.returncode}):\n{output}")
     return result
 
@@ -104,18 +113,13 @@ def _copy_source(dest: Path) -> None:
     """The tracked and untracked-but-not-ignored files of the repository (no build/,
     *.egg-info, .git, ...), so that building writes nothing into the repository."""
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO, capture_output=True, check=True, timeout=60,
-        ).stdout.decode()
+        git = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+        listed = subprocess.run(git, cwd=REPO, capture_output=True, check=True).stdout.decode()
     except (OSError, subprocess.SubprocessError):
         listed = ""
     names = [n for n in listed.split("\0") if n]
     if not names:  # not a git checkout: copy all but the usual generated folders
-        shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(
-            ".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "runs", "*.zarr",
-            ".pytest_cache", ".ruff_cache", ".hypothesis",
-        ))
+        shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*_GENERATED))
         return
     for name in names:
         src = REPO / name
@@ -156,15 +160,12 @@ def venv(tmp_path_factory):
     made = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv_dir)], tmp)
     assert made.returncode == 0, made.stdout + made.stderr
     python = venv_dir / "bin" / "python"
-    site = Path(
-        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-             tmp).stdout.strip()
-    )
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(_run([str(python), "-c", purelib], tmp).stdout.strip())
     assert site.is_dir() and site.is_relative_to(venv_dir), site
 
     wheels = tmp / "wheels"
-    _pip(python, tmp, "wheel", "--no-deps", "--retries", "1", "--wheel-dir", str(wheels),
-         str(src))
+    _pip(python, tmp, "wheel", "--no-deps", "--retries", "1", "--wheel-dir", str(wheels), str(src))
     wheel = _one_dist_info(wheels, f"{DIST}-*.whl")
 
     before = {p.name for p in site.iterdir()}
@@ -174,8 +175,15 @@ def venv(tmp_path_factory):
     # Everything kernels needs to import (huggingface_hub, ...) but not torch, an extra.
     _pip(python, tmp, "install", "--retries", "1", "--only-binary=:all:", "kernels")
 
-    return {"tmp": tmp, "src": src, "dir": venv_dir, "python": python, "site": site,
-            "wheel": wheel, "added": added}
+    return {
+        "tmp": tmp,
+        "src": src,
+        "dir": venv_dir,
+        "python": python,
+        "site": site,
+        "wheel": wheel,
+        "added": added,
+    }
 
 
 def test_installs_only_resonance_at_top_level(venv):
@@ -206,7 +214,8 @@ def test_imports_beside_pypi_kernels(venv):
     modules = sorted(
         path[: -len(".py")].replace("/", ".").removesuffix(".__init__")
         for path in _record(dist_info)
-        if path.startswith("resonance/") and path.endswith(".py")
+        if path.startswith("resonance/")
+        and path.endswith(".py")
         and path != "resonance/__main__.py"
     )
     for name in ("resonance.kernels", "resonance.flows.config", "resonance.flows.cli"):
@@ -227,8 +236,10 @@ def test_imports_beside_pypi_kernels(venv):
 
 def test_command_line(venv):
     python, tmp = venv["python"], venv["tmp"]
-    for args in ([str(python), "-m", "resonance", "--help"],
-                 [str(venv["dir"] / "bin" / "resonance"), "--help"]):
+    for args in (
+        [str(python), "-m", "resonance", "--help"],
+        [str(venv["dir"] / "bin" / "resonance"), "--help"],
+    ):
         result = _run(args, tmp)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "usage:" in result.stdout.lower()

@@ -100,6 +100,8 @@ def connect(spec: ClusterSpec, workers: int | None = None,
     Shutting down is quiet: connections that close while the cluster stops are expected, and
     their log records would read as a failure of a run that succeeded.
     """
+    import distributed  # noqa: F401  its first import sets its loggers' levels: before ours
+
     # Dask's start-up chatter is INFO; under Prefect's log handler it would flood the run.
     log = logging.getLogger("distributed")
     level = log.level
