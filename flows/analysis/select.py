@@ -31,11 +31,16 @@ def inputs(ds: xr.Dataset) -> pd.DataFrame:
 
 def input_names(ds: xr.Dataset) -> list[str]:
     """The scenario inputs of a ``draws`` group: its variables on ``scenario`` alone (the
-    uncertain parameters; each carries its ``distribution`` in its attributes)."""
-    return [str(n) for n, v in ds.data_vars.items() if v.dims == ("scenario",)]
+    uncertain parameters; each carries its ``distribution`` in its attributes), in the
+    design's column order (the store's ``uncertain`` attribute; else the registry's), so
+    order-dependent methods (PRIM's ties, the tree ensemble) see them as the run did."""
+    from resonance.kernels.registry import PARAMETERS
+
+    found = [str(n) for n, v in ds.data_vars.items() if v.dims == ("scenario",)]
+    order = list(ds.attrs.get("uncertain", [])) or list(PARAMETERS)
+    return sorted(found, key=lambda n: (order.index(n) if n in order else len(order), n))
 
 
 def vector(ds: xr.Dataset, metric: str, path: str, quarter: int) -> np.ndarray:
+    """float64 (scenario,): ``metric`` on ``path`` at ``quarter`` (index; -1 the last)."""
     return np.asarray(ds[metric].sel(path=path).isel(time=quarter).values, dtype=np.float64)
-
-
