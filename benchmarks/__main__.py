@@ -22,8 +22,7 @@ from benchmarks import system, throughput
 RESULTS = Path(__file__).resolve().parent / "results"
 
 QUICK = {
-    "throughput": dict(scenarios=8, firms=400, quarters=40, ref_scenarios=4, repeats=3,
-                       jax=False),
+    "throughput": dict(scenarios=8, firms=400, quarters=40, ref_scenarios=4, repeats=3, jax=False),
     "scaling": dict(scenarios=32, firms=500, quarters=40, chunk=8),
     "memory": dict(scenarios=32, firms=100, quarters=20, workers=1),
     "bands": dict(scenarios=256, firms=30, quarters=40, chunk=32),
@@ -51,27 +50,43 @@ def machine() -> dict:
 
 
 def table(result: dict) -> Table:
-    t = Table(title=f"resonance benchmarks on {result['machine']} ({result['cpu']}, "
-                    f"{result['cores']} cores){' [quick]' if result['quick'] else ''}")
+    t = Table(
+        title=f"resonance benchmarks on {result['machine']} ({result['cpu']}, "
+        f"{result['cores']} cores){' [quick]' if result['quick'] else ''}"
+    )
     t.add_column("measure")
     t.add_column("value", justify="right")
-    for key in ("kernel_firm_steps_per_s_1thread", "kernel_firm_steps_per_s_all_threads",
-                "kernel_float64_firm_steps_per_s_1thread",
-                "numpy_firm_steps_per_s", "numpy_generator_firm_steps_per_s",
-                "jax_firm_steps_per_s", "python_firm_steps_per_s", "ratio_kernel_numpy",
-                "ratio_kernel_float64_numpy", "ratio_kernel_numpy_generator",
-                "ratio_kernel_jax", "ratio_kernel_python",
-                "parallel_efficiency_all_threads", "compile_s_cold", "startup_s_warm"):
+    for key in (
+        "kernel_firm_steps_per_s_1thread",
+        "kernel_firm_steps_per_s_all_threads",
+        "kernel_float64_firm_steps_per_s_1thread",
+        "numpy_firm_steps_per_s",
+        "numpy_generator_firm_steps_per_s",
+        "jax_firm_steps_per_s",
+        "python_firm_steps_per_s",
+        "ratio_kernel_numpy",
+        "ratio_kernel_float64_numpy",
+        "ratio_kernel_numpy_generator",
+        "ratio_kernel_jax",
+        "ratio_kernel_python",
+        "parallel_efficiency_all_threads",
+        "compile_s_cold",
+        "startup_s_warm",
+    ):
         value = result.get(key)
         t.add_row(key, "n/a" if value is None else f"{value:,.3g}")
     for row in result["dask_scaling"]:
-        t.add_row(f"dask {row['workers']} workers: speed-up / efficiency",
-                  f"{row['speedup']:.2f} / {row['efficiency']:.0%}")
+        t.add_row(
+            f"dask {row['workers']} workers: speed-up / efficiency",
+            f"{row['speedup']:.2f} / {row['efficiency']:.0%}",
+        )
     for k, v in result["peak_rss_mb"].items():
         t.add_row(f"peak RSS at {k} scenarios (MB)", f"{v:,.0f}")
     b = result["bands_and_store"]
-    t.add_row("store writes / bands / simulation (s)",
-              f"{b['store_write_s']:.2f} / {b['bands_s']:.2f} / {b['simulate_s']:.2f}")
+    t.add_row(
+        "store writes / bands / simulation (s)",
+        f"{b['store_write_s']:.2f} / {b['bands_s']:.2f} / {b['simulate_s']:.2f}",
+    )
     for key in ("jax_note", "compile_note"):
         if result.get(key):
             t.add_row("note", escape(result[key]))
@@ -93,8 +108,11 @@ def main() -> None:
     with console.status("peak memory at 1x, 2x, 4x scenarios"):
         result["peak_rss_mb"] = system.peak_memory(**sizes["memory"])
     if sizes["compile"] is None:
-        result.update(compile_s_cold=None, startup_s_warm=None,
-                      compile_note="cold compile skipped in --quick (about 30 s on 2 cores)")
+        result.update(
+            compile_s_cold=None,
+            startup_s_warm=None,
+            compile_note="cold compile skipped in --quick (about 30 s on 2 cores)",
+        )
     else:
         with console.status("JIT compile and start-up"):
             result.update(system.compile_times(**sizes["compile"]))

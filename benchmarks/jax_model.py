@@ -32,8 +32,10 @@ def _attributes(key, fp, n):
     rd0 = jax.random.beta(k[1], fp[R.RD0_A], fp[R.RD0_B], (n,))
     absorb = jax.random.beta(k[2], fp[R.ABSORB_A], fp[R.ABSORB_B], (n,))
     risk = jax.random.beta(k[3], fp[R.RISK_A], fp[R.RISK_B], (n,))
-    layers = jnp.floor(fp[R.LAYERS_MIN] + jax.random.uniform(k[4], (n,))
-                       * (fp[R.LAYERS_MAX] - fp[R.LAYERS_MIN] + 1.0))
+    layers = jnp.floor(
+        fp[R.LAYERS_MIN]
+        + jax.random.uniform(k[4], (n,)) * (fp[R.LAYERS_MAX] - fp[R.LAYERS_MIN] + 1.0)
+    )
     lock = jax.random.beta(k[5], fp[R.LOCK_A], fp[R.LOCK_B], (n,))
     size0 = jnp.exp(fp[R.SIZE_MU] + fp[R.SIZE_SIGMA] * jax.random.normal(k[6], (n,)))
     return a0, rd0, absorb, risk, layers, lock, size0
@@ -43,10 +45,22 @@ def _fresh(p, a0, rd0, absorb, risk, layers, lock, share):
     """A firm state dict for the given attributes (the initial state of MODEL.md §4)."""
     zeros = jnp.zeros_like(a0)
     return {
-        "tech": a0, "pipeline": zeros, "paradigm": zeros, "debt": zeros, "adoption": zeros,
-        "x": zeros + p[R.X0], "data": zeros + p[R.DATA0], "talent": zeros + p[R.TALENT0],
-        "capital": zeros + p[R.CAPITAL0], "gain": zeros, "rd": rd0, "share": share,
-        "absorb": absorb, "risk": risk, "layers": layers, "lock": lock,
+        "tech": a0,
+        "pipeline": zeros,
+        "paradigm": zeros,
+        "debt": zeros,
+        "adoption": zeros,
+        "x": zeros + p[R.X0],
+        "data": zeros + p[R.DATA0],
+        "talent": zeros + p[R.TALENT0],
+        "capital": zeros + p[R.CAPITAL0],
+        "gain": zeros,
+        "rd": rd0,
+        "share": share,
+        "absorb": absorb,
+        "risk": risk,
+        "layers": layers,
+        "lock": lock,
         "gate": jax.nn.sigmoid((risk - p[R.R_CRIT]) / p[R.GATE_WIDTH]),
         "lag": 1.0 / (1.0 + p[R.LAG_PER_LAYER] * layers),
     }
@@ -66,8 +80,11 @@ def _quarter(carry, key, p, fp):
     trust = trust + p[R.ETA_PI] * (uf_mean - trust)
     sharing = p[R.DATA_SHARING] * (0.5 + trust)
     pool = sharing * st["data"].mean()
-    patient = (p[R.H0] * (1 - jnp.exp(-QUARTERS_PER_YEAR * p[R.PATIENCE] / p[R.RETURN_Q]))
-               * (1 - p[R.FLIGHT_SENSITIVITY] * (1 - kappa)))
+    patient = (
+        p[R.H0]
+        * (1 - jnp.exp(-QUARTERS_PER_YEAR * p[R.PATIENCE] / p[R.RETURN_Q]))
+        * (1 - p[R.FLIGHT_SENSITIVITY] * (1 - kappa))
+    )
     revenue_rd = st["rd"] * st["share"] * n
 
     waiting = st["pipeline"] > 0
@@ -75,8 +92,9 @@ def _quarter(carry, key, p, fp):
     kappa = jnp.where(waiting, st["share"], 0).sum()
     kappa = jnp.where(kappa > 0, jnp.where(conv, st["share"], 0).sum() / kappa, 0.0)
     decay = jnp.where(waiting & ~conv, p[R.DELTA_P] * st["pipeline"], 0.0)
-    adoption = st["adoption"] + jnp.where(conv, st["pipeline"] * (1 - st["lock"] * p[R.LOCK_W]),
-                                          0.0)
+    adoption = st["adoption"] + jnp.where(
+        conv, st["pipeline"] * (1 - st["lock"] * p[R.LOCK_W]), 0.0
+    )
     talent = st["talent"] + p[R.PHI_FAIL] * decay
     debt = st["debt"] * (1 - 1 / p[R.Z_TAU]) + jnp.where(conv, p[R.Z_COST] * st["pipeline"], 0)
     pipeline = jnp.where(conv, 0.0, st["pipeline"] - decay)
@@ -101,47 +119,89 @@ def _quarter(carry, key, p, fp):
     data = st["data"] * (1 - p[R.DELTA_D]) + activity * (1 + p[R.NETWORK] * net) * p[R.FEEDBACK]
     talent = talent * (1 - p[R.TALENT_DECAY]) + p[R.TRAIN] * st["rd"]
     capital = st["capital"] * (1 - p[R.DELTA_K]) + patient * revenue_rd
-    x = jnp.clip(st["x"] + p[R.NU] * (conv + p[R.SPILLOVER] * net) - p[R.DELTA_X] * st["x"],
-                 0, 1)
+    x = jnp.clip(st["x"] + p[R.NU] * (conv + p[R.SPILLOVER] * net) - p[R.DELTA_X] * st["x"], 0, 1)
 
     rd_div = jnp.maximum(st["rd"], p[R.RD_EPS])
     u_t = 1 - jnp.exp(-p[R.K_T] * gain_s / rd_div)
-    u_f = jax.nn.sigmoid(p[R.W_D] * jnp.log1p(data + sharing * pool) + p[R.W_H] * talent
-                         + p[R.W_K] * capital - p[R.B_F])
+    u_f = jax.nn.sigmoid(
+        p[R.W_D] * jnp.log1p(data + sharing * pool)
+        + p[R.W_H] * talent
+        + p[R.W_K] * capital
+        - p[R.B_F]
+    )
     u_i = x / (1 + debt)
     total = (u_t + u_f + u_i) / 3
     prod = u_t * u_f * u_i
     c = jnp.where(total > 0, jnp.minimum(1.0, jnp.cbrt(prod) / total), 0.0)
     u_max = jnp.maximum(u_t, jnp.maximum(u_f, u_i))
     spread = jnp.abs(u_t - u_f) + jnp.abs(u_t - u_i) + jnp.abs(u_f - u_i)
-    c_star = jnp.where(u_max > 0, jnp.sqrt(jnp.maximum(0, 1 - spread / 3)
-                                           * jnp.sqrt(prod / jnp.maximum(u_max, 1e-300) ** 3)),
-                       0.0)
+    c_star = jnp.where(
+        u_max > 0,
+        jnp.sqrt(jnp.maximum(0, 1 - spread / 3) * jnp.sqrt(prod / jnp.maximum(u_max, 1e-300) ** 3)),
+        0.0,
+    )
     d = jnp.sqrt(c * total)
     regime = (jnp.minimum(u_t, jnp.minimum(u_f, u_i)) >= p[R.THRESHOLD]).astype(jnp.float64)
     e_trad = (gain_s - debt / p[R.Z_TAU]) / rd_div * (1 - damp)
     e = e_trad * (1 + p[R.RESONANCE] * d * regime)
 
-    comp = jnp.maximum(0, jnp.exp(tech) / (1 + debt)
-                       * (1 + p[R.SHOCK_VOL] * jax.random.normal(keys[3], (n,))))
+    comp = jnp.maximum(
+        0, jnp.exp(tech) / (1 + debt) * (1 + p[R.SHOCK_VOL] * jax.random.normal(keys[3], (n,)))
+    )
     share = st["share"]
     mean_e = (share * e).sum()
     mean_c = (share * comp).sum()
-    metrics = jnp.stack([
-        mean_e, (share * e_trad).sum(), u_t.mean(), u_f.mean(), u_i.mean(), c.mean(), d.mean(),
-        c_star.mean(), jnp.sqrt(c_star * total).mean(), regime.mean(), paradigm.mean(),
-        broke.mean(), kappa, gap, 0.0, data.mean()])
+    metrics = jnp.stack(
+        [
+            mean_e,
+            (share * e_trad).sum(),
+            u_t.mean(),
+            u_f.mean(),
+            u_i.mean(),
+            c.mean(),
+            d.mean(),
+            c_star.mean(),
+            jnp.sqrt(c_star * total).mean(),
+            regime.mean(),
+            paradigm.mean(),
+            broke.mean(),
+            kappa,
+            gap,
+            0.0,
+            data.mean(),
+        ]
+    )
     rd = jnp.clip(st["rd"] + p[R.ETA_RE] * (e - mean_e) * st["rd"], p[R.RD_MIN], p[R.RD_MAX])
     share = jnp.where(mean_c > 0, share * (1 + p[R.CHI] * (comp - mean_c) / mean_c), share)
     share = share / share.sum()
 
-    new = {**st, "tech": tech, "pipeline": pipeline, "paradigm": paradigm, "debt": debt,
-           "adoption": adoption, "x": x, "data": data, "talent": talent, "capital": capital,
-           "gain": gain_s, "rd": rd, "share": share}
+    new = {
+        **st,
+        "tech": tech,
+        "pipeline": pipeline,
+        "paradigm": paradigm,
+        "debt": debt,
+        "adoption": adoption,
+        "x": x,
+        "data": data,
+        "talent": talent,
+        "capital": capital,
+        "gain": gain_s,
+        "rd": rd,
+        "share": share,
+    }
     exits = share < p[R.EXIT_SHARE] / n
     a0, rd0, ab, rk, ly, lk, _ = _attributes(keys[4], fp, n)
-    entrant = _fresh(p, jnp.full(n, mean_a - p[R.ENTRANT_GAP]), rd0, ab, rk, ly, lk,
-                     jnp.full(n, p[R.ENTRANT_SHARE] / n))
+    entrant = _fresh(
+        p,
+        jnp.full(n, mean_a - p[R.ENTRANT_GAP]),
+        rd0,
+        ab,
+        rk,
+        ly,
+        lk,
+        jnp.full(n, p[R.ENTRANT_SHARE] / n),
+    )
     new = jax.tree_util.tree_map(lambda e_, o: jnp.where(exits, e_, o), entrant, new)
     new["share"] = new["share"] / new["share"].sum()
     metrics = metrics.at[R.M_TFP].set((new["share"] * jnp.exp(new["tech"])).sum())
@@ -155,8 +215,9 @@ def _scenario(key, p, fp, n_firms, n_quarters):
     st = _fresh(p, a0, rd0, ab, rk, ly, lk, size / size.sum())
     tfp0 = (st["share"] * jnp.exp(st["tech"])).sum()
     carry = (st, a0.mean(), p[R.PI0], 0.0, p[R.PI0])
-    _, metrics = lax.scan(lambda c, k: _quarter(c, k, p, fp), carry,
-                          jax.random.split(k_run, n_quarters))
+    _, metrics = lax.scan(
+        lambda c, k: _quarter(c, k, p, fp), carry, jax.random.split(k_run, n_quarters)
+    )
     return metrics.at[:, R.M_TFP].divide(tfp0)
 
 

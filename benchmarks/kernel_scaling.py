@@ -23,8 +23,15 @@ def save(path: str, scenarios: int = 64, firms: int = 1000, quarters: int = 40) 
     from benchmarks.throughput import case
 
     config, params, ids = case(scenarios, firms, quarters)
-    np.savez(path, params=params, firm_params=config.firm_vector, ids=ids,
-             seed=np.uint64(config.seed), firms=firms, quarters=quarters)
+    np.savez(
+        path,
+        params=params,
+        firm_params=config.firm_vector,
+        ids=ids,
+        seed=np.uint64(config.seed),
+        firms=firms,
+        quarters=quarters,
+    )
 
 
 def scaling(path: str, repeats: int = 3) -> list[dict]:
@@ -33,11 +40,21 @@ def scaling(path: str, repeats: int = 3) -> list[dict]:
     from resonance.kernels.simulate import simulate
 
     case = np.load(path)
-    args = (case["params"], case["firm_params"], case["ids"], np.uint64(case["seed"]),
-            int(case["firms"]), int(case["quarters"]))
+    args = (
+        case["params"],
+        case["firm_params"],
+        case["ids"],
+        np.uint64(case["seed"]),
+        int(case["firms"]),
+        int(case["quarters"]),
+    )
     simulate(*args)
-    steps = case["params"].shape[0] * case["params"].shape[1] * int(case["firms"]) * int(
-        case["quarters"])
+    steps = (
+        case["params"].shape[0]
+        * case["params"].shape[1]
+        * int(case["firms"])
+        * int(case["quarters"])
+    )
     most = numba.config.NUMBA_NUM_THREADS
     rows = []
     for n in sorted({1, most, *[2**k for k in range(1, 7) if 2**k < most]}):

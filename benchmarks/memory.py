@@ -32,8 +32,11 @@ def run_and_measure(cmd: list[str], interval: float = 0.05, **popen) -> dict:
         except psutil.NoSuchProcess:
             break
         time.sleep(interval)
-    return {"returncode": child.returncode, "wall_s": time.perf_counter() - start,
-            "peak_rss_mb": peak / 2**20}
+    return {
+        "returncode": child.returncode,
+        "wall_s": time.perf_counter() - start,
+        "peak_rss_mb": peak / 2**20,
+    }
 
 
 if __name__ == "__main__":

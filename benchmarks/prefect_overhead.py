@@ -17,13 +17,33 @@ def time_run(engine: str, repeats: int = 3) -> list[float]:
     times = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "flows.cli", "run", str(CONFIG), "--scenarios", "64",
-                   "--firms", "100", "--quarters", "20", "--workers", "2", "--no-progress",
-                   "--out", f"{tmp}/run.zarr", "--engine", engine]
+            cmd = [
+                sys.executable,
+                "-m",
+                "flows.cli",
+                "run",
+                str(CONFIG),
+                "--scenarios",
+                "64",
+                "--firms",
+                "100",
+                "--quarters",
+                "20",
+                "--workers",
+                "2",
+                "--no-progress",
+                "--out",
+                f"{tmp}/run.zarr",
+                "--engine",
+                engine,
+            ]
             start = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True,
-                           env={**__import__("os").environ,
-                                "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+            subprocess.run(
+                cmd,
+                check=True,
+                capture_output=True,
+                env={**__import__("os").environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+            )
             times.append(time.perf_counter() - start)
     return times
 
@@ -31,9 +51,12 @@ def time_run(engine: str, repeats: int = 3) -> list[float]:
 def measure(repeats: int = 3) -> dict:
     direct = time_run("direct", repeats)
     prefect = time_run("prefect", repeats)
-    return {"direct_s": statistics.median(direct), "prefect_s": statistics.median(prefect),
-            "prefect_overhead_s": statistics.median(prefect) - statistics.median(direct),
-            "runs": {"direct": direct, "prefect": prefect}}
+    return {
+        "direct_s": statistics.median(direct),
+        "prefect_s": statistics.median(prefect),
+        "prefect_overhead_s": statistics.median(prefect) - statistics.median(direct),
+        "runs": {"direct": direct, "prefect": prefect},
+    }
 
 
 if __name__ == "__main__":

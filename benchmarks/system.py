@@ -30,9 +30,16 @@ def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4
     timings = {}
     for n in counts:
         with tempfile.TemporaryDirectory() as tmp:
-            config = load_config(CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms,
-                                          "sizes.quarters": quarters, "chunk_scenarios": chunk,
-                                          "store": f"{tmp}/s.zarr"})
+            config = load_config(
+                CONFIG,
+                {
+                    "sizes.scenarios": scenarios,
+                    "sizes.firms": firms,
+                    "sizes.quarters": quarters,
+                    "chunk_scenarios": chunk,
+                    "store": f"{tmp}/s.zarr",
+                },
+            )
             plan = make_plan(config)
             spec = ClusterSpec(kind="local", dashboard_address=None)
             with connect(spec, workers=n) as client:
@@ -44,8 +51,15 @@ def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4
                 simulate_chunks(plan, config.store, executor, rest)
                 timings[n] = (time.perf_counter() - start) / len(rest)
     base = timings[1]
-    return [{"workers": n, "seconds_per_chunk": timings[n], "speedup": base / timings[n],
-             "efficiency": base / timings[n] / n} for n in counts]
+    return [
+        {
+            "workers": n,
+            "seconds_per_chunk": timings[n],
+            "speedup": base / timings[n],
+            "efficiency": base / timings[n] / n,
+        }
+        for n in counts
+    ]
 
 
 def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4), workers=2) -> dict:
@@ -57,11 +71,25 @@ def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4), worker
     from concurrent.futures import ThreadPoolExecutor
 
     def one(factor, tmp):
-        cmd = ["resonance", "run", str(CONFIG), "--scenarios", str(scenarios * factor),
-               "--firms", str(firms), "--quarters", str(quarters), "--workers", str(workers),
-               "--out", f"{tmp}/m{factor}.zarr", "--no-progress", "--engine", "direct"]
-        got = run_and_measure(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+        cmd = [
+            "resonance",
+            "run",
+            str(CONFIG),
+            "--scenarios",
+            str(scenarios * factor),
+            "--firms",
+            str(firms),
+            "--quarters",
+            str(quarters),
+            "--workers",
+            str(workers),
+            "--out",
+            f"{tmp}/m{factor}.zarr",
+            "--no-progress",
+            "--engine",
+            "direct",
+        ]
+        got = run_and_measure(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if got["returncode"] != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed")
         return round(got["peak_rss_mb"], 1)
@@ -89,8 +117,14 @@ def compile_times(warm_repeats: int = 3) -> dict:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
 
         def first_call():
-            done = subprocess.run([sys.executable, "-c", _FIRST_CALL], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", _FIRST_CALL],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return float(done.stdout.strip().splitlines()[-1])
 
         cold = first_call()
@@ -106,9 +140,16 @@ def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
     from resonance.flows.engine.store import write_chunk
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms,
-                                      "sizes.quarters": quarters, "chunk_scenarios": chunk,
-                                      "store": f"{tmp}/b.zarr"})
+        config = load_config(
+            CONFIG,
+            {
+                "sizes.scenarios": scenarios,
+                "sizes.firms": firms,
+                "sizes.quarters": quarters,
+                "chunk_scenarios": chunk,
+                "store": f"{tmp}/b.zarr",
+            },
+        )
         plan = make_plan(config)
         prepare_store(plan, config.store)
         outcomes = [plan.simulate_chunk(a, b) for a, b in plan.chunks]
@@ -120,12 +161,16 @@ def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
         for k, (a, b) in enumerate(plan.chunks):
             write_chunk(config.store, config.sha256, k, a, b, outcomes[k])
         write_s = time.perf_counter() - start
-        bands_s = median_time(lambda: finalise_bands(plan, config.store,
-                                                     SequentialExecutor()), 2)
+        bands_s = median_time(lambda: finalise_bands(plan, config.store, SequentialExecutor()), 2)
         values = sum(o.size for o in outcomes)
-    return {"values": values, "simulate_s": simulate_s, "store_write_s": write_s,
-            "bands_s": bands_s, "store_write_mvalues_per_s": values / write_s / 1e6,
-            "bands_mvalues_per_s": values / bands_s / 1e6}
+    return {
+        "values": values,
+        "simulate_s": simulate_s,
+        "store_write_s": write_s,
+        "bands_s": bands_s,
+        "store_write_mvalues_per_s": values / write_s / 1e6,
+        "bands_mvalues_per_s": values / bands_s / 1e6,
+    }
 
 
 if __name__ == "__main__":
@@ -133,5 +178,4 @@ if __name__ == "__main__":
     import json
 
     most = int(sys.argv[1]) if len(sys.argv) > 1 else (os.cpu_count() or 1)
-    print(json.dumps(dask_scaling(most, scenarios=16 * most, firms=1000, quarters=40,
-                                  chunk=8)))
+    print(json.dumps(dask_scaling(most, scenarios=16 * most, firms=1000, quarters=40, chunk=8)))

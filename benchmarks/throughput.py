@@ -45,8 +45,9 @@ def median_time(fn, repeats: int) -> float:
 
 def case(scenarios: int, firms: int, quarters: int):
     """(config, params (s, p, k), scenario ids) of the default config at these sizes."""
-    config = load_config(CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms,
-                                  "sizes.quarters": quarters})
+    config = load_config(
+        CONFIG, {"sizes.scenarios": scenarios, "sizes.firms": firms, "sizes.quarters": quarters}
+    )
     return config, make_plan(config).params(0, scenarios), np.arange(scenarios)
 
 
@@ -67,22 +68,35 @@ def python_loop_seconds(scenarios=1, firms=50, quarters=4) -> float:
     """Seconds of the kernel's source as plain Python (per-firm loops, no JIT), in Python
     floats (the float64 build: ``kernels.simulate.float_type``)."""
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    done = subprocess.run([sys.executable, "-c", _PYTHON_CASE, str(scenarios), str(firms),
-                           str(quarters)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _PYTHON_CASE, str(scenarios), str(firms), str(quarters)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
-            python_case=(1, 50, 4), jax=True) -> dict:
+def measure(
+    scenarios=32,
+    firms=500,
+    quarters=40,
+    ref_scenarios=8,
+    repeats=3,
+    python_case=(1, 50, 4),
+    jax=True,
+) -> dict:
     """Firm-steps per second of each implementation and the ratios between them."""
     config, params, ids = case(scenarios, firms, quarters)
     n_paths = params.shape[1]
     steps = scenarios * firms * quarters * n_paths
 
     def kernel(precision="float32"):
-        return simulate(params, config.firm_vector, ids, config.seed, firms, quarters,
-                        precision=precision)
+        return simulate(
+            params, config.firm_vector, ids, config.seed, firms, quarters, precision=precision
+        )
 
     kernel()  # compile or load the cache
     kernel("float64")
@@ -100,18 +114,24 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
         result["kernel_firm_steps_per_s_all_threads"] = steps / float(np.median(times[threads]))
         numba.set_num_threads(1)
         result["kernel_float64_firm_steps_per_s_1thread"] = steps / median_time(
-            lambda: kernel("float64"), repeats)
+            lambda: kernel("float64"), repeats
+        )
     finally:
         numba.set_num_threads(threads)
 
     sub = params[:ref_scenarios]
     ref_steps = ref_scenarios * firms * quarters * n_paths
-    for key, draws in (("numpy_firm_steps_per_s", None),
-                       ("numpy_generator_firm_steps_per_s", "generator")):
+    for key, draws in (
+        ("numpy_firm_steps_per_s", None),
+        ("numpy_generator_firm_steps_per_s", "generator"),
+    ):
+
         def run(draws=draws):
             d = reference.GeneratorDraws(config.seed, config.firm_vector) if draws else None
-            reference.simulate(sub, config.firm_vector, ids[:ref_scenarios], config.seed,
-                               firms, quarters, draws=d)
+            reference.simulate(
+                sub, config.firm_vector, ids[:ref_scenarios], config.seed, firms, quarters, draws=d
+            )
+
         result[key] = ref_steps / median_time(run, max(1, repeats - 1))
 
     s, f, q = python_case
@@ -121,25 +141,37 @@ def measure(scenarios=32, firms=500, quarters=40, ref_scenarios=8, repeats=3,
         if not jax:
             raise ImportError
         from benchmarks import jax_model
+
         result["jax_firm_steps_per_s"] = jax_model.firm_steps_per_s(
-            config, sub, ids[:ref_scenarios], firms, quarters, repeats)
+            config, sub, ids[:ref_scenarios], firms, quarters, repeats
+        )
     except ImportError:
         result["jax_firm_steps_per_s"] = None
-        result["jax_note"] = ("JAX is not installed (pip install -e '.[bench]')" if jax
-                              else "JAX skipped in --quick (its compile alone takes ~15 s)")
+        result["jax_note"] = (
+            "JAX is not installed (pip install -e '.[bench]')"
+            if jax
+            else "JAX skipped in --quick (its compile alone takes ~15 s)"
+        )
 
     one = result["kernel_firm_steps_per_s_1thread"]
     result["ratio_kernel_numpy"] = one / result["numpy_firm_steps_per_s"]
-    result["ratio_kernel_float64_numpy"] = (result["kernel_float64_firm_steps_per_s_1thread"]
-                                            / result["numpy_firm_steps_per_s"])
+    result["ratio_kernel_float64_numpy"] = (
+        result["kernel_float64_firm_steps_per_s_1thread"] / result["numpy_firm_steps_per_s"]
+    )
     result["ratio_kernel_numpy_generator"] = one / result["numpy_generator_firm_steps_per_s"]
     result["ratio_kernel_python"] = one / result["python_firm_steps_per_s"]
     if result["jax_firm_steps_per_s"]:
         result["ratio_kernel_jax"] = one / result["jax_firm_steps_per_s"]
-    result["parallel_efficiency_all_threads"] = (
-        result["kernel_firm_steps_per_s_all_threads"] / (threads * one))
+    result["parallel_efficiency_all_threads"] = result["kernel_firm_steps_per_s_all_threads"] / (
+        threads * one
+    )
     result["threads"] = threads
-    result["case"] = {"scenarios": scenarios, "firms": firms, "quarters": quarters,
-                      "paths": n_paths, "reference_scenarios": ref_scenarios,
-                      "python_case": list(python_case)}
+    result["case"] = {
+        "scenarios": scenarios,
+        "firms": firms,
+        "quarters": quarters,
+        "paths": n_paths,
+        "reference_scenarios": ref_scenarios,
+        "python_case": list(python_case),
+    }
     return result

@@ -46,17 +46,20 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--quarters", type=_positive, help="quarters to simulate")
     g.add_argument("--paths", help="comma-separated path names (or YAML files)")
     g.add_argument("--seed", type=_seed, help="64-bit run seed")
-    g.add_argument("--sampler", choices=("mc", "lhs", "sobol", "saltelli"),
-                   help="scenario design")
+    g.add_argument("--sampler", choices=("mc", "lhs", "sobol", "saltelli"), help="scenario design")
     g.add_argument("--chunk", type=_positive, help="scenarios per task")
     g.add_argument("--out", help="store location (directory or fsspec URL)")
 
 
 def _overrides(args) -> dict:
     return {
-        "sizes.scenarios": args.scenarios, "sizes.firms": args.firms,
-        "sizes.quarters": args.quarters, "seed": args.seed, "sampler": args.sampler,
-        "chunk_scenarios": args.chunk, "store": args.out,
+        "sizes.scenarios": args.scenarios,
+        "sizes.firms": args.firms,
+        "sizes.quarters": args.quarters,
+        "seed": args.seed,
+        "sampler": args.sampler,
+        "chunk_scenarios": args.chunk,
+        "store": args.out,
         "paths": [p.strip() for p in args.paths.split(",") if p.strip()] if args.paths else None,
     }
 
@@ -65,15 +68,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line and exit 2 like every other bad input."""
 
     def error(self, message):
-        err_console.print(f"{self.prog}: error: {message} (see {self.prog} --help)",
-                          markup=False, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"{self.prog}: error: {message} (see {self.prog} --help)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="resonance",
-        description="Monte Carlo scenarios of high-tech firms' innovation efficiency.")
+        description="Monte Carlo scenarios of high-tech firms' innovation efficiency.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="simulate a config into a Zarr store and print its bands")
@@ -83,11 +91,18 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=_positive, help="Dask workers (default: one per core)")
     g.add_argument("--scheduler", help="address of an existing Dask scheduler")
     g.add_argument("--cluster", help="configs/clusters/NAME.yaml or a file (default: config's)")
-    g.add_argument("--overwrite", action="store_true",
-                   help="replace an existing store, even one of another config")
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing store, even one of another config",
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("--engine", choices=("prefect", "direct"), default="prefect",
-                   help="run as a Prefect flow (default) or call the engine directly")
+    g.add_argument(
+        "--engine",
+        choices=("prefect", "direct"),
+        default="prefect",
+        help="run as a Prefect flow (default) or call the engine directly",
+    )
 
     val = sub.add_parser("validate", help="check a config and exit 0, or name the problem")
     val.add_argument("config")
@@ -116,8 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("--metric", default="innovation_efficiency")
     sens.add_argument("--path", default="baseline")
     sens.add_argument("--quarter", type=int, default=-1)
-    sens.add_argument("--bootstrap", type=_positive, default=20,
-                      help="bootstrap resamples of the tree ranking")
+    sens.add_argument(
+        "--bootstrap", type=_positive, default=20, help="bootstrap resamples of the tree ranking"
+    )
     sens.add_argument("--out", help="write a bar chart of the indices to this image")
 
     disc = sub.add_parser("discover", help="PRIM boxes where a metric is below a threshold")
@@ -128,13 +144,17 @@ def _parser() -> argparse.ArgumentParser:
     side.add_argument("--above", type=float, help="cases of interest: metric above this")
     disc.add_argument("--path", default="baseline")
     disc.add_argument("--quarter", type=int, default=-1)
-    disc.add_argument("--density", type=float, default=0.8,
-                      help="choose the first box at least this dense")
+    disc.add_argument(
+        "--density", type=float, default=0.8, help="choose the first box at least this dense"
+    )
     disc.add_argument("--out", help="write the scatter with the box to this image")
     rep = sub.add_parser("report", help="every table the docs show, as markdown, from a store")
     rep.add_argument("store")
-    rep.add_argument("--metric", default="innovation_efficiency",
-                     help="metric of the paired comparison and the ranking")
+    rep.add_argument(
+        "--metric",
+        default="innovation_efficiency",
+        help="metric of the paired comparison and the ranking",
+    )
     rep.add_argument("--baseline", default="baseline", help="path the others are paired with")
     rep.add_argument("--out", help="write the markdown to this file instead of printing it")
     return parser
@@ -146,16 +166,18 @@ def _open_draws(store: str):
     from resonance.flows.engine.store import DRAWS, has_bands
 
     if not has_bands(store):
-        raise ResonanceError(store, "is not a finished resonance store",
-                             "run `resonance run` into it first")
+        raise ResonanceError(
+            store, "is not a finished resonance store", "run `resonance run` into it first"
+        )
     return xr.open_zarr(store, group=DRAWS)
 
 
 def _check_quarter(ds, quarter: int) -> None:
     n = ds.sizes["time"]
     if not -n <= quarter < n:
-        raise ResonanceError(f"--quarter {quarter}", f"out of range for {n} quarters",
-                             f"use -{n}..{n - 1}")
+        raise ResonanceError(
+            f"--quarter {quarter}", f"out of range for {n} quarters", f"use -{n}..{n - 1}"
+        )
 
 
 def cmd_compare(args) -> int:
@@ -179,8 +201,10 @@ def cmd_sensitivity(args) -> int:
     console.print(tables.sensitivity_table(result))
     if result.sobol is None:
         n = len(result.ranking)
-        console.print(f"Sobol indices need a Saltelli design: run with --sampler saltelli "
-                      f"(scenarios a multiple of {n + 2}, e.g. {128 * (n + 2)}).")
+        console.print(
+            f"Sobol indices need a Saltelli design: run with --sampler saltelli "
+            f"(scenarios a multiple of {n + 2}, e.g. {128 * (n + 2)})."
+        )
     if args.out:
         console.print(f"wrote {figures.sensitivity_chart(result, args.out)}")
     return 0
@@ -192,8 +216,15 @@ def cmd_discover(args) -> int:
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
     below = args.below is not None
-    result = discover(ds, args.metric, args.below if below else args.above, below,
-                      args.quarter, args.path, density=args.density)
+    result = discover(
+        ds,
+        args.metric,
+        args.below if below else args.above,
+        below,
+        args.quarter,
+        args.path,
+        density=args.density,
+    )
     console.print(tables.discovery_table(result))
     if args.out:
         console.print(f"wrote {figures.discovery_chart(result, args.out)}")
@@ -204,10 +235,12 @@ def cmd_validate(args) -> int:
     from resonance.flows.config import load_config
 
     config = load_config(args.config, _overrides(args))
-    console.print(f"[green]ok[/green] {args.config}: {config.n_scenarios} scenarios x "
-                  f"{config.n_firms} firms x {config.n_quarters} quarters, "
-                  f"{len(config.path_names)} paths, sampler {config.sampler}, "
-                  f"store {config.store}")
+    console.print(
+        f"[green]ok[/green] {args.config}: {config.n_scenarios} scenarios x "
+        f"{config.n_firms} firms x {config.n_quarters} quarters, "
+        f"{len(config.path_names)} paths, sampler {config.sampler}, "
+        f"store {config.store}"
+    )
     return 0
 
 
@@ -218,37 +251,52 @@ def cmd_run(args) -> int:
     from resonance.flows.engine.execute import resolve
 
     # Everything the user can get wrong is checked here, before Prefect or Dask start.
-    config, spec = resolve(args.config, _overrides(args), args.cluster, args.overwrite,
-                           args.scheduler)
+    config, spec = resolve(
+        args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler
+    )
     if args.engine == "direct":
         from resonance.flows.engine.console import show_bands
         from resonance.flows.engine.execute import run
 
-        run(config, spec, workers=args.workers, scheduler=args.scheduler,
-            overwrite=args.overwrite, progress=not args.no_progress)
+        run(
+            config,
+            spec,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
         show_bands(config.store)
         return 0
     # No telemetry from the ephemeral server: it has no network to send it over anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect waits 20 s for its temporary server; a first start on a small machine
     # (database migrations) can take longer than that.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
-                          str(PREFECT_STARTUP_SECONDS))
+    os.environ.setdefault(
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(PREFECT_STARTUP_SECONDS)
+    )
     from resonance.flows.flow import scenario_run
 
     try:
-        scenario_run(config_path=str(args.config),
-                     overrides={k: v for k, v in _overrides(args).items() if v is not None},
-                     workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
-                     overwrite=args.overwrite, progress=not args.no_progress,
-                     show_summary=True)
+        scenario_run(
+            config_path=str(args.config),
+            overrides={k: v for k, v in _overrides(args).items() if v is not None},
+            workers=args.workers,
+            scheduler=args.scheduler,
+            cluster=args.cluster,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            show_summary=True,
+        )
     except RuntimeError as exc:
         if "ephemeral Prefect API server" not in str(exc):
             raise
         raise ResonanceError(
-            "prefect", "its temporary API server did not start in time",
+            "prefect",
+            "its temporary API server did not start in time",
             "run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run "
-            "without Prefect: --engine direct") from exc
+            "without Prefect: --engine direct",
+        ) from exc
     return 0
 
 
@@ -286,9 +334,16 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "summary": cmd_summary, "plot": cmd_plot,
-            "compare": cmd_compare, "sensitivity": cmd_sensitivity, "discover": cmd_discover,
-            "report": cmd_report}
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "summary": cmd_summary,
+    "plot": cmd_plot,
+    "compare": cmd_compare,
+    "sensitivity": cmd_sensitivity,
+    "discover": cmd_discover,
+    "report": cmd_report,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,12 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ResonanceError as exc:
-        err_console.print(f"resonance: error: {exc}", markup=False, highlight=False,
-                          soft_wrap=True)
+        err_console.print(f"resonance: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
-        err_console.print("resonance: interrupted; finished chunks are kept, run again to "
-                          "resume")
+        err_console.print("resonance: interrupted; finished chunks are kept, run again to resume")
         return 130
 
 

@@ -78,16 +78,21 @@ class Schema(BaseModel):
         return paths
 
 
-def _check_names(section: str, given: dict, expected: tuple[str, ...],
-                 complete: bool = True) -> None:
+def _check_names(
+    section: str, given: dict, expected: tuple[str, ...], complete: bool = True
+) -> None:
     for name in given:
         if name not in expected:
-            raise ConfigError(f"{section}.{name}", "unknown parameter",
-                              f"expected one of: {', '.join(expected)}")
+            raise ConfigError(
+                f"{section}.{name}", "unknown parameter", f"expected one of: {', '.join(expected)}"
+            )
     for name in expected if complete else ():
         if name not in given:
-            raise ConfigError(f"{section}.{name}", "missing",
-                              "give it a value here, or a distribution under uncertain")
+            raise ConfigError(
+                f"{section}.{name}",
+                "missing",
+                "give it a value here, or a distribution under uncertain",
+            )
 
 
 def _check_bounds(key: str, value: float, bounds: tuple[float, float]) -> None:
@@ -114,8 +119,11 @@ class RunConfig:
         self.text = text
         for name in schema.uncertain:
             if name in schema.parameters:
-                raise ConfigError(f"uncertain.{name}", "is also fixed under parameters",
-                                  "keep it in one of the two sections")
+                raise ConfigError(
+                    f"uncertain.{name}",
+                    "is also fixed under parameters",
+                    "keep it in one of the two sections",
+                )
         _check_names("uncertain", schema.uncertain, PARAMETERS, complete=False)
         fixed = tuple(n for n in PARAMETERS if n not in schema.uncertain)
         _check_names("parameters", schema.parameters, fixed)
@@ -128,20 +136,26 @@ class RunConfig:
         for name, v in schema.firm_parameters.items():
             _check_bounds(f"firm_parameters.{name}", v, FIRM_INFO[name].bounds)
             if name in BETA_SHAPES and v != int(v):
-                raise ConfigError(f"firm_parameters.{name}", f"{v} is not an integer",
-                                  "Beta shapes are whole numbers (kernels/rng.py)")
+                raise ConfigError(
+                    f"firm_parameters.{name}",
+                    f"{v} is not an integer",
+                    "Beta shapes are whole numbers (kernels/rng.py)",
+                )
         # The uncertain parameters in the registry's order, whatever the YAML's: column d of
         # the design is uncertain_names[d].
         self.uncertain_names = tuple(n for n in PARAMETERS if n in schema.uncertain)
-        self.uncertain_index = np.array([PARAMETERS.index(n) for n in self.uncertain_names],
-                                        dtype=np.int64)
+        self.uncertain_index = np.array(
+            [PARAMETERS.index(n) for n in self.uncertain_names], dtype=np.int64
+        )
         self.distributions = [schema.uncertain[n] for n in self.uncertain_names]
         multiple = self.saltelli_multiple
         if schema.sampler == "saltelli" and schema.sizes.scenarios % multiple:
-            raise ConfigError("sizes.scenarios", f"{schema.sizes.scenarios} is not a multiple "
-                              f"of {multiple}",
-                              f"a Saltelli design of {len(self.uncertain_names)} uncertain "
-                              f"parameters has N x {multiple} scenarios, e.g. {128 * multiple}")
+            raise ConfigError(
+                "sizes.scenarios",
+                f"{schema.sizes.scenarios} is not a multiple of {multiple}",
+                f"a Saltelli design of {len(self.uncertain_names)} uncertain "
+                f"parameters has N x {multiple} scenarios, e.g. {128 * multiple}",
+            )
         fp = schema.firm_parameters
         if fp["layers_min"] > fp["layers_max"]:
             raise ConfigError("firm_parameters.layers_min", "is above layers_max")
@@ -154,11 +168,16 @@ class RunConfig:
         if len(set(self.path_names)) != len(self.path_names):
             raise ConfigError("paths", f"two path files share a name: {self.path_names}")
         self.levers = LeverArrays.from_paths(self.paths)
-        self.bounds = np.array([d.support for d in self.distributions],
-                               dtype=np.float64).reshape(-1, 2)
+        self.bounds = np.array([d.support for d in self.distributions], dtype=np.float64).reshape(
+            -1, 2
+        )
         self.nominal = np.array(
-            [schema.uncertain[n].nominal if n in schema.uncertain else schema.parameters[n]
-             for n in PARAMETERS], dtype=np.float64)
+            [
+                schema.uncertain[n].nominal if n in schema.uncertain else schema.parameters[n]
+                for n in PARAMETERS
+            ],
+            dtype=np.float64,
+        )
         self.firm_vector = np.array([fp[n] for n in FIRM_PARAMETERS], dtype=np.float64)
         self._check_paths_keep_ranges()
         canonical = yaml.safe_dump(schema.model_dump(mode="json"), sort_keys=True)
@@ -174,8 +193,11 @@ class RunConfig:
                 lo, hi = PARAMETER_INFO[name].bounds
                 bad = values[:, p, k][(values[:, p, k] < lo) | (values[:, p, k] > hi)]
                 if bad.size:
-                    raise ConfigError(f"paths.{path.name}", f"takes {name} to {bad[0]:g}",
-                                      f"valid range is [{lo}, {hi}]")
+                    raise ConfigError(
+                        f"paths.{path.name}",
+                        f"takes {name} to {bad[0]:g}",
+                        f"valid range is [{lo}, {hi}]",
+                    )
 
     def __getattr__(self, name):  # the schema's fields read as attributes of the config
         schema = self.__dict__.get("schema")

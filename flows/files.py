@@ -24,19 +24,23 @@ def read_yaml_mapping(file: Path, where: str, what: str = "file") -> dict:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(where, f"{name}is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
-                          f"offset {exc.start})", f"a {what} is a YAML text file") from None
+        raise ConfigError(
+            where,
+            f"{name}is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            f"a {what} is a YAML text file",
+        ) from None
     if "\x00" in text:
-        raise ConfigError(where, f"{name}is a binary file, not YAML text",
-                          f"a {what} is a YAML text file")
+        raise ConfigError(
+            where, f"{name}is a binary file, not YAML text", f"a {what} is a YAML text file"
+        )
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(where, f"{name}is not valid YAML: "
-                          f"{str(exc).splitlines()[0]}") from None
+        raise ConfigError(where, f"{name}is not valid YAML: {str(exc).splitlines()[0]}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(where, f"{name}must hold a YAML mapping (key: value lines), got a "
-                          f"{type(raw).__name__}")
+        raise ConfigError(
+            where, f"{name}must hold a YAML mapping (key: value lines), got a {type(raw).__name__}"
+        )
     return raw

@@ -31,8 +31,13 @@ from resonance.flows.errors import ResonanceError
 
 
 @task(name="validate", cache_policy=NONE)
-def validate(config_path: str, overrides: dict, cluster: str | None, overwrite: bool,
-             scheduler: str | None = None) -> tuple[RunConfig, ClusterSpec]:
+def validate(
+    config_path: str,
+    overrides: dict,
+    cluster: str | None,
+    overwrite: bool,
+    scheduler: str | None = None,
+) -> tuple[RunConfig, ClusterSpec]:
     """Load and check the config, the cluster and the store (ResonanceError names the
     problem)."""
     return resolve(config_path, overrides, cluster, overwrite, scheduler)
@@ -43,18 +48,33 @@ def _retry_unless_bad_input(task, task_run, state) -> bool:
     return not isinstance(state.result(raise_on_failure=False), ResonanceError)
 
 
-@task(name="simulate", cache_policy=NONE, retries=2, retry_delay_seconds=2,
-      retry_condition_fn=_retry_unless_bad_input)
-def simulate(config: RunConfig, spec: ClusterSpec, workers: int | None, scheduler: str | None,
-             overwrite: bool, progress: bool) -> RunReport:
+@task(
+    name="simulate",
+    cache_policy=NONE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_retry_unless_bad_input,
+)
+def simulate(
+    config: RunConfig,
+    spec: ClusterSpec,
+    workers: int | None,
+    scheduler: str | None,
+    overwrite: bool,
+    progress: bool,
+) -> RunReport:
     """Simulate every unfinished chunk and reduce the bands; a retry resumes from the store."""
     from prefect.runtime import task_run
 
     # Only the first try may replace a store: a retry resumes what the first try wrote.
     first_try = (task_run.run_count or 1) <= 1
     report = run(config, spec, workers, scheduler, overwrite and first_try, progress)
-    get_run_logger().info("simulated %d chunks (%d already in the store) in %.1f s",
-                          report.computed, report.skipped, report.seconds)
+    get_run_logger().info(
+        "simulated %d chunks (%d already in the store) in %.1f s",
+        report.computed,
+        report.skipped,
+        report.seconds,
+    )
     return report
 
 
@@ -68,17 +88,24 @@ def report(config: RunConfig) -> str:
     bands = open_bands(config.store)
     store = config.store if "://" in config.store else str(Path(config.store).resolve())
     markdown = summary_markdown(bands, HEADLINE, store)
-    create_markdown_artifact(key="resonance-bands", markdown=markdown,
-                             description=f"Final-quarter bands of {store}")
+    create_markdown_artifact(
+        key="resonance-bands", markdown=markdown, description=f"Final-quarter bands of {store}"
+    )
     return markdown
 
 
 @flow(name="scenario-run", log_prints=True)
-def scenario_run(config_path: str = "configs/default.yaml", out: str | None = None,
-                 overrides: dict | None = None, workers: int | None = None,
-                 scheduler: str | None = None, cluster: str | None = None,
-                 overwrite: bool = False, progress: bool = False,
-                 show_summary: bool = False) -> str:
+def scenario_run(
+    config_path: str = "configs/default.yaml",
+    out: str | None = None,
+    overrides: dict | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    show_summary: bool = False,
+) -> str:
     """Run a config into its store; returns the store location.
 
     config_path: run config YAML; out: store location (overrides the config's);

@@ -5,14 +5,20 @@ from __future__ import annotations
 from resonance.flows.errors import ResonanceError
 from resonance.kernels.registry import METRICS
 
-HEADLINE = ("innovation_efficiency", "new_paradigm_share", "new_quality_share", "coordination",
-            "tfp")
+HEADLINE = (
+    "innovation_efficiency",
+    "new_paradigm_share",
+    "new_quality_share",
+    "coordination",
+    "tfp",
+)
 LOWER_IS_BETTER = {"institutional_gap"}
 
 
 def check_metric(metric: str) -> str:
     """``metric`` if it is a metric of the registry; else a one-line error naming them."""
     if metric not in METRICS:
-        raise ResonanceError(f"--metric {metric}", "unknown metric",
-                             f"expected one of: {', '.join(METRICS)}")
+        raise ResonanceError(
+            f"--metric {metric}", "unknown metric", f"expected one of: {', '.join(METRICS)}"
+        )
     return metric

@@ -51,17 +51,18 @@ class PolicyPath:
         for name, value in other.levers["set"].items():
             seen = self.levers["set"].get(name)
             if seen is not None and seen != value:
-                raise ConfigError(f"{where}.set.{name}",
-                                  f"combined paths set it to both {seen} and {value}",
-                                  "keep one value")
+                raise ConfigError(
+                    f"{where}.set.{name}",
+                    f"combined paths set it to both {seen} and {value}",
+                    "keep one value",
+                )
             self.levers["set"][name] = value
         for name, value in other.levers["scale"].items():
             self.levers["scale"][name] = self.levers["scale"].get(name, 1.0) * value
         for name, value in other.levers["add"].items():
             self.levers["add"][name] = self.levers["add"].get(name, 0.0) + value
         for name, value in other.levers["at_least"].items():
-            self.levers["at_least"][name] = max(self.levers["at_least"].get(name, -math.inf),
-                                                value)
+            self.levers["at_least"][name] = max(self.levers["at_least"].get(name, -math.inf), value)
         for name, value in other.levers["at_most"].items():
             self.levers["at_most"][name] = min(self.levers["at_most"].get(name, math.inf), value)
 
@@ -79,8 +80,9 @@ def resolve_path_file(ref: str, paths_dir: Path) -> Path:
     if found.is_file():
         return found
     known = sorted(p.stem for p in paths_dir.glob("*.yaml")) if paths_dir.is_dir() else []
-    raise ConfigError(f"paths.{ref}", "unknown path",
-                      f"known paths in {paths_dir}: {', '.join(known) or 'none'}")
+    raise ConfigError(
+        f"paths.{ref}", "unknown path", f"known paths in {paths_dir}: {', '.join(known) or 'none'}"
+    )
 
 
 def load_path(ref: str, paths_dir: Path, _seen: tuple[str, ...] = ()) -> PolicyPath:
@@ -98,8 +100,11 @@ def load_path(ref: str, paths_dir: Path, _seen: tuple[str, ...] = ()) -> PolicyP
     for lever in LEVERS:
         for name, value in getattr(spec, lever).items():
             if name not in _INDEX:
-                hint = ("firm distributions are shared by every path and cannot be levered"
-                        if name in FIRM_PARAMETERS else "see kernels/registry.py PARAMETERS")
+                hint = (
+                    "firm distributions are shared by every path and cannot be levered"
+                    if name in FIRM_PARAMETERS
+                    else "see kernels/registry.py PARAMETERS"
+                )
                 raise ConfigError(f"{where}.{lever}.{name}", "unknown parameter", hint)
             if not math.isfinite(value):
                 raise ConfigError(f"{where}.{lever}.{name}", f"must be finite, got {value}")
@@ -123,9 +128,14 @@ class LeverArrays:
     @classmethod
     def from_paths(cls, paths: list[PolicyPath]) -> LeverArrays:
         shape = (len(paths), N_PARAMETERS)
-        arrays = dict(set_mask=np.zeros(shape, bool), set_value=np.zeros(shape),
-                      scale=np.ones(shape), add=np.zeros(shape),
-                      at_least=np.full(shape, -np.inf), at_most=np.full(shape, np.inf))
+        arrays = dict(
+            set_mask=np.zeros(shape, bool),
+            set_value=np.zeros(shape),
+            scale=np.ones(shape),
+            add=np.zeros(shape),
+            at_least=np.full(shape, -np.inf),
+            at_most=np.full(shape, np.inf),
+        )
         for p, path in enumerate(paths):
             for name, value in path.levers["set"].items():
                 arrays["set_mask"][p, _INDEX[name]] = True

@@ -83,8 +83,9 @@ class Triangular(_Distribution):
     @model_validator(mode="after")
     def _mode_inside(self):
         if not self.low <= self.mode <= self.high:
-            raise ValueError(f"mode {self.mode:g} must lie in [low, high] = "
-                             f"[{self.low:g}, {self.high:g}]")
+            raise ValueError(
+                f"mode {self.mode:g} must lie in [low, high] = [{self.low:g}, {self.high:g}]"
+            )
         return self
 
     def ppf(self, u):
@@ -120,8 +121,9 @@ class IntUniform(_Distribution):
         return np.minimum(np.floor(self.low + u * (self.high - self.low + 1)), self.high)
 
 
-Distribution = Annotated[Uniform | LogUniform | Triangular | TruncNormal | IntUniform,
-                         Field(discriminator="dist")]
+Distribution = Annotated[
+    Uniform | LogUniform | Triangular | TruncNormal | IntUniform, Field(discriminator="dist")
+]
 DISTRIBUTIONS = ("uniform", "loguniform", "triangular", "truncnormal", "integer")
 
 
@@ -133,5 +135,6 @@ def parse(raw) -> dict:
         return {"dist": "uniform", "low": raw[0], "high": raw[1]}
     if isinstance(raw, dict):
         return {"dist": "uniform", **raw} if "dist" not in raw else raw
-    raise ValueError(f"expected [low, high] or a mapping with dist: one of "
-                     f"{', '.join(DISTRIBUTIONS)}")
+    raise ValueError(
+        f"expected [low, high] or a mapping with dist: one of {', '.join(DISTRIBUTIONS)}"
+    )

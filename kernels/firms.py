@@ -80,18 +80,24 @@ def draw_attributes(fp, k0, k1, scenario, firm, time, base):
     size0 is the unnormalised lognormal weight.
     """
     a0 = fp[A0_MEAN] + fp[A0_SD] * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_A0)
-    rd0 = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_RD0,
-                       int(fp[RD0_A]), int(fp[RD0_B]))
-    absorb = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_ABSORB,
-                          int(fp[ABSORB_A]), int(fp[ABSORB_B]))
-    risk = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_RISK,
-                        int(fp[RISK_A]), int(fp[RISK_B]))
+    rd0 = rng.beta_int(
+        k0, k1, scenario, firm, time, base + rng.ATTR_RD0, int(fp[RD0_A]), int(fp[RD0_B])
+    )
+    absorb = rng.beta_int(
+        k0, k1, scenario, firm, time, base + rng.ATTR_ABSORB, int(fp[ABSORB_A]), int(fp[ABSORB_B])
+    )
+    risk = rng.beta_int(
+        k0, k1, scenario, firm, time, base + rng.ATTR_RISK, int(fp[RISK_A]), int(fp[RISK_B])
+    )
     u_layers = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
     layers = rng.uniform_int(u_layers, fp[LAYERS_MIN], fp[LAYERS_MAX])
-    lock = rng.beta_int(k0, k1, scenario, firm, time, base + rng.ATTR_LOCK,
-                        int(fp[LOCK_A]), int(fp[LOCK_B]))
-    size0 = math.exp(fp[SIZE_MU] + fp[SIZE_SIGMA]
-                     * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_SIZE))
+    lock = rng.beta_int(
+        k0, k1, scenario, firm, time, base + rng.ATTR_LOCK, int(fp[LOCK_A]), int(fp[LOCK_B])
+    )
+    size0 = math.exp(
+        fp[SIZE_MU]
+        + fp[SIZE_SIGMA] * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_SIZE)
+    )
     return a0, rd0, absorb, risk, layers, lock, size0
 
 
@@ -153,9 +159,18 @@ def init_path(state, ind, attrs, p):
     mean_a = 0.0
     tfp0 = 0.0
     for i in range(n):
-        reset_firm(state, i, p, attrs[rng.ATTR_A0, i], attrs[rng.ATTR_RD0, i],
-                   attrs[rng.ATTR_ABSORB, i], attrs[rng.ATTR_RISK, i],
-                   attrs[rng.ATTR_LAYERS, i], attrs[rng.ATTR_LOCK, i], attrs[rng.ATTR_SIZE, i])
+        reset_firm(
+            state,
+            i,
+            p,
+            attrs[rng.ATTR_A0, i],
+            attrs[rng.ATTR_RD0, i],
+            attrs[rng.ATTR_ABSORB, i],
+            attrs[rng.ATTR_RISK, i],
+            attrs[rng.ATTR_LAYERS, i],
+            attrs[rng.ATTR_LOCK, i],
+            attrs[rng.ATTR_SIZE, i],
+        )
         mean_a += attrs[rng.ATTR_A0, i]
         tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(attrs[rng.ATTR_A0, i])
     ind[IND_INSTITUTIONS] = mean_a / n

@@ -154,15 +154,20 @@ from resonance.kernels.step import QUARTERS_PER_YEAR
 
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on broadcastable uint64 arrays; returns four uint64 arrays."""
-    c0, c1, c2, c3 = np.broadcast_arrays(*(np.asarray(c, dtype=np.uint64)
-                                           for c in (c0, c1, c2, c3)))
+    c0, c1, c2, c3 = np.broadcast_arrays(
+        *(np.asarray(c, dtype=np.uint64) for c in (c0, c1, c2, c3))
+    )
     k0 = np.uint64(k0)
     k1 = np.uint64(k1)
     for _ in range(rng.PHILOX_ROUNDS):
         p0 = rng.PHILOX_M0 * c0
         p1 = rng.PHILOX_M1 * c2
-        c0, c1, c2, c3 = ((p1 >> rng.SHIFT32) ^ c1 ^ k0, p1 & rng.MASK32,
-                          (p0 >> rng.SHIFT32) ^ c3 ^ k1, p0 & rng.MASK32)
+        c0, c1, c2, c3 = (
+            (p1 >> rng.SHIFT32) ^ c1 ^ k0,
+            p1 & rng.MASK32,
+            (p0 >> rng.SHIFT32) ^ c3 ^ k1,
+            p0 & rng.MASK32,
+        )
         k0 = (k0 + rng.PHILOX_W0) & rng.MASK32
         k1 = (k1 + rng.PHILOX_W1) & rng.MASK32
     return c0, c1, c2, c3
@@ -228,14 +233,14 @@ def draw_attributes(fp, draws, scenario, firm, time, base):
     """Attributes (a0, rd0, absorb, risk, layers, lock, size0) for broadcast counters."""
     a0 = fp[A0_MEAN] + fp[A0_SD] * draws.normal(scenario, firm, time, base + rng.ATTR_A0)
     rd0 = draws.beta(scenario, firm, time, base + rng.ATTR_RD0, fp[RD0_A], fp[RD0_B])
-    absorb = draws.beta(scenario, firm, time, base + rng.ATTR_ABSORB, fp[ABSORB_A],
-                        fp[ABSORB_B])
+    absorb = draws.beta(scenario, firm, time, base + rng.ATTR_ABSORB, fp[ABSORB_A], fp[ABSORB_B])
     risk = draws.beta(scenario, firm, time, base + rng.ATTR_RISK, fp[RISK_A], fp[RISK_B])
     u = draws.uniforms(scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
     layers = np.floor(fp[LAYERS_MIN] + u * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
     lock = draws.beta(scenario, firm, time, base + rng.ATTR_LOCK, fp[LOCK_A], fp[LOCK_B])
-    size0 = np.exp(fp[SIZE_MU] + fp[SIZE_SIGMA]
-                   * draws.normal(scenario, firm, time, base + rng.ATTR_SIZE))
+    size0 = np.exp(
+        fp[SIZE_MU] + fp[SIZE_SIGMA] * draws.normal(scenario, firm, time, base + rng.ATTR_SIZE)
+    )
     return a0, rd0, absorb, risk, layers, lock, size0
 
 
@@ -327,11 +332,26 @@ def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share):
     """Initial state for the firms selected by boolean (s, i) ``where``; p is (s, 1, k)."""
     s_idx = np.nonzero(where)[0]
     values = {
-        TECH: a0, PIPELINE: 0.0, PARADIGM: 0.0, DEBT: 0.0, ADOPTION: 0.0,
-        INTEGRATION: p[s_idx, 0, X0], DATA: p[s_idx, 0, DATA0],
-        TALENT: p[s_idx, 0, TALENT0], CAPITAL: p[s_idx, 0, CAPITAL0], GAIN: 0.0, RD: rd0,
-        SHARE: share, ABSORB: absorb, RISK: risk, LAYERS: layers, LOCK: lock,
-        EFFICIENCY: 0.0, CONVERTED: 0.0, BROKE_THROUGH: 0.0, COMPETITIVENESS: 0.0,
+        TECH: a0,
+        PIPELINE: 0.0,
+        PARADIGM: 0.0,
+        DEBT: 0.0,
+        ADOPTION: 0.0,
+        INTEGRATION: p[s_idx, 0, X0],
+        DATA: p[s_idx, 0, DATA0],
+        TALENT: p[s_idx, 0, TALENT0],
+        CAPITAL: p[s_idx, 0, CAPITAL0],
+        GAIN: 0.0,
+        RD: rd0,
+        SHARE: share,
+        ABSORB: absorb,
+        RISK: risk,
+        LAYERS: layers,
+        LOCK: lock,
+        EFFICIENCY: 0.0,
+        CONVERTED: 0.0,
+        BROKE_THROUGH: 0.0,
+        COMPETITIVENESS: 0.0,
         RISK_GATE: logistic((risk - p[s_idx, 0, R_CRIT]) / p[s_idx, 0, GATE_WIDTH]),
         CONVERSION_LAG: 1.0 / (1.0 + p[s_idx, 0, LAG_PER_LAYER] * layers),
     }
@@ -344,8 +364,13 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     n = st.shape[2]
     firm = np.arange(n, dtype=np.uint64)[None, :]
     P = lambda k: p[:, :, k]  # noqa: E731 - (s, 1) column of parameter k
-    tech, pipeline, paradigm, debt, adoption = (st[TECH], st[PIPELINE], st[PARADIGM],
-                                                st[DEBT], st[ADOPTION])
+    tech, pipeline, paradigm, debt, adoption = (
+        st[TECH],
+        st[PIPELINE],
+        st[PARADIGM],
+        st[DEBT],
+        st[ADOPTION],
+    )
     integration, data, talent, capital = st[INTEGRATION], st[DATA], st[TALENT], st[CAPITAL]
     gain_s, rd, share = st[GAIN], st[RD], st[SHARE]
 
@@ -355,12 +380,16 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     q = ind[IND_INSTITUTIONS][:, None] + (mean_a - ind[IND_INSTITUTIONS][:, None]) / P(INST_LAG)
     gap = np.maximum(0.0, mean_a - q)
     damp = gap / (gap + P(G_HALF))
-    trust = ind[IND_TRUST][:, None] + P(ETA_PI) * (ind[IND_FACTOR][:, None]
-                                                   - ind[IND_TRUST][:, None])
+    trust = ind[IND_TRUST][:, None] + P(ETA_PI) * (
+        ind[IND_FACTOR][:, None] - ind[IND_TRUST][:, None]
+    )
     sharing = P(DATA_SHARING) * (0.5 + trust)
     pool = sharing * data.mean(axis=1, keepdims=True)
-    patient = (P(H0) * (1.0 - np.exp(-QUARTERS_PER_YEAR * P(PATIENCE) / P(RETURN_Q)))
-               * (1.0 - P(FLIGHT_SENSITIVITY) * (1.0 - ind[IND_CONVERSION][:, None])))
+    patient = (
+        P(H0)
+        * (1.0 - np.exp(-QUARTERS_PER_YEAR * P(PATIENCE) / P(RETURN_Q)))
+        * (1.0 - P(FLIGHT_SENSITIVITY) * (1.0 - ind[IND_CONVERSION][:, None]))
+    )
 
     u_conv, u_break, u_step, u_spill = draws.events(scen, firm, t)
     a_old = tech.copy()
@@ -412,8 +441,9 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     usable = data + sharing * pool
     talent[:] = talent * (1.0 - P(TALENT_DECAY)) + P(TRAIN) * rd
     capital[:] = capital * (1.0 - P(DELTA_K)) + patient * revenue_rd
-    integration[:] = np.clip(x_old + P(NU) * (conv + P(SPILLOVER) * net) - P(DELTA_X) * x_old,
-                             0.0, 1.0)
+    integration[:] = np.clip(
+        x_old + P(NU) * (conv + P(SPILLOVER) * net) - P(DELTA_X) * x_old, 0.0, 1.0
+    )
 
     # Efficiency dimensions, coupling, threshold, efficiency.
     rd_div = np.maximum(rd, P(RD_EPS))
@@ -426,8 +456,11 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
         c = np.where(total > 0.0, np.minimum(1.0, np.cbrt(prod) / total), 0.0)
         u_max = np.maximum(u_t, np.maximum(u_f, u_i))
         spread = np.abs(u_t - u_f) + np.abs(u_t - u_i) + np.abs(u_f - u_i)
-        c_star = np.where(u_max > 0.0, np.sqrt(np.maximum(0.0, 1.0 - spread / 3.0)
-                                               * np.sqrt(prod / u_max**3)), 0.0)
+        c_star = np.where(
+            u_max > 0.0,
+            np.sqrt(np.maximum(0.0, 1.0 - spread / 3.0) * np.sqrt(prod / u_max**3)),
+            0.0,
+        )
     d = np.sqrt(c * total)
     regime = (np.minimum(u_t, np.minimum(u_f, u_i)) >= P(THRESHOLD)).astype(np.float64)
     e_trad = (gain_s - debt_service) / rd_div * (1.0 - damp)
@@ -459,8 +492,9 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     # Reinvestment and replicator selection.
     rd[:] = np.clip(rd + P(ETA_RE) * (e - mean_eff) * rd, P(RD_MIN), P(RD_MAX))
     with np.errstate(divide="ignore", invalid="ignore"):
-        share[:] = np.where(mean_comp > 0.0, share * (1.0 + P(CHI) * (comp - mean_comp)
-                                                      / mean_comp), share)
+        share[:] = np.where(
+            mean_comp > 0.0, share * (1.0 + P(CHI) * (comp - mean_comp) / mean_comp), share
+        )
     share /= share.sum(axis=1, keepdims=True)
 
     # Exit and entry: attributes drawn only for the slots that turn over.
@@ -468,9 +502,20 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     if exits.any():
         s_idx, i_idx = np.nonzero(exits)
         a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
-            fp, draws, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY)
-        _reset(st, exits, p, mean_a[s_idx, 0] - p[s_idx, 0, ENTRANT_GAP], rd0, ab, rk, ly, lk,
-               p[s_idx, 0, ENTRANT_SHARE] / n)
+            fp, draws, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY
+        )
+        _reset(
+            st,
+            exits,
+            p,
+            mean_a[s_idx, 0] - p[s_idx, 0, ENTRANT_GAP],
+            rd0,
+            ab,
+            rk,
+            ly,
+            lk,
+            p[s_idx, 0, ENTRANT_SHARE] / n,
+        )
         entered = exits.any(axis=1, keepdims=True)
         share[:] = np.where(entered, share / share.sum(axis=1, keepdims=True), share)
     tfp = (share * np.exp(tech)).sum(axis=1)

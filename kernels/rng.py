@@ -125,16 +125,28 @@ def to_unit(x):
 @jit
 def uniforms(k0, k1, scenario, firm, time, variate, call):
     """Four U(0, 1) variates of one Philox block, as float64."""
-    x0, x1, x2, x3 = philox4x32(np.uint64(scenario), np.uint64(firm), np.uint64(time),
-                                stream(variate, call), np.uint64(k0), np.uint64(k1))
+    x0, x1, x2, x3 = philox4x32(
+        np.uint64(scenario),
+        np.uint64(firm),
+        np.uint64(time),
+        stream(variate, call),
+        np.uint64(k0),
+        np.uint64(k1),
+    )
     return to_unit(x0), to_unit(x1), to_unit(x2), to_unit(x3)
 
 
 @inline
 def block(k0, k1, scenario, firm, time, variate):
     """The four 32-bit words (uint64) of call 0 of ``variate`` for one firm-quarter."""
-    return philox4x32(np.uint64(scenario), np.uint64(firm), np.uint64(time),
-                      stream(variate, 0), np.uint64(k0), np.uint64(k1))
+    return philox4x32(
+        np.uint64(scenario),
+        np.uint64(firm),
+        np.uint64(time),
+        stream(variate, 0),
+        np.uint64(k0),
+        np.uint64(k1),
+    )
 
 
 @inline

@@ -67,8 +67,20 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
         for p in range(n_paths):
             init_path(state, ind, attrs, params[j, p])
             for t in range(n_quarters):
-                quarter(state, draws, ind, params[j, p], firm_params, tables, k0, k1, scenario,
-                        t, out[j, p, t], F)
+                quarter(
+                    state,
+                    draws,
+                    ind,
+                    params[j, p],
+                    firm_params,
+                    tables,
+                    k0,
+                    k1,
+                    scenario,
+                    t,
+                    out[j, p, t],
+                    F,
+                )
 
 
 def float_type(precision: str):
@@ -88,18 +100,21 @@ def size_tables(firm_params, precision: str = "float32") -> np.ndarray:
     every chunk would otherwise pay); the kernels only read them.
     """
     fp = np.asarray(firm_params, dtype=np.float64)
-    return _size_tables(float(fp[JUMP_A]), float(fp[JUMP_B]), float(fp[STEP_A]),
-                        float(fp[STEP_B]), precision)
+    return _size_tables(
+        float(fp[JUMP_A]), float(fp[JUMP_B]), float(fp[STEP_A]), float(fp[STEP_B]), precision
+    )
 
 
 @functools.lru_cache(maxsize=8)
 def _size_tables(jump_a, jump_b, step_a, step_b, precision):
-    return np.stack([rng.beta_table(jump_a, jump_b),
-                     rng.beta_table(step_a, step_b)]).astype(PRECISIONS[precision])
+    return np.stack([rng.beta_table(jump_a, jump_b), rng.beta_table(step_a, step_b)]).astype(
+        PRECISIONS[precision]
+    )
 
 
-def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters,
-             precision: str = "float32"):
+def simulate(
+    params, firm_params, scenario_ids, seed, n_firms, n_quarters, precision: str = "float32"
+):
     """Outcomes of a chunk: float64 array (scenario, path, quarter, metric).
 
     Allocates the output and calls :func:`simulate_into`; see there for the inputs. Thread
@@ -110,16 +125,21 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters,
     if params.ndim != 3:
         raise ValueError(f"params must have dims (scenario, path, parameter), got {params.shape}")
     out = np.empty((params.shape[0], params.shape[1], n_quarters, N_METRICS))
-    simulate_into(params, np.ascontiguousarray(firm_params, dtype=np.float64),
-                  size_tables(firm_params, precision),
-                  np.ascontiguousarray(scenario_ids, dtype=np.int64), np.uint64(seed),
-                  int(n_firms), out, F)
+    simulate_into(
+        params,
+        np.ascontiguousarray(firm_params, dtype=np.float64),
+        size_tables(firm_params, precision),
+        np.ascontiguousarray(scenario_ids, dtype=np.int64),
+        np.uint64(seed),
+        int(n_firms),
+        out,
+        F,
+    )
     return out
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, efficiency,
-               converted, F):
+def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, efficiency, converted, F):
     """One scenario and path with per-firm traces, for mechanism tests and diagnostics.
 
     params: float64 (N_PARAMETERS,); out: (t, m); efficiency, converted: (t, i), written.
@@ -143,8 +163,16 @@ def trace(params, firm_params, scenario, seed, n_firms, n_quarters, precision="f
     out = np.empty((n_quarters, N_METRICS))
     eff = np.empty((n_quarters, n_firms))
     conv = np.empty((n_quarters, n_firms))
-    trace_into(np.ascontiguousarray(params, dtype=np.float64),
-               np.ascontiguousarray(firm_params, dtype=np.float64),
-               size_tables(firm_params, precision), int(scenario), np.uint64(seed),
-               int(n_firms), out, eff, conv, float_type(precision))
+    trace_into(
+        np.ascontiguousarray(params, dtype=np.float64),
+        np.ascontiguousarray(firm_params, dtype=np.float64),
+        size_tables(firm_params, precision),
+        int(scenario),
+        np.uint64(seed),
+        int(n_firms),
+        out,
+        eff,
+        conv,
+        float_type(precision),
+    )
     return out, eff, conv

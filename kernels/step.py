@@ -145,8 +145,10 @@ def coupling(u_t, u_f, u_i, F):
     c = min(F(1.0), vmath.cbrt_positive(prod, F) / max(total, F(TINY)))
     u_max = max(u_t, max(u_f, u_i))
     spread = abs(u_t - u_f) + abs(u_t - u_i) + abs(u_f - u_i)
-    c_star = math.sqrt(max(F(0.0), F(1.0) - spread * F(1.0 / 3.0))
-                       * math.sqrt(prod / max(u_max * u_max * u_max, F(TINY))))
+    c_star = math.sqrt(
+        max(F(0.0), F(1.0) - spread * F(1.0 / 3.0))
+        * math.sqrt(prod / max(u_max * u_max * u_max, F(TINY)))
+    )
     return c, c_star, total
 
 
@@ -224,8 +226,11 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     sharing = p[DATA_SHARING] * (0.5 + trust)  # σ_eff
     pool = sharing * sum_d / n  # Pool = mean(σ_eff Dd)
     # Patient share of R&D; low conversion drives capital away (capital-flight loop, S0 §4.4).
-    patient = (p[H0] * (1.0 - math.exp(-QUARTERS_PER_YEAR * p[PATIENCE] / p[RETURN_Q]))
-               * (1.0 - p[FLIGHT_SENSITIVITY] * (1.0 - ind[IND_CONVERSION])))
+    patient = (
+        p[H0]
+        * (1.0 - math.exp(-QUARTERS_PER_YEAR * p[PATIENCE] / p[RETURN_Q]))
+        * (1.0 - p[FLIGHT_SENSITIVITY] * (1.0 - ind[IND_CONVERSION]))
+    )
 
     # The firm loop's constants, in F.
     zero = F(0.0)
@@ -373,8 +378,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         per_rd = one / max(rd_i, rd_eps)
         per_debt = one / (one + debt_i)
         u_t = one - vmath.exp(-k_t * gain_i * per_rd)
-        u_f = logistic(w_d * vmath.log(one + usable) + w_h * talent_i + w_k * capital_i - b_f,
-                       F)
+        u_f = logistic(w_d * vmath.log(one + usable) + w_h * talent_i + w_k * capital_i - b_f, F)
         u_i = x_new * per_debt  # X (1 - Z / (1 + Z))
         c, c_star, total = coupling(u_t, u_f, u_i, F)
         d = math.sqrt(c * total)
@@ -446,9 +450,11 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         for i in range(n):
             if share[i] < exit_below:
                 a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
-                    fp, k0, k1, scenario, i, t, rng.ATTR_ENTRY)
-                reset_firm(state, i, p, mean_a - p[ENTRANT_GAP], rd0, ab, rk, ly, lk,
-                           p[ENTRANT_SHARE] / n)
+                    fp, k0, k1, scenario, i, t, rng.ATTR_ENTRY
+                )
+                reset_firm(
+                    state, i, p, mean_a - p[ENTRANT_GAP], rd0, ab, rk, ly, lk, p[ENTRANT_SHARE] / n
+                )
             total_after += share[i]
         per_total = F(1.0 / total_after)
         tfp = zero

@@ -23,5 +23,12 @@ from resonance.flows.analysis.compare import Comparison, compare
 from resonance.flows.analysis.discover import Discovery, discover
 from resonance.flows.analysis.sensitivity import Sensitivity, sensitivity
 
-__all__ = ["Comparison", "Discovery", "ResonanceAccessor", "Sensitivity", "compare",
-           "discover", "sensitivity"]
+__all__ = [
+    "Comparison",
+    "Discovery",
+    "ResonanceAccessor",
+    "Sensitivity",
+    "compare",
+    "discover",
+    "sensitivity",
+]

@@ -24,10 +24,10 @@ class ResonanceAccessor:
     def compare(self, a: str, b: str, metric: str, quarter: int = -1) -> Comparison:
         return compare(self._ds, a, b, metric, quarter)
 
-    def sensitivity(self, metric: str, quarter: int = -1, path: str = "baseline",
-                    **kwargs) -> Sensitivity:
+    def sensitivity(
+        self, metric: str, quarter: int = -1, path: str = "baseline", **kwargs
+    ) -> Sensitivity:
         return sensitivity(self._ds, metric, quarter, path, **kwargs)
 
-    def discover(self, metric: str, threshold: float, below: bool = True, **kwargs
-                 ) -> Discovery:
+    def discover(self, metric: str, threshold: float, below: bool = True, **kwargs) -> Discovery:
         return discover(self._ds, metric, threshold, below, **kwargs)

@@ -40,14 +40,27 @@ def compare(ds: xr.Dataset, a: str, b: str, metric: str, quarter: int = -1) -> C
     higher = metric not in LOWER_IS_BETTER
     wins = (d > 0) if higher else (d < 0)
     p = (wins.sum() + 0.5 * (d == 0).sum()) / n
-    over_time = xr.Dataset({
-        "quantile_of_difference": diff.chunk({"scenario": -1}).quantile(
-            list(QUANTILES), dim="scenario"),
-        "mean_difference": diff.mean("scenario"),
-    }).compute()
+    over_time = xr.Dataset(
+        {
+            "quantile_of_difference": diff.chunk({"scenario": -1}).quantile(
+                list(QUANTILES), dim="scenario"
+            ),
+            "mean_difference": diff.mean("scenario"),
+        }
+    ).compute()
     std = float(d.std(ddof=1)) if n > 1 else 0.0
-    return Comparison(a, b, metric, float(ds.time[quarter]), n,
-                      dict(zip(QUANTILES, np.quantile(d, QUANTILES), strict=True)),
-                      float(d.mean()), std, std / np.sqrt(n), float(p),
-                      float(np.sqrt(p * (1 - p) / n)), higher, over_time)
-
+    return Comparison(
+        a,
+        b,
+        metric,
+        float(ds.time[quarter]),
+        n,
+        dict(zip(QUANTILES, np.quantile(d, QUANTILES), strict=True)),
+        float(d.mean()),
+        std,
+        std / np.sqrt(n),
+        float(p),
+        float(np.sqrt(p * (1 - p) / n)),
+        higher,
+        over_time,
+    )

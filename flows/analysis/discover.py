@@ -46,8 +46,9 @@ class Discovery:
         return self.trajectory[self.chosen]
 
 
-def prim(x: pd.DataFrame, interest: np.ndarray, alpha: float = 0.05,
-         min_support: float = 0.05) -> list[Box]:
+def prim(
+    x: pd.DataFrame, interest: np.ndarray, alpha: float = 0.05, min_support: float = 0.05
+) -> list[Box]:
     """PRIM peeling trajectory (Friedman & Fisher 1999), as in EMA Workbench's ``prim``.
 
     At each step every parameter may lose the ``alpha`` share of the remaining scenarios
@@ -58,13 +59,18 @@ def prim(x: pd.DataFrame, interest: np.ndarray, alpha: float = 0.05,
     y = interest.astype(np.float64)
     total = y.sum()
     inside = np.ones(len(y), bool)
-    limits = {c: (float(values[:, k].min()), float(values[:, k].max()))
-              for k, c in enumerate(x.columns)}
+    limits = {
+        c: (float(values[:, k].min()), float(values[:, k].max())) for k, c in enumerate(x.columns)
+    }
 
     def snapshot():
         n_in = inside.sum()
-        return Box(dict(limits), float(y[inside].sum() / total) if total else 0.0,
-                   float(y[inside].mean()) if n_in else 0.0, float(n_in / len(y)))
+        return Box(
+            dict(limits),
+            float(y[inside].sum() / total) if total else 0.0,
+            float(y[inside].mean()) if n_in else 0.0,
+            float(n_in / len(y)),
+        )
 
     trajectory = [snapshot()]
     while inside.mean() > min_support:
@@ -96,12 +102,17 @@ def _box_stats(x: pd.DataFrame, interest: np.ndarray, limits: dict) -> Box:
     for name, (lo, hi) in limits.items():
         inside &= (x[name].values >= lo) & (x[name].values <= hi)
     n_in = inside.sum()
-    return Box(dict(limits), float(interest[inside].sum() / max(interest.sum(), 1)),
-               float(interest[inside].mean()) if n_in else 0.0, float(n_in / len(interest)))
+    return Box(
+        dict(limits),
+        float(interest[inside].sum() / max(interest.sum(), 1)),
+        float(interest[inside].mean()) if n_in else 0.0,
+        float(n_in / len(interest)),
+    )
 
 
-def drop_weak_restrictions(x: pd.DataFrame, interest: np.ndarray, box: Box, bounds: dict,
-                           tolerance: float = 0.02) -> Box:
+def drop_weak_restrictions(
+    x: pd.DataFrame, interest: np.ndarray, box: Box, bounds: dict, tolerance: float = 0.02
+) -> Box:
     """Release every restriction whose removal costs less than ``tolerance`` of the box's
     density (weakest first), so the box names only the parameters that matter."""
     current = box
@@ -116,9 +127,17 @@ def drop_weak_restrictions(x: pd.DataFrame, interest: np.ndarray, box: Box, boun
         current = max(candidates, key=lambda c: c[0])[1]
 
 
-def discover(ds: xr.Dataset, metric: str, threshold: float, below: bool = True,
-             quarter: int = -1, path: str = "baseline", density: float = 0.8,
-             alpha: float = 0.05, min_support: float = 0.05) -> Discovery:
+def discover(
+    ds: xr.Dataset,
+    metric: str,
+    threshold: float,
+    below: bool = True,
+    quarter: int = -1,
+    path: str = "baseline",
+    density: float = 0.8,
+    alpha: float = 0.05,
+    min_support: float = 0.05,
+) -> Discovery:
     """Boxes of uncertain parameters where ``metric`` is below (or above) ``threshold``.
 
     The chosen box is the first on the trajectory whose density reaches ``density`` (when
@@ -130,15 +149,27 @@ def discover(ds: xr.Dataset, metric: str, threshold: float, below: bool = True,
     interest = (y < threshold) if below else (y > threshold)
     x = inputs(ds)
     if not interest.any():
-        raise ResonanceError(f"--{'below' if below else 'above'} {threshold}",
-                             f"no scenario has {metric} {'below' if below else 'above'} it",
-                             f"its range is [{y.min():.4g}, {y.max():.4g}]")
+        raise ResonanceError(
+            f"--{'below' if below else 'above'} {threshold}",
+            f"no scenario has {metric} {'below' if below else 'above'} it",
+            f"its range is [{y.min():.4g}, {y.max():.4g}]",
+        )
     trajectory = prim(x, interest, alpha, min_support)
     reaching = [i for i, b in enumerate(trajectory) if b.density >= density]
     lift = [(b.density - interest.mean()) * b.coverage for b in trajectory]
     chosen = reaching[0] if reaching else int(np.argmax(lift))
     bounds = trajectory[0].limits
     trajectory[chosen] = drop_weak_restrictions(x, interest, trajectory[chosen], bounds)
-    return Discovery(metric, path, threshold, below, float(ds.time[quarter]),
-                     float(interest.mean()), trajectory, chosen, bounds, x, interest)
-
+    return Discovery(
+        metric,
+        path,
+        threshold,
+        below,
+        float(ds.time[quarter]),
+        float(interest.mean()),
+        trajectory,
+        chosen,
+        bounds,
+        x,
+        interest,
+    )

@@ -32,7 +32,6 @@ def _save(fig, out) -> Path:
     return out
 
 
-
 def fan_chart(bands: xr.Dataset, metric: str, out: str | Path) -> Path:
     """Fan chart of ``metric``: one panel per path, median with 25-75 and 5-95 % bands."""
     plt = _pyplot()
@@ -41,27 +40,47 @@ def fan_chart(bands: xr.Dataset, metric: str, out: str | Path) -> Path:
     paths = list(da.path.values)
     cols = min(4, len(paths))
     rows = int(np.ceil(len(paths) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), sharex=True,
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 2.8 * rows), sharex=True, sharey=True, squeeze=False
+    )
     qs = list(da["quantile"].values)
     years = da.time.values
     for ax, path in zip(axes.flat, paths, strict=False):
         band = da.sel(path=path)
         lo, hi = qs[0], qs[-1]
-        ax.fill_between(years, band.sel(quantile=lo), band.sel(quantile=hi), alpha=0.25,
-                        color="tab:blue", lw=0, label=f"p{100 * lo:g}–p{100 * hi:g}")
+        ax.fill_between(
+            years,
+            band.sel(quantile=lo),
+            band.sel(quantile=hi),
+            alpha=0.25,
+            color="tab:blue",
+            lw=0,
+            label=f"p{100 * lo:g}–p{100 * hi:g}",
+        )
         if len(qs) >= 4:
-            ax.fill_between(years, band.sel(quantile=qs[1]), band.sel(quantile=qs[-2]),
-                            alpha=0.45, color="tab:blue", lw=0,
-                            label=f"p{100 * qs[1]:g}–p{100 * qs[-2]:g}")
+            ax.fill_between(
+                years,
+                band.sel(quantile=qs[1]),
+                band.sel(quantile=qs[-2]),
+                alpha=0.45,
+                color="tab:blue",
+                lw=0,
+                label=f"p{100 * qs[1]:g}–p{100 * qs[-2]:g}",
+            )
         mid = min(qs, key=lambda q: abs(q - 0.5))
         ax.plot(years, band.sel(quantile=mid), color="tab:blue", lw=1.5, label="median")
         if path != paths[0]:
-            ax.plot(years, da.sel(path=paths[0], quantile=mid), color="0.4", lw=1, ls="--",
-                    label=f"{paths[0]} median")
+            ax.plot(
+                years,
+                da.sel(path=paths[0], quantile=mid),
+                color="0.4",
+                lw=1,
+                ls="--",
+                label=f"{paths[0]} median",
+            )
         ax.set_title(str(path).replace("_", " "), fontsize=9)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(paths):]:
+    for ax in axes.flat[len(paths) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("years")
@@ -69,9 +88,12 @@ def fan_chart(bands: xr.Dataset, metric: str, out: str | Path) -> Path:
     for ax in axes[:, 0]:
         ax.set_ylabel(f"{metric} [{info.units}]", fontsize=8)
     axes.flat[min(1, len(paths) - 1)].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{info.long_name}: uncertainty bands by policy path "
-                 f"({bands.attrs.get('n_scenarios')} scenarios x {bands.attrs.get('n_firms')} "
-                 "firms)", fontsize=10)
+    fig.suptitle(
+        f"{info.long_name}: uncertainty bands by policy path "
+        f"({bands.attrs.get('n_scenarios')} scenarios x {bands.attrs.get('n_firms')} "
+        "firms)",
+        fontsize=10,
+    )
     return _save(fig, out)
 
 
@@ -81,21 +103,37 @@ def comparison_chart(c: Comparison, out) -> Path:
     q = c.over_time["quantile_of_difference"]
     years = c.over_time.time.values
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    ax.fill_between(years, q.sel(quantile=0.05), q.sel(quantile=0.95), alpha=0.25,
-                    color="tab:purple", lw=0, label="p5–p95")
-    ax.fill_between(years, q.sel(quantile=0.25), q.sel(quantile=0.75), alpha=0.45,
-                    color="tab:purple", lw=0, label="p25–p75")
+    ax.fill_between(
+        years,
+        q.sel(quantile=0.05),
+        q.sel(quantile=0.95),
+        alpha=0.25,
+        color="tab:purple",
+        lw=0,
+        label="p5–p95",
+    )
+    ax.fill_between(
+        years,
+        q.sel(quantile=0.25),
+        q.sel(quantile=0.75),
+        alpha=0.45,
+        color="tab:purple",
+        lw=0,
+        label="p25–p75",
+    )
     ax.plot(years, q.sel(quantile=0.5), color="tab:purple", label="median")
     ax.plot(years, c.over_time["mean_difference"], color="k", lw=1, ls="--", label="mean")
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_xlabel("years")
     ax.set_ylabel(f"Δ {c.metric}")
-    ax.set_title(f"{c.b} − {c.a}, paired on the same scenarios "
-                 f"(P(better) = {c.p_better:.2f} at {c.years:g} y)", fontsize=9)
+    ax.set_title(
+        f"{c.b} − {c.a}, paired on the same scenarios "
+        f"(P(better) = {c.p_better:.2f} at {c.years:g} y)",
+        fontsize=9,
+    )
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, out)
-
 
 
 def sensitivity_chart(s: Sensitivity, out) -> Path:
@@ -105,10 +143,16 @@ def sensitivity_chart(s: Sensitivity, out) -> Path:
     panels = 2 if s.sobol is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
     ax = axes[0, 0]
-    ax.barh(rank.index, rank.importance,
-            xerr=[np.clip(rank.importance - rank.low, 0, None),
-                  np.clip(rank.high - rank.importance, 0, None)],
-            color="tab:blue", alpha=0.8)
+    ax.barh(
+        rank.index,
+        rank.importance,
+        xerr=[
+            np.clip(rank.importance - rank.low, 0, None),
+            np.clip(rank.high - rank.importance, 0, None),
+        ],
+        color="tab:blue",
+        alpha=0.8,
+    )
     ax.set_xlabel("extra-trees importance")
     ax.set_title(f"{s.metric} on {s.path}, {s.years:g} y", fontsize=9)
     if s.sobol is not None:
@@ -116,21 +160,21 @@ def sensitivity_chart(s: Sensitivity, out) -> Path:
         ax = axes[0, 1]
         y = np.arange(len(sob))
         ax.barh(y + 0.2, sob.ST, 0.4, xerr=sob.ST_conf, label="total ST", color="tab:orange")
-        ax.barh(y - 0.2, sob.S1, 0.4, xerr=sob.S1_conf, label="first order S1",
-                color="tab:green")
+        ax.barh(y - 0.2, sob.S1, 0.4, xerr=sob.S1_conf, label="first order S1", color="tab:green")
         ax.set_yticks(y, sob.index)
         ax.set_xlabel("Sobol index")
         ax.legend(fontsize=7)
     return _save(fig, out)
 
 
-
 def discovery_chart(d: Discovery, out) -> Path:
     """Scatter of the two most restricted parameters with the box, and the trajectory."""
     plt = _pyplot()
     restricted = d.box.restricted(d.bounds)
-    shrink = {k: (hi - lo) / (d.bounds[k][1] - d.bounds[k][0] or 1.0)
-              for k, (lo, hi) in restricted.items()}
+    shrink = {
+        k: (hi - lo) / (d.bounds[k][1] - d.bounds[k][0] or 1.0)
+        for k, (lo, hi) in restricted.items()
+    }
     names = sorted(shrink, key=shrink.get)[:2]
     while len(names) < 2:
         names.append(next(c for c in d.inputs.columns if c not in names))

@@ -19,9 +19,11 @@ from resonance.flows.metrics import HEADLINE, check_metric
 
 
 def _provenance(bands: xr.Dataset, store: str) -> str:
-    return (f"_Made by `resonance report {store}` on a store of "
-            f"{bands.attrs.get('n_scenarios'):,} scenarios × {bands.attrs.get('n_firms'):,} "
-            f"firms (seed {bands.attrs.get('seed')}, sampler {bands.attrs.get('sampler')})._")
+    return (
+        f"_Made by `resonance report {store}` on a store of "
+        f"{bands.attrs.get('n_scenarios'):,} scenarios × {bands.attrs.get('n_firms'):,} "
+        f"firms (seed {bands.attrs.get('seed')}, sampler {bands.attrs.get('sampler')})._"
+    )
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -51,21 +53,30 @@ def paired_against(draws: xr.Dataset, baseline: str, metric: str, quarter: int =
         if path == baseline:
             continue
         c = compare(draws, baseline, path, metric, quarter)
-        rows.append([path, f"{c.quantiles[0.5]:+.3f}", f"{c.mean:+.3f} ± {c.mean_se:.3f}",
-                     f"{c.p_better:.3f} ± {c.p_better_se:.3f}"])
+        rows.append(
+            [
+                path,
+                f"{c.quantiles[0.5]:+.3f}",
+                f"{c.mean:+.3f} ± {c.mean_se:.3f}",
+                f"{c.p_better:.3f} ± {c.p_better_se:.3f}",
+            ]
+        )
     return _table(["path", "median Δ", "mean Δ ± s.e.", f"P(beats {baseline})"], rows)
 
 
 def ranking(draws: xr.Dataset, baseline: str, metric: str, quarter: int = -1) -> str:
     """The tree ranking of the uncertain parameters for ``metric`` on ``baseline``."""
     s = sensitivity(draws, metric, quarter, baseline)
-    rows = [[name, f"{r.importance:.3f}", f"[{r.low:.3f}, {r.high:.3f}]"]
-            for name, r in s.ranking.iterrows()]
+    rows = [
+        [name, f"{r.importance:.3f}", f"[{r.low:.3f}, {r.high:.3f}]"]
+        for name, r in s.ranking.iterrows()
+    ]
     return _table(["parameter", "tree importance", "95 % interval"], rows)
 
 
-def report_markdown(store: str, metric: str = "innovation_efficiency",
-                    baseline: str = "baseline") -> str:
+def report_markdown(
+    store: str, metric: str = "innovation_efficiency", baseline: str = "baseline"
+) -> str:
     """The whole report of ``store`` as markdown (see the module docstring)."""
     from resonance.flows.analysis.select import check
     from resonance.flows.engine.store import DRAWS, open_bands
@@ -81,8 +92,12 @@ def report_markdown(store: str, metric: str = "innovation_efficiency",
         f"### {baseline} over time\n\n{made}\n\n" + bands_over_time(bands, baseline),
     ]
     if bands.sizes["path"] > 1:
-        sections.append(f"### {metric} after {horizon} years against {baseline}, paired\n\n"
-                        f"{made}\n\n" + paired_against(draws, baseline, metric))
-    sections.append(f"### What decides {metric} on {baseline} after {horizon} years\n\n"
-                    f"{made}\n\n" + ranking(draws, baseline, metric))
+        sections.append(
+            f"### {metric} after {horizon} years against {baseline}, paired\n\n"
+            f"{made}\n\n" + paired_against(draws, baseline, metric)
+        )
+    sections.append(
+        f"### What decides {metric} on {baseline} after {horizon} years\n\n"
+        f"{made}\n\n" + ranking(draws, baseline, metric)
+    )
     return "\n".join(sections)

@@ -20,8 +20,9 @@ def check(ds: xr.Dataset, metric: str, paths=()) -> None:
     known = [str(p) for p in ds.path.values]
     for path in paths:
         if path not in known:
-            raise ResonanceError(f"path {path}", "not in this store",
-                                 f"the store has: {', '.join(known)}")
+            raise ResonanceError(
+                f"path {path}", "not in this store", f"the store has: {', '.join(known)}"
+            )
 
 
 def inputs(ds: xr.Dataset) -> pd.DataFrame:

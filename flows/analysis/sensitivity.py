@@ -14,8 +14,12 @@ from resonance.flows.analysis.select import check, input_names, inputs, vector
 from resonance.flows.errors import ResonanceError
 
 
-def sobol_indices(ds: xr.Dataset, y: np.ndarray, seed: int, resamples: int = 200,
-                  ) -> pd.DataFrame:
+def sobol_indices(
+    ds: xr.Dataset,
+    y: np.ndarray,
+    seed: int,
+    resamples: int = 200,
+) -> pd.DataFrame:
     """First-order and total Sobol indices of y over a Saltelli design (SALib)."""
     from SALib.analyze import sobol
 
@@ -23,16 +27,26 @@ def sobol_indices(ds: xr.Dataset, y: np.ndarray, seed: int, resamples: int = 200
     bounds = [[float(ds[n].min()), float(ds[n].max())] for n in names]
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
     if y.size % (len(names) + 2):
-        raise ResonanceError("sensitivity", f"{y.size} scenarios are not a Saltelli design "
-                             f"of {len(names)} parameters", "run with --sampler saltelli")
-    res = sobol.analyze(problem, y, calc_second_order=False, num_resamples=resamples,
-                        conf_level=0.95, seed=seed)
-    return pd.DataFrame({"S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"],
-                         "ST_conf": res["ST_conf"]}, index=pd.Index(names, name="parameter"))
+        raise ResonanceError(
+            "sensitivity",
+            f"{y.size} scenarios are not a Saltelli design of {len(names)} parameters",
+            "run with --sampler saltelli",
+        )
+    res = sobol.analyze(
+        problem, y, calc_second_order=False, num_resamples=resamples, conf_level=0.95, seed=seed
+    )
+    return pd.DataFrame(
+        {"S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"], "ST_conf": res["ST_conf"]},
+        index=pd.Index(names, name="parameter"),
+    )
 
 
-def tree_ranking(x: pd.DataFrame, y: np.ndarray, seed: int, bootstrap: int = 20,
-                 ) -> pd.DataFrame:
+def tree_ranking(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    seed: int,
+    bootstrap: int = 20,
+) -> pd.DataFrame:
     """Extra-trees feature importances with 95 % intervals from half-sample subsampling.
 
     Design-free (any sampler): the share of the ensemble's variance reduction each
@@ -46,17 +60,19 @@ def tree_ranking(x: pd.DataFrame, y: np.ndarray, seed: int, bootstrap: int = 20,
     gen = np.random.default_rng(seed)
 
     def importance(rows):
-        model = ExtraTreesRegressor(n_estimators=100, min_samples_leaf=5, random_state=seed,
-                                    n_jobs=1)
+        model = ExtraTreesRegressor(
+            n_estimators=100, min_samples_leaf=5, random_state=seed, n_jobs=1
+        )
         model.fit(x.values[rows], y[rows])
         return model.feature_importances_
 
     half = max(2, len(y) // 2)
-    boot = np.array([importance(gen.choice(len(y), half, replace=False))
-                     for _ in range(bootstrap)])
+    boot = np.array([importance(gen.choice(len(y), half, replace=False)) for _ in range(bootstrap)])
     lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
-    table = pd.DataFrame({"importance": boot.mean(axis=0), "low": lo, "high": hi},
-                         index=pd.Index(x.columns, name="parameter"))
+    table = pd.DataFrame(
+        {"importance": boot.mean(axis=0), "low": lo, "high": hi},
+        index=pd.Index(x.columns, name="parameter"),
+    )
     return table.sort_values("importance", ascending=False)
 
 
@@ -69,13 +85,19 @@ class Sensitivity:
     ranking: pd.DataFrame  # importance, low, high per parameter
 
 
-def sensitivity(ds: xr.Dataset, metric: str, quarter: int = -1, path: str = "baseline",
-                seed: int = 0, bootstrap: int = 20) -> Sensitivity:
+def sensitivity(
+    ds: xr.Dataset,
+    metric: str,
+    quarter: int = -1,
+    path: str = "baseline",
+    seed: int = 0,
+    bootstrap: int = 20,
+) -> Sensitivity:
     """Which uncertain parameters decide ``metric`` on ``path`` (see the module docstring)."""
     check(ds, metric, (path,))
     y = vector(ds, metric, path, quarter)
     x = inputs(ds)
-    sobol = (sobol_indices(ds, y, seed) if ds.attrs.get("sampler") == "saltelli" else None)
-    return Sensitivity(metric, path, float(ds.time[quarter]), sobol,
-                       tree_ranking(x, y, seed, bootstrap))
-
+    sobol = sobol_indices(ds, y, seed) if ds.attrs.get("sampler") == "saltelli" else None
+    return Sensitivity(
+        metric, path, float(ds.time[quarter]), sobol, tree_ranking(x, y, seed, bootstrap)
+    )

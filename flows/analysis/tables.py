@@ -16,9 +16,11 @@ def summary_table(bands: xr.Dataset, metrics=None, quarter: int = -1) -> Table:
     """A rich table of one quarter's bands (default: the last) per metric and path."""
     metrics = [check_metric(m) for m in (metrics or METRICS)]
     years = float(bands.time[quarter])
-    table = Table(title=f"Uncertainty bands after {years:g} years "
-                        f"({bands.attrs.get('n_scenarios')} scenarios x "
-                        f"{bands.attrs.get('n_firms')} firms)")
+    table = Table(
+        title=f"Uncertainty bands after {years:g} years "
+        f"({bands.attrs.get('n_scenarios')} scenarios x "
+        f"{bands.attrs.get('n_firms')} firms)"
+    )
     table.add_column("metric")
     table.add_column("path")
     for q in bands["quantile"].values:
@@ -30,9 +32,14 @@ def summary_table(bands: xr.Dataset, metrics=None, quarter: int = -1) -> Table:
         mean = bands[f"{metric}_mean"].isel(time=quarter).values
         std = bands[f"{metric}_std"].isel(time=quarter).values
         for p, path in enumerate(bands.path.values):
-            table.add_row(metric if p == 0 else "", str(path),
-                          *(f"{v:.4g}" for v in values[p]), f"{mean[p]:.4g}", f"{std[p]:.3g}",
-                          end_section=p == len(bands.path) - 1)
+            table.add_row(
+                metric if p == 0 else "",
+                str(path),
+                *(f"{v:.4g}" for v in values[p]),
+                f"{mean[p]:.4g}",
+                f"{std[p]:.3g}",
+                end_section=p == len(bands.path) - 1,
+            )
     return table
 
 
@@ -41,10 +48,15 @@ def summary_markdown(bands: xr.Dataset, metrics=None, store: str = "") -> str:
     metrics = [check_metric(m) for m in (metrics or METRICS)]
     qs = [float(q) for q in bands["quantile"].values]
     head = ["metric", "path", *("median" if q == 0.5 else f"p{100 * q:g}" for q in qs), "mean"]
-    lines = [f"Bands after {float(bands.time[-1]):g} years, {bands.attrs.get('n_scenarios')} "
-             f"scenarios x {bands.attrs.get('n_firms')} firms" + (f", store `{store}`" if store
-                                                                   else "") + ".", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"Bands after {float(bands.time[-1]):g} years, {bands.attrs.get('n_scenarios')} "
+        f"scenarios x {bands.attrs.get('n_firms')} firms"
+        + (f", store `{store}`" if store else "")
+        + ".",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for metric in metrics:
         values = bands[metric].isel(time=-1).values
         mean = bands[f"{metric}_mean"].isel(time=-1).values
@@ -54,11 +66,12 @@ def summary_markdown(bands: xr.Dataset, metrics=None, store: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-
 def comparison_table(c: Comparison) -> Table:
     better = "higher" if c.higher_is_better else "lower"
-    table = Table(title=f"{c.metric}: {c.b} - {c.a} after {c.years:g} years, paired over "
-                        f"{c.n} scenarios ({better} is better)")
+    table = Table(
+        title=f"{c.metric}: {c.b} - {c.a} after {c.years:g} years, paired over "
+        f"{c.n} scenarios ({better} is better)"
+    )
     table.add_column("statistic")
     table.add_column("value", justify="right")
     for q, v in c.quantiles.items():
@@ -67,7 +80,6 @@ def comparison_table(c: Comparison) -> Table:
     table.add_row("std of difference", f"{c.std:.4g}")
     table.add_row(f"P({c.b} beats {c.a})", f"{c.p_better:.3f} ± {c.p_better_se:.3f}")
     return table
-
 
 
 def sensitivity_table(s: Sensitivity) -> Table:
@@ -86,14 +98,15 @@ def sensitivity_table(s: Sensitivity) -> Table:
     return table
 
 
-
 def discovery_table(d: Discovery) -> Table:
     box = d.box
     sign = "<" if d.below else ">"
-    table = Table(title=f"PRIM: where {d.metric} {sign} {d.threshold:g} on {d.path} after "
-                        f"{d.years:g} years (base rate {d.base_rate:.3f}); box "
-                        f"{d.chosen} of {len(d.trajectory) - 1}: coverage {box.coverage:.3f}, "
-                        f"density {box.density:.3f}, support {box.support:.3f}")
+    table = Table(
+        title=f"PRIM: where {d.metric} {sign} {d.threshold:g} on {d.path} after "
+        f"{d.years:g} years (base rate {d.base_rate:.3f}); box "
+        f"{d.chosen} of {len(d.trajectory) - 1}: coverage {box.coverage:.3f}, "
+        f"density {box.density:.3f}, support {box.support:.3f}"
+    )
     table.add_column("parameter")
     table.add_column("box low", justify="right")
     table.add_column("box high", justify="right")
@@ -102,5 +115,3 @@ def discovery_table(d: Discovery) -> Table:
         flo, fhi = d.bounds[name]
         table.add_row(name, f"{lo:.4g}", f"{hi:.4g}", f"[{flo:.4g}, {fhi:.4g}]")
     return table
-
-

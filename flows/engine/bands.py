@@ -44,6 +44,7 @@ def _groups(x: np.ndarray) -> np.ndarray:
 # Pass 1: range
 # ---------------------------------------------------------------------------------------
 
+
 def range_summary(x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """(count, lo (g,), hi (g,)) of a chunk's outcomes (s, p, t, m)."""
     x = _groups(x)
@@ -57,6 +58,7 @@ def merge_range(a, b):
 # ---------------------------------------------------------------------------------------
 # Pass 2: coarse histogram and exact fixed-point moments
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Scales:
@@ -112,6 +114,7 @@ def merge_coarse(a, b):
 # Pass 3: fine histograms inside the target coarse bins
 # ---------------------------------------------------------------------------------------
 
+
 def order_statistics(n: int, quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """numpy 'linear' quantiles: ranks (q, 2) of the two order statistics and weights (q,)."""
     h = (n - 1) * np.asarray(quantiles, dtype=np.float64)
@@ -134,8 +137,9 @@ def find_targets(counts: np.ndarray, ranks: np.ndarray) -> Targets:
     cum = np.cumsum(counts, axis=1)  # (g, B1)
     flat_ranks = ranks.ravel()  # (j,)
     bins = np.stack([np.searchsorted(row, flat_ranks, side="right") for row in cum])
-    before = np.take_along_axis(np.concatenate([np.zeros((cum.shape[0], 1), np.int64), cum],
-                                               axis=1), bins, axis=1)
+    before = np.take_along_axis(
+        np.concatenate([np.zeros((cum.shape[0], 1), np.int64), cum], axis=1), bins, axis=1
+    )
     return Targets(bins=bins, rank_in_bin=flat_ranks[None, :] - before)
 
 
@@ -187,8 +191,15 @@ def compute_bands(map_reduce: MapReduce, shape: tuple[int, int, int], quantiles)
     targets = find_targets(counts, ranks)
     fine = map_reduce(lambda x: fine_summary(x, scales, targets), merge_fine)
     cum = np.cumsum(fine, axis=2)  # (g, j, B2)
-    sub = np.array([[np.searchsorted(cum[gg, jj], targets.rank_in_bin[gg, jj], side="right")
-                     for jj in range(cum.shape[1])] for gg in range(cum.shape[0])])
+    sub = np.array(
+        [
+            [
+                np.searchsorted(cum[gg, jj], targets.rank_in_bin[gg, jj], side="right")
+                for jj in range(cum.shape[1])
+            ]
+            for gg in range(cum.shape[0])
+        ]
+    )
     sub = np.minimum(sub, B2 - 1)
     width = hi - lo
     position = (targets.bins + (sub + 0.5) / B2) / B1  # (g, j) in [0, 1]

@@ -42,11 +42,13 @@ def load_cluster(ref: str, clusters_dir: Path) -> ClusterSpec:
         file = clusters_dir / f"{ref}.yaml"
     if not file.is_file():
         known = sorted(p.stem for p in clusters_dir.glob("*.yaml")) if clusters_dir.is_dir() else []
-        raise ConfigError(f"cluster.{ref}", "unknown cluster",
-                          f"known clusters in {clusters_dir}: {', '.join(known) or 'none'}")
+        raise ConfigError(
+            f"cluster.{ref}",
+            "unknown cluster",
+            f"known clusters in {clusters_dir}: {', '.join(known) or 'none'}",
+        )
     try:
-        return ClusterSpec.model_validate(read_yaml_mapping(file, f"cluster.{ref}",
-                                                            "cluster file"))
+        return ClusterSpec.model_validate(read_yaml_mapping(file, f"cluster.{ref}", "cluster file"))
     except ValidationError as exc:
         raise config_error_from(exc, f"cluster.{ref}") from exc
 
@@ -67,8 +69,9 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             pass
     except OSError as exc:
-        raise ConfigError(where, f"no Dask scheduler answered ({exc.strerror or exc})",
-                          hint) from None
+        raise ConfigError(
+            where, f"no Dask scheduler answered ({exc.strerror or exc})", hint
+        ) from None
 
 
 def _kernel_setup_plugin():
@@ -91,8 +94,9 @@ SCHEDULER_TIMEOUT = 10  # seconds to wait for an existing scheduler to answer
 
 
 @contextlib.contextmanager
-def connect(spec: ClusterSpec, workers: int | None = None,
-            scheduler: str | None = None) -> Iterator:
+def connect(
+    spec: ClusterSpec, workers: int | None = None, scheduler: str | None = None
+) -> Iterator:
     """A ``distributed.Client`` for ``spec`` (or for ``scheduler`` when given); closed on exit.
 
     Every worker configures numba for the kernels when it starts (a worker plugin). A
@@ -114,8 +118,9 @@ def connect(spec: ClusterSpec, workers: int | None = None,
         yield client
 
 
-def _client(spec: ClusterSpec, workers: int | None, scheduler: str | None,
-            stack: contextlib.ExitStack):
+def _client(
+    spec: ClusterSpec, workers: int | None, scheduler: str | None, stack: contextlib.ExitStack
+):
     """Start (or reach) the cluster and a client of it; both are closed by ``stack``."""
     from distributed import Client, LocalCluster
 
@@ -126,24 +131,37 @@ def _client(spec: ClusterSpec, workers: int | None, scheduler: str | None,
         try:
             return stack.enter_context(Client(address, timeout=SCHEDULER_TIMEOUT))
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(f"--scheduler {address}",
-                              f"no Dask scheduler answered within {SCHEDULER_TIMEOUT} s",
-                              "start one with `dask scheduler`, or check the address "
-                              "(tcp://HOST:8786)") from exc
+            raise ConfigError(
+                f"--scheduler {address}",
+                f"no Dask scheduler answered within {SCHEDULER_TIMEOUT} s",
+                "start one with `dask scheduler`, or check the address (tcp://HOST:8786)",
+            ) from exc
     if spec.kind == "slurm":
         try:
             from dask_jobqueue import SLURMCluster
         except ImportError as exc:
-            raise ConfigError("cluster.kind", "slurm needs dask-jobqueue",
-                              "pip install dask-jobqueue") from exc
+            raise ConfigError(
+                "cluster.kind", "slurm needs dask-jobqueue", "pip install dask-jobqueue"
+            ) from exc
         cluster = stack.enter_context(SLURMCluster(**spec.cluster_options))
         cluster.scale(jobs=workers or spec.jobs)
         return stack.enter_context(Client(cluster))
     n = workers or spec.workers or max(1, (os.cpu_count() or 1) // spec.threads_per_worker)
-    env = {"NUMBA_NUM_THREADS": str(spec.threads_per_worker),
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cluster = stack.enter_context(LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, memory_limit=spec.memory_limit,
-        dashboard_address=spec.dashboard_address, host=spec.host, env=env,
-        silence_logs=logging.ERROR))
+    env = {
+        "NUMBA_NUM_THREADS": str(spec.threads_per_worker),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    cluster = stack.enter_context(
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=spec.memory_limit,
+            dashboard_address=spec.dashboard_address,
+            host=spec.host,
+            env=env,
+            silence_logs=logging.ERROR,
+        )
+    )
     return stack.enter_context(Client(cluster))

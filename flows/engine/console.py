@@ -25,9 +25,15 @@ def progress_bar(enabled: bool, label: str):
     if not enabled:
         yield None
         return
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("chunks"), TimeElapsedColumn(), console=console,
-                  transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
@@ -39,9 +45,11 @@ def progress_bar(enabled: bool, label: str):
 def announce(config: RunConfig, n_chunks: int) -> None:
     """The run's one-line header: sizes, paths, chunks, store."""
     draws = config.n_scenarios * config.n_firms
-    console.print(f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
-                  f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
-                  f"{config.n_quarters} quarters, {n_chunks} chunks -> {config.store}")
+    console.print(
+        f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
+        f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
+        f"{config.n_quarters} quarters, {n_chunks} chunks -> {config.store}"
+    )
 
 
 def announce_cluster(n_workers: int, dashboard_link: str | None) -> None:
@@ -51,9 +59,11 @@ def announce_cluster(n_workers: int, dashboard_link: str | None) -> None:
 def done(config: RunConfig, report: RunReport) -> None:
     """The closing line: chunks computed and skipped, time, overall rate."""
     steps = config.n_scenarios * config.n_firms * config.n_quarters * len(config.path_names)
-    console.print(f"done in {report.seconds:.1f} s: {report.computed} chunks computed, "
-                  f"{report.skipped} already in the store; "
-                  f"{steps / report.seconds:,.0f} firm-steps/s overall")
+    console.print(
+        f"done in {report.seconds:.1f} s: {report.computed} chunks computed, "
+        f"{report.skipped} already in the store; "
+        f"{steps / report.seconds:,.0f} firm-steps/s overall"
+    )
 
 
 def show_bands(store: str) -> None:
@@ -62,5 +72,7 @@ def show_bands(store: str) -> None:
     from resonance.flows.engine.store import open_bands
 
     console.print(summary_table(open_bands(store), HEADLINE))
-    console.print(f"all metrics: resonance summary {store}; fan chart: "
-                  f"resonance plot {store} --metric innovation_efficiency")
+    console.print(
+        f"all metrics: resonance summary {store}; fan chart: "
+        f"resonance plot {store} --metric innovation_efficiency"
+    )

@@ -45,8 +45,9 @@ class Executor(Protocol):
     def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
         """``fn(shared, *args)`` for each args of items, yielded as they complete."""
 
-    def map_reduce(self, store: str, config_sha256: str,
-                   chunks: list[tuple[int, int]]) -> MapReduce:
+    def map_reduce(
+        self, store: str, config_sha256: str, chunks: list[tuple[int, int]]
+    ) -> MapReduce:
         """A map-reduce over the stored draws of ``chunks`` (bands.compute_bands' input)."""
 
 
@@ -60,8 +61,9 @@ class ChunkTask:
     threads: int
 
 
-def run_chunk(task: ChunkTask, chunk: int, start: int, stop: int,
-              theta: np.ndarray) -> tuple[int, float]:
+def run_chunk(
+    task: ChunkTask, chunk: int, start: int, stop: int, theta: np.ndarray
+) -> tuple[int, float]:
     """Task body: simulate scenarios [start, stop) with world parameters theta (s, d) and
     write them into the store; returns (chunk, seconds)."""
     began = time.perf_counter()
@@ -72,8 +74,7 @@ def run_chunk(task: ChunkTask, chunk: int, start: int, stop: int,
     return chunk, time.perf_counter() - began
 
 
-def _summarise_chunk(bounds: tuple[int, int], store: str, config_sha256: str,
-                     summarise: Callable):
+def _summarise_chunk(bounds: tuple[int, int], store: str, config_sha256: str, summarise: Callable):
     return summarise(zstore.read_draws_chunk(store, config_sha256, *bounds))
 
 
@@ -98,8 +99,10 @@ class _StoredChunks:
         self.store, self.config_sha256, self.chunks = store, config_sha256, chunks
 
     def __iter__(self):
-        return (zstore.read_draws_chunk(self.store, self.config_sha256, *bounds)
-                for bounds in self.chunks)
+        return (
+            zstore.read_draws_chunk(self.store, self.config_sha256, *bounds)
+            for bounds in self.chunks
+        )
 
 
 class DaskExecutor:
@@ -135,20 +138,29 @@ class DaskExecutor:
 
     def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
         def run(summarise, merge):
-            level = self.client.map(_summarise_chunk, chunks, store=store,
-                                    config_sha256=config_sha256, summarise=summarise,
-                                    pure=False)
+            level = self.client.map(
+                _summarise_chunk,
+                chunks,
+                store=store,
+                config_sha256=config_sha256,
+                summarise=summarise,
+                pure=False,
+            )
             while len(level) > 1:
-                pairs = [level[i:i + 2] for i in range(0, len(level), 2)]
-                level = [self.client.submit(merge, *pair, pure=False) if len(pair) == 2
-                         else pair[0] for pair in pairs]
+                pairs = [level[i : i + 2] for i in range(0, len(level), 2)]
+                level = [
+                    self.client.submit(merge, *pair, pure=False) if len(pair) == 2 else pair[0]
+                    for pair in pairs
+                ]
             return level[0].result()
+
         return run
 
 
 @contextlib.contextmanager
-def dask_executor(spec: ClusterSpec, workers: int | None = None,
-                  scheduler: str | None = None) -> Iterator[DaskExecutor]:
+def dask_executor(
+    spec: ClusterSpec, workers: int | None = None, scheduler: str | None = None
+) -> Iterator[DaskExecutor]:
     """A DaskExecutor on the cluster of ``spec`` (or on ``scheduler``); closed on exit."""
     with connect(spec, workers, scheduler) as client:
         yield DaskExecutor(client, spec.threads_per_worker)
@@ -168,8 +180,15 @@ class RunReport:
 def warm_kernel_cache(plan: Plan) -> None:
     """Compile (or load) the kernel once here before many workers reach for the cache at
     once (numba#4807): a one-scenario, two-firm, one-quarter call."""
-    load().simulate(plan.params(0, 1), plan.config.firm_vector, np.zeros(1, dtype=np.int64),
-                    np.uint64(plan.config.seed), 2, 1, plan.config.precision)
+    load().simulate(
+        plan.params(0, 1),
+        plan.config.firm_vector,
+        np.zeros(1, dtype=np.int64),
+        np.uint64(plan.config.seed),
+        2,
+        1,
+        plan.config.precision,
+    )
 
 
 def prepare_store(plan: Plan, overwrite: bool = False) -> list[int]:
@@ -179,8 +198,9 @@ def prepare_store(plan: Plan, overwrite: bool = False) -> list[int]:
     return [k for k in range(len(plan.chunks)) if not finished[k]]
 
 
-def simulate_chunks(plan: Plan, executor: Executor, todo: list[int],
-                    progress: Progress | None = None) -> list[float]:
+def simulate_chunks(
+    plan: Plan, executor: Executor, todo: list[int], progress: Progress | None = None
+) -> list[float]:
     """Simulate and write the chunks ``todo``; the seconds each took.
 
     progress(done, total) is called after every finished chunk (done counts the chunks
@@ -194,8 +214,9 @@ def simulate_chunks(plan: Plan, executor: Executor, todo: list[int],
         return []
     config = plan.config
     warm_kernel_cache(plan)
-    task = ChunkTask(plan.job, config.store, config.sha256,
-                     executor.threads or numba.get_num_threads())
+    task = ChunkTask(
+        plan.job, config.store, config.sha256, executor.threads or numba.get_num_threads()
+    )
     items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
     seconds = []
     for n_done, (_, secs) in enumerate(executor.map(run_chunk, task, items), start=1):
@@ -209,13 +230,15 @@ def finalise_bands(plan: Plan, executor: Executor) -> None:
     """Reduce the stored draws to bands and write them (the store's last write)."""
     config = plan.config
     shape = (len(config.path_names), config.n_quarters, N_METRICS)
-    bands = compute_bands(executor.map_reduce(config.store, config.sha256, plan.chunks), shape,
-                          config.quantiles)
+    bands = compute_bands(
+        executor.map_reduce(config.store, config.sha256, plan.chunks), shape, config.quantiles
+    )
     zstore.write_bands(config.store, config, bands)
 
 
-def run_plan(plan: Plan, executor: Executor, overwrite: bool = False,
-             progress: Progress | None = None) -> RunReport:
+def run_plan(
+    plan: Plan, executor: Executor, overwrite: bool = False, progress: Progress | None = None
+) -> RunReport:
     """The whole recipe: prepare the store, simulate what is missing, write the bands.
 
     The store is ``plan.config.store``. ``overwrite`` replaces a resonance store of another
@@ -227,13 +250,18 @@ def run_plan(plan: Plan, executor: Executor, overwrite: bool = False,
     seconds = simulate_chunks(plan, executor, todo, progress)
     if todo or not zstore.has_bands(store):
         finalise_bands(plan, executor)
-    return RunReport(store, len(todo), len(plan.chunks) - len(todo),
-                     time.perf_counter() - began, seconds)
+    return RunReport(
+        store, len(todo), len(plan.chunks) - len(todo), time.perf_counter() - began, seconds
+    )
 
 
-def resolve(config_path: str | Path, overrides: dict | None = None, cluster: str | None = None,
-            overwrite: bool = False,
-            scheduler: str | None = None) -> tuple[RunConfig, ClusterSpec]:
+def resolve(
+    config_path: str | Path,
+    overrides: dict | None = None,
+    cluster: str | None = None,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+) -> tuple[RunConfig, ClusterSpec]:
     """Everything a run needs from its inputs, checked before any work starts: the config
     (with overrides), the cluster spec (``cluster`` or the config's), whether its store
     can be used and written, and whether a scheduler answers. Raises ResonanceError naming
@@ -246,9 +274,14 @@ def resolve(config_path: str | Path, overrides: dict | None = None, cluster: str
     return config, spec
 
 
-def run(config: RunConfig, spec: ClusterSpec, workers: int | None = None,
-        scheduler: str | None = None, overwrite: bool = False,
-        progress: bool = True) -> RunReport:
+def run(
+    config: RunConfig,
+    spec: ClusterSpec,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunReport:
     """Run ``config`` on the cluster of ``spec`` (or on ``scheduler``), printing the header,
     the cluster and its dashboard, a progress bar and a closing line."""
     plan = make_plan(config)

@@ -34,8 +34,7 @@ def design(config: RunConfig) -> np.ndarray:
         problem = {"num_vars": d, "names": list(config.uncertain_names), "bounds": [[0.0, 1.0]] * d}
         with warnings.catch_warnings():  # SALib prefers N a power of two; others are valid
             warnings.simplefilter("ignore")
-            return saltelli.sample(problem, n // (d + 2), calc_second_order=False,
-                                   seed=config.seed)
+            return saltelli.sample(problem, n // (d + 2), calc_second_order=False, seed=config.seed)
     generator = np.random.default_rng(config.seed)
     if config.sampler == "lhs":
         return qmc.LatinHypercube(d=d, rng=generator).random(n)
@@ -45,8 +44,9 @@ def design(config: RunConfig) -> np.ndarray:
     return sobol.random_base2(m)[:n]
 
 
-def scenario_params(nominal: np.ndarray, levers: LeverArrays, uncertain_index: np.ndarray,
-                    theta: np.ndarray) -> np.ndarray:
+def scenario_params(
+    nominal: np.ndarray, levers: LeverArrays, uncertain_index: np.ndarray, theta: np.ndarray
+) -> np.ndarray:
     """Parameters of scenarios with world parameters theta (s, d) under every path.
 
     nominal: (k,) fixed values; uncertain_index: int64 (d,), the columns theta fills;
@@ -90,9 +90,18 @@ class ChunkJob:
 
     @classmethod
     def of(cls, config: RunConfig) -> ChunkJob:
-        return cls(config.nominal, config.uncertain_index, config.levers, config.firm_vector,
-                   config.seed, config.n_firms, config.n_quarters, config.sampler,
-                   config.saltelli_multiple, config.precision)
+        return cls(
+            config.nominal,
+            config.uncertain_index,
+            config.levers,
+            config.firm_vector,
+            config.seed,
+            config.n_firms,
+            config.n_quarters,
+            config.sampler,
+            config.saltelli_multiple,
+            config.precision,
+        )
 
     def params(self, theta: np.ndarray) -> np.ndarray:
         """float64 (s, p, k) parameters of scenarios with world parameters theta (s, d)."""
@@ -101,10 +110,15 @@ class ChunkJob:
     def simulate(self, start: int, stop: int, theta: np.ndarray) -> np.ndarray:
         """Outcomes of scenarios [start, stop) with world parameters theta (s, d): float64
         (s, p, t, m), from the Numba kernel."""
-        return load().simulate(self.params(theta), self.firm_params,
-                               draw_ids(self.sampler, start, stop, self.saltelli_multiple),
-                               np.uint64(self.seed), self.n_firms, self.n_quarters,
-                               self.precision)
+        return load().simulate(
+            self.params(theta),
+            self.firm_params,
+            draw_ids(self.sampler, start, stop, self.saltelli_multiple),
+            np.uint64(self.seed),
+            self.n_firms,
+            self.n_quarters,
+            self.precision,
+        )
 
 
 @dataclass

@@ -35,9 +35,17 @@ from resonance.flows.errors import StoreError
 from resonance.kernels.registry import METRIC_INFO, METRICS, PARAMETER_INFO
 
 DRAWS = "draws"
-PACKAGES = ("resonance", "numpy", "numba", "dask", "distributed", "xarray", "zarr", "prefect",
-            "scipy")
-
+PACKAGES = (
+    "resonance",
+    "numpy",
+    "numba",
+    "dask",
+    "distributed",
+    "xarray",
+    "zarr",
+    "prefect",
+    "scipy",
+)
 
 
 def _versions() -> dict[str, str]:
@@ -80,19 +88,38 @@ def time_coordinate(n_quarters: int) -> np.ndarray:
 
 def _attrs(metric: str, suffix: str = "") -> dict:
     info = METRIC_INFO[metric]
-    extra = {"": "", "_mean": " (mean over scenarios)", "_std": " (standard deviation over "
-             "scenarios)", "_quantile_error": " (bound on the absolute error of its quantiles)"}
-    return {"long_name": info.long_name + extra[suffix], "units": info.units,
-            "description": info.description}
+    extra = {
+        "": "",
+        "_mean": " (mean over scenarios)",
+        "_std": " (standard deviation over scenarios)",
+        "_quantile_error": " (bound on the absolute error of its quantiles)",
+    }
+    return {
+        "long_name": info.long_name + extra[suffix],
+        "units": info.units,
+        "description": info.description,
+    }
 
 
 def _coords(config: RunConfig) -> dict:
-    time = xr.Variable("time", time_coordinate(config.n_quarters),
-                       {"long_name": "time since start", "units": "years",
-                        "description": "End of each simulated quarter."})
-    path = xr.Variable("path", np.array(config.path_names, dtype=object),
-                       {"long_name": "policy path", "units": "1",
-                        "description": "Policy path of MODEL.md §5 (configs/paths)."})
+    time = xr.Variable(
+        "time",
+        time_coordinate(config.n_quarters),
+        {
+            "long_name": "time since start",
+            "units": "years",
+            "description": "End of each simulated quarter.",
+        },
+    )
+    path = xr.Variable(
+        "path",
+        np.array(config.path_names, dtype=object),
+        {
+            "long_name": "policy path",
+            "units": "1",
+            "description": "Policy path of MODEL.md §5 (configs/paths).",
+        },
+    )
     return {"time": time, "path": path}
 
 
@@ -104,21 +131,45 @@ def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
     for metric in METRICS:
         data_vars[metric] = xr.Variable(
             ("scenario", "path", "time"),
-            da.full((n, p, t), np.nan, chunks=(cs, p, t)), _attrs(metric))
-    for d, (name, dist) in enumerate(zip(config.uncertain_names, config.distributions,
-                                         strict=True)):
+            da.full((n, p, t), np.nan, chunks=(cs, p, t)),
+            _attrs(metric),
+        )
+    for d, (name, dist) in enumerate(
+        zip(config.uncertain_names, config.distributions, strict=True)
+    ):
         info = PARAMETER_INFO[name]
-        data_vars[name] = xr.Variable("scenario", theta[:, d],
-                                      {"long_name": info.long_name, "units": info.units,
-                                       "description": info.description, **dist.attrs()})
+        data_vars[name] = xr.Variable(
+            "scenario",
+            theta[:, d],
+            {
+                "long_name": info.long_name,
+                "units": info.units,
+                "description": info.description,
+                **dist.attrs(),
+            },
+        )
     n_chunks = -(-n // cs)
     data_vars["chunk_done"] = xr.Variable(
-        "chunk", da.zeros(n_chunks, dtype=np.int8, chunks=1),
-        {"long_name": "chunk complete", "units": "1",
-         "description": f"1 once scenarios [k*{cs}, (k+1)*{cs}) are completely written."})
-    coords = {**_coords(config), "scenario": xr.Variable(
-        "scenario", np.arange(n), {"long_name": "scenario index", "units": "1",
-                                   "description": "Global scenario index (the RNG counter)."})}
+        "chunk",
+        da.zeros(n_chunks, dtype=np.int8, chunks=1),
+        {
+            "long_name": "chunk complete",
+            "units": "1",
+            "description": f"1 once scenarios [k*{cs}, (k+1)*{cs}) are completely written.",
+        },
+    )
+    coords = {
+        **_coords(config),
+        "scenario": xr.Variable(
+            "scenario",
+            np.arange(n),
+            {
+                "long_name": "scenario index",
+                "units": "1",
+                "description": "Global scenario index (the RNG counter).",
+            },
+        ),
+    }
     return xr.Dataset(data_vars, coords)
 
 
@@ -144,7 +195,8 @@ def _state(store: str) -> tuple[str, dict]:
     group = _open_root(store)
     attrs = dict(group.attrs) if group is not None else {}
     ours = STORE_MARK in attrs or (
-        "config_sha256" in attrs and str(attrs.get("title", "")).startswith("resonance"))
+        "config_sha256" in attrs and str(attrs.get("title", "")).startswith("resonance")
+    )
     return ("resonance" if ours else "foreign"), attrs
 
 
@@ -161,14 +213,20 @@ def check(config: RunConfig, store: str, overwrite: bool) -> bool:
     if state in ("absent", "empty"):
         return False
     if state == "foreign":
-        raise StoreError(store, "exists and is not a resonance store; refusing to write into "
-                         "or replace it", "choose another --out (an absent or empty directory)")
+        raise StoreError(
+            store,
+            "exists and is not a resonance store; refusing to write into or replace it",
+            "choose another --out (an absent or empty directory)",
+        )
     seen = attrs.get("config_sha256")
     if seen == config.sha256:
         return not overwrite
     if not overwrite:
-        what = ("was written by another config" if seen
-                else "is an unfinished resonance store of another run")
+        what = (
+            "was written by another config"
+            if seen
+            else "is an unfinished resonance store of another run"
+        )
         raise StoreError(store, what, "choose another --out, or pass --overwrite to replace it")
     return False
 
@@ -190,8 +248,11 @@ def _check_writable(store: str) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise StoreError(store, f"cannot write under {existing} ({exc.strerror or exc})",
-                         "choose an --out in a directory you can write to") from None
+        raise StoreError(
+            store,
+            f"cannot write under {existing} ({exc.strerror or exc})",
+            "choose an --out in a directory you can write to",
+        ) from None
 
 
 def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: bool) -> None:
@@ -207,11 +268,20 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
     # The mark goes first, so even a template cut off half-way is recognised as ours.
     zarr.open_group(store, mode="a", zarr_format=3).attrs.update({STORE_MARK: 1})
     template = draws_template(config, theta)
-    encoding = {m: {"chunks": (config.chunk_scenarios, len(config.path_names),
-                               config.n_quarters)} for m in METRICS}
+    encoding = {
+        m: {"chunks": (config.chunk_scenarios, len(config.path_names), config.n_quarters)}
+        for m in METRICS
+    }
     encoding["chunk_done"] = {"chunks": (1,)}
-    template.to_zarr(store, group=DRAWS, mode="w", compute=False, consolidated=False,
-                     encoding=encoding, zarr_format=3)
+    template.to_zarr(
+        store,
+        group=DRAWS,
+        mode="w",
+        compute=False,
+        consolidated=False,
+        encoding=encoding,
+        zarr_format=3,
+    )
     attrs = provenance(config)
     zarr.open_group(store, path=DRAWS, mode="r+").attrs.update(attrs)
     # Written last: a store whose root carries the sha is a complete template.
@@ -258,8 +328,9 @@ def draws_arrays(store: str, config_sha256: str, mode: str = "r") -> dict:
     return {name: group[name] for name in (*METRICS, "chunk_done")}
 
 
-def write_chunk(store: str, config_sha256: str, chunk: int, start: int, stop: int,
-                outcomes: np.ndarray) -> None:
+def write_chunk(
+    store: str, config_sha256: str, chunk: int, start: int, stop: int, outcomes: np.ndarray
+) -> None:
     """Write one chunk's outcomes (s, p, t, m) into its region, then mark it done.
 
     Called from Dask workers; the region is exactly one Zarr chunk of every variable, so
@@ -269,8 +340,12 @@ def write_chunk(store: str, config_sha256: str, chunk: int, start: int, stop: in
     # Each metric is its own array: write them concurrently, then, only once all are
     # complete, the mark.
     region = slice(start, stop)
-    sync(_gather(arrays[metric].async_array.setitem(region, outcomes[..., m])
-                 for m, metric in enumerate(METRICS)))
+    sync(
+        _gather(
+            arrays[metric].async_array.setitem(region, outcomes[..., m])
+            for m, metric in enumerate(METRICS)
+        )
+    )
     arrays["chunk_done"][chunk] = 1
 
 
@@ -291,17 +366,27 @@ def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> 
 
     bands: ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
     """
-    coords = {**_coords(config), "quantile": xr.Variable(
-        "quantile", np.array(config.quantiles),
-        {"long_name": "quantile over scenarios", "units": "1",
-         "description": "Probability level of the band."})}
+    coords = {
+        **_coords(config),
+        "quantile": xr.Variable(
+            "quantile",
+            np.array(config.quantiles),
+            {
+                "long_name": "quantile over scenarios",
+                "units": "1",
+                "description": "Probability level of the band.",
+            },
+        ),
+    }
     data_vars = {}
     for m, metric in enumerate(METRICS):
-        data_vars[metric] = xr.Variable(("path", "time", "quantile"),
-                                        bands["quantiles"][:, :, m, :], _attrs(metric))
+        data_vars[metric] = xr.Variable(
+            ("path", "time", "quantile"), bands["quantiles"][:, :, m, :], _attrs(metric)
+        )
         for key, suffix in (("mean", "_mean"), ("std", "_std"), ("error", "_quantile_error")):
-            data_vars[metric + suffix] = xr.Variable(("path", "time"), bands[key][:, :, m],
-                                                     _attrs(metric, suffix))
+            data_vars[metric + suffix] = xr.Variable(
+                ("path", "time"), bands[key][:, :, m], _attrs(metric, suffix)
+            )
     # xarray replaces the group's attributes with the dataset's: carry the provenance over.
     ds = xr.Dataset(data_vars, coords, attrs=dict(zarr.open_group(store, mode="r").attrs))
     ds.to_zarr(store, mode="a", consolidated=False, zarr_format=3)

@@ -33,6 +33,7 @@ def _set(path, value):
         for p in parents:
             node = node[p]
         node[last] = value
+
     return mutate
 
 
@@ -43,6 +44,7 @@ def _drop(path):
         for p in parents:
             node = node[p]
         del node[last]
+
     return mutate
 
 
@@ -65,22 +67,38 @@ BAD = {
     "NaN size": (_set("sizes.firms", float("nan")), "sizes.firms"),
     "NaN parameter": (_set("parameters.chi", float("nan")), "parameters.chi"),
     "infinite parameter": (_set("parameters.chi", float("inf")), "parameters.chi"),
-    "infinite uncertain bound": (_set("uncertain.patience", [2.0, float("inf")]),
-                                 "uncertain.patience"),
+    "infinite uncertain bound": (
+        _set("uncertain.patience", [2.0, float("inf")]),
+        "uncertain.patience",
+    ),
     "NaN quantile": (_set("quantiles", [0.05, float("nan")]), "quantiles"),
-    "unknown distribution": (_set("uncertain.patience", {"dist": "gamma", "low": 1, "high": 2}),
-                             "uncertain.patience"),
-    "triangular mode outside": (_set("uncertain.patience", {
-        "dist": "triangular", "low": 2, "mode": 20, "high": 12}), "uncertain.patience"),
-    "log-uniform from zero": (_set("uncertain.spillover", {
-        "dist": "loguniform", "low": 0.0, "high": 0.1}), "uncertain.spillover"),
-    "truncated normal without spread": (_set("uncertain.spillover", {
-        "dist": "truncnormal", "mean": 0.1, "sd": 0.0, "low": 0.0, "high": 0.2}),
-        "uncertain.spillover.truncnormal.sd"),
-    "integer uniform of fractions": (_set("uncertain.inst_lag", {
-        "dist": "integer", "low": 8.5, "high": 20}), "uncertain.inst_lag"),
-    "distribution outside the valid range": (_set("uncertain.spillover", {
-        "dist": "uniform", "low": 0.5, "high": 1.5}), "uncertain.spillover"),
+    "unknown distribution": (
+        _set("uncertain.patience", {"dist": "gamma", "low": 1, "high": 2}),
+        "uncertain.patience",
+    ),
+    "triangular mode outside": (
+        _set("uncertain.patience", {"dist": "triangular", "low": 2, "mode": 20, "high": 12}),
+        "uncertain.patience",
+    ),
+    "log-uniform from zero": (
+        _set("uncertain.spillover", {"dist": "loguniform", "low": 0.0, "high": 0.1}),
+        "uncertain.spillover",
+    ),
+    "truncated normal without spread": (
+        _set(
+            "uncertain.spillover",
+            {"dist": "truncnormal", "mean": 0.1, "sd": 0.0, "low": 0.0, "high": 0.2},
+        ),
+        "uncertain.spillover.truncnormal.sd",
+    ),
+    "integer uniform of fractions": (
+        _set("uncertain.inst_lag", {"dist": "integer", "low": 8.5, "high": 20}),
+        "uncertain.inst_lag",
+    ),
+    "distribution outside the valid range": (
+        _set("uncertain.spillover", {"dist": "uniform", "low": 0.5, "high": 1.5}),
+        "uncertain.spillover",
+    ),
     "parameter both fixed and uncertain": (_set("uncertain.chi", [0.05, 0.2]), "uncertain.chi"),
 }
 
@@ -126,13 +144,17 @@ def test_missing_config_and_bad_yaml(tmp_path, capsys):
 
 def test_cli_prints_no_traceback_for_bad_input(tmp_path):
     file = _write(tmp_path, _set("parameters.lock_w", 1.5))
-    done = subprocess.run([sys.executable, "-m", "resonance", "validate", str(file)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "resonance", "validate", str(file)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
-        "resonance: error: parameters.lock_w: 1.5 is out of range (expected a value in "
-        "[0.0, 1.0])"]
+        "resonance: error: parameters.lock_w: 1.5 is out of range (expected a value in [0.0, 1.0])"
+    ]
 
 
 def test_default_config_validates(capsys):
@@ -199,8 +221,12 @@ UNREADABLE = {
 def test_unreadable_config_is_one_line(tmp_path, case):
     file = tmp_path / "config.yaml"
     file.write_bytes(UNREADABLE[case])
-    done = subprocess.run([sys.executable, "-m", "resonance", "validate", str(file)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "resonance", "validate", str(file)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"resonance: error: {file}"), done.stderr
@@ -218,8 +244,14 @@ def test_path_file_that_is_not_a_mapping_is_refused(tmp_path, capsys, content):
 def test_cluster_file_that_is_not_a_mapping_is_refused(tmp_path, capsys):
     cluster = tmp_path / "odd.yaml"
     cluster.write_text("- local\n")
-    args = ["run", str(DEFAULT_CONFIG), "--cluster", str(cluster), "--out",
-            str(tmp_path / "s.zarr")]
+    args = [
+        "run",
+        str(DEFAULT_CONFIG),
+        "--cluster",
+        str(cluster),
+        "--out",
+        str(tmp_path / "s.zarr"),
+    ]
     assert main(args) == 2
     assert "must hold a YAML mapping" in capsys.readouterr().err
     assert not (tmp_path / "s.zarr").exists()
@@ -227,8 +259,12 @@ def test_cluster_file_that_is_not_a_mapping_is_refused(tmp_path, capsys):
 
 def test_output_where_nothing_can_be_written_is_refused(tmp_path, capsys):
     # /proc takes no new files, not even from root (whom permission bits do not stop).
-    assert main(["run", str(DEFAULT_CONFIG), "--out", "/proc/resonance-test.zarr",
-                 "--engine", "direct"]) == 2
+    assert (
+        main(
+            ["run", str(DEFAULT_CONFIG), "--out", "/proc/resonance-test.zarr", "--engine", "direct"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot write under /proc" in err[0]
 
@@ -242,9 +278,23 @@ def test_scheduler_that_does_not_answer_is_one_line_within_seconds(tmp_path):
         port = s.getsockname()[1]
     store = tmp_path / "s.zarr"
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "resonance", "run", str(DEFAULT_CONFIG),
-                           "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(store)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "resonance",
+            "run",
+            str(DEFAULT_CONFIG),
+            "--scheduler",
+            f"tcp://127.0.0.1:{port}",
+            "--out",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert time.monotonic() - began < 30
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -265,9 +315,17 @@ def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
 
     file = _write(tmp_path, mutate)
     store = tmp_path / "s.zarr"
-    config = load_config(file, {"sizes.scenarios": 16, "sizes.firms": 20, "sizes.quarters": 4,
-                                "paths": ["baseline"], "chunk_scenarios": 8,
-                                "store": str(store)})
+    config = load_config(
+        file,
+        {
+            "sizes.scenarios": 16,
+            "sizes.firms": 20,
+            "sizes.quarters": 4,
+            "paths": ["baseline"],
+            "chunk_scenarios": 8,
+            "store": str(store),
+        },
+    )
     assert "chi" in config.uncertain_names and config.saltelli_multiple == 13
     plan = make_plan(config)
     chi = plan.theta[:, config.uncertain_names.index("chi")]

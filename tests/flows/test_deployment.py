@@ -26,8 +26,9 @@ def _free_port() -> int:
 
 
 def _prefect(args, env, timeout=180):
-    done = subprocess.run(["prefect", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        ["prefect", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done.stdout
 
@@ -35,13 +36,22 @@ def _prefect(args, env, timeout=180):
 @pytest.fixture
 def server(tmp_path):
     port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
     log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen(["prefect", "server", "start", "--host", "127.0.0.1", "--port",
-                             str(port)], cwd=ROOT, env=env, stdout=log, stderr=log,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 180
         while True:
@@ -67,11 +77,19 @@ def test_scheduled_deployment_runs_on_a_real_server_and_worker(server, tmp_path)
     store = str(tmp_path / "nightly.zarr")
     _prefect(["work-pool", "create", "resonance", "--type", "process"], env)
     _prefect(["--no-prompt", "deploy", "--name", "nightly"], env)
-    params = {"out": store, "overrides": {"sizes.scenarios": 8, "sizes.firms": 20,
-                                          "sizes.quarters": 4, "chunk_scenarios": 4},
-              "workers": 1}
-    out = _prefect(["deployment", "run", "scenario-run/nightly", "--params",
-                    json.dumps(params)], env)
+    params = {
+        "out": store,
+        "overrides": {
+            "sizes.scenarios": 8,
+            "sizes.firms": 20,
+            "sizes.quarters": 4,
+            "chunk_scenarios": 4,
+        },
+        "workers": 1,
+    }
+    out = _prefect(
+        ["deployment", "run", "scenario-run/nightly", "--params", json.dumps(params)], env
+    )
     flow_run_id = out.split("UUID:")[1].split()[0]
     _prefect(["worker", "start", "--pool", "resonance", "--run-once"], env, timeout=300)
 

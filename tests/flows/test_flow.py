@@ -13,8 +13,13 @@ from resonance.flows.config import ConfigError
 from resonance.flows.flow import scenario_run, validate
 from tests.helpers import DEFAULT_CONFIG
 
-SMALL = {"sizes.scenarios": 12, "sizes.firms": 30, "sizes.quarters": 8,
-         "paths": ["baseline", "factor_reset"], "chunk_scenarios": 4}
+SMALL = {
+    "sizes.scenarios": 12,
+    "sizes.firms": 30,
+    "sizes.quarters": 8,
+    "paths": ["baseline", "factor_reset"],
+    "chunk_scenarios": 4,
+}
 
 
 def _chunk_files(store):
@@ -30,8 +35,9 @@ def test_flow_writes_the_store_and_a_summary_artifact(prefect_api, tmp_path):
     from prefect.client.orchestration import get_client
 
     store = str(tmp_path / "flow.zarr")
-    state = scenario_run(str(DEFAULT_CONFIG), out=store, overrides=SMALL, workers=1,
-                         return_state=True)
+    state = scenario_run(
+        str(DEFAULT_CONFIG), out=store, overrides=SMALL, workers=1, return_state=True
+    )
     assert state.is_completed()
     bands = xr.open_zarr(store)
     assert list(bands.path.values) == ["baseline", "factor_reset"]
@@ -82,8 +88,29 @@ def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):
 
     before = asyncio.run(count_runs())
     store = str(tmp_path / "cli.zarr")
-    assert main(["run", str(DEFAULT_CONFIG), "--scenarios", "4", "--firms", "10", "--quarters",
-                 "4", "--paths", "baseline", "--chunk", "2", "--workers", "1", "--out", store,
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(DEFAULT_CONFIG),
+                "--scenarios",
+                "4",
+                "--firms",
+                "10",
+                "--quarters",
+                "4",
+                "--paths",
+                "baseline",
+                "--chunk",
+                "2",
+                "--workers",
+                "1",
+                "--out",
+                store,
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert asyncio.run(count_runs()) == before + 1
     assert "Uncertainty bands after 1 years" in capsys.readouterr().out

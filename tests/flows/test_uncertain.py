@@ -14,12 +14,15 @@ U = (np.arange(20_000) + 0.5) / 20_000  # a stratified sample of the unit interv
 
 LAWS = {
     "uniform": ({"low": 2.0, "high": 12.0}, stats.uniform(2.0, 10.0)),
-    "loguniform": ({"dist": "loguniform", "low": 0.02, "high": 0.15},
-                   stats.loguniform(0.02, 0.15)),
-    "triangular": ({"dist": "triangular", "low": 8.0, "mode": 12.0, "high": 28.0},
-                   stats.triang(0.2, loc=8.0, scale=20.0)),
-    "truncnormal": ({"dist": "truncnormal", "mean": 0.05, "sd": 0.02, "low": 0.01,
-                     "high": 0.12}, stats.truncnorm(-2.0, 3.5, loc=0.05, scale=0.02)),
+    "loguniform": ({"dist": "loguniform", "low": 0.02, "high": 0.15}, stats.loguniform(0.02, 0.15)),
+    "triangular": (
+        {"dist": "triangular", "low": 8.0, "mode": 12.0, "high": 28.0},
+        stats.triang(0.2, loc=8.0, scale=20.0),
+    ),
+    "truncnormal": (
+        {"dist": "truncnormal", "mean": 0.05, "sd": 0.02, "low": 0.01, "high": 0.12},
+        stats.truncnorm(-2.0, 3.5, loc=0.05, scale=0.02),
+    ),
 }
 
 
@@ -50,15 +53,18 @@ def test_a_pair_is_a_uniform_and_its_formula_is_the_one_of_earlier_stores():
     np.testing.assert_array_equal(dist.ppf(U), 0.5 + U * (2.0 - 0.5))
 
 
-@pytest.mark.parametrize("raw, message", [
-    ([2.0, 1.0], "must be below high"),
-    ([1.0], "two numbers"),
-    ({"dist": "triangular", "low": 0, "mode": 2, "high": 1}, "mode 2 must lie"),
-    ({"dist": "loguniform", "low": -1, "high": 1}, "above 0"),
-    ({"dist": "truncnormal", "mean": 0, "sd": 0, "low": -1, "high": 1}, "greater than 0"),
-    ({"dist": "integer", "low": 0.5, "high": 3}, "whole numbers"),
-    ({"dist": "uniform", "low": 0, "high": 1, "mode": 0.5}, "extra"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ([2.0, 1.0], "must be below high"),
+        ([1.0], "two numbers"),
+        ({"dist": "triangular", "low": 0, "mode": 2, "high": 1}, "mode 2 must lie"),
+        ({"dist": "loguniform", "low": -1, "high": 1}, "above 0"),
+        ({"dist": "truncnormal", "mean": 0, "sd": 0, "low": -1, "high": 1}, "greater than 0"),
+        ({"dist": "integer", "low": 0.5, "high": 3}, "whole numbers"),
+        ({"dist": "uniform", "low": 0, "high": 1, "mode": 0.5}, "extra"),
+    ],
+)
 def test_impossible_parameters_are_refused(raw, message):
     with pytest.raises(Exception, match=message):
         ADAPTER.validate_python(parse(raw))

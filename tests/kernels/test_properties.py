@@ -34,8 +34,18 @@ from resonance.kernels.simulate import simulate, size_tables, trace
 from resonance.kernels.step import quarter
 from tests.helpers import ROOT, nominal_params, path_index, small_config
 
-UNIT_METRICS = [m for m in METRICS if m not in (
-    "innovation_efficiency", "traditional_efficiency", "institutional_gap", "tfp", "data_stock")]
+UNIT_METRICS = [
+    m
+    for m in METRICS
+    if m
+    not in (
+        "innovation_efficiency",
+        "traditional_efficiency",
+        "institutional_gap",
+        "tfp",
+        "data_stock",
+    )
+]
 
 
 def run_variants(config, variants, scenarios=6, firms=60, quarters=24, seed=None):
@@ -45,12 +55,14 @@ def run_variants(config, variants, scenarios=6, firms=60, quarters=24, seed=None
     for v, changes in enumerate(variants):
         for k, value in changes.items():
             params[:, v, k] = value
-    out = simulate(params, config.firm_vector, np.arange(scenarios), seed or config.seed,
-                   firms, quarters)
+    out = simulate(
+        params, config.firm_vector, np.arange(scenarios), seed or config.seed, firms, quarters
+    )
     return np.moveaxis(out, 1, 0)
 
 
 # 1. Bounds, shares, finiteness ------------------------------------------------------------
+
 
 def test_efficiencies_and_shares_stay_in_the_unit_interval(outcomes):
     assert np.isfinite(outcomes).all()
@@ -76,8 +88,19 @@ class Stepper:
         init_path(self.state, self.ind, attrs, params)
 
     def quarter(self, t):
-        quarter(self.state, self.draws, self.ind, self.params, self.config.firm_vector,
-                self.tables, *self.key, self.scenario, t, self.row, np.float64)
+        quarter(
+            self.state,
+            self.draws,
+            self.ind,
+            self.params,
+            self.config.firm_vector,
+            self.tables,
+            *self.key,
+            self.scenario,
+            t,
+            self.row,
+            np.float64,
+        )
         return self.state
 
 
@@ -93,8 +116,9 @@ def test_shares_sum_to_one_every_quarter(config):
 def worlds(draw):
     """A point of the uncertain parameters inside the default config's declared ranges."""
     config = small_config()
-    return {int(k): draw(st.floats(*config.bounds[d]))
-            for d, k in enumerate(config.uncertain_index)}
+    return {
+        int(k): draw(st.floats(*config.bounds[d])) for d, k in enumerate(config.uncertain_index)
+    }
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -109,6 +133,7 @@ def test_no_nan_or_inf_anywhere_in_the_declared_ranges(world, seed):
 
 
 # 2. Exact reproducibility -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("chunks", [[(0, 8)], [(0, 3), (3, 8)], [(0, 1), (1, 2), (2, 5), (5, 8)]])
 def test_chunkings_give_bit_identical_outcomes(plan, outcomes, chunks):
@@ -136,8 +161,14 @@ def test_one_and_four_threads_give_bit_identical_outcomes():
     # A process of its own with four numba threads, whatever the machine's core count:
     # threads beyond the cores still run the prange loop in other orders and interleavings.
     env = {**os.environ, "NUMBA_NUM_THREADS": "4"}
-    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "identical" in done.stdout
 
@@ -146,10 +177,12 @@ def test_same_seed_same_bits_other_seed_other_bits(plan, outcomes):
     np.testing.assert_array_equal(plan.simulate(), outcomes)
     other = small_config(seed=plan.config.seed + 1)
     from resonance.flows.engine.plan import make_plan
+
     assert not np.array_equal(make_plan(other).simulate(), outcomes)
 
 
 # 3. Common random numbers -----------------------------------------------------------------
+
 
 def test_neutral_path_reproduces_baseline(tmp_path):
     # A path file whose levers all leave their parameter as it is: it must give the
@@ -160,9 +193,11 @@ def test_neutral_path_reproduces_baseline(tmp_path):
         "scale: {lambda0: 1.0, spillover: 1.0, nu: 1.0}\n"
         "add: {r_crit: 0.0, patience: 0.0}\n"
         "at_least: {data_sharing: 0.0}\n"
-        "at_most: {inst_lag: 1000000.0}\n")
-    config = small_config(scenarios=4, firms=50, quarters=20,
-                          paths=["baseline", str(neutral), "factor_reset"])
+        "at_most: {inst_lag: 1000000.0}\n"
+    )
+    config = small_config(
+        scenarios=4, firms=50, quarters=20, paths=["baseline", str(neutral), "factor_reset"]
+    )
     out = make_plan(config).simulate()
     np.testing.assert_array_equal(out[:, 1], out[:, 0])
     assert not np.array_equal(out[:, 2], out[:, 0])  # a path that does act differs
@@ -170,14 +205,18 @@ def test_neutral_path_reproduces_baseline(tmp_path):
 
 # 4. Threshold -----------------------------------------------------------------------------
 
+
 def test_threshold_of_one_leaves_only_the_traditional_form(config):
     out = run_variants(config, [{THRESHOLD: 1.0}])[0]
     assert (out[..., METRICS.index("new_quality_share")] == 0.0).all()
-    np.testing.assert_array_equal(out[..., METRICS.index("innovation_efficiency")],
-                                  out[..., METRICS.index("traditional_efficiency")])
+    np.testing.assert_array_equal(
+        out[..., METRICS.index("innovation_efficiency")],
+        out[..., METRICS.index("traditional_efficiency")],
+    )
 
 
 # 5. Risk aversion paradox -----------------------------------------------------------------
+
 
 def test_risk_below_the_critical_tolerance_stops_breakthroughs(config):
     # Risk tolerance is Beta-distributed in (0, 1); r_crit = 1.5 puts every firm below it.
@@ -189,26 +228,31 @@ def test_risk_below_the_critical_tolerance_stops_breakthroughs(config):
 
 # 6. Institutional damper ------------------------------------------------------------------
 
+
 def test_slow_institutions_lower_efficiency(config):
     fast, slow = run_variants(config, [{INST_LAG: 1.0}, {INST_LAG: 1e9}])
     eff = METRICS.index("innovation_efficiency")
     assert slow[..., eff].mean() < fast[..., eff].mean()
-    assert (slow[..., METRICS.index("institutional_gap")].mean()
-            > fast[..., METRICS.index("institutional_gap")].mean())
+    assert (
+        slow[..., METRICS.index("institutional_gap")].mean()
+        > fast[..., METRICS.index("institutional_gap")].mean()
+    )
 
 
 # 7. Breaking paradox (J-curve) ------------------------------------------------------------
 
+
 def test_efficiency_dips_after_conversion_then_rises_above_its_old_level(config):
     pre, early, late = [], [], []
     for scenario in range(3):
-        _, eff, conv = trace(nominal_params(config), config.firm_vector, scenario, config.seed,
-                             500, 40)
+        _, eff, conv = trace(
+            nominal_params(config), config.firm_vector, scenario, config.seed, 500, 40
+        )
         for t0, i in zip(*np.nonzero(conv), strict=True):
             if 4 <= t0 and t0 + 12 <= 40:
-                pre.append(eff[t0 - 4:t0, i].mean())
-                early.append(eff[t0:t0 + 2, i].mean())
-                late.append(eff[t0 + 6:t0 + 12, i].mean())
+                pre.append(eff[t0 - 4 : t0, i].mean())
+                early.append(eff[t0 : t0 + 2, i].mean())
+                late.append(eff[t0 + 6 : t0 + 12, i].mean())
     assert len(pre) > 100
     assert np.mean(early) < np.mean(pre) < np.mean(late)
 
@@ -235,6 +279,7 @@ def test_each_path_moves_its_target_dimension(config, outcomes, path):
 
 # 9. Data-network-activity loop ------------------------------------------------------------
 
+
 def test_network_effect_raises_mean_data(config):
     none, some, more = run_variants(config, [{NETWORK: 0.0}, {NETWORK: 0.5}, {NETWORK: 1.0}])
     data = METRICS.index("data_stock")
@@ -256,19 +301,20 @@ def test_zero_network_removes_the_industry_from_data_growth(config, network):
     looped = alone + activity * network * before[INTEGRATION].mean() * params[FEEDBACK]
     survivors = state[DATA] != params[DATA0]  # entrants restart at data0; compare the rest
     np.testing.assert_allclose(state[DATA][survivors], looped[survivors], rtol=1e-12)
-    assert (network == 0.0) == np.allclose(state[DATA][survivors], alone[survivors],
-                                          rtol=1e-12)
+    assert (network == 0.0) == np.allclose(state[DATA][survivors], alone[survivors], rtol=1e-12)
 
 
 # 10. Kernel against the NumPy reference ---------------------------------------------------
+
 
 @pytest.mark.parametrize("paths", [slice(0, 1), slice(0, 8)])
 def test_kernel_agrees_with_numpy_reference(plan, paths):
     """The float64 build of the kernel against the reference: same draws, same model."""
     params = plan.params(0, 4)[:, paths]
     ids = np.arange(4)
-    kernel = simulate(params, plan.config.firm_vector, ids, plan.config.seed, 30, 24,
-                      precision="float64")
+    kernel = simulate(
+        params, plan.config.firm_vector, ids, plan.config.seed, 30, 24, precision="float64"
+    )
     ref = reference.simulate(params, plan.config.firm_vector, ids, plan.config.seed, 30, 24)
     np.testing.assert_allclose(kernel, ref, rtol=0.0, atol=1e-9)
 

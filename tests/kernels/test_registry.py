@@ -6,22 +6,45 @@ import resonance.kernels.registry as reg
 
 # Written out by hand: a constant the registry unpacks in the wrong order fails here.
 STATE_CONSTANTS = {
-    "TECH": "tech_level", "PIPELINE": "pipeline", "PARADIGM": "paradigm",
-    "DEBT": "transition_debt", "ADOPTION": "adoption", "INTEGRATION": "integration",
-    "DATA": "data", "TALENT": "talent", "CAPITAL": "capital", "GAIN": "gain", "RD": "rd",
-    "SHARE": "share", "ABSORB": "absorb", "RISK": "risk", "LAYERS": "layers", "LOCK": "lock",
-    "EFFICIENCY": "efficiency", "CONVERTED": "converted", "BROKE_THROUGH": "broke_through",
-    "COMPETITIVENESS": "competitiveness", "RISK_GATE": "risk_gate",
+    "TECH": "tech_level",
+    "PIPELINE": "pipeline",
+    "PARADIGM": "paradigm",
+    "DEBT": "transition_debt",
+    "ADOPTION": "adoption",
+    "INTEGRATION": "integration",
+    "DATA": "data",
+    "TALENT": "talent",
+    "CAPITAL": "capital",
+    "GAIN": "gain",
+    "RD": "rd",
+    "SHARE": "share",
+    "ABSORB": "absorb",
+    "RISK": "risk",
+    "LAYERS": "layers",
+    "LOCK": "lock",
+    "EFFICIENCY": "efficiency",
+    "CONVERTED": "converted",
+    "BROKE_THROUGH": "broke_through",
+    "COMPETITIVENESS": "competitiveness",
+    "RISK_GATE": "risk_gate",
     "CONVERSION_LAG": "conversion_lag",
 }
 METRIC_CONSTANTS = {
-    "M_EFFICIENCY": "innovation_efficiency", "M_TRADITIONAL": "traditional_efficiency",
-    "M_TECH": "tech_efficiency", "M_FACTOR": "factor_efficiency",
-    "M_INDUSTRY": "industry_efficiency", "M_COUPLING": "coupling",
-    "M_COORDINATION": "coordination", "M_COUPLING_CORR": "coupling_corrected",
-    "M_COORDINATION_CORR": "coordination_corrected", "M_NEW_QUALITY": "new_quality_share",
-    "M_NEW_PARADIGM": "new_paradigm_share", "M_BREAKTHROUGH": "breakthrough_rate",
-    "M_CONVERSION": "conversion_rate", "M_GAP": "institutional_gap", "M_TFP": "tfp",
+    "M_EFFICIENCY": "innovation_efficiency",
+    "M_TRADITIONAL": "traditional_efficiency",
+    "M_TECH": "tech_efficiency",
+    "M_FACTOR": "factor_efficiency",
+    "M_INDUSTRY": "industry_efficiency",
+    "M_COUPLING": "coupling",
+    "M_COORDINATION": "coordination",
+    "M_COUPLING_CORR": "coupling_corrected",
+    "M_COORDINATION_CORR": "coordination_corrected",
+    "M_NEW_QUALITY": "new_quality_share",
+    "M_NEW_PARADIGM": "new_paradigm_share",
+    "M_BREAKTHROUGH": "breakthrough_rate",
+    "M_CONVERSION": "conversion_rate",
+    "M_GAP": "institutional_gap",
+    "M_TFP": "tfp",
     "M_DATA": "data_stock",
 }
 
@@ -48,8 +71,7 @@ def test_names_are_unique_across_parameters_and_metrics():
 
 
 def test_every_parameter_and_metric_is_documented():
-    for info in (*reg.PARAMETER_INFO.values(), *reg.FIRM_INFO.values(),
-                 *reg.METRIC_INFO.values()):
+    for info in (*reg.PARAMETER_INFO.values(), *reg.FIRM_INFO.values(), *reg.METRIC_INFO.values()):
         assert info.long_name and info.description and info.units
         lo, hi = info.bounds
         assert lo < hi, info.name

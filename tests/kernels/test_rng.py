@@ -12,8 +12,11 @@ from resonance.kernels import reference, rng
 KAT = [
     ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
     ((0xFFFFFFFF,) * 4, (0xFFFFFFFF, 0xFFFFFFFF), (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
 ]
 
 
@@ -35,8 +38,9 @@ def test_numpy_and_numba_generators_give_the_same_bits():
     n = 500
     got = _numba_uniforms(seed, n)
     key = reference.split_seed(seed)
-    want = np.stack(reference.uniforms(key, np.arange(n, dtype=np.uint64), 7, 3,
-                                       rng.EVENTS, 0), axis=1)
+    want = np.stack(
+        reference.uniforms(key, np.arange(n, dtype=np.uint64), 7, 3, rng.EVENTS, 0), axis=1
+    )
     np.testing.assert_array_equal(got, want)
     k0, k1 = rng.split_seed(np.uint64(seed))
     beta_nb = np.array([rng.beta_int(k0, k1, s, 1, 2, rng.ATTR_INIT, 2, 5) for s in range(n)])
@@ -56,8 +60,9 @@ def test_numpy_and_numba_generators_give_the_same_bits():
 
 def test_uniforms_pass_chi_square_and_have_no_serial_correlation():
     key = reference.split_seed(12345)
-    u = np.concatenate(reference.uniforms(key, np.arange(50_000, dtype=np.uint64), 0, 0,
-                                          rng.EVENTS, 0))
+    u = np.concatenate(
+        reference.uniforms(key, np.arange(50_000, dtype=np.uint64), 0, 0, rng.EVENTS, 0)
+    )
     assert u.min() > 0.0 and u.max() < 1.0
     counts, _ = np.histogram(u, bins=100, range=(0, 1))
     assert stats.chisquare(counts).pvalue > 1e-3
@@ -95,21 +100,27 @@ def test_table_beta_sizes_follow_their_distribution(float_type, a, b):
     """The hot loop's Beta sizes (one uniform through a quantile table) pass a KS test at
     100,000 draws, equal Beta's quantiles at every knot and stay in [0, 1]."""
     table = rng.beta_table(a, b).astype(float_type)
-    words = reference.block(reference.split_seed(3), np.arange(100_000, dtype=np.uint64), 0, 0,
-                            rng.SIZES)[1]
-    x = np.array([rng.beta_quantile(table, u, float_type)
-                  for u in reference.unit(words).astype(float_type)])
+    words = reference.block(
+        reference.split_seed(3), np.arange(100_000, dtype=np.uint64), 0, 0, rng.SIZES
+    )[1]
+    x = np.array(
+        [rng.beta_quantile(table, u, float_type) for u in reference.unit(words).astype(float_type)]
+    )
     assert x.min() >= 0.0 and x.max() <= 1.0
     assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 1e-3
     knots = np.arange(1, rng.BETA_KNOTS) / rng.BETA_KNOTS
-    np.testing.assert_allclose(stats.beta(a, b).cdf(table[1:-1].astype(np.float64)), knots,
-                               atol=1e-6 if float_type is np.float32 else 1e-12)
+    np.testing.assert_allclose(
+        stats.beta(a, b).cdf(table[1:-1].astype(np.float64)),
+        knots,
+        atol=1e-6 if float_type is np.float32 else 1e-12,
+    )
 
 
 def test_shock_normals_are_standard_normal():
     """The hot loop's shock: Giles' inverse normal of one 23-bit uniform."""
-    words = reference.block(reference.split_seed(8), np.arange(100_000, dtype=np.uint64), 0, 0,
-                            rng.SIZES)[0]
+    words = reference.block(
+        reference.split_seed(8), np.arange(100_000, dtype=np.uint64), 0, 0, rng.SIZES
+    )[0]
     z = reference.inverse_normal(reference.unit(words))
     assert stats.kstest(z, "norm").pvalue > 1e-3
     assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.std() - 1) < 0.01

@@ -70,8 +70,9 @@ def test_inverse_normal_is_accurate_on_every_23_bit_uniform():
     for float_type in (np.float32, np.float64):
         got = _apply(_inverse_normal, u.astype(float_type), float_type).astype(np.float64)
         assert np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))) < 1e-6
-    np.testing.assert_allclose(_apply(_inverse_normal, u, np.float64),
-                               reference_inverse_normal(u), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(
+        _apply(_inverse_normal, u, np.float64), reference_inverse_normal(u), rtol=1e-14, atol=1e-14
+    )
 
 
 def test_cube_root_is_accurate_and_zero_at_zero():

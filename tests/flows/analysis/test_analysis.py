@@ -21,11 +21,16 @@ def _draws_store(tmp_path, unit, metric_values, sampler):
     """A draws-like store: inputs on scenario, one metric (scenario, path, time)."""
     n = unit.shape[0]
     data = {name: ("scenario", unit[:, d]) for d, name in enumerate(UNCERTAIN)}
-    data["innovation_efficiency"] = (("scenario", "path", "time"),
-                                     np.repeat(metric_values[:, None, None], 2, axis=1))
+    data["innovation_efficiency"] = (
+        ("scenario", "path", "time"),
+        np.repeat(metric_values[:, None, None], 2, axis=1),
+    )
     paths = np.array(["baseline", "other"], dtype=object)
-    ds = xr.Dataset(data, coords={"path": paths, "time": [10.0], "scenario": np.arange(n)},
-                    attrs={"sampler": sampler})
+    ds = xr.Dataset(
+        data,
+        coords={"path": paths, "time": [10.0], "scenario": np.arange(n)},
+        attrs={"sampler": sampler},
+    )
     store = str(tmp_path / "draws.zarr")
     ds.chunk({"scenario": max(1, n // 7)}).to_zarr(store, mode="w", consolidated=False)
     opened = xr.open_zarr(store, consolidated=False)
@@ -69,9 +74,17 @@ def test_prim_finds_a_planted_box(tmp_path):
 @pytest.fixture(scope="module")
 def engine_store(tmp_path_factory):
     store = str(tmp_path_factory.mktemp("an") / "run.zarr")
-    config = load_config(DEFAULT_CONFIG, {
-        "sizes.scenarios": 48, "sizes.firms": 40, "sizes.quarters": 12, "chunk_scenarios": 8,
-        "paths": ["baseline", "factor_reset", "all_paths"], "store": store})
+    config = load_config(
+        DEFAULT_CONFIG,
+        {
+            "sizes.scenarios": 48,
+            "sizes.firms": 40,
+            "sizes.quarters": 12,
+            "chunk_scenarios": 8,
+            "paths": ["baseline", "factor_reset", "all_paths"],
+            "store": store,
+        },
+    )
     run_plan(make_plan(config), SequentialExecutor())
     return store
 
@@ -87,8 +100,14 @@ def test_a_path_against_itself_differs_by_exactly_zero(engine_store):
 def test_comparison_is_paired_and_matches_numpy(engine_store):
     ds = xr.open_zarr(engine_store, group="draws")
     c = ds.resonance.compare("baseline", "all_paths", "innovation_efficiency")
-    d = (ds.innovation_efficiency.sel(path="all_paths")
-         - ds.innovation_efficiency.sel(path="baseline")).isel(time=-1).values
+    d = (
+        (
+            ds.innovation_efficiency.sel(path="all_paths")
+            - ds.innovation_efficiency.sel(path="baseline")
+        )
+        .isel(time=-1)
+        .values
+    )
     assert c.n == 48
     assert c.mean == pytest.approx(d.mean())
     assert c.p_better == pytest.approx((d > 0).mean() + 0.5 * (d == 0).mean())
@@ -96,12 +115,40 @@ def test_comparison_is_paired_and_matches_numpy(engine_store):
 
 
 def test_analysis_commands_run_on_an_engine_store(engine_store, tmp_path, capsys):
-    assert main(["compare", engine_store, "baseline", "all_paths", "--out",
-                 str(tmp_path / "c.png")]) == 0
-    assert main(["sensitivity", engine_store, "--metric", "tfp", "--bootstrap", "3",
-                 "--out", str(tmp_path / "s.png")]) == 0
-    assert main(["discover", engine_store, "--metric", "innovation_efficiency", "--below",
-                 "0.2", "--out", str(tmp_path / "d.png")]) == 0
+    assert (
+        main(["compare", engine_store, "baseline", "all_paths", "--out", str(tmp_path / "c.png")])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sensitivity",
+                engine_store,
+                "--metric",
+                "tfp",
+                "--bootstrap",
+                "3",
+                "--out",
+                str(tmp_path / "s.png"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "discover",
+                engine_store,
+                "--metric",
+                "innovation_efficiency",
+                "--below",
+                "0.2",
+                "--out",
+                str(tmp_path / "d.png"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "P(all_paths beats baseline)" in out and "tree importance" in out
     assert "PRIM" in out
@@ -109,12 +156,15 @@ def test_analysis_commands_run_on_an_engine_store(engine_store, tmp_path, capsys
         assert (tmp_path / name).stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("args, key", [
-    (["compare", "STORE", "baseline", "moonshot"], "path moonshot"),
-    (["sensitivity", "STORE", "--metric", "happiness"], "--metric happiness"),
-    (["discover", "STORE", "--below", "-100"], "--below -100"),
-    (["compare", "STORE", "baseline", "all_paths", "--quarter", "99"], "--quarter 99"),
-])
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["compare", "STORE", "baseline", "moonshot"], "path moonshot"),
+        (["sensitivity", "STORE", "--metric", "happiness"], "--metric happiness"),
+        (["discover", "STORE", "--below", "-100"], "--below -100"),
+        (["compare", "STORE", "baseline", "all_paths", "--quarter", "99"], "--quarter 99"),
+    ],
+)
 def test_bad_analysis_input_is_one_line(engine_store, capsys, args, key):
     args = [engine_store if a == "STORE" else a for a in args]
     assert main(args) == 2
@@ -126,20 +176,27 @@ def test_saltelli_rows_of_one_base_sample_share_their_draws():
     from resonance.flows.engine.plan import draw_ids
 
     d2 = len(UNCERTAIN) + 2
-    np.testing.assert_array_equal(draw_ids("saltelli", 0, 3 * d2, d2),
-                                  np.repeat(np.arange(3), d2))
+    np.testing.assert_array_equal(draw_ids("saltelli", 0, 3 * d2, d2), np.repeat(np.arange(3), d2))
     np.testing.assert_array_equal(draw_ids("sobol", 5, 9, d2), np.arange(5, 9))
-    config = load_config(DEFAULT_CONFIG, {"sampler": "saltelli", "sizes.scenarios": 2 * d2,
-                                          "sizes.firms": 20, "sizes.quarters": 6,
-                                          "paths": ["baseline"]})
+    config = load_config(
+        DEFAULT_CONFIG,
+        {
+            "sampler": "saltelli",
+            "sizes.scenarios": 2 * d2,
+            "sizes.firms": 20,
+            "sizes.quarters": 6,
+            "paths": ["baseline"],
+        },
+    )
     plan = make_plan(config)
     from resonance.kernels import load
 
     simulate = load().simulate
 
     def kernel(row, counter):
-        return simulate(plan.params(row, row + 1), config.firm_vector, np.array([counter]),
-                        config.seed, 20, 6)
+        return simulate(
+            plan.params(row, row + 1), config.firm_vector, np.array([counter]), config.seed, 20, 6
+        )
 
     # Row 1 (AB_1 of base sample 0) runs on base sample 0's firms and shocks ...
     np.testing.assert_array_equal(plan.simulate_chunk(1, 2), kernel(1, 0))

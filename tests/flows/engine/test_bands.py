@@ -13,7 +13,7 @@ Q = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
 def _check(x, chunk):
-    chunks = [x[a:a + chunk] for a in range(0, len(x), chunk)]
+    chunks = [x[a : a + chunk] for a in range(0, len(x), chunk)]
     bands = compute_bands(sequential_map_reduce(chunks), x.shape[1:], Q)
     exact = np.moveaxis(np.quantile(x, Q, axis=0), 0, -1)
     bound = (x.max(0) - x.min(0)) / (2 * B1 * B2)
@@ -26,16 +26,19 @@ def _check(x, chunk):
 
 def test_bands_match_exact_quantiles_within_the_stated_bound():
     gen = np.random.default_rng(1)
-    x = np.concatenate([gen.lognormal(0, 1.5, (700, 2, 3, 4)),
-                        gen.standard_t(2, (700, 2, 3, 4))])
+    x = np.concatenate([gen.lognormal(0, 1.5, (700, 2, 3, 4)), gen.standard_t(2, (700, 2, 3, 4))])
     x[:, 0, 0, 0] = 7.5  # a constant group: exact, zero error, zero std
     bands = _check(x, 96)
     assert (bands["quantiles"][0, 0, 0] == 7.5).all() and bands["std"][0, 0, 0] == 0.0
 
 
 @settings(max_examples=20, deadline=None)
-@given(n=st.integers(2, 400), chunk=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
-       scale=st.floats(1e-6, 1e6))
+@given(
+    n=st.integers(2, 400),
+    chunk=st.integers(1, 64),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.floats(1e-6, 1e6),
+)
 def test_bands_are_within_bound_for_any_size_and_chunking(n, chunk, seed, scale):
     x = np.random.default_rng(seed).normal(3.0 * scale, scale, (n, 1, 2, 3))
     _check(x, chunk)
@@ -45,7 +48,7 @@ def test_bands_are_within_bound_for_any_size_and_chunking(n, chunk, seed, scale)
 def test_bands_do_not_depend_on_chunking_or_merge_order(chunk):
     x = np.random.default_rng(2).gamma(2.0, size=(300, 2, 2, 2))
     ref = compute_bands(sequential_map_reduce([x]), x.shape[1:], Q)
-    parts = [x[a:a + chunk] for a in range(0, len(x), chunk)][::-1]
+    parts = [x[a : a + chunk] for a in range(0, len(x), chunk)][::-1]
     got = compute_bands(sequential_map_reduce(parts), x.shape[1:], Q)
     for key in ref:
         np.testing.assert_array_equal(got[key], ref[key])

@@ -44,8 +44,16 @@ def store_digest(store: str) -> str:
 @pytest.mark.parametrize("sampler", list(RECORDED))
 def test_default_config_store_is_bit_identical_to_the_recorded_digest(tmp_path, sampler):
     store = str(tmp_path / "s.zarr")
-    config = load_config(DEFAULT_CONFIG, {
-        "sizes.scenarios": 64, "sizes.firms": 60, "sizes.quarters": 20, "chunk_scenarios": 16,
-        "sampler": sampler, "store": store})
+    config = load_config(
+        DEFAULT_CONFIG,
+        {
+            "sizes.scenarios": 64,
+            "sizes.firms": 60,
+            "sizes.quarters": 20,
+            "chunk_scenarios": 16,
+            "sampler": sampler,
+            "store": store,
+        },
+    )
     run_plan(make_plan(config), SequentialExecutor())
     assert store_digest(store) == RECORDED[sampler]

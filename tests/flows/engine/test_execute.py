@@ -22,8 +22,13 @@ from resonance.flows.engine.store import done_chunks
 from resonance.kernels.registry import METRICS
 from tests.helpers import DEFAULT_CONFIG, ROOT
 
-SMALL = {"sizes.scenarios": 24, "sizes.firms": 40, "sizes.quarters": 12,
-         "paths": ["baseline", "factor_reset", "all_paths"], "chunk_scenarios": 8}
+SMALL = {
+    "sizes.scenarios": 24,
+    "sizes.firms": 40,
+    "sizes.quarters": 12,
+    "paths": ["baseline", "factor_reset", "all_paths"],
+    "chunk_scenarios": 8,
+}
 
 
 def _config(store, **extra):
@@ -63,8 +68,17 @@ def test_store_follows_the_contract(reference_store):
             assert bands[m + suffix].dims == ("path", "time")
     for var in bands.data_vars.values():
         assert {"long_name", "units", "description"} <= set(var.attrs)
-    for key in ("config", "config_sha256", "seed", "n_scenarios", "n_firms",
-                "n_firm_scenario_draws", "sampler", "created", "versions"):
+    for key in (
+        "config",
+        "config_sha256",
+        "seed",
+        "n_scenarios",
+        "n_firms",
+        "n_firm_scenario_draws",
+        "sampler",
+        "created",
+        "versions",
+    ):
         assert key in bands.attrs
     assert bands.attrs["n_firm_scenario_draws"] == 24 * 40
     draws = xr.open_zarr(reference_store, group="draws")
@@ -81,13 +95,17 @@ def test_bands_in_the_store_match_exact_quantiles_of_the_draws(reference_store):
     bands = xr.open_zarr(reference_store)
     draws = xr.open_zarr(reference_store, group="draws")
     for m in ("innovation_efficiency", "tfp", "new_paradigm_share"):
-        exact = draws[m].quantile(bands["quantile"], dim="scenario").transpose(
-            "path", "time", "quantile").values
+        exact = (
+            draws[m]
+            .quantile(bands["quantile"], dim="scenario")
+            .transpose("path", "time", "quantile")
+            .values
+        )
         err = np.abs(bands[m].values - exact)
-        assert (err <= bands[f"{m}_quantile_error"].values[..., None] * (1 + 1e-9)
-                + 1e-15).all()
-        np.testing.assert_allclose(bands[f"{m}_mean"].values, draws[m].mean("scenario").values,
-                                   rtol=1e-12, atol=1e-13)
+        assert (err <= bands[f"{m}_quantile_error"].values[..., None] * (1 + 1e-9) + 1e-15).all()
+        np.testing.assert_allclose(
+            bands[f"{m}_mean"].values, draws[m].mean("scenario").values, rtol=1e-12, atol=1e-13
+        )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -107,9 +125,27 @@ def test_two_chunk_sizes_give_identical_draws_and_bands(tmp_path, reference_stor
 
 def test_store_of_another_config_is_refused_and_left_intact(tmp_path, capsys):
     store = tmp_path / "mine.zarr"
-    args = ["run", str(DEFAULT_CONFIG), "--scenarios", "8", "--firms", "20", "--quarters", "4",
-            "--paths", "baseline", "--chunk", "4", "--out", str(store), "--workers", "1",
-            "--no-progress", "--engine", "direct"]
+    args = [
+        "run",
+        str(DEFAULT_CONFIG),
+        "--scenarios",
+        "8",
+        "--firms",
+        "20",
+        "--quarters",
+        "4",
+        "--paths",
+        "baseline",
+        "--chunk",
+        "4",
+        "--out",
+        str(store),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--engine",
+        "direct",
+    ]
     assert main(args) == 0
     before = xr.open_zarr(store).load()
     assert main([*args, "--seed", "99"]) == 2
@@ -121,11 +157,33 @@ def test_store_of_another_config_is_refused_and_left_intact(tmp_path, capsys):
 
 def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
     store = tmp_path / "killed.zarr"
-    args = [sys.executable, "-m", "resonance", "run", str(DEFAULT_CONFIG), "--scenarios", "64",
-            "--firms", "300", "--quarters", "24", "--paths", "baseline,all_paths", "--chunk",
-            "2", "--workers", "1", "--out", str(store), "--no-progress", "--engine", "direct"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "resonance",
+        "run",
+        str(DEFAULT_CONFIG),
+        "--scenarios",
+        "64",
+        "--firms",
+        "300",
+        "--quarters",
+        "24",
+        "--paths",
+        "baseline,all_paths",
+        "--chunk",
+        "2",
+        "--workers",
+        "1",
+        "--out",
+        str(store),
+        "--no-progress",
+        "--engine",
+        "direct",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     done = 0
     try:
@@ -143,12 +201,18 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
     marks = done_chunks(str(store))
     assert 0 < marks.sum() < marks.size, "the run must be killed mid-way"
     assert zarr.open_group(str(store)).attrs.get("versions") is not None
-    sizes = {"sizes.scenarios": 64, "sizes.firms": 300, "sizes.quarters": 24,
-             "paths": ["baseline", "all_paths"], "chunk_scenarios": 2}
+    sizes = {
+        "sizes.scenarios": 64,
+        "sizes.firms": 300,
+        "sizes.quarters": 24,
+        "paths": ["baseline", "all_paths"],
+        "chunk_scenarios": 2,
+    }
     config = load_config(DEFAULT_CONFIG, {**sizes, "store": str(store)})
     report = run_plan(make_plan(config), SequentialExecutor())
     assert report.skipped == marks.sum() and report.computed == marks.size - marks.sum()
     fresh = tmp_path / "fresh.zarr"
-    run_plan(make_plan(load_config(DEFAULT_CONFIG, {**sizes, "store": str(fresh)})),
-             SequentialExecutor())
+    run_plan(
+        make_plan(load_config(DEFAULT_CONFIG, {**sizes, "store": str(fresh)})), SequentialExecutor()
+    )
     _assert_same_store(store, fresh)

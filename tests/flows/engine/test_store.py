@@ -9,8 +9,23 @@ import pytest
 from resonance.flows.cli import main
 from tests.helpers import DEFAULT_CONFIG
 
-SMALL = ["--scenarios", "4", "--firms", "8", "--quarters", "2", "--paths", "baseline",
-         "--chunk", "2", "--engine", "direct", "--workers", "1", "--no-progress"]
+SMALL = [
+    "--scenarios",
+    "4",
+    "--firms",
+    "8",
+    "--quarters",
+    "2",
+    "--paths",
+    "baseline",
+    "--chunk",
+    "2",
+    "--engine",
+    "direct",
+    "--workers",
+    "1",
+    "--no-progress",
+]
 
 
 def _user_files(root: Path) -> dict[Path, bytes]:
@@ -46,8 +61,12 @@ def test_overwrite_replaces_a_resonance_store_of_another_config(tmp_path):
     store = tmp_path / "s.zarr"
     assert main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(store)]) == 0
     assert main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(store), "--seed", "7"]) == 2
-    assert main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(store), "--seed", "7",
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            ["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(store), "--seed", "7", "--overwrite"]
+        )
+        == 0
+    )
 
 
 def test_an_empty_directory_is_used_as_a_new_store(tmp_path):
