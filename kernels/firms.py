@@ -30,6 +30,7 @@ from resonance.kernels.registry import (
     DATA0,
     DEBT,
     EFFICIENCY,
+    ENTERED,
     GAIN,
     GATE_WIDTH,
     INTEGRATION,
@@ -143,6 +144,7 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share):
     state[EFFICIENCY, i] = 0.0
     state[CONVERTED, i] = 0.0
     state[BROKE_THROUGH, i] = 0.0
+    state[ENTERED, i] = 1.0  # founders are cleared by init_path
     # Fixed for the firm's life on this path: computed once here, not every quarter.
     state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH], np.float64)  # S0 §4.1 (3)
     state[CONVERSION_LAG, i] = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)  # S0 §4.3 (1)
@@ -171,6 +173,7 @@ def init_path(state, ind, attrs, p):
             attrs[rng.ATTR_LOCK, i],
             attrs[rng.ATTR_SIZE, i],
         )
+        state[ENTERED, i] = 0.0
         mean_a += attrs[rng.ATTR_A0, i]
         tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(attrs[rng.ATTR_A0, i])
     ind[IND_INSTITUTIONS] = mean_a / n

@@ -226,13 +226,40 @@ STATE = (
     "competitiveness",  # c_i of the last quarter, for selection
     "risk_gate",  # L((risk - r_crit) / gate_width): fixed per firm and path, cached
     "conversion_lag",  # 1 / (1 + lag_per_layer * layers): fixed per firm and path, cached
+    "entered",  # 1 once an entrant took the slot; cleared by whoever records it (snapshots)
 )
 (
     TECH, PIPELINE, PARADIGM, DEBT, ADOPTION, INTEGRATION, DATA, TALENT, CAPITAL, GAIN, RD,
     SHARE, ABSORB, RISK, LAYERS, LOCK, EFFICIENCY, CONVERTED, BROKE_THROUGH,
-    COMPETITIVENESS, RISK_GATE, CONVERSION_LAG,
+    COMPETITIVENESS, RISK_GATE, CONVERSION_LAG, ENTERED,
 ) = range(len(STATE))
 N_STATE = len(STATE)
+
+
+# --------------------------------------------------------------------------------------
+# Firm snapshots (the store's ``firms`` group): snap[s, p, y, v, i], every firm at the end
+# of every year, for the first K scenarios of a run (sizes.firm_snapshots).
+# --------------------------------------------------------------------------------------
+_SNAPSHOT = (
+    E("log_tfp", "log tech", "firm log TFP",
+      "The firm's log technology level A at the end of the year (its log TFP)."),
+    E("market_share", "1", "market share", "The firm's market share at the end of the year."),
+    E("rd_intensity", "1", "R&D intensity",
+      "The firm's R&D spending over its revenue at the end of the year."),
+    E("new_paradigm", "1", "on the new paradigm",
+      "1 once the firm has converted a breakthrough (new paradigm), else 0."),
+    E("entered", "1", "entrant",
+      "1 where an entrant took the slot during the year (the previous firm exited), else 0."),
+    E("breakthrough_value", "log tech", "breakthrough value",
+      "Sum of the sizes of the firm's disruptive breakthroughs during the year (log-technology "
+      "units added to its pipeline), 0 without one."),
+)
+SNAPSHOT: tuple[str, ...] = tuple(e.name for e in _SNAPSHOT)
+SNAPSHOT_INFO: dict[str, Entry] = {e.name: e for e in _SNAPSHOT}
+(
+    S_LOG_TFP, S_SHARE, S_RD, S_PARADIGM, S_ENTERED, S_BREAKTHROUGH,
+) = range(len(SNAPSHOT))
+N_SNAPSHOT = len(SNAPSHOT)
 
 
 # --------------------------------------------------------------------------------------

@@ -24,26 +24,66 @@ from numba import njit, prange
 from resonance.kernels import rng
 from resonance.kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
 from resonance.kernels.registry import (
+    BROKE_THROUGH,
     CONVERTED,
     EFFICIENCY,
+    ENTERED,
     JUMP_A,
     JUMP_B,
+    JUMP_SCALE,
     N_METRICS,
+    N_SNAPSHOT,
     N_STATE,
+    PARADIGM,
+    RD,
+    S_BREAKTHROUGH,
+    S_ENTERED,
+    S_LOG_TFP,
+    S_PARADIGM,
+    S_RD,
+    S_SHARE,
+    SHARE,
     STEP_A,
     STEP_B,
+    TECH,
 )
 from resonance.kernels.step import quarter
 
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
+QUARTERS_PER_YEAR = 4  # snapshots are taken at the end of each whole year
 
 # The ``mc`` sampler's unit-cube design, an entry point callers reach through ``load()``.
 design_uniforms = rng.design_uniforms
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def record_quarter(snap_year, state, jump_size, jump_scale, quarter_of_year):
+    """Fold quarter ``quarter_of_year`` (0..3) of a year into that year's firm snapshot.
+
+    snap_year: float32 (N_SNAPSHOT, i), written. Entry and breakthrough value accumulate over
+    the year (``state[ENTERED]`` is cleared once read); levels are taken at its last quarter.
+    jump_size: dtype F (i,), this quarter's breakthrough sizes (rng.SIZES, before scaling).
+    """
+    n = state.shape[1]
+    if quarter_of_year == 0:
+        for i in range(n):
+            snap_year[S_ENTERED, i] = 0.0
+            snap_year[S_BREAKTHROUGH, i] = 0.0
+    for i in range(n):
+        snap_year[S_ENTERED, i] = max(snap_year[S_ENTERED, i], state[ENTERED, i])
+        state[ENTERED, i] = 0.0
+        snap_year[S_BREAKTHROUGH, i] += state[BROKE_THROUGH, i] * jump_scale * jump_size[i]
+    if quarter_of_year == QUARTERS_PER_YEAR - 1:
+        for i in range(n):
+            snap_year[S_LOG_TFP, i] = state[TECH, i]
+            snap_year[S_SHARE, i] = state[SHARE, i]
+            snap_year[S_RD, i] = state[RD, i]
+            snap_year[S_PARADIGM, i] = state[PARADIGM, i]
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out, F):
-    """Run a chunk into ``out``.
+def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out, snap, F):
+    """Run a chunk into ``out`` (and ``snap``).
 
     params:       float64 (s, p, N_PARAMETERS): each scenario's parameters under each path.
     firm_params:  float64 (N_FIRM_PARAMETERS,): firm distributions and jump shapes.
@@ -52,10 +92,13 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
     seed:         uint64 run seed.
     n_firms:      firms per scenario.
     out:          float64 (s, p, t, m): written; t = number of quarters.
+    snap:         float32 (k, p, y, N_SNAPSHOT, i): firm snapshots of the chunk's first k
+                  scenarios (k may be 0) at the end of each of the y = t // 4 whole years.
     F:            np.float32 or np.float64, the float type of the firm state.
     """
     n_scen, n_paths = params.shape[0], params.shape[1]
     n_quarters = out.shape[2]
+    n_snap, n_years = snap.shape[0], snap.shape[2]
     k0, k1 = rng.split_seed(seed)
     for j in prange(n_scen):
         scenario = scenario_ids[j]
@@ -81,6 +124,15 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
                     out[j, p, t],
                     F,
                 )
+                year = t // QUARTERS_PER_YEAR
+                if j < n_snap and year < n_years:
+                    record_quarter(
+                        snap[j, p, year],
+                        state,
+                        draws[1],
+                        params[j, p, JUMP_SCALE],
+                        t % QUARTERS_PER_YEAR,
+                    )
 
 
 def float_type(precision: str):
@@ -113,11 +165,20 @@ def _size_tables(jump_a, jump_b, step_a, step_b, precision):
 
 
 def simulate(
-    params, firm_params, scenario_ids, seed, n_firms, n_quarters, precision: str = "float32"
+    params,
+    firm_params,
+    scenario_ids,
+    seed,
+    n_firms,
+    n_quarters,
+    precision: str = "float32",
+    snapshots: int = 0,
 ):
-    """Outcomes of a chunk: float64 array (scenario, path, quarter, metric).
+    """Outcomes of a chunk: float64 array (scenario, path, quarter, metric); with
+    ``snapshots`` = k > 0, also the firm snapshots of its first k scenarios: a tuple
+    (outcomes, float32 (k, path, year, N_SNAPSHOT, firm)).
 
-    Allocates the output and calls :func:`simulate_into`; see there for the inputs. Thread
+    Allocates the outputs and calls :func:`simulate_into`; see there for the inputs. Thread
     count is numba's (``numba.set_num_threads``).
     """
     F = float_type(precision)
@@ -125,6 +186,10 @@ def simulate(
     if params.ndim != 3:
         raise ValueError(f"params must have dims (scenario, path, parameter), got {params.shape}")
     out = np.empty((params.shape[0], params.shape[1], n_quarters, N_METRICS))
+    k = min(max(int(snapshots), 0), params.shape[0])
+    snap = np.zeros(
+        (k, params.shape[1], n_quarters // QUARTERS_PER_YEAR, N_SNAPSHOT, n_firms), np.float32
+    )
     simulate_into(
         params,
         np.ascontiguousarray(firm_params, dtype=np.float64),
@@ -133,16 +198,19 @@ def simulate(
         np.uint64(seed),
         int(n_firms),
         out,
+        snap,
         F,
     )
-    return out
+    return (out, snap) if snapshots else out
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, efficiency, converted, F):
+def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, history, jumps, F):
     """One scenario and path with per-firm traces, for mechanism tests and diagnostics.
 
-    params: float64 (N_PARAMETERS,); out: (t, m); efficiency, converted: (t, i), written.
+    params: float64 (N_PARAMETERS,); out: (t, m); history: (t, N_STATE, i), the firm state
+    after each quarter; jumps: (t, i), each quarter's breakthrough sizes before scaling.
+    ``entered`` in the history is 1 only in the quarter of the entry.
     """
     k0, k1 = rng.split_seed(seed)
     attrs = np.empty((N_ATTRIBUTES, n_firms))
@@ -153,16 +221,18 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, effici
     init_path(state, ind, attrs, params)
     for t in range(out.shape[0]):
         quarter(state, draws, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F)
-        efficiency[t] = state[EFFICIENCY]
-        converted[t] = state[CONVERTED]
+        history[t] = state
+        jumps[t] = draws[1]
+        state[ENTERED] = 0.0
 
 
 def trace(params, firm_params, scenario, seed, n_firms, n_quarters, precision="float32"):
     """Per-firm traces of one scenario and path: (metrics (t, m), efficiency (t, i),
-    converted (t, i)), all float64."""
+    converted (t, i), state history (t, N_STATE, i), breakthrough sizes before scaling
+    (t, i)), all float64."""
     out = np.empty((n_quarters, N_METRICS))
-    eff = np.empty((n_quarters, n_firms))
-    conv = np.empty((n_quarters, n_firms))
+    history = np.empty((n_quarters, N_STATE, n_firms))
+    jumps = np.empty((n_quarters, n_firms))
     trace_into(
         np.ascontiguousarray(params, dtype=np.float64),
         np.ascontiguousarray(firm_params, dtype=np.float64),
@@ -171,8 +241,8 @@ def trace(params, firm_params, scenario, seed, n_firms, n_quarters, precision="f
         np.uint64(seed),
         int(n_firms),
         out,
-        eff,
-        conv,
+        history,
+        jumps,
         float_type(precision),
     )
-    return out, eff, conv
+    return out, history[:, EFFICIENCY], history[:, CONVERTED], history, jumps

@@ -245,7 +245,7 @@ def test_slow_institutions_lower_efficiency(config):
 def test_efficiency_dips_after_conversion_then_rises_above_its_old_level(config):
     pre, early, late = [], [], []
     for scenario in range(3):
-        _, eff, conv = trace(
+        _, eff, conv, _, _ = trace(
             nominal_params(config), config.firm_vector, scenario, config.seed, 500, 40
         )
         for t0, i in zip(*np.nonzero(conv), strict=True):

@@ -28,6 +28,15 @@ STATE_CONSTANTS = {
     "COMPETITIVENESS": "competitiveness",
     "RISK_GATE": "risk_gate",
     "CONVERSION_LAG": "conversion_lag",
+    "ENTERED": "entered",
+}
+SNAPSHOT_CONSTANTS = {
+    "S_LOG_TFP": "log_tfp",
+    "S_SHARE": "market_share",
+    "S_RD": "rd_intensity",
+    "S_PARADIGM": "new_paradigm",
+    "S_ENTERED": "entered",
+    "S_BREAKTHROUGH": "breakthrough_value",
 }
 METRIC_CONSTANTS = {
     "M_EFFICIENCY": "innovation_efficiency",
@@ -62,6 +71,9 @@ def test_every_state_and_metric_constant_names_its_own_row():
     assert len(METRIC_CONSTANTS) == reg.N_METRICS == len(reg.METRICS)
     for const, name in METRIC_CONSTANTS.items():
         assert reg.METRICS[getattr(reg, const)] == name, const
+    assert len(SNAPSHOT_CONSTANTS) == reg.N_SNAPSHOT == len(reg.SNAPSHOT)
+    for const, name in SNAPSHOT_CONSTANTS.items():
+        assert reg.SNAPSHOT[getattr(reg, const)] == name, const
 
 
 def test_names_are_unique_across_parameters_and_metrics():
