@@ -44,6 +44,7 @@ class Sizes(BaseModel):
     scenarios: int = Field(ge=1, le=2**31)
     firms: int = Field(ge=2, le=2**31)
     quarters: int = Field(ge=1, le=100_000)
+    firm_snapshots: int = Field(default=16, ge=0, le=100_000)
 
 
 class Schema(BaseModel):
@@ -228,6 +229,14 @@ class RunConfig:
     @property
     def n_quarters(self) -> int:
         return self.schema.sizes.quarters
+
+    @property
+    def n_snapshots(self) -> int:
+        """K: scenarios whose firms are kept at the end of every year (0 without a whole
+        year to snapshot)."""
+        if self.n_quarters < 4:
+            return 0
+        return min(self.schema.sizes.firm_snapshots, self.n_scenarios)
 
 
 def _set_override(raw: dict, key: str, value) -> None:

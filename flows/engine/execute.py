@@ -69,8 +69,8 @@ def run_chunk(
     began = time.perf_counter()
     load()  # configures numba in this process before the kernel is first used
     numba.set_num_threads(max(1, min(task.threads, numba.config.NUMBA_NUM_THREADS)))
-    outcomes = task.job.simulate(start, stop, theta)
-    zstore.write_chunk(task.store, task.config_sha256, chunk, start, stop, outcomes)
+    outcomes, snapshots = task.job.simulate(start, stop, theta)
+    zstore.write_chunk(task.store, task.config_sha256, chunk, start, stop, outcomes, snapshots)
     return chunk, time.perf_counter() - began
 
 

@@ -87,6 +87,7 @@ class ChunkJob:
     sampler: str
     saltelli_multiple: int
     precision: str  # "float32" | "float64", the kernel build (kernels/simulate.py)
+    snapshots: int = 0  # K: the first K scenarios of the run keep yearly firm snapshots
 
     @classmethod
     def of(cls, config: RunConfig) -> ChunkJob:
@@ -101,16 +102,21 @@ class ChunkJob:
             config.sampler,
             config.saltelli_multiple,
             config.precision,
+            config.n_snapshots,
         )
 
     def params(self, theta: np.ndarray) -> np.ndarray:
         """float64 (s, p, k) parameters of scenarios with world parameters theta (s, d)."""
         return scenario_params(self.nominal, self.levers, self.uncertain_index, theta)
 
-    def simulate(self, start: int, stop: int, theta: np.ndarray) -> np.ndarray:
-        """Outcomes of scenarios [start, stop) with world parameters theta (s, d): float64
-        (s, p, t, m), from the Numba kernel."""
-        return load().simulate(
+    def simulate(
+        self, start: int, stop: int, theta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scenarios [start, stop) with world parameters theta (s, d), from the Numba kernel:
+        outcomes float64 (s, p, t, m), and the firm snapshots float32 (k, p, y, v, i) of
+        those among the run's first K scenarios (None when there are none)."""
+        k = max(0, min(stop, self.snapshots) - start)
+        result = load().simulate(
             self.params(theta),
             self.firm_params,
             draw_ids(self.sampler, start, stop, self.saltelli_multiple),
@@ -118,7 +124,9 @@ class ChunkJob:
             self.n_firms,
             self.n_quarters,
             self.precision,
+            snapshots=k,
         )
+        return result if k else (result, None)
 
 
 @dataclass
@@ -139,7 +147,7 @@ class Plan:
 
     def simulate_chunk(self, start: int, stop: int) -> np.ndarray:
         """Outcomes of scenarios [start, stop): float64 (s, p, t, m)."""
-        return self.job.simulate(start, stop, self.theta[start:stop])
+        return self.job.simulate(start, stop, self.theta[start:stop])[0]
 
     def simulate(self) -> np.ndarray:
         """Outcomes of every scenario in one call: float64 (scenario, path, quarter, metric).

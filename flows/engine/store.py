@@ -1,19 +1,11 @@
-"""The Zarr store: its layout, and the one writer of it (DESIGN.md, "The store").
+"""The one writer of a store: create or check it, write chunks and bands, read them back.
 
-Layout (``xr.open_zarr(store)`` and ``xr.open_zarr(store, group="draws")``):
-
-- root: bands. ``<metric>`` (path, time, quantile), ``<metric>_mean`` and ``<metric>_std``
-  (path, time), ``<metric>_quantile_error`` (path, time): the bound on the absolute error
-  of that metric's quantiles (see ``flows/engine/bands.py``). Provenance in the root attributes.
-- ``draws``: ``<metric>`` (scenario, path, time) chunked along ``scenario`` one chunk per
-  task; each uncertain parameter of the config's ``uncertain:`` on ``scenario``, its
-  distribution in the attributes (``distribution``, ``low``, ``high``, ...); ``chunk_done`` (chunk,)
-  int8, 1 once that chunk's draws are completely written.
-
-A run first writes the template (metadata only, ``compute=False``), then each task writes
-its own chunk-aligned region and then its own ``chunk_done`` element (chunk size 1), so
-concurrent writers never share a Zarr chunk, a killed run leaves only unmarked chunks, and
-a re-run skips the marked ones. The bands are written and the metadata consolidated last.
+The layout is ``layout.py``. A run first writes the template (metadata only,
+``compute=False``), then each task writes its own chunk-aligned region of every variable
+(draws, and snapshots where the chunk holds any) and then its own ``chunk_done`` element
+(chunk size 1), so concurrent writers never share a Zarr chunk, a killed run leaves only
+unmarked chunks, and a re-run skips the marked ones. The bands are written and the metadata
+consolidated last.
 """
 
 from __future__ import annotations
@@ -21,159 +13,26 @@ from __future__ import annotations
 import asyncio
 import functools
 import warnings
-from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr
 from zarr.core.sync import sync  # runs a coroutine on zarr's own I/O loop, as zarr's API does
 
 from resonance.flows.config import RunConfig
-from resonance.flows.errors import StoreError
-from resonance.kernels.registry import METRIC_INFO, METRICS, PARAMETER_INFO
-
-DRAWS = "draws"
-PACKAGES = (
-    "resonance",
-    "numpy",
-    "numba",
-    "dask",
-    "distributed",
-    "xarray",
-    "zarr",
-    "prefect",
-    "scipy",
+from resonance.flows.engine.layout import (
+    DRAWS,
+    FIRMS,
+    SNAPSHOT_DTYPES,
+    STORE_MARK,
+    draws_template,
+    firms_template,
+    metric_attrs,
+    path_time_coords,
+    provenance,
 )
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-def provenance(config: RunConfig) -> dict:
-    """Root attributes of a store made by ``config``."""
-    return {
-        "title": "resonance Monte Carlo uncertainty bands",
-        STORE_MARK: 1,
-        "config": config.text,
-        "config_sha256": config.sha256,
-        "seed": str(config.seed),  # a uint64 does not fit every JSON reader's integers
-        "n_scenarios": config.n_scenarios,
-        "n_firms": config.n_firms,
-        "n_quarters": config.n_quarters,
-        "n_firm_scenario_draws": config.n_scenarios * config.n_firms,
-        "sampler": config.sampler,
-        "precision": config.precision,
-        "paths": list(config.path_names),
-        "uncertain": list(config.uncertain_names),
-        "chunk_scenarios": config.chunk_scenarios,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-        "Conventions": "CF-1.10",
-    }
-
-
-def time_coordinate(n_quarters: int) -> np.ndarray:
-    """Years at the end of each quarter: 0.25, 0.5, ..., float64 (time,)."""
-    return (np.arange(n_quarters) + 1.0) / 4.0
-
-
-def _attrs(metric: str, suffix: str = "") -> dict:
-    info = METRIC_INFO[metric]
-    extra = {
-        "": "",
-        "_mean": " (mean over scenarios)",
-        "_std": " (standard deviation over scenarios)",
-        "_quantile_error": " (bound on the absolute error of its quantiles)",
-    }
-    return {
-        "long_name": info.long_name + extra[suffix],
-        "units": info.units,
-        "description": info.description,
-    }
-
-
-def _coords(config: RunConfig) -> dict:
-    time = xr.Variable(
-        "time",
-        time_coordinate(config.n_quarters),
-        {
-            "long_name": "time since start",
-            "units": "years",
-            "description": "End of each simulated quarter.",
-        },
-    )
-    path = xr.Variable(
-        "path",
-        np.array(config.path_names, dtype=object),
-        {
-            "long_name": "policy path",
-            "units": "1",
-            "description": "Policy path of MODEL.md §5 (configs/paths).",
-        },
-    )
-    return {"time": time, "path": path}
-
-
-def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
-    """The ``draws`` group as lazy NaN arrays plus the scenario inputs (written eagerly)."""
-    n, p, t = config.n_scenarios, len(config.path_names), config.n_quarters
-    cs = config.chunk_scenarios
-    data_vars = {}
-    for metric in METRICS:
-        data_vars[metric] = xr.Variable(
-            ("scenario", "path", "time"),
-            da.full((n, p, t), np.nan, chunks=(cs, p, t)),
-            _attrs(metric),
-        )
-    for d, (name, dist) in enumerate(
-        zip(config.uncertain_names, config.distributions, strict=True)
-    ):
-        info = PARAMETER_INFO[name]
-        data_vars[name] = xr.Variable(
-            "scenario",
-            theta[:, d],
-            {
-                "long_name": info.long_name,
-                "units": info.units,
-                "description": info.description,
-                **dist.attrs(),
-            },
-        )
-    n_chunks = -(-n // cs)
-    data_vars["chunk_done"] = xr.Variable(
-        "chunk",
-        da.zeros(n_chunks, dtype=np.int8, chunks=1),
-        {
-            "long_name": "chunk complete",
-            "units": "1",
-            "description": f"1 once scenarios [k*{cs}, (k+1)*{cs}) are completely written.",
-        },
-    )
-    coords = {
-        **_coords(config),
-        "scenario": xr.Variable(
-            "scenario",
-            np.arange(n),
-            {
-                "long_name": "scenario index",
-                "units": "1",
-                "description": "Global scenario index (the RNG counter).",
-            },
-        ),
-    }
-    return xr.Dataset(data_vars, coords)
-
-
-STORE_MARK = "resonance_store"  # root attribute that tells a resonance store from anything else
+from resonance.flows.errors import StoreError
+from resonance.kernels.registry import METRICS, SNAPSHOT
 
 
 def _state(store: str) -> tuple[str, dict]:
@@ -282,6 +141,23 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
         encoding=encoding,
         zarr_format=3,
     )
+    firms = firms_template(config)
+    if firms is not None:
+        shape = (
+            config.chunk_scenarios,
+            len(config.path_names),
+            firms.sizes["year"],
+            config.n_firms,
+        )
+        firms.to_zarr(
+            store,
+            group=FIRMS,
+            mode="w",
+            compute=False,
+            consolidated=False,
+            encoding={name: {"chunks": shape} for name in SNAPSHOT},
+            zarr_format=3,
+        )
     attrs = provenance(config)
     zarr.open_group(store, path=DRAWS, mode="r+").attrs.update(attrs)
     # Written last: a store whose root carries the sha is a complete template.
@@ -325,27 +201,46 @@ def draws_arrays(store: str, config_sha256: str, mode: str = "r") -> dict:
     reading it from the store instead costs a root-group open per chunk.
     """
     group = zarr.open_group(store, path=DRAWS, mode=mode)
-    return {name: group[name] for name in (*METRICS, "chunk_done")}
+    arrays = {name: group[name] for name in (*METRICS, "chunk_done")}
+    root = zarr.open_group(store, mode=mode)
+    if FIRMS in root.group_keys():
+        firms = root[FIRMS]
+        arrays.update({f"{FIRMS}/{name}": firms[name] for name in SNAPSHOT})
+    return arrays
 
 
 def write_chunk(
-    store: str, config_sha256: str, chunk: int, start: int, stop: int, outcomes: np.ndarray
+    store: str,
+    config_sha256: str,
+    chunk: int,
+    start: int,
+    stop: int,
+    outcomes: np.ndarray,
+    snapshots: np.ndarray | None = None,
 ) -> None:
-    """Write one chunk's outcomes (s, p, t, m) into its region, then mark it done.
+    """Write one chunk's outcomes (s, p, t, m) and, when it holds any of the first K
+    scenarios, their firm snapshots (k, p, y, v, i) into its region; then mark it done.
 
     Called from Dask workers; the region is exactly one Zarr chunk of every variable, so
     writers never overlap (zarr#3682, xarray#10831).
     """
     arrays = draws_arrays(store, config_sha256, "r+")
-    # Each metric is its own array: write them concurrently, then, only once all are
+    # Each variable is its own array: write them concurrently, then, only once all are
     # complete, the mark.
     region = slice(start, stop)
-    sync(
-        _gather(
-            arrays[metric].async_array.setitem(region, outcomes[..., m])
-            for m, metric in enumerate(METRICS)
-        )
-    )
+    writes = [
+        arrays[metric].async_array.setitem(region, outcomes[..., m])
+        for m, metric in enumerate(METRICS)
+    ]
+    if snapshots is not None and len(snapshots):
+        rows = slice(start, start + snapshots.shape[0])
+        writes += [
+            arrays[f"{FIRMS}/{name}"].async_array.setitem(
+                rows, snapshots[:, :, :, v, :].astype(SNAPSHOT_DTYPES[name])
+            )
+            for v, name in enumerate(SNAPSHOT)
+        ]
+    sync(_gather(writes))
     arrays["chunk_done"][chunk] = 1
 
 
@@ -367,7 +262,7 @@ def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> 
     bands: ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
     """
     coords = {
-        **_coords(config),
+        **path_time_coords(config),
         "quantile": xr.Variable(
             "quantile",
             np.array(config.quantiles),
@@ -381,11 +276,11 @@ def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> 
     data_vars = {}
     for m, metric in enumerate(METRICS):
         data_vars[metric] = xr.Variable(
-            ("path", "time", "quantile"), bands["quantiles"][:, :, m, :], _attrs(metric)
+            ("path", "time", "quantile"), bands["quantiles"][:, :, m, :], metric_attrs(metric)
         )
         for key, suffix in (("mean", "_mean"), ("std", "_std"), ("error", "_quantile_error")):
             data_vars[metric + suffix] = xr.Variable(
-                ("path", "time"), bands[key][:, :, m], _attrs(metric, suffix)
+                ("path", "time"), bands[key][:, :, m], metric_attrs(metric, suffix)
             )
     # xarray replaces the group's attributes with the dataset's: carry the provenance over.
     ds = xr.Dataset(data_vars, coords, attrs=dict(zarr.open_group(store, mode="r").attrs))

@@ -19,7 +19,7 @@ from resonance.flows.engine.cluster import ClusterSpec, connect
 from resonance.flows.engine.execute import DaskExecutor, SequentialExecutor, run_plan
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.engine.store import done_chunks
-from resonance.kernels.registry import METRICS
+from resonance.kernels.registry import METRICS, SNAPSHOT
 from tests.helpers import DEFAULT_CONFIG, ROOT
 
 SMALL = {
@@ -48,6 +48,9 @@ def _assert_same_store(a, b):
     ra, rb = xr.open_zarr(a), xr.open_zarr(b)
     for name in ra.data_vars:
         np.testing.assert_array_equal(ra[name].values, rb[name].values)
+    fa, fb = xr.open_zarr(a, group="firms"), xr.open_zarr(b, group="firms")
+    for name in SNAPSHOT:
+        np.testing.assert_array_equal(fa[name].values, fb[name].values)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +92,14 @@ def test_store_follows_the_contract(reference_store):
     for name in _config(reference_store).uncertain_names:
         assert draws[name].dims == ("scenario",)
     assert (draws.chunk_done.values == 1).all()
+    firms = xr.open_zarr(reference_store, group="firms")
+    assert dict(firms.sizes) == {"scenario": 16, "path": 3, "year": 3, "firm": 40}
+    for name in SNAPSHOT:
+        assert firms[name].dims == ("scenario", "path", "year", "firm")
+        assert {"long_name", "units", "description"} <= set(firms[name].attrs)
+    assert firms.new_paradigm.dtype == np.uint8 and firms.log_tfp.dtype == np.float32
+    shares = firms.market_share.values.sum(axis=-1)
+    np.testing.assert_allclose(shares, 1.0, rtol=1e-5)  # every snapshot is a whole market
 
 
 def test_bands_in_the_store_match_exact_quantiles_of_the_draws(reference_store):

@@ -1,0 +1,226 @@
+"""The layout of a store: groups, variables, dims, chunks, attributes (DESIGN.md, "The store").
+
+- root: bands. ``<metric>`` (path, time, quantile), ``<metric>_mean`` and ``<metric>_std``
+  (path, time), ``<metric>_quantile_error`` (path, time): the bound on the absolute error of
+  that metric's quantiles (see ``bands.py``). Provenance in the root attributes.
+- ``draws``: ``<metric>`` (scenario, path, time), chunked along ``scenario`` one chunk per
+  task; each uncertain parameter of the config's ``uncertain:`` on ``scenario``, its
+  distribution in the attributes (``distribution``, ``low``, ``high``, ...); ``chunk_done``
+  (chunk,) int8, 1 once that chunk is completely written.
+- ``firms``: snapshots of every firm at the end of every year for the first K scenarios
+  (``sizes.firm_snapshots``): ``log_tfp``, ``market_share``, ``rd_intensity``,
+  ``new_paradigm``, ``entered``, ``breakthrough_value`` with dims (scenario, path, year,
+  firm), chunked along ``scenario`` as the draws are. Absent when K is 0.
+
+``store.py`` writes what this module lays out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from resonance.flows.config import RunConfig
+from resonance.kernels.registry import (
+    METRIC_INFO,
+    METRICS,
+    PARAMETER_INFO,
+    SNAPSHOT,
+    SNAPSHOT_INFO,
+)
+
+FIRMS = "firms"
+STORE_MARK = "resonance_store"  # root attribute that tells a resonance store from anything else
+# Flags are stored as bytes; the other snapshot variables as float32, as the kernel keeps them.
+SNAPSHOT_DTYPES = {
+    name: np.uint8 if name in ("new_paradigm", "entered") else np.float32 for name in SNAPSHOT
+}
+DRAWS = "draws"
+PACKAGES = (
+    "resonance",
+    "numpy",
+    "numba",
+    "dask",
+    "distributed",
+    "xarray",
+    "zarr",
+    "prefect",
+    "scipy",
+)
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def provenance(config: RunConfig) -> dict:
+    """Root attributes of a store made by ``config``."""
+    return {
+        "title": "resonance Monte Carlo uncertainty bands",
+        STORE_MARK: 1,
+        "config": config.text,
+        "config_sha256": config.sha256,
+        "seed": str(config.seed),  # a uint64 does not fit every JSON reader's integers
+        "n_scenarios": config.n_scenarios,
+        "n_firms": config.n_firms,
+        "n_quarters": config.n_quarters,
+        "n_firm_scenario_draws": config.n_scenarios * config.n_firms,
+        "sampler": config.sampler,
+        "precision": config.precision,
+        "paths": list(config.path_names),
+        "uncertain": list(config.uncertain_names),
+        "chunk_scenarios": config.chunk_scenarios,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "Conventions": "CF-1.10",
+    }
+
+
+def time_coordinate(n_quarters: int) -> np.ndarray:
+    """Years at the end of each quarter: 0.25, 0.5, ..., float64 (time,)."""
+    return (np.arange(n_quarters) + 1.0) / 4.0
+
+
+def metric_attrs(metric: str, suffix: str = "") -> dict:
+    info = METRIC_INFO[metric]
+    extra = {
+        "": "",
+        "_mean": " (mean over scenarios)",
+        "_std": " (standard deviation over scenarios)",
+        "_quantile_error": " (bound on the absolute error of its quantiles)",
+    }
+    return {
+        "long_name": info.long_name + extra[suffix],
+        "units": info.units,
+        "description": info.description,
+    }
+
+
+def path_time_coords(config: RunConfig) -> dict:
+    time = xr.Variable(
+        "time",
+        time_coordinate(config.n_quarters),
+        {
+            "long_name": "time since start",
+            "units": "years",
+            "description": "End of each simulated quarter.",
+        },
+    )
+    path = xr.Variable(
+        "path",
+        np.array(config.path_names, dtype=object),
+        {
+            "long_name": "policy path",
+            "units": "1",
+            "description": "Policy path of MODEL.md §5 (configs/paths).",
+        },
+    )
+    return {"time": time, "path": path}
+
+
+def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
+    """The ``draws`` group as lazy NaN arrays plus the scenario inputs (written eagerly)."""
+    n, p, t = config.n_scenarios, len(config.path_names), config.n_quarters
+    cs = config.chunk_scenarios
+    data_vars = {}
+    for metric in METRICS:
+        data_vars[metric] = xr.Variable(
+            ("scenario", "path", "time"),
+            da.full((n, p, t), np.nan, chunks=(cs, p, t)),
+            metric_attrs(metric),
+        )
+    for d, (name, dist) in enumerate(
+        zip(config.uncertain_names, config.distributions, strict=True)
+    ):
+        info = PARAMETER_INFO[name]
+        data_vars[name] = xr.Variable(
+            "scenario",
+            theta[:, d],
+            {
+                "long_name": info.long_name,
+                "units": info.units,
+                "description": info.description,
+                **dist.attrs(),
+            },
+        )
+    n_chunks = -(-n // cs)
+    data_vars["chunk_done"] = xr.Variable(
+        "chunk",
+        da.zeros(n_chunks, dtype=np.int8, chunks=1),
+        {
+            "long_name": "chunk complete",
+            "units": "1",
+            "description": f"1 once scenarios [k*{cs}, (k+1)*{cs}) are completely written.",
+        },
+    )
+    coords = {
+        **path_time_coords(config),
+        "scenario": xr.Variable(
+            "scenario",
+            np.arange(n),
+            {
+                "long_name": "scenario index",
+                "units": "1",
+                "description": "Global scenario index (the RNG counter).",
+            },
+        ),
+    }
+    return xr.Dataset(data_vars, coords)
+
+
+def firms_template(config: RunConfig) -> xr.Dataset | None:
+    """The ``firms`` group as lazy zero arrays (None when the run keeps no snapshots)."""
+    k, years = config.n_snapshots, config.n_quarters // 4
+    if not k or not years:
+        return None
+    p, n, cs = len(config.path_names), config.n_firms, config.chunk_scenarios
+    dims = ("scenario", "path", "year", "firm")
+    data_vars = {}
+    for name in SNAPSHOT:
+        info = SNAPSHOT_INFO[name]
+        data_vars[name] = xr.Variable(
+            dims,
+            da.zeros((k, p, years, n), dtype=SNAPSHOT_DTYPES[name], chunks=(cs, p, years, n)),
+            {"long_name": info.long_name, "units": info.units, "description": info.description},
+        )
+    coords = {
+        "path": path_time_coords(config)["path"],
+        "scenario": xr.Variable(
+            "scenario",
+            np.arange(k),
+            {
+                "long_name": "scenario index",
+                "units": "1",
+                "description": "Global scenario index: the first K scenarios of the draws.",
+            },
+        ),
+        "year": xr.Variable(
+            "year",
+            np.arange(1, years + 1),
+            {
+                "long_name": "end of year",
+                "units": "years",
+                "description": "Snapshot taken at the end of this year (its fourth quarter).",
+            },
+        ),
+        "firm": xr.Variable(
+            "firm",
+            np.arange(n),
+            {
+                "long_name": "firm slot",
+                "units": "1",
+                "description": "Firm slot; an entrant takes the slot of the firm that exited.",
+            },
+        ),
+    }
+    return xr.Dataset(data_vars, coords)
