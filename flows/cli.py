@@ -148,6 +148,25 @@ def _parser() -> argparse.ArgumentParser:
         "--density", type=float, default=0.8, help="choose the first box at least this dense"
     )
     disc.add_argument("--out", help="write the scatter with the box to this image")
+    fac = sub.add_parser("facts", help="stylized facts of real firms, measured on the model")
+    fac.add_argument(
+        "target", help="a run config (simulates a sample) or a store (reads its firm snapshots)"
+    )
+    fac.add_argument("--paths", help="comma-separated path names (default: the config's)")
+    fac.add_argument(
+        "--scenarios",
+        type=_positive,
+        default=16,
+        help="scenarios to simulate from a config (default 16)",
+    )
+    fac.add_argument("--firms", type=_positive, help="firms per scenario (default: the config's)")
+    fac.add_argument("--baseline", default="baseline", help="the path the ranges are for")
+    fac.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a fact of the baseline is out of its range",
+    )
+
     rep = sub.add_parser("report", help="every table the docs show, as markdown, from a store")
     rep.add_argument("store")
     rep.add_argument(
@@ -321,6 +340,66 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_facts(args) -> int:
+    import xarray as xr
+
+    from resonance.flows.analysis import facts as stylized
+    from resonance.flows.analysis.tables import facts_tables
+
+    target = Path(args.target)
+    if target.is_dir():
+        from resonance.flows.engine.store import FIRMS, open_bands
+
+        open_bands(args.target)  # a finished resonance store, or one line saying it is not
+        import zarr
+
+        if FIRMS not in zarr.open_group(args.target, mode="r").group_keys():
+            raise ResonanceError(
+                args.target,
+                "keeps no firm snapshots",
+                "run it with sizes.firm_snapshots > 0, or pass a config",
+            )
+        snapshots = xr.open_zarr(args.target, group=FIRMS)
+        if args.paths:
+            snapshots = snapshots.sel(path=[p.strip() for p in args.paths.split(",")])
+        where = f"{args.target} ({snapshots.sizes['scenario']} scenarios x "
+    else:
+        from resonance.flows.config import load_config
+
+        overrides = {
+            "sizes.scenarios": args.scenarios,
+            "sizes.firms": args.firms,
+            "sizes.firm_snapshots": args.scenarios,
+            "paths": [p.strip() for p in args.paths.split(",")] if args.paths else None,
+        }
+        config = load_config(args.target, overrides)
+        snapshots = stylized.simulate_snapshots(config)
+        where = f"{args.target}, simulated ({config.n_scenarios} scenarios x "
+    where += f"{snapshots.sizes['firm']} firms, {snapshots.sizes['year']} years)"
+    if args.baseline not in snapshots.path.values:
+        raise ResonanceError(
+            f"--baseline {args.baseline}",
+            "not among the paths",
+            "the ranges are for the baseline: include it in --paths",
+        )
+    table = stylized.facts(snapshots, args.baseline)
+    for renderable in facts_tables(table, where):
+        console.print(renderable)
+    missed = [
+        str(f)
+        for f in table.fact.values
+        if not bool(table.in_range.sel(fact=f, path=args.baseline))
+    ]
+    if missed:
+        console.print(
+            f"{args.baseline}: {len(missed)} of {table.sizes['fact']} facts out of "
+            f"range: {', '.join(missed)}"
+        )
+    else:
+        console.print(f"{args.baseline}: every fact in range")
+    return 1 if args.check and missed else 0
+
+
 def cmd_report(args) -> int:
     from resonance.flows.analysis.report import report_markdown
 
@@ -343,6 +422,7 @@ COMMANDS = {
     "sensitivity": cmd_sensitivity,
     "discover": cmd_discover,
     "report": cmd_report,
+    "facts": cmd_facts,
 }
 
 

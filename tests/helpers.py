@@ -19,6 +19,21 @@ def small_config(scenarios=8, firms=40, quarters=24, **overrides):
     return load_config(DEFAULT_CONFIG, ov)
 
 
+def write_config(tmp_path: Path, mutate, name: str = "config.yaml") -> Path:
+    """The default config changed by ``mutate(raw_dict)``, written to ``tmp_path`` beside a
+    copy of the path files it names."""
+    import yaml
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    mutate(raw)
+    (tmp_path / "paths").mkdir(exist_ok=True)
+    for f in (ROOT / "configs" / "paths").glob("*.yaml"):
+        (tmp_path / "paths" / f.name).write_text(f.read_text())
+    file = tmp_path / name
+    file.write_text(yaml.safe_dump(raw))
+    return file
+
+
 def path_index(config, name: str) -> int:
     return config.path_names.index(name)
 

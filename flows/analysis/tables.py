@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 from rich.table import Table
 
@@ -115,3 +116,41 @@ def discovery_table(d: Discovery) -> Table:
         flo, fhi = d.bounds[name]
         table.add_row(name, f"{lo:.4g}", f"{hi:.4g}", f"[{flo:.4g}, {fhi:.4g}]")
     return table
+
+
+def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
+    """One rich table per path of the stylized facts (``analysis.facts.facts`` output)."""
+    out = []
+    for path in table.path.values:
+        t = table.sel(path=path)
+        checked_any = bool(t.checked.any())
+        title = f"Stylized facts, {path}: {where}"
+        if not checked_any:
+            title += " (ranges are for the baseline)"
+        tab = Table(title=title)
+        for column in ("fact", "definition", "median [p5, p95]", "range", "source", "ok"):
+            tab.add_column(
+                column,
+                overflow="fold",
+                justify="right" if column.startswith(("median", "range")) else "left",
+            )
+        for f in t.fact.values:
+            row = t.sel(fact=f)
+            units = str(row.units.values)
+            unit = "" if units == "1" else f" {units}"
+            low, high = float(row.low), float(row.high)
+            if bool(row.checked):
+                span = f"≤ {high:g}" if np.isnan(low) else f"{low:g}–{high:g}"
+                ok = "yes" if bool(row.in_range) else "[bold red]no[/]"
+            else:
+                span, ok = "—", ""
+            tab.add_row(
+                str(row.label.values),
+                str(row.definition.values),
+                f"{float(row['median']):.3g} [{float(row.p5):.3g}, {float(row.p95):.3g}]{unit}",
+                span + ("" if span == "—" else unit),
+                str(row.source.values),
+                ok,
+            )
+        out.append(tab)
+    return out

@@ -7,23 +7,15 @@ import sys
 
 import numpy as np
 import pytest
-import yaml
 
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.errors import ConfigError
-from tests.helpers import DEFAULT_CONFIG, ROOT
+from tests.helpers import DEFAULT_CONFIG, ROOT, write_config
 
 
 def _write(tmp_path, mutate, name="bad.yaml"):
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    mutate(raw)
-    (tmp_path / "paths").mkdir(exist_ok=True)
-    for f in (ROOT / "configs" / "paths").glob("*.yaml"):
-        (tmp_path / "paths" / f.name).write_text(f.read_text())
-    file = tmp_path / name
-    file.write_text(yaml.safe_dump(raw))
-    return file
+    return write_config(tmp_path, mutate, name)
 
 
 def _set(path, value):

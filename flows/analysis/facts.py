@@ -1,0 +1,324 @@
+"""Stylized facts of real firms, measured on the yearly firm snapshots (MODEL.md §8).
+
+Input: the ``firms`` group of a store (or the same from a fresh simulation), dims
+(scenario, path, year, firm). Each fact is computed per scenario and path, then summarised
+over scenarios (median, p5, p95) and set against its published range. Level facts are
+measured at mid-horizon and at the horizon; change facts pool every pair of consecutive
+years of continuing firms (the slot was not taken by an entrant in the later year).
+
+Dim letters: s = scenarios, p = paths, y = years, i = firms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One stylized fact: how it is measured, its published range and where it comes from."""
+
+    name: str
+    label: str
+    definition: str
+    low: float
+    high: float
+    units: str
+    source: str
+
+
+FACTS = (
+    Fact(
+        "tfp_growth",
+        "aggregate TFP growth",
+        "compound annual rate of share-weighted TFP (sum of share x exp(log TFP)) from the "
+        "first to the last snapshot",
+        1.0,
+        6.0,
+        "%/yr",
+        "Brandt, Van Biesebroeck & Zhang 2012, J. Dev. Econ. 97 (about 2.9 %/yr)",
+    ),
+    Fact(
+        "size_tail_mid",
+        "firm-size tail, mid-horizon",
+        "Hill estimate of the Pareto exponent of market shares over the top 10 % of firms",
+        0.8,
+        1.3,
+        "1",
+        "Axtell 2001, Science 293 (1.06)",
+    ),
+    Fact(
+        "size_tail_end",
+        "firm-size tail, horizon",
+        "Hill estimate of the Pareto exponent of market shares over the top 10 % of firms",
+        0.8,
+        1.3,
+        "1",
+        "Axtell 2001, Science 293 (1.06)",
+    ),
+    Fact(
+        "growth_kurtosis",
+        "growth-rate shape",
+        "excess kurtosis of annual log-share growth of continuing firms, demeaned per year, "
+        "pooled over years",
+        1.5,
+        8.0,
+        "1",
+        "Stanley et al. 1996, Nature 379; Bottazzi & Secchi 2006 (Laplace: 3)",
+    ),
+    Fact(
+        "dispersion_mid",
+        "productivity dispersion, mid-horizon",
+        "90:10 ratio of firm TFP (exp of log TFP)",
+        1.5,
+        5.0,
+        "1",
+        "Syverson 2004 (1.92, US); Hsieh & Klenow 2009, QJE (wider in China)",
+    ),
+    Fact(
+        "dispersion_end",
+        "productivity dispersion, horizon",
+        "90:10 ratio of firm TFP (exp of log TFP)",
+        1.5,
+        5.0,
+        "1",
+        "Syverson 2004 (1.92, US); Hsieh & Klenow 2009, QJE (wider in China)",
+    ),
+    Fact(
+        "persistence",
+        "productivity persistence",
+        "correlation of firm log TFP one year apart, continuing firms, demeaned per year, "
+        "pooled over years",
+        0.6,
+        0.95,
+        "1",
+        "Foster, Haltiwanger & Syverson 2008, AER (about 0.8)",
+    ),
+    Fact(
+        "innovation_skew",
+        "skew of innovation value",
+        "share of all breakthrough value in the top 10 % of breakthroughs (firm-years with "
+        "one), pooled over years",
+        0.48,
+        0.93,
+        "1",
+        "Scherer & Harhoff 2000, Research Policy 29",
+    ),
+    Fact(
+        "exit_rate",
+        "exit (replacement) rate",
+        "share of firm slots taken by an entrant per year, mean over years 2 to the horizon",
+        2.0,
+        15.0,
+        "%/yr",
+        "Dunne, Roberts & Samuelson 1988, RAND J.; Brandt et al. 2012",
+    ),
+    Fact(
+        "rd_mid",
+        "R&D intensity, mid-horizon",
+        "median R&D / revenue of firms",
+        2.0,
+        12.0,
+        "%",
+        "high-tech enterprise criteria and surveys",
+    ),
+    Fact(
+        "rd_end",
+        "R&D intensity, horizon",
+        "median R&D / revenue of firms",
+        2.0,
+        12.0,
+        "%",
+        "high-tech enterprise criteria and surveys",
+    ),
+)
+FACT_NAMES = tuple(f.name for f in FACTS)
+MAX_PATH_TFP_GROWTH = 10.0  # %/yr: no path's median may exceed it (MODEL.md §8)
+TOP = 0.10  # the top share of firms (Hill) and of breakthroughs (skew)
+
+
+def hill_exponent(shares: np.ndarray) -> np.ndarray:
+    """Hill estimate of the Pareto tail exponent over the top 10 % of each row: shares
+    (..., i) -> (...). alpha = k / sum_{j<k} ln(x_(j) / x_(k)), x sorted descending."""
+    x = -np.sort(-shares, axis=-1)
+    k = max(2, int(round(TOP * x.shape[-1])))
+    logs = np.log(np.maximum(x[..., :k], 1e-300)) - np.log(np.maximum(x[..., k : k + 1], 1e-300))
+    total = logs.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, k / total, np.nan)
+
+
+def _pooled_pairs(values: np.ndarray, entered: np.ndarray):
+    """Consecutive-year pairs (a, b) of continuing firms, each year-pair demeaned: values,
+    entered (s, p, y, i) -> a, b, mask (s, p, y - 1, i)."""
+    a, b = values[:, :, :-1], values[:, :, 1:]
+    mask = entered[:, :, 1:] == 0
+    count = np.maximum(mask.sum(axis=-1, keepdims=True), 1)
+    a = np.where(mask, a - (np.where(mask, a, 0).sum(axis=-1, keepdims=True) / count), 0.0)
+    b = np.where(mask, b - (np.where(mask, b, 0).sum(axis=-1, keepdims=True) / count), 0.0)
+    return a, b, mask
+
+
+def growth_kurtosis(log_share: np.ndarray, entered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Excess kurtosis of annual log-share growth of continuing firms: pooled over years
+    (s, p) and year by year (s, p, y - 1)."""
+    prev, nxt, mask = _pooled_pairs(log_share, entered)
+    g = np.where(mask, nxt - prev, 0.0)
+    # growth demeaned per year pair (the pair means were removed from each side)
+    m2 = (g**2).sum(axis=-1)
+    m4 = (g**4).sum(axis=-1)
+    n = mask.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_year = np.where(n > 3, (m4 / n) / (m2 / n) ** 2 - 3.0, np.nan)
+        pooled = (m4.sum(-1) / n.sum(-1)) / (m2.sum(-1) / n.sum(-1)) ** 2 - 3.0
+    return pooled, by_year
+
+
+def persistence(log_tfp: np.ndarray, entered: np.ndarray) -> np.ndarray:
+    """Correlation of firm log TFP one year apart, continuing firms, demeaned per year pair,
+    pooled: (s, p, y, i) -> (s, p)."""
+    a, b, _ = _pooled_pairs(log_tfp, entered)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (a * b).sum(axis=(-1, -2)) / np.sqrt(
+            (a**2).sum(axis=(-1, -2)) * (b**2).sum(axis=(-1, -2))
+        )
+
+
+def innovation_skew(value: np.ndarray) -> np.ndarray:
+    """Share of breakthrough value in the top 10 % of breakthroughs: (s, p, y, i) -> (s, p);
+    NaN with fewer than ten breakthroughs."""
+    s, p = value.shape[:2]
+    flat = value.reshape(s, p, -1)
+    out = np.full((s, p), np.nan)
+    for j in range(s):
+        for q in range(p):
+            v = np.sort(flat[j, q][flat[j, q] > 0])[::-1]
+            if v.size >= 10:
+                out[j, q] = v[: max(1, int(round(TOP * v.size)))].sum() / v.sum()
+    return out
+
+
+def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
+    """Every fact per scenario and path: snapshots (scenario, path, year, firm) -> a Dataset
+    of (scenario, path) variables named as ``FACT_NAMES``, plus ``growth_kurtosis_by_year``
+    (scenario, path, year) for the years 2..Y."""
+    years = snapshots.sizes["year"]
+    if years < 2:
+        raise ValueError("the stylized facts need at least two yearly snapshots")
+    log_tfp = snapshots.log_tfp.values.astype(np.float64)
+    share = snapshots.market_share.values.astype(np.float64)
+    rd = snapshots.rd_intensity.values.astype(np.float64)
+    entered = snapshots.entered.values.astype(np.float64)
+    value = snapshots.breakthrough_value.values.astype(np.float64)
+    mid, end = years // 2 - 1, years - 1  # indices of the mid-horizon and horizon years
+
+    aggregate = (share * np.exp(log_tfp)).sum(axis=-1)  # (s, p, y)
+    growth = 100.0 * ((aggregate[..., -1] / aggregate[..., 0]) ** (1.0 / (years - 1)) - 1.0)
+    q90, q10 = np.quantile(log_tfp, [0.9, 0.1], axis=-1)
+    kurt, kurt_by_year = growth_kurtosis(np.log(np.maximum(share, 1e-300)), entered)
+    values = {
+        "tfp_growth": growth,
+        "size_tail_mid": hill_exponent(share[:, :, mid]),
+        "size_tail_end": hill_exponent(share[:, :, end]),
+        "growth_kurtosis": kurt,
+        "dispersion_mid": np.exp(q90[:, :, mid] - q10[:, :, mid]),
+        "dispersion_end": np.exp(q90[:, :, end] - q10[:, :, end]),
+        "persistence": persistence(log_tfp, entered),
+        "innovation_skew": innovation_skew(value),
+        "exit_rate": 100.0 * entered[:, :, 1:].mean(axis=(-1, -2)),
+        "rd_mid": 100.0 * np.median(rd[:, :, mid], axis=-1),
+        "rd_end": 100.0 * np.median(rd[:, :, end], axis=-1),
+    }
+    dims = ("scenario", "path")
+    data = {name: (dims, values[name]) for name in FACT_NAMES}
+    data["growth_kurtosis_by_year"] = (("scenario", "path", "year"), kurt_by_year)
+    coords = {
+        "scenario": snapshots.scenario.values,
+        "path": snapshots.path.values,
+        "year": snapshots.year.values[1:],
+    }
+    return xr.Dataset(data, coords)
+
+
+def summarise(per_scenario: xr.Dataset, baseline: str = "baseline") -> xr.Dataset:
+    """Median and p5-p95 over scenarios of every fact and path, with the published range
+    and whether the median lies in it: dims (fact, path).
+
+    The ranges hold for ``baseline``; for the other paths only aggregate TFP growth is
+    checked (at most MAX_PATH_TFP_GROWTH %/yr), the rest is reported.
+    """
+    stacked = xr.concat([per_scenario[name] for name in FACT_NAMES], dim="fact")
+    stacked = stacked.assign_coords(fact=list(FACT_NAMES))
+    q = stacked.quantile([0.05, 0.5, 0.95], dim="scenario", skipna=True)
+    paths = [str(p) for p in per_scenario.path.values]
+    low = np.full((len(FACTS), len(paths)), np.nan)
+    high = np.full((len(FACTS), len(paths)), np.nan)
+    for f, fact in enumerate(FACTS):
+        for k, path in enumerate(paths):
+            if path == baseline:
+                low[f, k], high[f, k] = fact.low, fact.high
+            elif fact.name == "tfp_growth":
+                high[f, k] = MAX_PATH_TFP_GROWTH
+    median = q.sel(quantile=0.5, drop=True).values
+    checked = ~np.isnan(high)
+    with np.errstate(invalid="ignore"):
+        inside = (np.isnan(low) | (median >= low)) & (median <= high)
+    dims = ("fact", "path")
+    return xr.Dataset(
+        {
+            "median": (dims, median),
+            "p5": (dims, q.sel(quantile=0.05, drop=True).values),
+            "p95": (dims, q.sel(quantile=0.95, drop=True).values),
+            "low": (dims, low),
+            "high": (dims, high),
+            "checked": (dims, checked),
+            "in_range": (dims, np.where(checked, inside, True)),
+        },
+        coords={
+            "fact": list(FACT_NAMES),
+            "path": paths,
+            "label": ("fact", [f.label for f in FACTS]),
+            "definition": ("fact", [f.definition for f in FACTS]),
+            "units": ("fact", [f.units for f in FACTS]),
+            "source": ("fact", [f.source for f in FACTS]),
+        },
+        attrs={"n_scenarios": per_scenario.sizes["scenario"], "baseline": baseline},
+    )
+
+
+def facts(snapshots: xr.Dataset, baseline: str = "baseline") -> xr.Dataset:
+    """The facts table of snapshots (scenario, path, year, firm): see :func:`summarise`."""
+    return summarise(scenario_facts(snapshots), baseline)
+
+
+def snapshots_dataset(snap: np.ndarray, paths, first_scenario: int = 0) -> xr.Dataset:
+    """Kernel snapshots float32 (k, p, y, v, i) as a Dataset laid out like the store's
+    ``firms`` group."""
+    from resonance.kernels.registry import SNAPSHOT
+
+    k, _, years, _, n = snap.shape
+    dims = ("scenario", "path", "year", "firm")
+    return xr.Dataset(
+        {name: (dims, snap[:, :, :, v, :]) for v, name in enumerate(SNAPSHOT)},
+        coords={
+            "scenario": np.arange(first_scenario, first_scenario + k),
+            "path": list(paths),
+            "year": np.arange(1, years + 1),
+            "firm": np.arange(n),
+        },
+    )
+
+
+def simulate_snapshots(config) -> xr.Dataset:
+    """Simulate every scenario of ``config`` in this process, keeping every firm's yearly
+    snapshots (for samples: 16 scenarios x 1,000 firms x 8 paths take about a second)."""
+    from resonance.flows.engine.plan import make_plan
+
+    plan = make_plan(config)
+    job = plan.job
+    job = type(job)(**{**job.__dict__, "snapshots": config.n_scenarios})
+    _, snap = job.simulate(0, config.n_scenarios, plan.theta)
+    return snapshots_dataset(snap, config.path_names)

@@ -1,0 +1,129 @@
+"""The stylized facts: each estimator on data of known answer, and the command end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from resonance.flows.analysis import facts as stylized
+from resonance.flows.cli import main
+from tests.helpers import DEFAULT_CONFIG, write_config
+
+
+def test_hill_exponent_recovers_a_pareto_tail():
+    gen = np.random.default_rng(1)
+    for alpha in (0.9, 1.06, 1.5):
+        sizes = gen.pareto(alpha, size=(20, 20_000)) + 1.0
+        got = stylized.hill_exponent(sizes / sizes.sum(axis=-1, keepdims=True))
+        assert np.median(got) == pytest.approx(alpha, rel=0.05)
+
+
+def test_growth_kurtosis_of_laplace_and_normal_growth():
+    gen = np.random.default_rng(2)
+    shape = (4, 1, 11, 4000)
+    for draw, expected in ((gen.laplace, 3.0), (gen.normal, 0.0)):
+        log_share = np.cumsum(draw(size=shape) * 0.1, axis=2)
+        pooled, by_year = stylized.growth_kurtosis(log_share, np.zeros(shape))
+        assert np.median(pooled) == pytest.approx(expected, abs=0.3)
+        assert by_year.shape == (4, 1, 10)
+
+
+def test_persistence_of_a_level_with_transitory_noise():
+    # corr(A + e_t, A + e_t+1) = var A / (var A + var e) = 0.8 for var e = var A / 4
+    gen = np.random.default_rng(3)
+    level = gen.normal(size=(3, 1, 1, 20_000))
+    noisy = level + 0.5 * gen.normal(size=(3, 1, 6, 20_000))
+    got = stylized.persistence(noisy, np.zeros(noisy.shape))
+    np.testing.assert_allclose(got, 0.8, atol=0.01)
+    # an entrant (a new owner of the slot from year 3 on) is left out of the pair it starts
+    entered = np.zeros(noisy.shape)
+    entered[..., 3, :10_000] = 1
+    swapped = noisy.copy()
+    new_level = 3.0 * gen.normal(size=(3, 1, 1, 10_000))
+    swapped[..., 3:, :10_000] = new_level + 1.5 * gen.normal(size=(3, 1, 3, 10_000))
+    kept = stylized.persistence(swapped, entered)
+    np.testing.assert_allclose(kept, 0.8, atol=0.02)  # entrants then persist as founders
+    assert (stylized.persistence(swapped, np.zeros(noisy.shape)) < kept - 0.05).all()
+
+
+def test_innovation_skew_counts_the_top_tenth_of_breakthroughs():
+    value = np.zeros((1, 1, 2, 50))
+    value[0, 0, 0, :10] = 1.0  # ten breakthroughs of value 1 ...
+    value[0, 0, 1, 0] = 9.0  # ... and one of value 9: the top tenth (one) holds 9 / 19
+    assert stylized.innovation_skew(value)[0, 0] == pytest.approx(9 / 19)
+    assert np.isnan(stylized.innovation_skew(np.zeros((1, 1, 2, 50))))[0, 0]
+
+
+def test_facts_table_names_ranges_sources_and_checks_the_baseline():
+    from resonance.flows.config import load_config
+
+    config = load_config(
+        DEFAULT_CONFIG,
+        {
+            "sizes.scenarios": 4,
+            "sizes.firms": 200,
+            "sizes.firm_snapshots": 4,
+            "paths": ["baseline", "factor_reset"],
+        },
+    )
+    snapshots = stylized.simulate_snapshots(config)
+    assert dict(snapshots.sizes) == {"scenario": 4, "path": 2, "year": 10, "firm": 200}
+    table = stylized.facts(snapshots)
+    assert set(table.fact.values) == set(stylized.FACT_NAMES)
+    assert table.checked.sel(path="baseline").all()
+    assert bool(table.checked.sel(path="factor_reset", fact="tfp_growth"))
+    assert not table.checked.sel(path="factor_reset", fact="persistence")
+    assert all(str(s) for s in table.source.values)
+    base = table.sel(path="baseline")
+    inside = (base["median"] >= base.low) & (base["median"] <= base.high)
+    np.testing.assert_array_equal(base.in_range.values, inside.values)
+
+
+def test_facts_check_fails_when_innovation_steps_are_ten_times_larger(tmp_path, capsys):
+    def tenfold(raw):
+        raw["parameters"]["inc_scale"] *= 10
+
+    file = write_config(tmp_path, tenfold)
+    args = ["facts", str(file), "--scenarios", "4", "--firms", "200", "--paths", "baseline"]
+    assert main([*args, "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "out of range" in out and "tfp_growth" in out.splitlines()[-1]
+    assert main(args) == 0  # without --check the table is only reported
+
+
+def test_facts_of_a_store_read_its_snapshots(tmp_path, capsys):
+    store = tmp_path / "s.zarr"
+    assert (
+        main(
+            [
+                "run",
+                str(DEFAULT_CONFIG),
+                "--scenarios",
+                "4",
+                "--firms",
+                "60",
+                "--quarters",
+                "12",
+                "--paths",
+                "baseline",
+                "--chunk",
+                "2",
+                "--engine",
+                "direct",
+                "--workers",
+                "1",
+                "--no-progress",
+                "--out",
+                str(store),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["facts", str(store)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "4 scenarios x 60 firms, 3 years" in out and "aggregate TFP growth" in out
+    firms = xr.open_zarr(store, group="firms")
+    direct = stylized.facts(firms)
+    assert direct.sizes == {"fact": len(stylized.FACT_NAMES), "path": 1}
