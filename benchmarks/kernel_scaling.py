@@ -37,7 +37,9 @@ def save(path: str, scenarios: int = 64, firms: int = 1000, quarters: int = 40) 
 def scaling(path: str, repeats: int = 3) -> list[dict]:
     import numba
 
-    from resonance.kernels.simulate import simulate
+    from resonance.kernels import load
+
+    simulate = load().simulate  # configures numba as every run does
 
     case = np.load(path)
     args = (

@@ -20,7 +20,7 @@ def time_run(engine: str, repeats: int = 3) -> list[float]:
             cmd = [
                 sys.executable,
                 "-m",
-                "flows.cli",
+                "resonance",
                 "run",
                 str(CONFIG),
                 "--scenarios",

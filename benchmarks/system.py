@@ -104,7 +104,9 @@ import time
 start = time.perf_counter()
 import numpy as np
 from benchmarks.throughput import case
-from resonance.kernels.simulate import simulate
+from resonance.kernels import load
+
+simulate = load().simulate  # configures numba as every run does
 config, params, ids = case(2, 10, 2)
 simulate(params, config.firm_vector, ids, config.seed, 10, 2)
 print(time.perf_counter() - start)

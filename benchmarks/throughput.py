@@ -27,8 +27,9 @@ import numpy as np
 
 from resonance.flows.config import load_config
 from resonance.flows.engine.plan import make_plan
-from resonance.kernels import reference
-from resonance.kernels.simulate import simulate
+from resonance.kernels import load, reference
+
+simulate = load().simulate  # configures numba as every run does
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "default.yaml"
@@ -55,7 +56,9 @@ _PYTHON_CASE = """
 import json, sys, time
 import numpy as np
 from benchmarks.throughput import case
-from resonance.kernels.simulate import simulate
+from resonance.kernels import load
+
+simulate = load().simulate  # configures numba as every run does
 scenarios, firms, quarters = map(int, sys.argv[1:4])
 config, params, ids = case(scenarios, firms, quarters)
 start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""The ``resonance`` command line: run, validate, summary, plot.
+"""The ``resonance`` command line: run, validate, summary, plot, compare, sensitivity, discover,
+report, facts.
 
 Every command validates its input before any work starts; a mistake the user can fix is
 printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit status 2.
@@ -361,7 +362,14 @@ def cmd_facts(args) -> int:
             )
         snapshots = xr.open_zarr(args.target, group=FIRMS)
         if args.paths:
-            snapshots = snapshots.sel(path=[p.strip() for p in args.paths.split(",")])
+            names = [p.strip() for p in args.paths.split(",")]
+            known = [str(p) for p in snapshots.path.values]
+            for name in names:
+                if name not in known:
+                    raise ResonanceError(
+                        f"--paths {name}", "not in this store", f"the store has: {', '.join(known)}"
+                    )
+            snapshots = snapshots.sel(path=names)
         where = f"{args.target} ({snapshots.sizes['scenario']} scenarios x "
     else:
         from resonance.flows.config import load_config
@@ -369,7 +377,6 @@ def cmd_facts(args) -> int:
         overrides = {
             "sizes.scenarios": args.scenarios,
             "sizes.firms": args.firms,
-            "sizes.firm_snapshots": args.scenarios,
             "paths": [p.strip() for p in args.paths.split(",")] if args.paths else None,
         }
         config = load_config(args.target, overrides)
@@ -385,17 +392,21 @@ def cmd_facts(args) -> int:
     table = stylized.facts(snapshots, args.baseline)
     for renderable in facts_tables(table, where):
         console.print(renderable)
+    base = table.sel(path=args.baseline)
+    unmeasured = [str(f) for f in base.fact.values if int(base.measured.sel(fact=f)) == 0]
     missed = [
         str(f)
-        for f in table.fact.values
-        if not bool(table.in_range.sel(fact=f, path=args.baseline))
+        for f in base.fact.values
+        if not bool(base.in_range.sel(fact=f)) and str(f) not in unmeasured
     ]
+    if unmeasured:
+        console.print(f"{args.baseline}: not measurable in this sample: {', '.join(unmeasured)}")
     if missed:
         console.print(
             f"{args.baseline}: {len(missed)} of {table.sizes['fact']} facts out of "
             f"range: {', '.join(missed)}"
         )
-    else:
+    elif not unmeasured:
         console.print(f"{args.baseline}: every fact in range")
     return 1 if args.check and missed else 0
 

@@ -160,8 +160,21 @@ class RunConfig:
         fp = schema.firm_parameters
         if fp["layers_min"] > fp["layers_max"]:
             raise ConfigError("firm_parameters.layers_min", "is above layers_max")
-        if schema.parameters["rd_min"] > schema.parameters["rd_max"]:
-            raise ConfigError("parameters.rd_min", "is above rd_max")
+
+        # Either bound may be fixed or uncertain: the highest floor must stay below the
+        # lowest ceiling in every world.
+        def support(name):
+            if name in schema.uncertain:
+                return schema.uncertain[name].support
+            return schema.parameters[name], schema.parameters[name]
+
+        if support("rd_min")[1] > support("rd_max")[0]:
+            where = "uncertain" if "rd_min" in schema.uncertain else "parameters"
+            raise ConfigError(
+                f"{where}.rd_min",
+                "can be above rd_max",
+                "keep every value of rd_min below every value of rd_max",
+            )
 
         self.paths_dir = source.parent / "paths"
         self.paths: list[PolicyPath] = [load_path(ref, self.paths_dir) for ref in schema.paths]

@@ -66,9 +66,13 @@ def simulate(
     """Simulate every unfinished chunk and reduce the bands; a retry resumes from the store."""
     from prefect.runtime import task_run
 
-    # Only the first try may replace a store: a retry resumes what the first try wrote.
-    first_try = (task_run.run_count or 1) <= 1
-    report = run(config, spec, workers, scheduler, overwrite and first_try, progress)
+    from resonance.flows.engine.store import belongs_to
+
+    # A retry resumes what an earlier try wrote: it replaces the store only if no try has
+    # made it this config's yet.
+    retry = (task_run.run_count or 1) > 1
+    replace = overwrite and not (retry and belongs_to(config, config.store))
+    report = run(config, spec, workers, scheduler, replace, progress)
     get_run_logger().info(
         "simulated %d chunks (%d already in the store) in %.1f s",
         report.computed,

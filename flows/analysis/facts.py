@@ -11,6 +11,7 @@ Dim letters: s = scenarios, p = paths, y = years, i = firms.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,6 +146,8 @@ def hill_exponent(shares: np.ndarray) -> np.ndarray:
     (..., i) -> (...). alpha = k / sum_{j<k} ln(x_(j) / x_(k)), x sorted descending."""
     x = -np.sort(-shares, axis=-1)
     k = max(2, int(round(TOP * x.shape[-1])))
+    if k + 1 > x.shape[-1]:  # too few firms for a tail
+        return np.full(x.shape[:-1], np.nan)
     logs = np.log(np.maximum(x[..., :k], 1e-300)) - np.log(np.maximum(x[..., k : k + 1], 1e-300))
     total = logs.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -207,7 +210,13 @@ def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
     (scenario, path, year) for the years 2..Y."""
     years = snapshots.sizes["year"]
     if years < 2:
-        raise ValueError("the stylized facts need at least two yearly snapshots")
+        from resonance.flows.errors import ResonanceError
+
+        raise ResonanceError(
+            "facts",
+            f"{years} yearly snapshot(s) are too few",
+            "the facts need at least two years (8 quarters)",
+        )
     log_tfp = snapshots.log_tfp.values.astype(np.float64)
     share = snapshots.market_share.values.astype(np.float64)
     rd = snapshots.rd_intensity.values.astype(np.float64)
@@ -245,7 +254,9 @@ def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
 
 def summarise(per_scenario: xr.Dataset, baseline: str = "baseline") -> xr.Dataset:
     """Median and p5-p95 over scenarios of every fact and path, with the published range
-    and whether the median lies in it: dims (fact, path).
+    and whether the median lies in it: dims (fact, path). ``measured`` counts the scenarios
+    with a value (innovation skew needs ten breakthroughs); a fact no scenario measures has a
+    NaN median and is not in range.
 
     The ranges hold for ``baseline``; for the other paths only aggregate TFP growth is
     checked (at most MAX_PATH_TFP_GROWTH %/yr), the rest is reported.
@@ -263,6 +274,7 @@ def summarise(per_scenario: xr.Dataset, baseline: str = "baseline") -> xr.Datase
             elif fact.name == "tfp_growth":
                 high[f, k] = MAX_PATH_TFP_GROWTH
     median = q.sel(quantile=0.5, drop=True).values
+    measured = stacked.notnull().sum("scenario").values  # scenarios with a value
     checked = ~np.isnan(high)
     with np.errstate(invalid="ignore"):
         inside = (np.isnan(low) | (median >= low)) & (median <= high)
@@ -275,6 +287,7 @@ def summarise(per_scenario: xr.Dataset, baseline: str = "baseline") -> xr.Datase
             "low": (dims, low),
             "high": (dims, high),
             "checked": (dims, checked),
+            "measured": (dims, measured),
             "in_range": (dims, np.where(checked, inside, True)),
         },
         coords={
@@ -318,7 +331,6 @@ def simulate_snapshots(config) -> xr.Dataset:
     from resonance.flows.engine.plan import make_plan
 
     plan = make_plan(config)
-    job = plan.job
-    job = type(job)(**{**job.__dict__, "snapshots": config.n_scenarios})
+    job = dataclasses.replace(plan.job, snapshots=config.n_scenarios)
     _, snap = job.simulate(0, config.n_scenarios, plan.theta)
     return snapshots_dataset(snap, config.path_names)

@@ -139,7 +139,9 @@ def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
             units = str(row.units.values)
             unit = "" if units == "1" else f" {units}"
             low, high = float(row.low), float(row.high)
-            if bool(row.checked):
+            if int(row.measured) == 0:
+                span, ok = "—", "n/a"
+            elif bool(row.checked):
                 span = f"≤ {high:g}" if np.isnan(low) else f"{low:g}–{high:g}"
                 ok = "yes" if bool(row.in_range) else "[bold red]no[/]"
             else:

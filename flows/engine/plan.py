@@ -21,7 +21,7 @@ def design(config: RunConfig) -> np.ndarray:
     ``mc`` draws from the run's Philox streams (one RNG); ``lhs`` and ``sobol`` (scrambled)
     come from scipy.stats.qmc, seeded by the run seed; ``saltelli`` is SALib's Sobol'
     sequence design for first-order and total indices (N x (d + 2) scenarios, in SALib's
-    order, which ``flows.analysis`` relies on).
+    order, which ``resonance.flows.analysis.sensitivity`` relies on).
     """
     n, d = config.n_scenarios, len(config.uncertain_names)
     if config.sampler == "mc":

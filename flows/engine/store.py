@@ -59,6 +59,12 @@ def _state(store: str) -> tuple[str, dict]:
     return ("resonance" if ours else "foreign"), attrs
 
 
+def belongs_to(config: RunConfig, store: str) -> bool:
+    """Whether ``store`` is a resonance store made by ``config`` (same config digest)."""
+    state, attrs = _state(store)
+    return state == "resonance" and attrs.get("config_sha256") == config.sha256
+
+
 def check(config: RunConfig, store: str, overwrite: bool) -> bool:
     """Whether ``store`` already belongs to ``config`` (a resume); raises StoreError when it
     cannot be used. Writes nothing: the CLI calls it before any work starts.
@@ -101,8 +107,14 @@ def _check_writable(store: str) -> None:
         return
     path = Path(store.removeprefix("file://")).absolute()
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir():
-        return  # a file in the way is refused by check() as "not a resonance store"
+    if existing is None:
+        return
+    if not existing.is_dir():
+        if existing == path:
+            return  # the store itself is a file: check() refuses it as not a store
+        raise StoreError(
+            store, f"lies under {existing}, which is a file", "choose an --out in a directory"
+        )
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass

@@ -330,3 +330,36 @@ def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
     assert draws["chi"].attrs["mode"] == 0.1
     with pytest.raises(ConfigError, match="multiple of 13"):
         load_config(file, {"sampler": "saltelli", "sizes.scenarios": 120})
+
+
+def test_output_under_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert (
+        main(
+            [
+                "run",
+                str(DEFAULT_CONFIG),
+                "--out",
+                str(tmp_path / "notes.txt" / "r.zarr"),
+                "--engine",
+                "direct",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "which is a file" in err[0]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_an_uncertain_rd_floor_is_checked_against_the_ceiling(tmp_path, capsys):
+    def uncertain_floor(high):
+        def mutate(raw):
+            del raw["parameters"]["rd_min"]
+            raw["uncertain"]["rd_min"] = [0.005, high]
+
+        return mutate
+
+    assert main(["validate", str(write_config(tmp_path, uncertain_floor(0.02)))]) == 0
+    assert main(["validate", str(write_config(tmp_path, uncertain_floor(0.5), "b.yaml"))]) == 2
+    assert "uncertain.rd_min: can be above rd_max" in capsys.readouterr().err
