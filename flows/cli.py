@@ -14,9 +14,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from resonance.flows.engine.console import console
 from resonance.flows.errors import ResonanceError
 
-console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
 
 
@@ -181,15 +181,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open_draws(store: str):
-    import xarray as xr
+    from resonance.flows.engine.store import open_draws
 
-    from resonance.flows.engine.store import DRAWS, has_bands
-
-    if not has_bands(store):
-        raise ResonanceError(
-            store, "is not a finished resonance store", "run `resonance run` into it first"
-        )
-    return xr.open_zarr(store, group=DRAWS)
+    return open_draws(store)
 
 
 def _check_quarter(ds, quarter: int) -> None:
@@ -342,25 +336,15 @@ def cmd_plot(args) -> int:
 
 
 def cmd_facts(args) -> int:
-    import xarray as xr
 
     from resonance.flows.analysis import facts as stylized
     from resonance.flows.analysis.tables import facts_tables
 
     target = Path(args.target)
     if target.is_dir():
-        from resonance.flows.engine.store import FIRMS, open_bands
+        from resonance.flows.engine.store import open_firms
 
-        open_bands(args.target)  # a finished resonance store, or one line saying it is not
-        import zarr
-
-        if FIRMS not in zarr.open_group(args.target, mode="r").group_keys():
-            raise ResonanceError(
-                args.target,
-                "keeps no firm snapshots",
-                "run it with sizes.firm_snapshots > 0, or pass a config",
-            )
-        snapshots = xr.open_zarr(args.target, group=FIRMS)
+        snapshots = open_firms(args.target)
         if args.paths:
             names = [p.strip() for p in args.paths.split(",")]
             known = [str(p) for p in snapshots.path.values]

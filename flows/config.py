@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from resonance.flows.errors import ConfigError, config_error_from
-from resonance.flows.files import read_yaml_mapping
+from resonance.flows.files import read_yaml_text
 from resonance.flows.paths import LeverArrays, PolicyPath, load_path
 from resonance.flows.uncertain import Distribution, parse
 from resonance.kernels.registry import (
@@ -269,8 +269,7 @@ def load_config(file: str | Path, overrides: dict | None = None) -> RunConfig:
     ``None`` values are ignored (unset command-line options).
     """
     source = Path(file)
-    raw = read_yaml_mapping(source, str(file), "config file")
-    text = source.read_text(encoding="utf-8")
+    raw, text = read_yaml_text(source, str(file), "config file")
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_override(raw, key, value)

@@ -11,7 +11,14 @@ from resonance.flows.errors import ConfigError
 
 
 def read_yaml_mapping(file: Path, where: str, what: str = "file") -> dict:
-    """The YAML mapping in ``file``; ``where`` is the key the errors name.
+    """The YAML mapping in ``file``; ``where`` is the key the errors name (see
+    :func:`read_yaml_text`)."""
+    return read_yaml_text(file, where, what)[0]
+
+
+def read_yaml_text(file: Path, where: str, what: str = "file") -> tuple[dict, str]:
+    """The YAML mapping in ``file`` and the text it was read from; ``where`` is the key the
+    errors name.
 
     Refused in one line: a missing file, a directory, a binary or non-UTF-8 file, invalid
     YAML, and YAML whose top level is not a mapping (an empty file reads as an empty one).
@@ -38,9 +45,9 @@ def read_yaml_mapping(file: Path, where: str, what: str = "file") -> dict:
     except yaml.YAMLError as exc:
         raise ConfigError(where, f"{name}is not valid YAML: {str(exc).splitlines()[0]}") from None
     if raw is None:
-        return {}
+        return {}, text
     if not isinstance(raw, dict):
         raise ConfigError(
             where, f"{name}must hold a YAML mapping (key: value lines), got a {type(raw).__name__}"
         )
-    return raw
+    return raw, text

@@ -31,6 +31,15 @@ class Fact:
     source: str
 
 
+def _level(name, label, definition, low, high, units, source) -> tuple[Fact, Fact]:
+    """A level fact, measured at mid-horizon (``<name>_mid``) and at the horizon
+    (``<name>_end``) with one definition, range and source."""
+    return tuple(
+        Fact(f"{name}_{key}", f"{label}, {when}", definition, low, high, units, source)
+        for key, when in (("mid", "mid-horizon"), ("end", "horizon"))
+    )
+
+
 FACTS = (
     Fact(
         "tfp_growth",
@@ -42,18 +51,9 @@ FACTS = (
         "%/yr",
         "Brandt, Van Biesebroeck & Zhang 2012, J. Dev. Econ. 97 (about 2.9 %/yr)",
     ),
-    Fact(
-        "size_tail_mid",
-        "firm-size tail, mid-horizon",
-        "Hill estimate of the Pareto exponent of market shares over the top 10 % of firms",
-        0.8,
-        1.3,
-        "1",
-        "Axtell 2001, Science 293 (1.06)",
-    ),
-    Fact(
-        "size_tail_end",
-        "firm-size tail, horizon",
+    *_level(
+        "size_tail",
+        "firm-size tail",
         "Hill estimate of the Pareto exponent of market shares over the top 10 % of firms",
         0.8,
         1.3,
@@ -70,18 +70,9 @@ FACTS = (
         "1",
         "Stanley et al. 1996, Nature 379; Bottazzi & Secchi 2006 (Laplace: 3)",
     ),
-    Fact(
-        "dispersion_mid",
-        "productivity dispersion, mid-horizon",
-        "90:10 ratio of firm TFP (exp of log TFP)",
-        1.5,
-        5.0,
-        "1",
-        "Syverson 2004 (1.92, US); Hsieh & Klenow 2009, QJE (wider in China)",
-    ),
-    Fact(
-        "dispersion_end",
-        "productivity dispersion, horizon",
+    *_level(
+        "dispersion",
+        "productivity dispersion",
         "90:10 ratio of firm TFP (exp of log TFP)",
         1.5,
         5.0,
@@ -117,18 +108,9 @@ FACTS = (
         "%/yr",
         "Dunne, Roberts & Samuelson 1988, RAND J.; Brandt et al. 2012",
     ),
-    Fact(
-        "rd_mid",
-        "R&D intensity, mid-horizon",
-        "median R&D / revenue of firms",
-        2.0,
-        12.0,
-        "%",
-        "high-tech enterprise criteria and surveys",
-    ),
-    Fact(
-        "rd_end",
-        "R&D intensity, horizon",
+    *_level(
+        "rd",
+        "R&D intensity",
         "median R&D / revenue of firms",
         2.0,
         12.0,
@@ -308,21 +290,15 @@ def facts(snapshots: xr.Dataset, baseline: str = "baseline") -> xr.Dataset:
 
 
 def snapshots_dataset(snap: np.ndarray, paths, first_scenario: int = 0) -> xr.Dataset:
-    """Kernel snapshots float32 (k, p, y, v, i) as a Dataset laid out like the store's
-    ``firms`` group."""
+    """Kernel snapshots float32 (k, p, y, v, i) as a Dataset laid out, typed and described
+    as the store's ``firms`` group."""
+    from resonance.flows.engine.layout import SNAPSHOT_DTYPES, firms_dataset
     from resonance.kernels.registry import SNAPSHOT
 
-    k, _, years, _, n = snap.shape
-    dims = ("scenario", "path", "year", "firm")
-    return xr.Dataset(
-        {name: (dims, snap[:, :, :, v, :]) for v, name in enumerate(SNAPSHOT)},
-        coords={
-            "scenario": np.arange(first_scenario, first_scenario + k),
-            "path": list(paths),
-            "year": np.arange(1, years + 1),
-            "firm": np.arange(n),
-        },
-    )
+    arrays = {
+        name: snap[:, :, :, v, :].astype(SNAPSHOT_DTYPES[name]) for v, name in enumerate(SNAPSHOT)
+    }
+    return firms_dataset(arrays, paths, first_scenario)
 
 
 def simulate_snapshots(config) -> xr.Dataset:

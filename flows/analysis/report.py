@@ -79,10 +79,10 @@ def report_markdown(
 ) -> str:
     """The whole report of ``store`` as markdown (see the module docstring)."""
     from resonance.flows.analysis.select import check
-    from resonance.flows.engine.store import DRAWS, open_bands
+    from resonance.flows.engine.store import open_bands, open_draws
 
     bands = open_bands(store)
-    draws = xr.open_zarr(store, group=DRAWS)
+    draws = open_draws(store)
     check(draws, check_metric(metric), (baseline,))
     horizon = f"{float(bands.time[-1]):g}"
     made = _provenance(bands, store)

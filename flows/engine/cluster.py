@@ -53,6 +53,17 @@ def load_cluster(ref: str, clusters_dir: Path) -> ClusterSpec:
         raise config_error_from(exc, f"cluster.{ref}") from exc
 
 
+def scheduler_address(spec: ClusterSpec, scheduler: str | None) -> str | None:
+    """The address of the existing scheduler a run uses (``--scheduler`` or a
+    ``kind: scheduler`` cluster file), None for a cluster the run starts itself."""
+    if not (scheduler or spec.kind == "scheduler"):
+        return None
+    address = scheduler or spec.address
+    if not address:
+        raise ConfigError("cluster.address", "missing", "give --scheduler ADDRESS")
+    return address
+
+
 def check_scheduler(address: str, timeout: float = 5.0) -> None:
     """Raise ConfigError unless something accepts a TCP connection at a scheduler
     ``address`` (``tcp://HOST:PORT``) within ``timeout`` seconds: a cheap check made before
@@ -124,10 +135,8 @@ def _client(
     """Start (or reach) the cluster and a client of it; both are closed by ``stack``."""
     from distributed import Client, LocalCluster
 
-    if scheduler or spec.kind == "scheduler":
-        address = scheduler or spec.address
-        if not address:
-            raise ConfigError("cluster.address", "missing", "give --scheduler ADDRESS")
+    address = scheduler_address(spec, scheduler)
+    if address:
         try:
             return stack.enter_context(Client(address, timeout=SCHEDULER_TIMEOUT))
         except (OSError, TimeoutError, ValueError) as exc:

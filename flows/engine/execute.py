@@ -28,7 +28,13 @@ from resonance.flows.config import RunConfig, load_config
 from resonance.flows.engine import console
 from resonance.flows.engine import store as zstore
 from resonance.flows.engine.bands import MapReduce, compute_bands, sequential_map_reduce
-from resonance.flows.engine.cluster import ClusterSpec, check_scheduler, connect, load_cluster
+from resonance.flows.engine.cluster import (
+    ClusterSpec,
+    check_scheduler,
+    connect,
+    load_cluster,
+    scheduler_address,
+)
 from resonance.flows.engine.plan import ChunkJob, Plan, make_plan
 from resonance.kernels import load
 from resonance.kernels.registry import N_METRICS
@@ -269,8 +275,9 @@ def resolve(
     config = load_config(config_path, overrides)
     spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
     zstore.check(config, config.store, overwrite)
-    if scheduler or spec.kind == "scheduler":
-        check_scheduler(scheduler or spec.address or "")
+    address = scheduler_address(spec, scheduler)
+    if address:
+        check_scheduler(address)
     return config, spec
 
 

@@ -116,16 +116,19 @@ def path_time_coords(config: RunConfig) -> dict:
             "description": "End of each simulated quarter.",
         },
     )
-    path = xr.Variable(
+    return {"time": time, "path": path_coordinate(config.path_names)}
+
+
+def path_coordinate(names) -> xr.Variable:
+    return xr.Variable(
         "path",
-        np.array(config.path_names, dtype=object),
+        np.array(list(names), dtype=object),
         {
             "long_name": "policy path",
             "units": "1",
             "description": "Policy path of MODEL.md §5 (configs/paths).",
         },
     )
-    return {"time": time, "path": path}
 
 
 def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
@@ -181,23 +184,38 @@ def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
 def firms_template(config: RunConfig) -> xr.Dataset | None:
     """The ``firms`` group as lazy zero arrays (None when the run keeps no snapshots)."""
     k, years = config.n_snapshots, config.n_quarters // 4
-    if not k or not years:
+    if not k:  # n_snapshots is 0 without a whole year
         return None
     p, n, cs = len(config.path_names), config.n_firms, config.chunk_scenarios
+    arrays = {
+        name: da.zeros((k, p, years, n), dtype=SNAPSHOT_DTYPES[name], chunks=(cs, p, years, n))
+        for name in SNAPSHOT
+    }
+    return firms_dataset(arrays, config.path_names)
+
+
+def firms_dataset(arrays: dict, paths, first_scenario: int = 0) -> xr.Dataset:
+    """The ``firms`` group's Dataset of ``arrays``: snapshot name -> array (scenario, path,
+    year, firm) of that variable's dtype, with every attribute and coordinate."""
+    k, _, years, n = arrays[SNAPSHOT[0]].shape
     dims = ("scenario", "path", "year", "firm")
-    data_vars = {}
-    for name in SNAPSHOT:
-        info = SNAPSHOT_INFO[name]
-        data_vars[name] = xr.Variable(
+    data_vars = {
+        name: xr.Variable(
             dims,
-            da.zeros((k, p, years, n), dtype=SNAPSHOT_DTYPES[name], chunks=(cs, p, years, n)),
-            {"long_name": info.long_name, "units": info.units, "description": info.description},
+            arrays[name],
+            {
+                "long_name": SNAPSHOT_INFO[name].long_name,
+                "units": SNAPSHOT_INFO[name].units,
+                "description": SNAPSHOT_INFO[name].description,
+            },
         )
+        for name in SNAPSHOT
+    }
     coords = {
-        "path": path_time_coords(config)["path"],
+        "path": path_coordinate(paths),
         "scenario": xr.Variable(
             "scenario",
-            np.arange(k),
+            np.arange(first_scenario, first_scenario + k),
             {
                 "long_name": "scenario index",
                 "units": "1",

@@ -313,3 +313,21 @@ def open_bands(store: str) -> xr.Dataset:
     if not has_bands(store):
         raise StoreError(store, "holds no bands", "run `resonance run` into it first")
     return xr.open_zarr(store)
+
+
+def open_draws(store: str) -> xr.Dataset:
+    """The ``draws`` group of a finished store, lazily (StoreError when it is not one)."""
+    open_bands(store)
+    return xr.open_zarr(store, group=DRAWS)
+
+
+def open_firms(store: str) -> xr.Dataset:
+    """The ``firms`` group of a finished store, lazily (StoreError when there is none)."""
+    open_bands(store)
+    if FIRMS not in zarr.open_group(store, mode="r").group_keys():
+        raise StoreError(
+            store,
+            "keeps no firm snapshots",
+            "run it with sizes.firm_snapshots > 0, or pass a config",
+        )
+    return xr.open_zarr(store, group=FIRMS)
