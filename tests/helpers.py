@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,47 @@ def write_config(tmp_path: Path, mutate, name: str = "config.yaml") -> Path:
     file = tmp_path / name
     file.write_text(yaml.safe_dump(raw))
     return file
+
+
+def resonance_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m resonance ARGS`` in a process of its own, from the repository root, with
+    its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "resonance", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def tiny_run(
+    out, scenarios=4, firms=10, quarters=4, chunk=2, workers=1, engine="direct", paths="baseline"
+) -> list[str]:
+    """Arguments of ``resonance run`` (default config) for a run of seconds into ``out``,
+    without a progress bar; ``engine=None`` leaves the engine at its default (Prefect)."""
+    args = [
+        "run",
+        str(DEFAULT_CONFIG),
+        "--scenarios",
+        scenarios,
+        "--firms",
+        firms,
+        "--quarters",
+        quarters,
+        "--paths",
+        paths,
+        "--chunk",
+        chunk,
+        "--workers",
+        workers,
+        "--out",
+        out,
+        "--no-progress",
+    ]
+    if engine:
+        args += ["--engine", engine]
+    return [str(a) for a in args]
 
 
 def path_index(config, name: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.helpers import DEFAULT_CONFIG, ROOT
+from tests.helpers import ROOT, resonance_cli, tiny_run
 
 
 def _python(code: str) -> str:
@@ -67,36 +67,7 @@ print(module.__name__)
 def test_a_successful_run_prints_no_traceback(tmp_path):
     for k in range(2):  # the shutdown race showed in one run of two
         store = tmp_path / f"s{k}.zarr"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "resonance",
-                "run",
-                str(DEFAULT_CONFIG),
-                "--scenarios",
-                "8",
-                "--firms",
-                "20",
-                "--quarters",
-                "4",
-                "--paths",
-                "baseline",
-                "--chunk",
-                "2",
-                "--workers",
-                "2",
-                "--engine",
-                "direct",
-                "--no-progress",
-                "--out",
-                str(store),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=300,
-        )
+        done = resonance_cli(*tiny_run(store, scenarios=8, firms=20, workers=2))
         assert done.returncode == 0, done.stderr[-3000:]
         assert "Traceback" not in done.stderr + done.stdout
         assert "Error" not in done.stderr, done.stderr

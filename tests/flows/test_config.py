@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.errors import ConfigError
-from tests.helpers import DEFAULT_CONFIG, ROOT, write_config
+from tests.helpers import DEFAULT_CONFIG, resonance_cli, write_config
 
 
 def _write(tmp_path, mutate, name="bad.yaml"):
@@ -136,12 +133,7 @@ def test_missing_config_and_bad_yaml(tmp_path, capsys):
 
 def test_cli_prints_no_traceback_for_bad_input(tmp_path):
     file = _write(tmp_path, _set("parameters.lock_w", 1.5))
-    done = subprocess.run(
-        [sys.executable, "-m", "resonance", "validate", str(file)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    done = resonance_cli("validate", file)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
@@ -213,12 +205,7 @@ UNREADABLE = {
 def test_unreadable_config_is_one_line(tmp_path, case):
     file = tmp_path / "config.yaml"
     file.write_bytes(UNREADABLE[case])
-    done = subprocess.run(
-        [sys.executable, "-m", "resonance", "validate", str(file)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    done = resonance_cli("validate", file)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"resonance: error: {file}"), done.stderr
@@ -270,21 +257,13 @@ def test_scheduler_that_does_not_answer_is_one_line_within_seconds(tmp_path):
         port = s.getsockname()[1]
     store = tmp_path / "s.zarr"
     began = time.monotonic()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "resonance",
-            "run",
-            str(DEFAULT_CONFIG),
-            "--scheduler",
-            f"tcp://127.0.0.1:{port}",
-            "--out",
-            str(store),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+    done = resonance_cli(
+        "run",
+        DEFAULT_CONFIG,
+        "--scheduler",
+        f"tcp://127.0.0.1:{port}",
+        "--out",
+        store,
         timeout=60,
     )
     assert time.monotonic() - began < 30

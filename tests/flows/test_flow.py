@@ -11,7 +11,7 @@ import zarr
 
 from resonance.flows.config import ConfigError
 from resonance.flows.flow import scenario_run, validate
-from tests.helpers import DEFAULT_CONFIG
+from tests.helpers import DEFAULT_CONFIG, tiny_run
 
 SMALL = {
     "sizes.scenarios": 12,
@@ -88,29 +88,6 @@ def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):
 
     before = asyncio.run(count_runs())
     store = str(tmp_path / "cli.zarr")
-    assert (
-        main(
-            [
-                "run",
-                str(DEFAULT_CONFIG),
-                "--scenarios",
-                "4",
-                "--firms",
-                "10",
-                "--quarters",
-                "4",
-                "--paths",
-                "baseline",
-                "--chunk",
-                "2",
-                "--workers",
-                "1",
-                "--out",
-                store,
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(tiny_run(store, engine=None)) == 0  # through Prefect, the default
     assert asyncio.run(count_runs()) == before + 1
     assert "Uncertainty bands after 1 years" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import xarray as xr
 
 from resonance.flows.analysis import facts as stylized
 from resonance.flows.cli import main
-from tests.helpers import DEFAULT_CONFIG, write_config
+from tests.helpers import DEFAULT_CONFIG, tiny_run, write_config
 
 
 def test_hill_exponent_recovers_a_pareto_tail():
@@ -109,32 +109,7 @@ def test_facts_check_fails_when_innovation_steps_are_ten_times_larger(tmp_path, 
 
 def test_facts_of_a_store_read_its_snapshots(tmp_path, capsys):
     store = tmp_path / "s.zarr"
-    assert (
-        main(
-            [
-                "run",
-                str(DEFAULT_CONFIG),
-                "--scenarios",
-                "4",
-                "--firms",
-                "60",
-                "--quarters",
-                "12",
-                "--paths",
-                "baseline",
-                "--chunk",
-                "2",
-                "--engine",
-                "direct",
-                "--workers",
-                "1",
-                "--no-progress",
-                "--out",
-                str(store),
-            ]
-        )
-        == 0
-    )
+    assert main(tiny_run(store, firms=60, quarters=12)) == 0
     capsys.readouterr()
     assert main(["facts", str(store)]) == 0  # reported, not checked
     out = capsys.readouterr().out

@@ -20,7 +20,7 @@ from resonance.flows.engine.execute import DaskExecutor, SequentialExecutor, run
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.engine.store import done_chunks
 from resonance.kernels.registry import METRICS, SNAPSHOT
-from tests.helpers import DEFAULT_CONFIG, ROOT
+from tests.helpers import DEFAULT_CONFIG, ROOT, tiny_run
 
 SMALL = {
     "sizes.scenarios": 24,
@@ -136,27 +136,8 @@ def test_two_chunk_sizes_give_identical_draws_and_bands(tmp_path, reference_stor
 
 def test_store_of_another_config_is_refused_and_left_intact(tmp_path, capsys):
     store = tmp_path / "mine.zarr"
-    args = [
-        "run",
-        str(DEFAULT_CONFIG),
-        "--scenarios",
-        "8",
-        "--firms",
-        "20",
-        "--quarters",
-        "4",
-        "--paths",
-        "baseline",
-        "--chunk",
-        "4",
-        "--out",
-        str(store),
-        "--workers",
-        "1",
-        "--no-progress",
-        "--engine",
-        "direct",
-    ]
+    # (--overwrite replacing only resonance stores, never other things: test_store.py)
+    args = tiny_run(store, scenarios=8, firms=20, chunk=4)
     assert main(args) == 0
     before = xr.open_zarr(store).load()
     assert main([*args, "--seed", "99"]) == 2

@@ -7,25 +7,11 @@ from pathlib import Path
 import pytest
 
 from resonance.flows.cli import main
-from tests.helpers import DEFAULT_CONFIG
+from tests.helpers import tiny_run
 
-SMALL = [
-    "--scenarios",
-    "4",
-    "--firms",
-    "8",
-    "--quarters",
-    "2",
-    "--paths",
-    "baseline",
-    "--chunk",
-    "2",
-    "--engine",
-    "direct",
-    "--workers",
-    "1",
-    "--no-progress",
-]
+
+def _run(out, *extra) -> int:
+    return main([*tiny_run(out, firms=8, quarters=2), *extra])
 
 
 def _user_files(root: Path) -> dict[Path, bytes]:
@@ -40,7 +26,7 @@ def _user_files(root: Path) -> dict[Path, bytes]:
 def test_overwrite_refuses_a_directory_that_is_not_a_store(tmp_path, capsys, flag):
     target = tmp_path / "mywork"
     files = _user_files(target)
-    code = main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(target), *flag])
+    code = _run(target, *flag)
     assert code == 2
     err = capsys.readouterr().err
     assert "not a resonance store" in err and len(err.strip().splitlines()) == 1
@@ -52,27 +38,15 @@ def test_overwrite_refuses_a_directory_that_is_not_a_store(tmp_path, capsys, fla
 def test_overwrite_refuses_an_existing_file(tmp_path, capsys):
     target = tmp_path / "results.txt"
     target.write_text("precious")
-    assert main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(target), "--overwrite"]) == 2
+    assert _run(target, "--overwrite") == 2
     assert "not a resonance store" in capsys.readouterr().err
     assert target.read_text() == "precious"
-
-
-def test_overwrite_replaces_a_resonance_store_of_another_config(tmp_path):
-    store = tmp_path / "s.zarr"
-    assert main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(store)]) == 0
-    assert main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(store), "--seed", "7"]) == 2
-    assert (
-        main(
-            ["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(store), "--seed", "7", "--overwrite"]
-        )
-        == 0
-    )
 
 
 def test_an_empty_directory_is_used_as_a_new_store(tmp_path):
     target = tmp_path / "empty"
     target.mkdir()
-    assert main(["run", str(DEFAULT_CONFIG), *SMALL, "--out", str(target)]) == 0
+    assert _run(target) == 0
     assert (target / "draws").is_dir()
 
 
