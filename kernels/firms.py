@@ -1,6 +1,6 @@
 """Firm attributes and the initial state (MODEL.md §2 and §4 "Initial state").
 
-Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (7).
+Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (8).
 
 Attributes are drawn once per firm-scenario draw, from the ATTR_INIT streams, and shared
 by every path. An entrant that replaces firm i in quarter t draws fresh attributes from
@@ -41,9 +41,12 @@ from resonance.kernels.registry import (
     LOCK,
     LOCK_A,
     LOCK_B,
+    LOG_TFP,
     PARADIGM,
     PI0,
     PIPELINE,
+    PROD_SD,
+    PRODUCTIVITY,
     R_CRIT,
     RD,
     RD0_A,
@@ -53,15 +56,14 @@ from resonance.kernels.registry import (
     RISK_B,
     RISK_GATE,
     SHARE,
-    SIZE_MU,
-    SIZE_SIGMA,
+    SIZE_ALPHA,
     TALENT,
     TALENT0,
     TECH,
     X0,
 )
 
-N_ATTRIBUTES = 7
+N_ATTRIBUTES = 8
 
 # Industry-level state of one scenario and path, ind[j]:
 IND_INSTITUTIONS = 0  # Q, institutional level (log tech)
@@ -74,11 +76,13 @@ N_INDUSTRY = 5
 
 @rng.jit
 def draw_attributes(fp, k0, k1, scenario, firm, time, base):
-    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0), float64 each.
+    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0, z_prod),
+    float64 each.
 
     fp: firm parameters, shape (N_FIRM_PARAMETERS,). ``base`` is ``rng.ATTR_INIT`` for
     the founding firms (time word 0) or ``rng.ATTR_ENTRY`` for an entrant (time word t).
-    size0 is the unnormalised lognormal weight.
+    size0 is the unnormalised Pareto weight (at least 1); z_prod a standard normal, which the path's
+    prod_sd scales into the firm's starting idiosyncratic productivity.
     """
     a0 = fp[A0_MEAN] + fp[A0_SD] * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_A0)
     rd0 = rng.beta_int(
@@ -95,11 +99,10 @@ def draw_attributes(fp, k0, k1, scenario, firm, time, base):
     lock = rng.beta_int(
         k0, k1, scenario, firm, time, base + rng.ATTR_LOCK, int(fp[LOCK_A]), int(fp[LOCK_B])
     )
-    size0 = math.exp(
-        fp[SIZE_MU]
-        + fp[SIZE_SIGMA] * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_SIZE)
-    )
-    return a0, rd0, absorb, risk, layers, lock, size0
+    u_size = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_SIZE, 0)[0]
+    size0 = u_size ** (-1.0 / fp[SIZE_ALPHA])
+    z_prod = rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_PROD)
+    return a0, rd0, absorb, risk, layers, lock, size0, z_prod
 
 
 @rng.jit
@@ -123,9 +126,14 @@ def logistic(x, F):
 
 
 @rng.jit
-def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share):
-    """Put firm i in its initial state with the given attributes (p: one path's params)."""
+def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod):
+    """Put firm i in its initial state with the given attributes (p: one path's params).
+
+    Its idiosyncratic productivity starts in the stationary law of the AR(1), prod_sd z_prod.
+    """
     state[TECH, i] = a0
+    state[PRODUCTIVITY, i] = p[PROD_SD] * z_prod
+    state[LOG_TFP, i] = a0 + p[PROD_SD] * z_prod
     state[PIPELINE, i] = 0.0
     state[PARADIGM, i] = 0.0
     state[DEBT, i] = 0.0
@@ -172,10 +180,13 @@ def init_path(state, ind, attrs, p):
             attrs[rng.ATTR_LAYERS, i],
             attrs[rng.ATTR_LOCK, i],
             attrs[rng.ATTR_SIZE, i],
+            attrs[rng.ATTR_PROD, i],
         )
         state[ENTERED, i] = 0.0
         mean_a += attrs[rng.ATTR_A0, i]
-        tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(attrs[rng.ATTR_A0, i])
+        tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(
+            attrs[rng.ATTR_A0, i] + p[PROD_SD] * attrs[rng.ATTR_PROD, i]
+        )
     ind[IND_INSTITUTIONS] = mean_a / n
     ind[IND_TRUST] = p[PI0]
     ind[IND_CONVERSION] = 0.0

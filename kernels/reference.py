@@ -16,6 +16,7 @@ baseline, never the fast path.
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from resonance.kernels import rng, vmath
 from resonance.kernels.firms import (
@@ -59,6 +60,7 @@ from resonance.kernels.registry import (
     ENTRANT_SHARE,
     ETA_PI,
     ETA_RE,
+    EXIT_HAZARD,
     EXIT_SHARE,
     FEEDBACK,
     FLIGHT_SENSITIVITY,
@@ -70,9 +72,9 @@ from resonance.kernels.registry import (
     INCREMENTAL,
     INST_LAG,
     INTEGRATION,
-    JUMP_A,
-    JUMP_B,
+    JUMP_CAP,
     JUMP_SCALE,
+    JUMP_SIGMA,
     K_T,
     LAG_PER_LAYER,
     LAMBDA0,
@@ -83,6 +85,7 @@ from resonance.kernels.registry import (
     LOCK_A,
     LOCK_B,
     LOCK_W,
+    LOG_TFP,
     M_BREAKTHROUGH,
     M_CONVERSION,
     M_COORDINATION,
@@ -109,6 +112,9 @@ from resonance.kernels.registry import (
     PHI_FAIL,
     PI0,
     PIPELINE,
+    PROD_RHO,
+    PROD_SD,
+    PRODUCTIVITY,
     R_CRIT,
     RD,
     RD0_A,
@@ -124,8 +130,7 @@ from resonance.kernels.registry import (
     RISK_GATE,
     SHARE,
     SHOCK_VOL,
-    SIZE_MU,
-    SIZE_SIGMA,
+    SIZE_ALPHA,
     SMOOTHING,
     SPILLOVER,
     STEP_A,
@@ -230,7 +235,8 @@ def beta_int(key, scenario, firm, time, variate, a, b):
 
 
 def draw_attributes(fp, draws, scenario, firm, time, base):
-    """Attributes (a0, rd0, absorb, risk, layers, lock, size0) for broadcast counters."""
+    """Attributes (a0, rd0, absorb, risk, layers, lock, size0, z_prod) for broadcast
+    counters."""
     a0 = fp[A0_MEAN] + fp[A0_SD] * draws.normal(scenario, firm, time, base + rng.ATTR_A0)
     rd0 = draws.beta(scenario, firm, time, base + rng.ATTR_RD0, fp[RD0_A], fp[RD0_B])
     absorb = draws.beta(scenario, firm, time, base + rng.ATTR_ABSORB, fp[ABSORB_A], fp[ABSORB_B])
@@ -238,22 +244,23 @@ def draw_attributes(fp, draws, scenario, firm, time, base):
     u = draws.uniforms(scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
     layers = np.floor(fp[LAYERS_MIN] + u * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
     lock = draws.beta(scenario, firm, time, base + rng.ATTR_LOCK, fp[LOCK_A], fp[LOCK_B])
-    size0 = np.exp(
-        fp[SIZE_MU] + fp[SIZE_SIGMA] * draws.normal(scenario, firm, time, base + rng.ATTR_SIZE)
-    )
-    return a0, rd0, absorb, risk, layers, lock, size0
+    u_size = draws.uniforms(scenario, firm, time, base + rng.ATTR_SIZE, 0)[0]
+    size0 = u_size ** (-1.0 / fp[SIZE_ALPHA])
+    z_prod = draws.normal(scenario, firm, time, base + rng.ATTR_PROD)
+    return a0, rd0, absorb, risk, layers, lock, size0, z_prod
 
 
 class CounterDraws:
     """The run's counter-based Philox streams: the same numbers as the kernel draws.
 
     fp: the firm parameters, for the shapes of the size distributions; their quantile
-    tables are ``rng.beta_table``'s, interpolated here by ``np.interp``.
+    tables are the kernel's (``rng.lognormal_table``, ``rng.beta_table``), interpolated
+    here by ``np.interp``.
     """
 
     def __init__(self, seed, fp):
         self.key = split_seed(seed)
-        self.jump_table = rng.beta_table(fp[JUMP_A], fp[JUMP_B])
+        self.jump_table = rng.lognormal_table(fp[JUMP_SIGMA], fp[JUMP_CAP])
         self.step_table = rng.beta_table(fp[STEP_A], fp[STEP_B])
 
     _KNOTS = np.linspace(0.0, 1.0, rng.BETA_KNOTS + 1)
@@ -273,6 +280,12 @@ class CounterDraws:
         u = unit(block(self.key, scenario, firm, time, rng.SIZES)[2])
         return np.interp(u, self._KNOTS, self.step_table)
 
+    def productivity(self, scenario, firm, time):
+        return inverse_normal(unit(block(self.key, scenario, firm, time, rng.SIZES)[3]))
+
+    def exit(self, scenario, firm, time):
+        return unit(block(self.key, scenario, firm, time, rng.FATE)[0])
+
     def uniforms(self, scenario, firm, time, variate, call):
         return uniforms(self.key, scenario, firm, time, variate, call)
 
@@ -290,7 +303,8 @@ class GeneratorDraws:
 
     def __init__(self, seed, fp):
         self.gen = np.random.default_rng(seed)
-        self.jump_shapes = (fp[JUMP_A], fp[JUMP_B])
+        sigma, cap = fp[JUMP_SIGMA], fp[JUMP_CAP]
+        self.jump_law = (sigma, special.ndtr((np.log(cap) + 0.5 * sigma**2) / max(sigma, 1e-300)))
         self.step_shapes = (fp[STEP_A], fp[STEP_B])
 
     @staticmethod
@@ -313,10 +327,18 @@ class GeneratorDraws:
         return self.gen.standard_normal(self._shape(scenario, firm))
 
     def jump(self, scenario, firm, time):
-        return self.gen.beta(*self.jump_shapes, self._shape(scenario, firm))
+        sigma, top = self.jump_law  # the truncated lognormal by its inverse CDF
+        u = self.gen.random(self._shape(scenario, firm)) * top
+        return np.exp(sigma * special.ndtri(u) - 0.5 * sigma**2)
 
     def step(self, scenario, firm, time):
         return self.gen.beta(*self.step_shapes, self._shape(scenario, firm))
+
+    def productivity(self, scenario, firm, time):
+        return self.gen.standard_normal(self._shape(scenario, firm))
+
+    def exit(self, scenario, firm, time):
+        return self.gen.random(self._shape(scenario, firm))
 
 
 def logistic(x):
@@ -328,11 +350,14 @@ def logistic(x):
 # ---------------------------------------------------------------------------------------
 
 
-def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share):
+def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod):
     """Initial state for the firms selected by boolean (s, i) ``where``; p is (s, 1, k)."""
     s_idx = np.nonzero(where)[0]
+    omega = p[s_idx, 0, PROD_SD] * z_prod
     values = {
         TECH: a0,
+        PRODUCTIVITY: omega,
+        LOG_TFP: a0 + omega,
         PIPELINE: 0.0,
         PARADIGM: 0.0,
         DEBT: 0.0,
@@ -469,8 +494,13 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     st[CONVERTED] = conv
     st[BROKE_THROUGH] = broke
 
-    shock = P(SHOCK_VOL) * draws.shock(scen, firm, t)
-    comp = np.maximum(0.0, np.exp(tech) / (1.0 + debt) * (1.0 + shock))
+    # Idiosyncratic productivity: AR(1) ω plus the transitory shock ε, on top of A.
+    innovation = P(PROD_SD) * np.sqrt(1.0 - P(PROD_RHO) ** 2)
+    st[PRODUCTIVITY] = P(PROD_RHO) * st[PRODUCTIVITY] + innovation * draws.productivity(
+        scen, firm, t
+    )
+    st[LOG_TFP] = tech + st[PRODUCTIVITY] + P(SHOCK_VOL) * draws.shock(scen, firm, t)
+    comp = np.exp(st[LOG_TFP]) / (1.0 + debt)
     st[COMPETITIVENESS] = comp
     mean_eff = (share * e).sum(axis=1, keepdims=True)
     mean_comp = (share * comp).sum(axis=1, keepdims=True)
@@ -498,10 +528,11 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     share /= share.sum(axis=1, keepdims=True)
 
     # Exit and entry: attributes drawn only for the slots that turn over.
-    exits = share < P(EXIT_SHARE) / n
+    u_exit = draws.exit(scen, firm, t)
+    exits = (share < P(EXIT_SHARE) / n) | (u_exit * (1.0 + n * share) < 2.0 * P(EXIT_HAZARD))
     if exits.any():
         s_idx, i_idx = np.nonzero(exits)
-        a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
+        a0, rd0, ab, rk, ly, lk, _, zp = draw_attributes(
             fp, draws, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY
         )
         _reset(
@@ -515,10 +546,11 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
             ly,
             lk,
             p[s_idx, 0, ENTRANT_SHARE] / n,
+            zp,
         )
         entered = exits.any(axis=1, keepdims=True)
         share[:] = np.where(entered, share / share.sum(axis=1, keepdims=True), share)
-    tfp = (share * np.exp(tech)).sum(axis=1)
+    tfp = (share * np.exp(st[LOG_TFP])).sum(axis=1)
 
     ind[IND_INSTITUTIONS] = q[:, 0]
     ind[IND_TRUST] = trust[:, 0]
@@ -554,7 +586,8 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
         ind[IND_TRUST] = p[:, 0, PI0]
         ind[IND_CONVERSION] = 0.0
         ind[IND_FACTOR] = p[:, 0, PI0]
-        ind[IND_TFP0] = (attrs[rng.ATTR_SIZE] * np.exp(attrs[rng.ATTR_A0])).sum(axis=1)
+        omega0 = p[:, 0, PROD_SD][:, None] * attrs[rng.ATTR_PROD]
+        ind[IND_TFP0] = (attrs[rng.ATTR_SIZE] * np.exp(attrs[rng.ATTR_A0] + omega0)).sum(axis=1)
         for t in range(n_quarters):
             _quarter(st, ind, p, fp, draws, scen, t, out[:, path, t])
     return out

@@ -143,10 +143,20 @@ _PARAMETERS = (
     E("chi", "1", (0.0, 1.0), "selection strength", "Replicator speed of market-share selection."),
     E("exit_share", "1", (0.0, 1.0), "exit share",
       "A firm exits when its share falls below exit_share / N."),
+    E("exit_hazard", "1/quarter", (0.0, 0.5), "exogenous exit hazard",
+      "Quarterly probability that a firm of average size exits for reasons outside the "
+      "model (a firm of share s exits with 2 exit_hazard / (1 + N s)); docs/model.md, "
+      "deviation 11."),
     E("entrant_gap", "log tech", (0.0, INF), "entrant technology gap",
       "An entrant starts this far below mean technology."),
     E("entrant_share", "1", (1e-06, 1.0), "entrant share",
       "An entrant starts with share entrant_share / N."),
+    E("prod_rho", "1", (0.0, 0.999), "productivity persistence",
+      "Quarterly AR(1) coefficient of a firm's idiosyncratic productivity (docs/model.md, "
+      "deviation 8)."),
+    E("prod_sd", "log TFP", (0.0, 2.0), "idiosyncratic productivity sd",
+      "Stationary standard deviation of a firm's idiosyncratic log productivity; entrants "
+      "draw theirs from the same stationary law."),
 )
 
 PARAMETERS: tuple[str, ...] = tuple(e.name for e in _PARAMETERS)
@@ -159,7 +169,7 @@ PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
     COOP, LAG_PER_LAYER, LOCK_W, Z_COST, Z_TAU, DELTA_P, PHI_FAIL, ADOPTION_TAU, DELTA_D,
     FEEDBACK, TRAIN, DELTA_K, NU, DELTA_X, X0, DATA0, TALENT0, CAPITAL0, SMOOTHING, K_T,
     W_D, W_H, W_K, B_F, RESONANCE, RD_EPS, ETA_RE, RD_MIN, RD_MAX, CHI, EXIT_SHARE,
-    ENTRANT_GAP, ENTRANT_SHARE,
+    EXIT_HAZARD, ENTRANT_GAP, ENTRANT_SHARE, PROD_RHO, PROD_SD,
 ) = range(len(PARAMETERS))
 N_PARAMETERS = len(PARAMETERS)
 
@@ -183,10 +193,14 @@ _FIRM = (
     E("layers_max", "1", (1.0, 100.0), "most decision layers", "layers ~ integer uniform."),
     E("lock_a", "1", (1.0, 64.0), "lock-in shape a", "lock ~ Beta(a, b)."),
     E("lock_b", "1", (1.0, 64.0), "lock-in shape b", "lock ~ Beta(a, b)."),
-    E("size_mu", "1", (-20.0, 20.0), "size log-mean", "size0 ~ Lognormal(mu, sigma), normalised."),
-    E("size_sigma", "1", (0.0, 5.0), "size log-sd", "size0 ~ Lognormal(mu, sigma), normalised."),
-    E("jump_a", "1", (1.0, 64.0), "breakthrough size shape a", "J ~ Beta(a, b) * jump_scale."),
-    E("jump_b", "1", (1.0, 64.0), "breakthrough size shape b", "J ~ Beta(a, b) * jump_scale."),
+    E("size_alpha", "1", (1.01, 20.0), "founder size exponent",
+      "size0 ~ Pareto(size_alpha) on [1, inf), normalised to shares (docs/model.md, "
+      "deviation 10)."),
+    E("jump_sigma", "1", (0.0, 4.0), "breakthrough size log-sd",
+      "J / jump_scale ~ Lognormal(-sigma^2 / 2, sigma), truncated above at jump_cap."),
+    E("jump_cap", "1", (1.0, 1e4), "largest breakthrough",
+      "Upper truncation of J / jump_scale: the largest breakthrough, in multiples of the "
+      "untruncated mean."),
     E("step_a", "1", (1.0, 64.0), "incremental step shape a", "step ~ Beta(a, b) * inc_scale."),
     E("step_b", "1", (1.0, 64.0), "incremental step shape b", "step ~ Beta(a, b) * inc_scale."),
 )
@@ -195,7 +209,7 @@ FIRM_INFO: dict[str, Entry] = {e.name: e for e in _FIRM}
 BETA_SHAPES: tuple[str, ...] = tuple(n for n in FIRM_PARAMETERS if n.endswith(("_a", "_b")))
 (
     A0_MEAN, A0_SD, RD0_A, RD0_B, ABSORB_A, ABSORB_B, RISK_A, RISK_B, LAYERS_MIN,
-    LAYERS_MAX, LOCK_A, LOCK_B, SIZE_MU, SIZE_SIGMA, JUMP_A, JUMP_B, STEP_A, STEP_B,
+    LAYERS_MAX, LOCK_A, LOCK_B, SIZE_ALPHA, JUMP_SIGMA, JUMP_CAP, STEP_A, STEP_B,
 ) = range(len(FIRM_PARAMETERS))
 N_FIRM_PARAMETERS = len(FIRM_PARAMETERS)
 
@@ -227,11 +241,13 @@ STATE = (
     "risk_gate",  # L((risk - r_crit) / gate_width): fixed per firm and path, cached
     "conversion_lag",  # 1 / (1 + lag_per_layer * layers): fixed per firm and path, cached
     "entered",  # 1 once an entrant took the slot; cleared by whoever records it (snapshots)
+    "productivity",  # ω, idiosyncratic log productivity, AR(1) (docs/model.md, deviation 8)
+    "log_tfp",  # A + ω + ε: the firm's log TFP this quarter (ε the transitory shock)
 )
 (
     TECH, PIPELINE, PARADIGM, DEBT, ADOPTION, INTEGRATION, DATA, TALENT, CAPITAL, GAIN, RD,
     SHARE, ABSORB, RISK, LAYERS, LOCK, EFFICIENCY, CONVERTED, BROKE_THROUGH,
-    COMPETITIVENESS, RISK_GATE, CONVERSION_LAG, ENTERED,
+    COMPETITIVENESS, RISK_GATE, CONVERSION_LAG, ENTERED, PRODUCTIVITY, LOG_TFP,
 ) = range(len(STATE))
 N_STATE = len(STATE)
 
@@ -241,8 +257,9 @@ N_STATE = len(STATE)
 # of every year, for the first K scenarios of a run (sizes.firm_snapshots).
 # --------------------------------------------------------------------------------------
 _SNAPSHOT = (
-    E("log_tfp", "log tech", "firm log TFP",
-      "The firm's log technology level A at the end of the year (its log TFP)."),
+    E("log_tfp", "log TFP", "firm log TFP",
+      "The firm's log TFP at the end of the year: its technology level A plus its "
+      "idiosyncratic productivity (persistent and transitory)."),
     E("market_share", "1", "market share", "The firm's market share at the end of the year."),
     E("rd_intensity", "1", "R&D intensity",
       "The firm's R&D spending over its revenue at the end of the year."),
@@ -295,7 +312,8 @@ _METRICS = (
     E("institutional_gap", "log tech", "institutional gap",
       "System distance G between technology and institutions (S0 §2.4 (2))."),
     E("tfp", "1", "total factor productivity",
-      "Share-weighted mean of exp(A), relative to its value before the first quarter."),
+      "Share-weighted mean of firm TFP exp(A + idiosyncratic productivity), relative to its "
+      "value before the first quarter."),
     E("data_stock", "1", "mean data stock", "Mean private data stock Dd over firms."),
 )
 METRICS: tuple[str, ...] = tuple(e.name for e in _METRICS)

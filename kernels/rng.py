@@ -51,14 +51,15 @@ TWO_M32 = 2.0**-32
 
 # What is drawn: the high bits of the stream word.
 EVENTS = 1  # (u_conversion, u_breakthrough, u_step, u_spillover) of a firm-quarter
-SIZES = 2  # (u_shock, u_jump, u_step_size, unused) of a firm-quarter
-ATTR_INIT = 16  # initial firm attributes: ATTR_INIT + attribute number (0..6)
+SIZES = 2  # (u_shock, u_jump, u_step_size, u_productivity) of a firm-quarter
+FATE = 3  # (u_exit, unused, unused, unused) of a firm-quarter
+ATTR_INIT = 16  # initial firm attributes: ATTR_INIT + attribute number (0..7)
 ATTR_ENTRY = 32  # attributes of an entrant that replaces firm i in quarter t
 THETA = 64  # Monte Carlo design of the uncertain parameters (firm word = THETA_FIRM)
 THETA_FIRM = 0xFFFFFFFF
 
 # Attribute numbers inside the ATTR_INIT / ATTR_ENTRY blocks (MODEL.md §2).
-ATTR_A0, ATTR_RD0, ATTR_ABSORB, ATTR_RISK, ATTR_LAYERS, ATTR_LOCK, ATTR_SIZE = range(7)
+ATTR_A0, ATTR_RD0, ATTR_ABSORB, ATTR_RISK, ATTR_LAYERS, ATTR_LOCK, ATTR_SIZE, ATTR_PROD = range(8)
 
 # Every kernel function: inlinable (no cache, see above), vectorisable (``error_model``
 # "numpy" drops the division-by-zero checks that would branch out of the loop).
@@ -168,6 +169,23 @@ def beta_table(a, b, knots=BETA_KNOTS):
     far closer inside, where the quantile function is smooth.
     """
     return special.betaincinv(float(a), float(b), np.linspace(0.0, 1.0, knots + 1))
+
+
+def lognormal_table(sigma, cap, knots=BETA_KNOTS):
+    """Quantiles of Y = exp(sigma Z - sigma^2 / 2) truncated above at ``cap``, at
+    u = k / knots, k = 0..knots: float64 (knots + 1,). Untruncated, E[Y] = 1.
+
+    The breakthrough-size law (docs/model.md, deviation 9): heavy-tailed like the value
+    of real innovations, bounded so that no single breakthrough is absurd. Read by
+    ``beta_quantile`` like a Beta table; the first knot (u = 0) is the lower end 0.
+    """
+    sigma, cap = float(sigma), float(cap)
+    if sigma == 0.0:
+        return np.full(knots + 1, min(1.0, cap))
+    top = special.ndtr((math.log(cap) + 0.5 * sigma * sigma) / sigma)  # P(Y <= cap)
+    u = np.linspace(0.0, 1.0, knots + 1) * top
+    with np.errstate(divide="ignore"):
+        return np.exp(sigma * special.ndtri(u) - 0.5 * sigma * sigma)
 
 
 @inline

@@ -28,9 +28,10 @@ from resonance.kernels.registry import (
     CONVERTED,
     EFFICIENCY,
     ENTERED,
-    JUMP_A,
-    JUMP_B,
+    JUMP_CAP,
     JUMP_SCALE,
+    JUMP_SIGMA,
+    LOG_TFP,
     N_METRICS,
     N_SNAPSHOT,
     N_STATE,
@@ -45,7 +46,6 @@ from resonance.kernels.registry import (
     SHARE,
     STEP_A,
     STEP_B,
-    TECH,
 )
 from resonance.kernels.step import quarter
 
@@ -75,7 +75,7 @@ def record_quarter(snap_year, state, jump_size, jump_scale, quarter_of_year):
         snap_year[S_BREAKTHROUGH, i] += state[BROKE_THROUGH, i] * jump_scale * jump_size[i]
     if quarter_of_year == QUARTERS_PER_YEAR - 1:
         for i in range(n):
-            snap_year[S_LOG_TFP, i] = state[TECH, i]
+            snap_year[S_LOG_TFP, i] = state[LOG_TFP, i]
             snap_year[S_SHARE, i] = state[SHARE, i]
             snap_year[S_RD, i] = state[RD, i]
             snap_year[S_PARADIGM, i] = state[PARADIGM, i]
@@ -87,7 +87,7 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
 
     params:       float64 (s, p, N_PARAMETERS): each scenario's parameters under each path.
     firm_params:  float64 (N_FIRM_PARAMETERS,): firm distributions and jump shapes.
-    tables:       dtype F (2, knots + 1): Beta quantile tables of jump and step sizes.
+    tables:       dtype F (2, knots + 1): quantile tables of jump and step sizes.
     scenario_ids: int64 (s,): global scenario indices (the RNG counter).
     seed:         uint64 run seed.
     n_firms:      firms per scenario.
@@ -104,7 +104,7 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
         scenario = scenario_ids[j]
         attrs = np.empty((N_ATTRIBUTES, n_firms))
         state = np.empty((N_STATE, n_firms), dtype=F)
-        draws = np.empty((3, n_firms), dtype=F)
+        draws = np.empty((5, n_firms), dtype=F)
         ind = np.empty(N_INDUSTRY)
         draw_founders(attrs, firm_params, k0, k1, scenario)
         for p in range(n_paths):
@@ -146,22 +146,27 @@ def float_type(precision: str):
 
 
 def size_tables(firm_params, precision: str = "float32") -> np.ndarray:
-    """Beta quantile tables of (jump, step) sizes: (2, knots + 1) of the precision's dtype.
+    """Quantile tables of (jump, step) sizes: (2, knots + 1) of the precision's dtype; the
+    jump's a truncated lognormal (``rng.lognormal_table``), the step's a Beta.
 
     Made once per process and shapes (scipy's inverse takes milliseconds, a serial cost
     every chunk would otherwise pay); the kernels only read them.
     """
     fp = np.asarray(firm_params, dtype=np.float64)
     return _size_tables(
-        float(fp[JUMP_A]), float(fp[JUMP_B]), float(fp[STEP_A]), float(fp[STEP_B]), precision
+        float(fp[JUMP_SIGMA]),
+        float(fp[JUMP_CAP]),
+        float(fp[STEP_A]),
+        float(fp[STEP_B]),
+        precision,
     )
 
 
 @functools.lru_cache(maxsize=8)
-def _size_tables(jump_a, jump_b, step_a, step_b, precision):
-    return np.stack([rng.beta_table(jump_a, jump_b), rng.beta_table(step_a, step_b)]).astype(
-        PRECISIONS[precision]
-    )
+def _size_tables(jump_sigma, jump_cap, step_a, step_b, precision):
+    return np.stack(
+        [rng.lognormal_table(jump_sigma, jump_cap), rng.beta_table(step_a, step_b)]
+    ).astype(PRECISIONS[precision])
 
 
 def simulate(
@@ -215,7 +220,7 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     k0, k1 = rng.split_seed(seed)
     attrs = np.empty((N_ATTRIBUTES, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
-    draws = np.empty((3, n_firms), dtype=F)
+    draws = np.empty((5, n_firms), dtype=F)
     ind = np.empty(N_INDUSTRY)
     draw_founders(attrs, firm_params, k0, k1, scenario)
     init_path(state, ind, attrs, params)

@@ -63,6 +63,7 @@ from resonance.kernels.registry import (
     ENTRANT_SHARE,
     ETA_PI,
     ETA_RE,
+    EXIT_HAZARD,
     EXIT_SHARE,
     FEEDBACK,
     FLIGHT_SENSITIVITY,
@@ -78,6 +79,7 @@ from resonance.kernels.registry import (
     LAMBDA0,
     LOCK,
     LOCK_W,
+    LOG_TFP,
     M_BREAKTHROUGH,
     M_CONVERSION,
     M_COORDINATION,
@@ -101,6 +103,9 @@ from resonance.kernels.registry import (
     PATIENCE,
     PHI_FAIL,
     PIPELINE,
+    PROD_RHO,
+    PROD_SD,
+    PRODUCTIVITY,
     RD,
     RD_EPS,
     RD_MAX,
@@ -177,7 +182,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     """Advance one scenario and path by quarter t, in place.
 
     state:  firm state, shape (N_STATE, firms), dtype F; updated.
-    draws:  scratch for the quarter's (shock, jump size, step size), shape (3, firms), F.
+    draws:  scratch for the quarter's (shock, jump size, step size, productivity
+            innovation, exit uniform), shape (5, firms), F.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, shape (N_PARAMETERS,), float64.
     fp:     firm-distribution parameters, shape (N_FIRM_PARAMETERS,), float64.
@@ -210,6 +216,10 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     shock_z = draws[0]
     jump_size = draws[1]
     step_size = draws[2]
+    prod_z = draws[3]
+    u_exit = draws[4]
+    productivity = state[PRODUCTIVITY]
+    log_tfp = state[LOG_TFP]
 
     # Industry fields, read off the firms at the start of the quarter (mean-field coupling).
     sum_a, frontier, sum_x, sum_d = industry_sums(tech, integration, data)
@@ -274,15 +284,19 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     undamped = F(1.0 - damp)
     resonance = F(p[RESONANCE])
     shock_vol = F(p[SHOCK_VOL])
+    prod_rho = F(p[PROD_RHO])
+    prod_innovation = F(p[PROD_SD] * math.sqrt(1.0 - p[PROD_RHO] * p[PROD_RHO]))
 
     # This quarter's size and shock draws of every firm, in two passes of their own: the
     # Philox blocks and the inverse normal vectorise; the Beta table lookups gather at
     # data-dependent indices, which would hold the whole firm loop back to scalar speed.
     for i in range(n):
-        v0, v1, v2, _ = rng.block(k0, k1, scenario, i, t, rng.SIZES)
+        v0, v1, v2, v3 = rng.block(k0, k1, scenario, i, t, rng.SIZES)
         shock_z[i] = vmath.inverse_normal(rng.unit(v0, F), F)
         jump_size[i] = rng.unit(v1, F)
         step_size[i] = rng.unit(v2, F)
+        prod_z[i] = vmath.inverse_normal(rng.unit(v3, F), F)
+        u_exit[i] = rng.unit(rng.block(k0, k1, scenario, i, t, rng.FATE)[0], F)
     for i in range(n):
         jump_size[i] = rng.beta_quantile(tables[0], jump_size[i], F)
         step_size[i] = rng.beta_quantile(tables[1], step_size[i], F)
@@ -327,6 +341,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         data_i = data[i]
         capital_i = capital[i]
         gain_i = gain_s[i]
+        omega_i = productivity[i]
         revenue_rd = rd_i * share_i * n_f  # RD_i / R̄ = rd_i share_i market / (market / N)
 
         # Valley of death: a waiting pipeline converts or decays (S0 §4.1 (2), §5.1).
@@ -388,9 +403,12 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         e_trad = (gain_i - debt_i * per_z_tau) * per_rd * undamped
         e = e_trad * (one + resonance * d * regime)
 
-        # Competitiveness c_i for niche selection: debt cuts revenue, shocks move demand.
-        shock = shock_vol * shock_z[i]
-        comp_i = max(zero, vmath.exp(tech_i) * per_debt * (one + shock))
+        # Idiosyncratic productivity (deviation 8): a persistent AR(1) part ω and the
+        # quarter's transitory shock ε on top of technology make the firm's log TFP.
+        omega_i = prod_rho * omega_i + prod_innovation * prod_z[i]
+        log_tfp_i = tech_i + omega_i + shock_vol * shock_z[i]
+        # Competitiveness c_i for niche selection: TFP, less the revenue debt takes.
+        comp_i = vmath.exp(log_tfp_i) * per_debt
 
         tech[i] = tech_i
         pipeline[i] = pipe
@@ -402,6 +420,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         talent[i] = talent_i
         capital[i] = capital_i
         gain_s[i] = gain_i
+        productivity[i] = omega_i
+        log_tfp[i] = log_tfp_i
         efficiency[i] = e
         converted[i] = conv
         broke[i] = one if bt else zero
@@ -435,32 +455,46 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         share[i] = share_i
         total_share += share_i
 
-    # Exit below exit_share / N; an imitating entrant takes the slot (N stays fixed).
+    # Exit below exit_share / N, or by the exogenous hazard that falls with size
+    # (deviation 11); an imitating entrant takes the slot (N stays fixed).
     exit_below = F(p[EXIT_SHARE] / n)
+    hazard = F(2.0 * p[EXIT_HAZARD])
     per_total = one / total_share
     exits = 0
     tfp = zero
     for i in range(n):
         share_i = share[i] * per_total
         share[i] = share_i
-        exits += 1 if share_i < exit_below else 0
-        tfp += share_i * vmath.exp(tech[i])
-    if exits > 0:  # rare: entry draws attributes, off the vector path
+        leaves = (share_i < exit_below) | (u_exit[i] * (one + n_f * share_i) < hazard)
+        u_exit[i] = one if leaves else zero  # now the exit flag of the entry loop
+        exits += 1 if leaves else 0
+        tfp += share_i * vmath.exp(log_tfp[i])
+    if exits > 0:  # a few firms a quarter: entry draws attributes, off the vector path
         total_after = 0.0
         for i in range(n):
-            if share[i] < exit_below:
-                a0, rd0, ab, rk, ly, lk, _ = draw_attributes(
+            if u_exit[i] > zero:
+                a0, rd0, ab, rk, ly, lk, _, zp = draw_attributes(
                     fp, k0, k1, scenario, i, t, rng.ATTR_ENTRY
                 )
                 reset_firm(
-                    state, i, p, mean_a - p[ENTRANT_GAP], rd0, ab, rk, ly, lk, p[ENTRANT_SHARE] / n
+                    state,
+                    i,
+                    p,
+                    mean_a - p[ENTRANT_GAP],
+                    rd0,
+                    ab,
+                    rk,
+                    ly,
+                    lk,
+                    p[ENTRANT_SHARE] / n,
+                    zp,
                 )
             total_after += share[i]
         per_total = F(1.0 / total_after)
         tfp = zero
         for i in range(n):
             share[i] *= per_total
-            tfp += share[i] * vmath.exp(tech[i])
+            tfp += share[i] * vmath.exp(log_tfp[i])
 
     ind[IND_INSTITUTIONS] = q
     ind[IND_TRUST] = trust

@@ -80,7 +80,7 @@ class Stepper:
         self.key = split_seed(np.uint64(config.seed))
         attrs = np.empty((N_ATTRIBUTES, firms))
         self.state = np.empty((N_STATE, firms))
-        self.draws = np.empty((3, firms))
+        self.draws = np.empty((5, firms))
         self.tables = size_tables(config.firm_vector, "float64")
         self.ind = np.empty(N_INDUSTRY)
         self.row = np.empty(N_METRICS)

@@ -29,6 +29,8 @@ STATE_CONSTANTS = {
     "RISK_GATE": "risk_gate",
     "CONVERSION_LAG": "conversion_lag",
     "ENTERED": "entered",
+    "PRODUCTIVITY": "productivity",
+    "LOG_TFP": "log_tfp",
 }
 SNAPSHOT_CONSTANTS = {
     "S_LOG_TFP": "log_tfp",

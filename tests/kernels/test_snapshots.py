@@ -10,6 +10,7 @@ from resonance.kernels.registry import (
     BROKE_THROUGH,
     ENTERED,
     JUMP_SCALE,
+    LOG_TFP,
     PARADIGM,
     RD,
     S_BREAKTHROUGH,
@@ -19,7 +20,6 @@ from resonance.kernels.registry import (
     S_RD,
     S_SHARE,
     SHARE,
-    TECH,
 )
 from tests.helpers import small_config
 
@@ -52,7 +52,7 @@ def test_snapshots_equal_the_per_firm_trace():
                 end = history[4 * year + 3]
                 got = snap[j, p, year]
                 for row, var in (
-                    (S_LOG_TFP, TECH),
+                    (S_LOG_TFP, LOG_TFP),
                     (S_SHARE, SHARE),
                     (S_RD, RD),
                     (S_PARADIGM, PARADIGM),

@@ -1,0 +1,237 @@
+"""Calibration: score a config on the stylized facts (MODEL.md §8) and the calibration
+targets (MODEL.md §4, "Calibration"), and search a few parameters for the best score.
+
+``evaluate(config)`` simulates the config's sample once (every path, yearly firm
+snapshots of every scenario) and returns one row of numbers: each baseline fact, every
+path's TFP growth, the targets, and ``score``, the total distance of the facts and
+targets from their ranges (0 when everything is in range, see :func:`score`).
+
+``search(spec)`` draws candidates of the parameters a calibration file names
+(``configs/calibration.yaml``) from a scrambled Sobol design (scipy.stats.qmc), evaluates
+each on the same scenarios, and returns them ranked as an xarray Dataset (dim
+``candidate``). ``resonance calibrate FILE`` prints the ranking and the best candidate's
+values as YAML to paste into the config.
+
+Dim letters: s = scenarios, p = paths, t = quarters, m = metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from resonance.flows.analysis import facts as stylized
+from resonance.flows.errors import ConfigError
+from resonance.flows.files import read_yaml_text
+
+# The dimension each single path is meant to move, and which way (MODEL.md §7, property 8).
+TARGETS = {
+    "technological_transition": ("breakthrough_rate", +1),
+    "factor_reset": ("factor_efficiency", +1),
+    "organizational_reconstruction": ("conversion_rate", +1),
+    "ecological_coordination": ("industry_efficiency", +1),
+    "digital_empowerment": ("factor_efficiency", +1),
+    "policy_coordination": ("institutional_gap", -1),
+}
+PARADIGM_RANGE = (0.2, 0.6)  # baseline median new_paradigm_share after the horizon
+COMBINED = "all_paths"  # the path that must beat every single path on efficiency
+# Weight of the distance from the middle of each fact's range inside it: a small pull to
+# the centre, so that of two in-range candidates the one with margins ranks first.
+CENTRE_WEIGHT = 0.05
+
+
+def _outside(value: float, low: float, high: float) -> float:
+    """Distance of value outside [low, high], in widths of the range (0 inside); a fact
+    that cannot be measured (NaN) counts as one width."""
+    if not math.isfinite(value):
+        return 1.0
+    width = (high - low) if math.isfinite(high - low) else max(abs(high), 1.0)
+    if value < low:
+        return (low - value) / width
+    if value > high:
+        return (value - high) / width
+    return 0.0
+
+
+def _off_centre(value: float, low: float, high: float) -> float:
+    if not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
+        return 0.0
+    return abs(value - 0.5 * (low + high)) / (high - low)
+
+
+def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> dict[str, float]:
+    """Facts and targets of one sample: outcomes float64 (s, p, t, m) and its snapshots
+    (scenario, path, year, firm) -> a flat dict of numbers (see the module docstring)."""
+    from resonance.kernels.registry import METRICS
+
+    if "baseline" not in paths:
+        raise ConfigError("paths", f"{paths}", "calibration needs the baseline path")
+    table = stylized.facts(snapshots, "baseline")
+    row: dict[str, float] = {}
+    distance = 0.0
+    centre = 0.0
+    for fact in stylized.FACTS:
+        value = float(table["median"].sel(fact=fact.name, path="baseline"))
+        row[fact.name] = value
+        distance += _outside(value, fact.low, fact.high)
+        centre += _off_centre(value, fact.low, fact.high)
+    growth = {p: float(table["median"].sel(fact="tfp_growth", path=p)) for p in paths}
+    for p, g in growth.items():
+        row[f"tfp_growth[{p}]"] = g
+        distance += _outside(g, -math.inf, stylized.MAX_PATH_TFP_GROWTH) if p != "baseline" else 0
+    if COMBINED in paths:  # all_paths grows fastest
+        best_single = max(g for p, g in growth.items() if p != COMBINED)
+        distance += max(0.0, best_single - growth[COMBINED]) / stylized.MAX_PATH_TFP_GROWTH
+
+    final = outcomes[:, :, -1, :]  # (s, p, m) at the horizon
+    b = paths.index("baseline")
+    paradigm = float(np.median(final[:, b, METRICS.index("new_paradigm_share")]))
+    row["new_paradigm_share"] = paradigm
+    for metric in ("new_quality_share", "tech_efficiency", "innovation_efficiency"):
+        row[metric] = float(np.median(final[:, b, METRICS.index(metric)]))  # reported only
+    distance += _outside(paradigm, *PARADIGM_RANGE)
+    moved = 0
+    for path, (metric, sign) in TARGETS.items():
+        if path in paths:
+            m = METRICS.index(metric)
+            diff = sign * (outcomes[:, paths.index(path), :, m] - outcomes[:, b, :, m]).mean()
+            row[f"moves[{path}]"] = float(diff)
+            moved += diff > 0
+            distance += 0.0 if diff > 0 else 1.0
+    if COMBINED in paths:
+        e = METRICS.index("innovation_efficiency")
+        medians = {p: float(np.median(final[:, k, e])) for k, p in enumerate(paths)}
+        lead = medians[COMBINED] - max(v for p, v in medians.items() if p not in (COMBINED,))
+        row["efficiency_lead"] = lead  # all_paths over the best other path, median
+        distance += 0.0 if lead > 0 else 1.0
+    row["misses"] = distance
+    row["score"] = distance + CENTRE_WEIGHT * centre
+    return row
+
+
+def evaluate(config) -> dict[str, float]:
+    """Simulate ``config``'s scenarios once (every path, every firm kept yearly) in this
+    process and :func:`measure` them."""
+    from resonance.flows.analysis.facts import snapshots_dataset
+    from resonance.flows.engine.plan import make_plan
+
+    plan = make_plan(config)
+    job = dataclasses.replace(plan.job, snapshots=config.n_scenarios)
+    outcomes, snap = job.simulate(0, config.n_scenarios, plan.theta)
+    paths = list(config.path_names)
+    return measure(outcomes, snapshots_dataset(snap, paths), paths)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A calibration file: the config to start from, the sample each candidate is scored
+    on, and the parameters to search with their ranges (dotted config keys)."""
+
+    config: Path
+    scenarios: int
+    firms: int
+    candidates: int
+    seed: int
+    search: dict[str, tuple[float, float]]
+    fixed: dict[str, float]
+
+
+def load_spec(file: str | Path) -> Spec:
+    """Read and check a calibration file (see configs/calibration.yaml)."""
+    from resonance.flows.config import load_config
+
+    raw, _ = read_yaml_text(Path(file), str(file), "calibration file")
+    known = {"config", "scenarios", "firms", "candidates", "seed", "search", "fixed"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(key, "unknown key", f"one of {sorted(known)}")
+    if "config" not in raw or "search" not in raw:
+        raise ConfigError("config/search", "missing", "a calibration file names both")
+    config = (Path(file).parent / str(raw["config"])).resolve()
+    search = {}
+    for key, bounds in (raw["search"] or {}).items():
+        if (
+            not isinstance(bounds, list)
+            or len(bounds) != 2
+            or not all(isinstance(b, int | float) and math.isfinite(b) for b in bounds)
+            or not bounds[0] < bounds[1]
+        ):
+            raise ConfigError(f"search.{key}", f"{bounds!r}", "[low, high] with low < high")
+        search[str(key)] = (float(bounds[0]), float(bounds[1]))
+    fixed = {str(k): v for k, v in (raw.get("fixed") or {}).items()}
+
+    def count(key, default):
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(key, f"{value!r}", "a positive integer")
+        return value
+
+    spec = Spec(
+        config,
+        count("scenarios", 16),
+        count("firms", 1000),
+        count("candidates", 64),
+        count("seed", 1),
+        search,
+        fixed,
+    )
+    # Every key must name something the config has: check with the middle of each range.
+    load_config(spec.config, _overrides(spec, {k: 0.5 * (a + b) for k, (a, b) in search.items()}))
+    return spec
+
+
+def _overrides(spec: Spec, values: dict[str, float]) -> dict:
+    return {
+        "sizes.scenarios": spec.scenarios,
+        "sizes.firms": spec.firms,
+        "sizes.firm_snapshots": spec.scenarios,
+        **spec.fixed,
+        **values,
+    }
+
+
+def candidates(spec: Spec) -> np.ndarray:
+    """float64 (candidate, parameter): a scrambled Sobol design over the search ranges."""
+    from scipy.stats import qmc
+
+    lows = np.array([a for a, _ in spec.search.values()])
+    highs = np.array([b for _, b in spec.search.values()])
+    unit = qmc.Sobol(len(spec.search), scramble=True, seed=spec.seed).random(spec.candidates)
+    return qmc.scale(unit, lows, highs)
+
+
+def search(spec: Spec, progress=None) -> xr.Dataset:
+    """Evaluate every candidate of ``spec`` on the same scenarios; the Dataset holds the
+    candidates' parameter values and every measured number, sorted by score (best first).
+
+    progress: an optional callable(done, total) after each candidate.
+    """
+    from resonance.flows.config import load_config
+
+    names = list(spec.search)
+    design = candidates(spec)
+    rows = []
+    for k, values in enumerate(design):
+        config = load_config(spec.config, _overrides(spec, dict(zip(names, values, strict=True))))
+        rows.append(evaluate(config))
+        if progress is not None:
+            progress(k + 1, len(design))
+    order = np.argsort([r["score"] for r in rows], kind="stable")
+    data = {name: ("candidate", design[order, j]) for j, name in enumerate(names)}
+    for key in rows[0]:
+        data[key] = ("candidate", np.array([rows[i][key] for i in order]))
+    return xr.Dataset(
+        data,
+        coords={"candidate": np.arange(len(rows))},
+        attrs={
+            "config": str(spec.config),
+            "scenarios": spec.scenarios,
+            "firms": spec.firms,
+            "searched": names,
+        },
+    )
