@@ -1,5 +1,5 @@
 """The ``resonance`` command line: run, validate, summary, plot, compare, sensitivity, discover,
-report, facts.
+report, facts, calibrate.
 
 Every command validates its input before any work starts; a mistake the user can fix is
 printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit status 2.
@@ -167,6 +167,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when a fact of the baseline is out of its range",
     )
+
+    cal = sub.add_parser(
+        "calibrate", help="search parameters for the stylized facts and calibration targets"
+    )
+    cal.add_argument("spec", help="a calibration file (see configs/calibration.yaml)")
+    cal.add_argument("--top", type=_positive, default=10, help="candidates to show (default 10)")
+    cal.add_argument("--out", help="write every candidate's numbers to this CSV file")
 
     rep = sub.add_parser("report", help="every table the docs show, as markdown, from a store")
     rep.add_argument("store")
@@ -395,6 +402,46 @@ def cmd_facts(args) -> int:
     return 1 if args.check and missed else 0
 
 
+def cmd_calibrate(args) -> int:
+    from resonance.flows.analysis import calibrate
+    from resonance.flows.analysis.tables import calibration_table
+    from resonance.flows.engine.console import progress_bar
+
+    spec = calibrate.load_spec(args.spec)
+    if args.out:
+        _check_writable(args.out)
+    console.print(
+        f"calibrate: {spec.candidates} candidates over {len(spec.search)} parameters "
+        f"({', '.join(spec.search)}), each {spec.scenarios} scenarios x {spec.firms} firms of "
+        f"{spec.config.name}"
+        + (f"; the best {spec.confirm_top} again on {spec.confirm_scenarios}" if spec.confirm_top else "")
+    )
+    with progress_bar(True, "calibrate", "candidates") as progress:
+        ranking = calibrate.search(spec, progress)
+    console.print(calibration_table(ranking, args.top))
+    best = ranking.isel(candidate=0)
+    verdict = "every fact and target in range" if float(best.misses) == 0 else (
+        f"{float(best.misses):.3g} misses left: widen the ranges or change a mechanism"
+    )
+    console.print(f"best candidate ({verdict}), as config lines:")
+    sections: dict[str, list[str]] = {}
+    for name in spec.search:
+        section, key = name.rsplit(".", 1)
+        sections.setdefault(section, []).append(f"  {key}: {float(best[name]):.4g}")
+    for section, lines in sections.items():
+        console.print(f"{section}:\n" + "\n".join(lines), highlight=False)
+    if args.out:
+        ranking.to_dataframe().to_csv(args.out)
+        console.print(f"wrote {args.out}")
+    return 0
+
+
+def _check_writable(out: str) -> None:
+    parent = Path(out).resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ResonanceError(f"--out {out}", "cannot be written", "choose a writable folder")
+
+
 def cmd_report(args) -> int:
     from resonance.flows.analysis.report import report_markdown
 
@@ -418,6 +465,7 @@ COMMANDS = {
     "discover": cmd_discover,
     "report": cmd_report,
     "facts": cmd_facts,
+    "calibrate": cmd_calibrate,
 }
 
 

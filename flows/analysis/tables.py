@@ -118,6 +118,42 @@ def discovery_table(d: Discovery) -> Table:
     return table
 
 
+CALIBRATION_COLUMNS = (
+    ("tfp_growth", "TFP %/yr"),
+    ("tfp_growth[all_paths]", "all_paths %/yr"),
+    ("size_tail_mid", "tail mid"),
+    ("size_tail_end", "tail end"),
+    ("growth_kurtosis", "kurtosis"),
+    ("dispersion_end", "90:10"),
+    ("persistence", "persist."),
+    ("innovation_skew", "skew"),
+    ("exit_rate", "exit %/yr"),
+    ("new_paradigm_share", "paradigm"),
+)
+
+
+def calibration_table(ranking: xr.Dataset, top: int) -> Table:
+    """The ``top`` best candidates of a calibration search: searched values, misses (0: every
+    fact and target in range), score, and the baseline facts."""
+    searched = list(ranking.attrs["searched"])
+    table = Table(
+        title=f"Calibration: best {min(top, ranking.sizes['candidate'])} of "
+        f"{ranking.sizes['candidate']} candidates ({ranking.attrs['scenarios']} scenarios x "
+        f"{ranking.attrs['firms']} firms each)"
+    )
+    for name in searched:
+        table.add_column(name.split(".")[-1], justify="right")
+    for label in ("misses", "score", *(label for _, label in CALIBRATION_COLUMNS)):
+        table.add_column(label, justify="right")
+    for k in range(min(top, ranking.sizes["candidate"])):
+        row = ranking.isel(candidate=k)
+        cells = [f"{float(row[n]):.4g}" for n in searched]
+        cells += [f"{float(row.misses):.3g}", f"{float(row.score):.3g}"]
+        cells += [f"{float(row[key]):.3g}" if key in row else "—" for key, _ in CALIBRATION_COLUMNS]
+        table.add_row(*cells)
+    return table
+
+
 def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
     """One rich table per path of the stylized facts (``analysis.facts.facts`` output)."""
     out = []

@@ -20,8 +20,9 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool, label: str):
-    """A rich progress bar over chunks; yields a progress(done, total) callback."""
+def progress_bar(enabled: bool, label: str, unit: str = "chunks"):
+    """A rich progress bar over chunks (or other ``unit``s); yields a progress(done, total)
+    callback."""
     if not enabled:
         yield None
         return
@@ -29,7 +30,7 @@ def progress_bar(enabled: bool, label: str):
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("chunks"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         console=console,
         transient=False,
