@@ -414,14 +414,20 @@ def cmd_calibrate(args) -> int:
         f"calibrate: {spec.candidates} candidates over {len(spec.search)} parameters "
         f"({', '.join(spec.search)}), each {spec.scenarios} scenarios x {spec.firms} firms of "
         f"{spec.config.name}"
-        + (f"; the best {spec.confirm_top} again on {spec.confirm_scenarios}" if spec.confirm_top else "")
+        + (
+            f"; the best {spec.confirm_top} again on {spec.confirm_scenarios}"
+            if spec.confirm_top
+            else ""
+        )
     )
     with progress_bar(True, "calibrate", "candidates") as progress:
         ranking = calibrate.search(spec, progress)
     console.print(calibration_table(ranking, args.top))
     best = ranking.isel(candidate=0)
-    verdict = "every fact and target in range" if float(best.misses) == 0 else (
-        f"{float(best.misses):.3g} misses left: widen the ranges or change a mechanism"
+    verdict = (
+        "every fact and target in range"
+        if float(best.misses) == 0
+        else (f"{float(best.misses):.3g} misses left: widen the ranges or change a mechanism")
     )
     console.print(f"best candidate ({verdict}), as config lines:")
     sections: dict[str, list[str]] = {}
