@@ -261,8 +261,10 @@ def summarise(per_scenario: xr.Dataset, baseline: str = "baseline") -> xr.Datase
     with np.errstate(invalid="ignore"):
         inside = (np.isnan(low) | (median >= low)) & (median <= high)
     dims = ("fact", "path")
+    by_year = per_scenario["growth_kurtosis_by_year"].median("scenario", skipna=True)
     return xr.Dataset(
         {
+            "growth_kurtosis_by_year": by_year.transpose("path", "year"),
             "median": (dims, median),
             "p5": (dims, q.sel(quantile=0.05, drop=True).values),
             "p95": (dims, q.sel(quantile=0.95, drop=True).values),

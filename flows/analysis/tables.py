@@ -190,5 +190,11 @@ def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
                 str(row.source.values),
                 ok,
             )
+        if "growth_kurtosis_by_year" in t:
+            years = t.growth_kurtosis_by_year
+            tab.caption = "growth-rate kurtosis year by year (median over scenarios): " + ", ".join(
+                f"year {int(y)} {float(v):.2g}"
+                for y, v in zip(years.year.values, years.values, strict=True)
+            )
         out.append(tab)
     return out
