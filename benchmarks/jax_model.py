@@ -18,6 +18,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
+import jax.scipy.special  # noqa: E402, F401  (ndtr, ndtri of the breakthrough sizes)
 from jax import lax  # noqa: E402
 
 from resonance.kernels import registry as R  # noqa: E402
@@ -37,7 +38,7 @@ def _attributes(key, fp, n):
         + jax.random.uniform(k[4], (n,)) * (fp[R.LAYERS_MAX] - fp[R.LAYERS_MIN] + 1.0)
     )
     lock = jax.random.beta(k[5], fp[R.LOCK_A], fp[R.LOCK_B], (n,))
-    size0 = jnp.exp(fp[R.SIZE_MU] + fp[R.SIZE_SIGMA] * jax.random.normal(k[6], (n,)))
+    size0 = jax.random.uniform(k[6], (n,), minval=1e-12) ** (-1.0 / fp[R.SIZE_ALPHA])  # Pareto
     return a0, rd0, absorb, risk, layers, lock, size0
 
 
@@ -102,7 +103,11 @@ def _quarter(carry, key, p, fp):
 
     p_d = (1 - jnp.exp(-p[R.OPPORTUNITY] * p[R.ZETA_D] * patient * revenue_rd)) * st["gate"]
     broke = u[1] < p_d
-    jump = jax.random.beta(keys[1], fp[R.JUMP_A], fp[R.JUMP_B], (n,))
+    # Truncated lognormal breakthrough size by its inverse CDF (docs/model.md, deviation 9).
+    sigma = fp[R.JUMP_SIGMA]
+    top = jax.scipy.special.ndtr((jnp.log(fp[R.JUMP_CAP]) + 0.5 * sigma**2) / sigma)
+    u_jump = jax.random.uniform(keys[1], (n,), minval=1e-12) * top
+    jump = jnp.exp(sigma * jax.scipy.special.ndtri(u_jump) - 0.5 * sigma**2)
     pipeline = pipeline + jnp.where(broke, p[R.JUMP_SCALE] * jump, 0.0)
     p_c = 1 - jnp.exp(-p[R.INCREMENTAL] * p[R.ZETA_C] * (1 - patient) * revenue_rd)
     step = jax.random.beta(keys[2], fp[R.STEP_A], fp[R.STEP_B], (n,))
