@@ -44,11 +44,11 @@ def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4
             spec = ClusterSpec(kind="local", dashboard_address=None)
             with connect(spec, workers=n) as client:
                 executor = DaskExecutor(client, 1)
-                todo = prepare_store(plan, config.store)
-                simulate_chunks(plan, config.store, executor, todo[:n])  # warm every worker
-                rest = prepare_store(plan, config.store)
+                todo = prepare_store(plan)
+                simulate_chunks(plan, executor, todo[:n])  # warm every worker
+                rest = prepare_store(plan)
                 start = time.perf_counter()
-                simulate_chunks(plan, config.store, executor, rest)
+                simulate_chunks(plan, executor, rest)
                 timings[n] = (time.perf_counter() - start) / len(rest)
     base = timings[1]
     return [
@@ -153,7 +153,7 @@ def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
             },
         )
         plan = make_plan(config)
-        prepare_store(plan, config.store)
+        prepare_store(plan)
         outcomes = [plan.simulate_chunk(a, b) for a, b in plan.chunks]
         start = time.perf_counter()
         sim = [plan.simulate_chunk(a, b) for a, b in plan.chunks[:4]]
@@ -163,7 +163,7 @@ def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
         for k, (a, b) in enumerate(plan.chunks):
             write_chunk(config.store, config.sha256, k, a, b, outcomes[k])
         write_s = time.perf_counter() - start
-        bands_s = median_time(lambda: finalise_bands(plan, config.store, SequentialExecutor()), 2)
+        bands_s = median_time(lambda: finalise_bands(plan, SequentialExecutor()), 2)
         values = sum(o.size for o in outcomes)
     return {
         "values": values,
