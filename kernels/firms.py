@@ -18,8 +18,6 @@ from resonance.kernels.registry import (
     A0_MEAN,
     A0_SD,
     ABSORB,
-    ABSORB_A,
-    ABSORB_B,
     ADOPTION,
     BROKE_THROUGH,
     CAPITAL,
@@ -39,8 +37,6 @@ from resonance.kernels.registry import (
     LAYERS_MAX,
     LAYERS_MIN,
     LOCK,
-    LOCK_A,
-    LOCK_B,
     LOG_TFP,
     PARADIGM,
     PI0,
@@ -49,11 +45,7 @@ from resonance.kernels.registry import (
     PRODUCTIVITY,
     R_CRIT,
     RD,
-    RD0_A,
-    RD0_B,
     RISK,
-    RISK_A,
-    RISK_B,
     RISK_GATE,
     SHARE,
     SIZE_ALPHA,
@@ -75,43 +67,40 @@ N_INDUSTRY = 5
 
 
 @rng.jit
-def draw_attributes(fp, k0, k1, scenario, firm, time, base):
+def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0, z_prod),
-    float64 each.
+    float64 each, from three Philox blocks (``rng.ATTR_NORMALS``, ``ATTR_BETAS``,
+    ``ATTR_COUNTS``) with no loop: entry is as cheap as a few firm-quarters.
 
-    fp: firm parameters, shape (N_FIRM_PARAMETERS,). ``base`` is ``rng.ATTR_INIT`` for
-    the founding firms (time word 0) or ``rng.ATTR_ENTRY`` for an entrant (time word t).
-    size0 is the unnormalised Pareto weight (at least 1); z_prod a standard normal, which the path's
+    fp: firm parameters, shape (N_FIRM_PARAMETERS,); tables: the kernel's quantile tables
+    (``simulate.quantile_tables``), whose Beta rows give rd0, absorb, risk and lock from
+    one uniform each (deviation 4). ``base`` is ``rng.ATTR_INIT`` for the founding firms
+    (time word 0) or ``rng.ATTR_ENTRY`` for an entrant (time word t). size0 is the
+    unnormalised Pareto weight (at least 1); z_prod a standard normal, which the path's
     prod_sd scales into the firm's starting idiosyncratic productivity.
     """
-    a0 = fp[A0_MEAN] + fp[A0_SD] * rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_A0)
-    rd0 = rng.beta_int(
-        k0, k1, scenario, firm, time, base + rng.ATTR_RD0, int(fp[RD0_A]), int(fp[RD0_B])
-    )
-    absorb = rng.beta_int(
-        k0, k1, scenario, firm, time, base + rng.ATTR_ABSORB, int(fp[ABSORB_A]), int(fp[ABSORB_B])
-    )
-    risk = rng.beta_int(
-        k0, k1, scenario, firm, time, base + rng.ATTR_RISK, int(fp[RISK_A]), int(fp[RISK_B])
-    )
-    u_layers = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
-    layers = rng.uniform_int(u_layers, fp[LAYERS_MIN], fp[LAYERS_MAX])
-    lock = rng.beta_int(
-        k0, k1, scenario, firm, time, base + rng.ATTR_LOCK, int(fp[LOCK_A]), int(fp[LOCK_B])
-    )
-    u_size = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_SIZE, 0)[0]
-    size0 = u_size ** (-1.0 / fp[SIZE_ALPHA])
-    z_prod = rng.normal(k0, k1, scenario, firm, time, base + rng.ATTR_PROD)
+    n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
+    b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_BETAS, 0)
+    c0, c1, _, _ = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
+    F = np.float64
+    a0 = fp[A0_MEAN] + fp[A0_SD] * rng.box_muller(n0, n1)
+    z_prod = rng.box_muller(n2, n3)
+    rd0 = rng.beta_quantile(tables[rng.TABLE_RD0], b0, F)
+    absorb = rng.beta_quantile(tables[rng.TABLE_ABSORB], b1, F)
+    risk = rng.beta_quantile(tables[rng.TABLE_RISK], b2, F)
+    lock = rng.beta_quantile(tables[rng.TABLE_LOCK], b3, F)
+    layers = rng.uniform_int(c0, fp[LAYERS_MIN], fp[LAYERS_MAX])
+    size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
     return a0, rd0, absorb, risk, layers, lock, size0, z_prod
 
 
 @rng.jit
-def draw_founders(attrs, fp, k0, k1, scenario):
+def draw_founders(attrs, fp, tables, k0, k1, scenario):
     """Fill attrs[k, i] with the founding firms' attributes; size0 normalised to sum 1."""
     n = attrs.shape[1]
     total = 0.0
     for i in range(n):
-        a = draw_attributes(fp, k0, k1, scenario, i, 0, rng.ATTR_INIT)
+        a = draw_attributes(fp, tables, k0, k1, scenario, i, 0, rng.ATTR_INIT)
         for k in range(N_ATTRIBUTES):
             attrs[k, i] = a[k]
         total += a[rng.ATTR_SIZE]

@@ -207,47 +207,20 @@ def inverse_normal(u):
     return vmath.SQRT2 * np.where(w < 5.0, central, tail) * (2.0 * u - 1.0)
 
 
-def normal(key, scenario, firm, time, variate):
-    u0, u1, _, _ = uniforms(key, scenario, firm, time, variate, 0)
-    return np.sqrt(-2.0 * np.log(u0)) * np.cos(2.0 * np.pi * u1)
-
-
-def beta_int(key, scenario, firm, time, variate, a, b):
-    """Beta(a, b), integer shapes, by the Gamma-sum construction of ``rng.beta_int``."""
-    a, b = int(a), int(b)
-    n = a + b
-    log_a = 0.0
-    log_b = 0.0
-    j = 0
-    for call in range((n + 3) // 4):
-        u = uniforms(key, scenario, firm, time, variate, call)
-        prod_a = np.ones_like(u[0])
-        prod_b = np.ones_like(u[0])
-        for w in range(4):
-            if j < a:
-                prod_a = prod_a * u[w]
-            elif j < n:
-                prod_b = prod_b * u[w]
-            j += 1
-        log_a = log_a + np.log(prod_a)
-        log_b = log_b + np.log(prod_b)
-    return log_a / (log_a + log_b)
-
-
 def draw_attributes(fp, draws, scenario, firm, time, base):
     """Attributes (a0, rd0, absorb, risk, layers, lock, size0, z_prod) for broadcast
-    counters."""
-    a0 = fp[A0_MEAN] + fp[A0_SD] * draws.normal(scenario, firm, time, base + rng.ATTR_A0)
-    rd0 = draws.beta(scenario, firm, time, base + rng.ATTR_RD0, fp[RD0_A], fp[RD0_B])
-    absorb = draws.beta(scenario, firm, time, base + rng.ATTR_ABSORB, fp[ABSORB_A], fp[ABSORB_B])
-    risk = draws.beta(scenario, firm, time, base + rng.ATTR_RISK, fp[RISK_A], fp[RISK_B])
-    u = draws.uniforms(scenario, firm, time, base + rng.ATTR_LAYERS, 0)[0]
-    layers = np.floor(fp[LAYERS_MIN] + u * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
-    lock = draws.beta(scenario, firm, time, base + rng.ATTR_LOCK, fp[LOCK_A], fp[LOCK_B])
-    u_size = draws.uniforms(scenario, firm, time, base + rng.ATTR_SIZE, 0)[0]
+    counters: two normals, four Beta variates and two uniforms from ``draws``."""
+    z_a0, z_prod = draws.attribute_normals(scenario, firm, time, base)
+    rd0, absorb, risk, lock = draws.attribute_betas(scenario, firm, time, base)
+    u_layers, u_size = draws.attribute_uniforms(scenario, firm, time, base)
+    a0 = fp[A0_MEAN] + fp[A0_SD] * z_a0
+    layers = np.floor(fp[LAYERS_MIN] + u_layers * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
     size0 = u_size ** (-1.0 / fp[SIZE_ALPHA])
-    z_prod = draws.normal(scenario, firm, time, base + rng.ATTR_PROD)
     return a0, rd0, absorb, risk, layers, lock, size0, z_prod
+
+
+def box_muller(u0, u1):
+    return np.sqrt(-2.0 * np.log(u0)) * np.cos(2.0 * np.pi * u1)
 
 
 class CounterDraws:
@@ -262,6 +235,10 @@ class CounterDraws:
         self.key = split_seed(seed)
         self.jump_table = rng.lognormal_table(fp[JUMP_SIGMA], fp[JUMP_CAP])
         self.step_table = rng.beta_table(fp[STEP_A], fp[STEP_B])
+        self.attribute_tables = [
+            rng.beta_table(fp[a], fp[b])
+            for a, b in ((RD0_A, RD0_B), (ABSORB_A, ABSORB_B), (RISK_A, RISK_B), (LOCK_A, LOCK_B))
+        ]
 
     _KNOTS = np.linspace(0.0, 1.0, rng.BETA_KNOTS + 1)
 
@@ -286,14 +263,19 @@ class CounterDraws:
     def exit(self, scenario, firm, time):
         return unit(block(self.key, scenario, firm, time, rng.FATE)[0])
 
-    def uniforms(self, scenario, firm, time, variate, call):
-        return uniforms(self.key, scenario, firm, time, variate, call)
+    def attribute_normals(self, scenario, firm, time, base):
+        u = uniforms(self.key, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
+        return box_muller(u[0], u[1]), box_muller(u[2], u[3])
 
-    def normal(self, scenario, firm, time, variate):
-        return normal(self.key, scenario, firm, time, variate)
+    def attribute_betas(self, scenario, firm, time, base):
+        u = uniforms(self.key, scenario, firm, time, base + rng.ATTR_BETAS, 0)
+        return tuple(
+            np.interp(x, self._KNOTS, table)
+            for x, table in zip(u, self.attribute_tables, strict=True)
+        )
 
-    def beta(self, scenario, firm, time, variate, a, b):
-        return beta_int(self.key, scenario, firm, time, variate, a, b)
+    def attribute_uniforms(self, scenario, firm, time, base):
+        return uniforms(self.key, scenario, firm, time, base + rng.ATTR_COUNTS, 0)[:2]
 
 
 class GeneratorDraws:
@@ -306,19 +288,24 @@ class GeneratorDraws:
         sigma, cap = fp[JUMP_SIGMA], fp[JUMP_CAP]
         self.jump_law = (sigma, special.ndtr((np.log(cap) + 0.5 * sigma**2) / max(sigma, 1e-300)))
         self.step_shapes = (fp[STEP_A], fp[STEP_B])
+        self.attribute_shapes = [
+            (fp[a], fp[b])
+            for a, b in ((RD0_A, RD0_B), (ABSORB_A, ABSORB_B), (RISK_A, RISK_B), (LOCK_A, LOCK_B))
+        ]
 
     @staticmethod
     def _shape(scenario, firm):
         return np.broadcast_shapes(np.shape(scenario), np.shape(firm))
 
-    def uniforms(self, scenario, firm, time, variate, call):
-        return tuple(self.gen.random((4, *self._shape(scenario, firm))))
+    def attribute_normals(self, scenario, firm, time, base):
+        return tuple(self.gen.standard_normal((2, *self._shape(scenario, firm))))
 
-    def normal(self, scenario, firm, time, variate):
-        return self.gen.standard_normal(self._shape(scenario, firm))
+    def attribute_betas(self, scenario, firm, time, base):
+        shape = self._shape(scenario, firm)
+        return tuple(self.gen.beta(a, b, shape) for a, b in self.attribute_shapes)
 
-    def beta(self, scenario, firm, time, variate, a, b):
-        return self.gen.beta(a, b, self._shape(scenario, firm))
+    def attribute_uniforms(self, scenario, firm, time, base):
+        return tuple(self.gen.random((2, *self._shape(scenario, firm))))
 
     def events(self, scenario, firm, time):
         return tuple(self.gen.random((4, *self._shape(scenario, firm))))

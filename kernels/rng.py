@@ -12,14 +12,16 @@ count, thread schedule or path, so the same seed gives the same numbers bit for 
 anywhere, and every path sees the same draws (common random numbers, MODEL.md §1).
 
 The stream word is ``variate << 8 | call``: ``variate`` names what is drawn (the constants
-below) and ``call`` numbers the Philox blocks one variate needs (a Beta(2, 8) attribute
-needs ten uniforms, that is three blocks). Each block gives four 32-bit words.
+below) and ``call`` numbers the Philox blocks one variate needs (every variate of the
+model needs one). Each block gives four 32-bit words.
 
 The firm loop draws exactly two blocks per firm-quarter, EVENTS and SIZES, whatever
 happens, so that it has no branch and LLVM vectorises it. Their words become uniforms by
 ``unit`` (23 bits, exact in float32 and float64 alike, so both builds of the kernel see the
-same numbers), the shock normal by the inverse CDF (``vmath.inverse_normal``) and the Beta
-sizes by interpolation in a quantile table (``beta_table``), one uniform each.
+same numbers), the shock normal by the inverse CDF (``vmath.inverse_normal``) and the
+sizes by interpolation in a quantile table (``beta_table``, ``lognormal_table``), one
+uniform each. A firm's attributes take three blocks of 32-bit uniforms: Box-Muller normals
+and the same Beta tables.
 
 All functions are scalar and ``@njit``: the kernels call them per firm. They are compiled
 without ``cache=True`` on purpose: a cached callee is linked as object code, which LLVM
@@ -53,13 +55,19 @@ TWO_M32 = 2.0**-32
 EVENTS = 1  # (u_conversion, u_breakthrough, u_step, u_spillover) of a firm-quarter
 SIZES = 2  # (u_shock, u_jump, u_step_size, u_productivity) of a firm-quarter
 FATE = 3  # (u_exit, unused, unused, unused) of a firm-quarter
-ATTR_INIT = 16  # initial firm attributes: ATTR_INIT + attribute number (0..7)
+ATTR_INIT = 16  # initial firm attributes: ATTR_INIT + attribute block (0..2)
 ATTR_ENTRY = 32  # attributes of an entrant that replaces firm i in quarter t
 THETA = 64  # Monte Carlo design of the uncertain parameters (firm word = THETA_FIRM)
 THETA_FIRM = 0xFFFFFFFF
 
-# Attribute numbers inside the ATTR_INIT / ATTR_ENTRY blocks (MODEL.md §2).
+# Attribute numbers (rows of the attribute array, MODEL.md §2) ...
 ATTR_A0, ATTR_RD0, ATTR_ABSORB, ATTR_RISK, ATTR_LAYERS, ATTR_LOCK, ATTR_SIZE, ATTR_PROD = range(8)
+# ... and the three blocks of one firm's ATTR_INIT / ATTR_ENTRY streams: two Box-Muller
+# normals (a0, z_prod); four uniforms through the Beta tables (rd0, absorb, risk, lock);
+# (layers, size0, unused, unused).
+ATTR_NORMALS, ATTR_BETAS, ATTR_COUNTS = range(3)
+# Rows of the quantile tables the kernels take (``simulate.quantile_tables``).
+TABLE_JUMP, TABLE_STEP, TABLE_RD0, TABLE_ABSORB, TABLE_RISK, TABLE_LOCK = range(6)
 
 # Every kernel function: inlinable (no cache, see above), vectorisable (``error_model``
 # "numpy" drops the division-by-zero checks that would branch out of the loop).
@@ -200,37 +208,9 @@ def beta_quantile(table, u, F):
 
 
 @jit
-def normal(k0, k1, scenario, firm, time, variate):
-    """One standard normal variate (Box-Muller, cosine branch, words 0 and 1 of call 0)."""
-    u0, u1, _, _ = uniforms(k0, k1, scenario, firm, time, variate, 0)
+def box_muller(u0, u1):
+    """One standard normal from two uniforms in (0, 1) (Box-Muller, cosine branch)."""
     return math.sqrt(-2.0 * math.log(u0)) * math.cos(2.0 * math.pi * u1)
-
-
-@jit
-def beta_int(k0, k1, scenario, firm, time, variate, a, b):
-    """One Beta(a, b) variate for integer shapes a, b >= 1.
-
-    Uses Beta(a, b) = G_a / (G_a + G_b) with G_n = -log(u_1 ... u_n) ~ Gamma(n, 1): exact,
-    loop-free of rejection, a + b uniforms from ceil((a + b) / 4) blocks. Products are taken
-    per block (at most four factors of >= 2**-33, so no underflow), one log per part and block.
-    """
-    n = a + b
-    log_a = 0.0
-    log_b = 0.0
-    j = 0
-    for call in range((n + 3) // 4):
-        u = uniforms(k0, k1, scenario, firm, time, variate, call)
-        prod_a = 1.0
-        prod_b = 1.0
-        for w in range(4):
-            if j < a:
-                prod_a *= u[w]
-            elif j < n:
-                prod_b *= u[w]
-            j += 1
-        log_a += math.log(prod_a)
-        log_b += math.log(prod_b)
-    return log_a / (log_a + log_b)
 
 
 @jit

@@ -24,6 +24,8 @@ from numba import njit, prange
 from resonance.kernels import rng
 from resonance.kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
 from resonance.kernels.registry import (
+    ABSORB_A,
+    ABSORB_B,
     BROKE_THROUGH,
     CONVERTED,
     EFFICIENCY,
@@ -31,12 +33,18 @@ from resonance.kernels.registry import (
     JUMP_CAP,
     JUMP_SCALE,
     JUMP_SIGMA,
+    LOCK_A,
+    LOCK_B,
     LOG_TFP,
     N_METRICS,
     N_SNAPSHOT,
     N_STATE,
     PARADIGM,
     RD,
+    RD0_A,
+    RD0_B,
+    RISK_A,
+    RISK_B,
     S_BREAKTHROUGH,
     S_ENTERED,
     S_LOG_TFP,
@@ -87,7 +95,7 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
 
     params:       float64 (s, p, N_PARAMETERS): each scenario's parameters under each path.
     firm_params:  float64 (N_FIRM_PARAMETERS,): firm distributions and jump shapes.
-    tables:       dtype F (2, knots + 1): quantile tables of jump and step sizes.
+    tables:       dtype F (6, knots + 1): ``quantile_tables`` (sizes and Beta attributes).
     scenario_ids: int64 (s,): global scenario indices (the RNG counter).
     seed:         uint64 run seed.
     n_firms:      firms per scenario.
@@ -106,7 +114,7 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
         state = np.empty((N_STATE, n_firms), dtype=F)
         draws = np.empty((5, n_firms), dtype=F)
         ind = np.empty(N_INDUSTRY)
-        draw_founders(attrs, firm_params, k0, k1, scenario)
+        draw_founders(attrs, firm_params, tables, k0, k1, scenario)
         for p in range(n_paths):
             init_path(state, ind, attrs, params[j, p])
             for t in range(n_quarters):
@@ -145,28 +153,29 @@ def float_type(precision: str):
     return PRECISIONS[precision]
 
 
-def size_tables(firm_params, precision: str = "float32") -> np.ndarray:
-    """Quantile tables of (jump, step) sizes: (2, knots + 1) of the precision's dtype; the
-    jump's a truncated lognormal (``rng.lognormal_table``), the step's a Beta.
+def quantile_tables(firm_params, precision: str = "float32") -> np.ndarray:
+    """Quantile tables of the kernel's one-uniform draws: (6, knots + 1) of the precision's
+    dtype, rows ``rng.TABLE_*``: the jump size (truncated lognormal,
+    ``rng.lognormal_table``), the incremental step and the four Beta attributes rd0,
+    absorb, risk and lock (``rng.beta_table``).
 
     Made once per process and shapes (scipy's inverse takes milliseconds, a serial cost
     every chunk would otherwise pay); the kernels only read them.
     """
     fp = np.asarray(firm_params, dtype=np.float64)
-    return _size_tables(
-        float(fp[JUMP_SIGMA]),
-        float(fp[JUMP_CAP]),
-        float(fp[STEP_A]),
-        float(fp[STEP_B]),
-        precision,
+    shapes = tuple(
+        float(fp[k])
+        for k in (STEP_A, STEP_B, RD0_A, RD0_B, ABSORB_A, ABSORB_B, RISK_A, RISK_B, LOCK_A, LOCK_B)
     )
+    return _quantile_tables(float(fp[JUMP_SIGMA]), float(fp[JUMP_CAP]), shapes, precision)
 
 
 @functools.lru_cache(maxsize=8)
-def _size_tables(jump_sigma, jump_cap, step_a, step_b, precision):
-    return np.stack(
-        [rng.lognormal_table(jump_sigma, jump_cap), rng.beta_table(step_a, step_b)]
-    ).astype(PRECISIONS[precision])
+def _quantile_tables(jump_sigma, jump_cap, shapes, precision):
+    betas = [rng.beta_table(shapes[k], shapes[k + 1]) for k in range(0, len(shapes), 2)]
+    return np.stack([rng.lognormal_table(jump_sigma, jump_cap), *betas]).astype(
+        PRECISIONS[precision]
+    )
 
 
 def simulate(
@@ -198,7 +207,7 @@ def simulate(
     simulate_into(
         params,
         np.ascontiguousarray(firm_params, dtype=np.float64),
-        size_tables(firm_params, precision),
+        quantile_tables(firm_params, precision),
         np.ascontiguousarray(scenario_ids, dtype=np.int64),
         np.uint64(seed),
         int(n_firms),
@@ -222,7 +231,7 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     state = np.empty((N_STATE, n_firms), dtype=F)
     draws = np.empty((5, n_firms), dtype=F)
     ind = np.empty(N_INDUSTRY)
-    draw_founders(attrs, firm_params, k0, k1, scenario)
+    draw_founders(attrs, firm_params, tables, k0, k1, scenario)
     init_path(state, ind, attrs, params)
     for t in range(out.shape[0]):
         quarter(state, draws, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F)
@@ -241,7 +250,7 @@ def trace(params, firm_params, scenario, seed, n_firms, n_quarters, precision="f
     trace_into(
         np.ascontiguousarray(params, dtype=np.float64),
         np.ascontiguousarray(firm_params, dtype=np.float64),
-        size_tables(firm_params, precision),
+        quantile_tables(firm_params, precision),
         int(scenario),
         np.uint64(seed),
         int(n_firms),

@@ -187,7 +187,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, shape (N_PARAMETERS,), float64.
     fp:     firm-distribution parameters, shape (N_FIRM_PARAMETERS,), float64.
-    tables: Beta quantile tables (jump, step), shape (2, knots + 1), dtype F.
+    tables: quantile tables (``simulate.quantile_tables``), shape (6, knots + 1), dtype F.
     k0, k1: Philox key (``rng.split_seed``); scenario: global scenario index; t: quarter.
     out:    this quarter's metrics, shape (N_METRICS,), float64; written.
     F:      the float type of the arithmetic, np.float32 or np.float64.
@@ -298,8 +298,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         prod_z[i] = vmath.inverse_normal(rng.unit(v3, F), F)
         u_exit[i] = rng.unit(rng.block(k0, k1, scenario, i, t, rng.FATE)[0], F)
     for i in range(n):
-        jump_size[i] = rng.beta_quantile(tables[0], jump_size[i], F)
-        step_size[i] = rng.beta_quantile(tables[1], step_size[i], F)
+        jump_size[i] = rng.beta_quantile(tables[rng.TABLE_JUMP], jump_size[i], F)
+        step_size[i] = rng.beta_quantile(tables[rng.TABLE_STEP], step_size[i], F)
 
     s_eff = zero
     s_trad = zero
@@ -474,7 +474,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         for i in range(n):
             if u_exit[i] > zero:
                 a0, rd0, ab, rk, ly, lk, _, zp = draw_attributes(
-                    fp, k0, k1, scenario, i, t, rng.ATTR_ENTRY
+                    fp, tables, k0, k1, scenario, i, t, rng.ATTR_ENTRY
                 )
                 reset_firm(
                     state,

@@ -30,7 +30,7 @@ from resonance.kernels.registry import (
     THRESHOLD,
 )
 from resonance.kernels.rng import split_seed
-from resonance.kernels.simulate import simulate, size_tables, trace
+from resonance.kernels.simulate import quantile_tables, simulate, trace
 from resonance.kernels.step import quarter
 from tests.helpers import ROOT, nominal_params, path_index, small_config
 
@@ -81,10 +81,10 @@ class Stepper:
         attrs = np.empty((N_ATTRIBUTES, firms))
         self.state = np.empty((N_STATE, firms))
         self.draws = np.empty((5, firms))
-        self.tables = size_tables(config.firm_vector, "float64")
+        self.tables = quantile_tables(config.firm_vector, "float64")
         self.ind = np.empty(N_INDUSTRY)
         self.row = np.empty(N_METRICS)
-        draw_founders(attrs, config.firm_vector, *self.key, scenario)
+        draw_founders(attrs, config.firm_vector, self.tables, *self.key, scenario)
         init_path(self.state, self.ind, attrs, params)
 
     def quarter(self, t):

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from resonance.flows.config import load_config
 from resonance.kernels import reference, rng
+from resonance.kernels.firms import draw_attributes
+from resonance.kernels.simulate import quantile_tables
+from tests.helpers import DEFAULT_CONFIG
 
 # Random123 kat_vectors, philox4x32 with 10 rounds: counter, key -> output.
 KAT = [
@@ -43,12 +47,24 @@ def test_numpy_and_numba_generators_give_the_same_bits():
     )
     np.testing.assert_array_equal(got, want)
     k0, k1 = rng.split_seed(np.uint64(seed))
-    beta_nb = np.array([rng.beta_int(k0, k1, s, 1, 2, rng.ATTR_INIT, 2, 5) for s in range(n)])
-    beta_np = reference.beta_int(key, np.arange(n, dtype=np.uint64), 1, 2, rng.ATTR_INIT, 2, 5)
-    np.testing.assert_array_equal(beta_nb, beta_np)
-    norm_nb = np.array([rng.normal(k0, k1, s, 1, 2, rng.ATTR_INIT) for s in range(n)])
-    norm_np = reference.normal(key, np.arange(n, dtype=np.uint64), 1, 2, rng.ATTR_INIT)
-    np.testing.assert_allclose(norm_nb, norm_np, rtol=1e-14, atol=1e-14)
+    # A firm's attributes (three blocks: normals, Beta tables, uniforms) in both codes.
+    fp = load_config(DEFAULT_CONFIG).firm_vector
+    tables = quantile_tables(fp, "float64")
+    attrs_nb = np.array(
+        [draw_attributes(fp, tables, k0, k1, s, 1, 2, rng.ATTR_ENTRY) for s in range(n)]
+    )
+    attrs_np = np.stack(
+        reference.draw_attributes(
+            fp,
+            reference.CounterDraws(seed, fp),
+            np.arange(n, dtype=np.uint64),
+            np.uint64(1),
+            np.uint64(2),
+            rng.ATTR_ENTRY,
+        ),
+        axis=1,
+    )
+    np.testing.assert_allclose(attrs_nb, attrs_np, rtol=1e-13, atol=1e-14)
     # The hot loop's blocks and 23-bit uniforms, in both float types.
     words_nb = np.array([rng.block(k0, k1, s, 3, 4, rng.SIZES) for s in range(n)])
     words_np = np.stack(reference.block(key, np.arange(n, dtype=np.uint64), 3, 4, rng.SIZES), 1)
@@ -81,17 +97,33 @@ def test_counters_are_independent_streams():
         assert abs(np.corrcoef(x, y)[0, 1]) < 4.0 / np.sqrt(x.size)
 
 
-@pytest.mark.parametrize("a, b", [(2, 5), (2, 8), (4, 40), (1, 1)])
-def test_beta_variates_follow_their_distribution(a, b):
-    key = reference.split_seed(42)
-    x = reference.beta_int(key, np.arange(20_000, dtype=np.uint64), 0, 0, rng.ATTR_INIT, a, b)
-    assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 1e-3
-
-
-def test_normal_variates_are_standard_normal():
-    key = reference.split_seed(42)
-    z = reference.normal(key, np.arange(20_000, dtype=np.uint64), 0, 0, rng.ATTR_INIT)
-    assert stats.kstest(z, "norm").pvalue > 1e-3
+def test_founders_attributes_follow_their_distributions():
+    """20,000 founders of one scenario: Beta attributes through their tables, normals by
+    Box-Muller, Pareto sizes, integer layers (KS tests; MODEL.md §2 and docs/model.md)."""
+    config = load_config(DEFAULT_CONFIG)
+    fp = config.firm_vector
+    draws = reference.CounterDraws(42, fp)
+    firms = np.arange(20_000, dtype=np.uint64)
+    a0, rd0, absorb, risk, layers, lock, size0, z_prod = reference.draw_attributes(
+        fp, draws, np.uint64(0), firms, np.uint64(0), rng.ATTR_INIT
+    )
+    raw = config.schema.firm_parameters
+    checks = [
+        (rd0, stats.beta(raw["rd0_a"], raw["rd0_b"])),
+        (absorb, stats.beta(raw["absorb_a"], raw["absorb_b"])),
+        (risk, stats.beta(raw["risk_a"], raw["risk_b"])),
+        (lock, stats.beta(raw["lock_a"], raw["lock_b"])),
+        (a0, stats.norm(raw["a0_mean"], raw["a0_sd"])),
+        (z_prod, stats.norm()),
+        (size0, stats.pareto(raw["size_alpha"])),
+    ]
+    for x, law in checks:
+        assert stats.kstest(x, law.cdf).pvalue > 1e-3
+    low, high = int(raw["layers_min"]), int(raw["layers_max"])
+    assert set(np.unique(layers)) == set(range(low, high + 1))
+    # the four Beta attributes and the two normals come from different words: uncorrelated
+    for x, y in ((rd0, absorb), (risk, lock), (a0, z_prod)):
+        assert abs(np.corrcoef(x, y)[0, 1]) < 4.0 / np.sqrt(x.size)
 
 
 @pytest.mark.parametrize("float_type", [np.float32, np.float64])
