@@ -29,7 +29,6 @@ from resonance.flows.files import read_yaml_text
 from resonance.flows.paths import LeverArrays, PolicyPath, load_path
 from resonance.flows.uncertain import Distribution, parse
 from resonance.kernels.registry import (
-    BETA_SHAPES,
     FIRM_INFO,
     FIRM_PARAMETERS,
     PARAMETER_INFO,
@@ -136,12 +135,6 @@ class RunConfig:
             _check_bounds(f"parameters.{name}", v, PARAMETER_INFO[name].bounds)
         for name, v in schema.firm_parameters.items():
             _check_bounds(f"firm_parameters.{name}", v, FIRM_INFO[name].bounds)
-            if name in BETA_SHAPES and v != int(v):
-                raise ConfigError(
-                    f"firm_parameters.{name}",
-                    f"{v} is not an integer",
-                    "Beta shapes are whole numbers (kernels/rng.py)",
-                )
         # The uncertain parameters in the registry's order, whatever the YAML's: column d of
         # the design is uncertain_names[d].
         self.uncertain_names = tuple(n for n in PARAMETERS if n in schema.uncertain)

@@ -206,7 +206,6 @@ _FIRM = (
 )
 FIRM_PARAMETERS: tuple[str, ...] = tuple(e.name for e in _FIRM)
 FIRM_INFO: dict[str, Entry] = {e.name: e for e in _FIRM}
-BETA_SHAPES: tuple[str, ...] = tuple(n for n in FIRM_PARAMETERS if n.endswith(("_a", "_b")))
 (
     A0_MEAN, A0_SD, RD0_A, RD0_B, ABSORB_A, ABSORB_B, RISK_A, RISK_B, LAYERS_MIN,
     LAYERS_MAX, LOCK_A, LOCK_B, SIZE_ALPHA, JUMP_SIGMA, JUMP_CAP, STEP_A, STEP_B,

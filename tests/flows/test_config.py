@@ -49,7 +49,7 @@ BAD = {
     "out-of-range parameter": (_set("parameters.lock_w", 1.5), "parameters.lock_w"),
     "inverted uncertain range": (_set("uncertain.patience", [12.0, 2.0]), "uncertain.patience"),
     "unknown uncertain parameter": (_set("uncertain.luck", [0, 1]), "uncertain.luck"),
-    "non-integer beta shape": (_set("firm_parameters.rd0_a", 4.5), "firm_parameters.rd0_a"),
+    "beta shape out of range": (_set("firm_parameters.rd0_a", 0.5), "firm_parameters.rd0_a"),
     "bad quantiles": (_set("quantiles", [0.5, 0.05]), "quantiles"),
     "negative seed": (_set("seed", -1), "seed"),
     "duplicate path": (_set("paths", ["baseline", "baseline"]), "paths"),
