@@ -1,5 +1,5 @@
-"""The ``resonance`` command line: run, validate, summary, plot, compare, sensitivity, discover,
-report, facts, calibrate.
+"""The ``resonance`` command line: run, validate, summary, plot, compare, robust, sensitivity,
+discover, report, facts, calibrate.
 
 Every command validates its input before any work starts; a mistake the user can fix is
 printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit status 2.
@@ -127,6 +127,18 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--quarter", type=int, default=-1, help="quarter index (default: last)")
     comp.add_argument("--out", help="write a fan chart of the difference to this image")
 
+    rob = sub.add_parser(
+        "robust", help="regret, satisficing and worst case of every path across the worlds"
+    )
+    rob.add_argument("store")
+    rob.add_argument("--metric", default="innovation_efficiency")
+    rob.add_argument("--quarter", type=int, default=-1, help="quarter index (default: last)")
+    rob.add_argument("--satisfice", type=float, help="the goal X of the satisficing share")
+    side = rob.add_mutually_exclusive_group()
+    side.add_argument("--minimize", action="store_true", help="less of the metric is better")
+    side.add_argument("--maximize", action="store_true", help="more of the metric is better")
+    rob.add_argument("--out", help="write the rank chart of the criteria to this image")
+
     sens = sub.add_parser("sensitivity", help="which uncertain parameters decide a metric")
     sens.add_argument("store")
     sens.add_argument("--metric", default="innovation_efficiency")
@@ -210,6 +222,20 @@ def cmd_compare(args) -> int:
     console.print(tables.comparison_table(result))
     if args.out:
         console.print(f"wrote {figures.comparison_chart(result, args.out)}")
+    return 0
+
+
+def cmd_robust(args) -> int:
+    from resonance.flows.analysis import figures, tables
+    from resonance.flows.analysis.robust import robustness
+
+    ds = _open_draws(args.store)
+    _check_quarter(ds, args.quarter)
+    maximize = False if args.minimize else (True if args.maximize else None)
+    result = robustness(ds, args.metric, args.quarter, args.satisfice, maximize)
+    console.print(tables.robustness_table(result))
+    if args.out:
+        console.print(f"wrote {figures.robustness_chart(result, args.out)}")
     return 0
 
 
@@ -467,6 +493,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "plot": cmd_plot,
     "compare": cmd_compare,
+    "robust": cmd_robust,
     "sensitivity": cmd_sensitivity,
     "discover": cmd_discover,
     "report": cmd_report,

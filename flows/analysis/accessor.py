@@ -11,18 +11,29 @@ import xarray as xr
 
 from resonance.flows.analysis.compare import Comparison, compare
 from resonance.flows.analysis.discover import Discovery, discover
+from resonance.flows.analysis.robust import Robustness, robustness
 from resonance.flows.analysis.sensitivity import Sensitivity, sensitivity
 
 
 @xr.register_dataset_accessor("resonance")
 class ResonanceAccessor:
-    """``ds.resonance.compare / sensitivity / discover`` on the ``draws`` group."""
+    """``ds.resonance.compare / robustness / sensitivity / discover`` on the ``draws``
+    group."""
 
     def __init__(self, ds: xr.Dataset):
         self._ds = ds
 
     def compare(self, a: str, b: str, metric: str, quarter: int = -1) -> Comparison:
         return compare(self._ds, a, b, metric, quarter)
+
+    def robustness(
+        self,
+        metric: str,
+        quarter: int = -1,
+        satisfice: float | None = None,
+        maximize: bool | None = None,
+    ) -> Robustness:
+        return robustness(self._ds, metric, quarter, satisfice, maximize)
 
     def sensitivity(
         self, metric: str, quarter: int = -1, path: str = "baseline", **kwargs

@@ -9,6 +9,7 @@ import xarray as xr
 
 from resonance.flows.analysis.compare import Comparison
 from resonance.flows.analysis.discover import Discovery
+from resonance.flows.analysis.robust import CRITERIA, Robustness
 from resonance.flows.analysis.sensitivity import Sensitivity
 from resonance.flows.metrics import check_metric
 from resonance.kernels.registry import METRIC_INFO
@@ -133,6 +134,39 @@ def comparison_chart(c: Comparison, out) -> Path:
     )
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
+    return _save(fig, out)
+
+
+def robustness_chart(r: Robustness, out) -> Path:
+    """Where the criteria agree: each path's rank (1 = best) under each criterion, one line
+    per path across the criteria (a bump chart), with the value printed in each cell."""
+    plt = _pyplot()
+    criteria = [str(c) for c in r.table.criterion.values]
+    paths = [str(p) for p in r.table.path.values]
+    rank = r.table["rank"].values  # (criterion, path)
+    fig, ax = plt.subplots(figsize=(1.35 * len(criteria) + 2.5, 0.42 * len(paths) + 1.6))
+    im = ax.imshow(rank.T, cmap="RdYlGn_r", vmin=1, vmax=len(paths), aspect="auto")
+    for i, c in enumerate(criteria):
+        for j in range(len(paths)):
+            value = float(r.table[c].values[j])
+            ax.text(i, j, f"{rank[i, j]}\n{value:.3g}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(
+        range(len(criteria)),
+        [CRITERIA[c][0] for c in criteria],
+        rotation=30,
+        ha="right",
+        fontsize=8,
+    )
+    ax.set_yticks(range(len(paths)), paths, fontsize=8)
+    goal = "higher" if r.maximize else "lower"
+    at = "≥" if r.maximize else "≤"
+    extra = f", satisficing: {at} {r.satisfice:g}" if r.satisfice is not None else ""
+    ax.set_title(
+        f"Rank of each path by criterion ({r.metric}, {goal} is better, {r.years:g} y, "
+        f"{r.n:,} worlds{extra})",
+        fontsize=9,
+    )
+    fig.colorbar(im, ax=ax, label="rank (1 = best)", shrink=0.8)
     return _save(fig, out)
 
 

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from resonance.flows.analysis.compare import Comparison
 from resonance.flows.analysis.discover import Discovery
+from resonance.flows.analysis.robust import Robustness
 from resonance.flows.analysis.sensitivity import Sensitivity
 from resonance.flows.metrics import check_metric
 from resonance.kernels.registry import METRICS
@@ -115,6 +116,41 @@ def discovery_table(d: Discovery) -> Table:
     for name, (lo, hi) in box.restricted(d.bounds).items():
         flo, fhi = d.bounds[name]
         table.add_row(name, f"{lo:.4g}", f"{hi:.4g}", f"[{flo:.4g}, {fhi:.4g}]")
+    return table
+
+
+def robustness_table(r: Robustness) -> Table:
+    """Every path under every criterion, the rank (1 = best) beside each value."""
+    goal = "higher" if r.maximize else "lower"
+    title = (
+        f"Robustness of {r.metric} after {r.years:g} years over {r.n:,} worlds "
+        f"({goal} is better"
+        + (
+            f"; satisficing: {'≥' if r.maximize else '≤'} {r.satisfice:g}"
+            if r.satisfice is not None
+            else ""
+        )
+        + ")"
+    )
+    table = Table(
+        title=title,
+        caption="(rank): 1 = best under that criterion; tail p10 = 10th percentile on the bad side",
+    )
+    table.add_column("path", no_wrap=True)
+    criteria = [str(c) for c in r.table.criterion.values]
+    for c in criteria:
+        table.add_column(c.replace("_", " "), justify="right", no_wrap=True)
+    table.add_column("std", justify="right")
+    for j, path in enumerate(str(p) for p in r.table.path.values):
+        cells = [path]
+        for i, c in enumerate(criteria):
+            value = float(r.table[c].values[j])
+            text = f"{value:.3g}"
+            if c == "satisficing":
+                text += f"±{float(r.table['satisficing_se'].values[j]):.1g}"
+            cells.append(f"{text} ({int(r.table['rank'].values[i, j])})")
+        cells.append(f"{float(r.table['std'].values[j]):.3g}")
+        table.add_row(*cells)
     return table
 
 
