@@ -246,8 +246,10 @@ def cmd_sensitivity(args) -> int:
     _check_quarter(ds, args.quarter)
     result = sensitivity(ds, args.metric, args.quarter, args.path, bootstrap=args.bootstrap)
     console.print(tables.sensitivity_table(result))
-    if result.sobol is None:
-        n = len(result.ranking)
+    if result.sobol is None and ds.attrs.get("sampler") == "saltelli":
+        console.print("Sobol indices are for one path of a Saltelli store, not a family.")
+    elif result.sobol is None:
+        n = len([p for p in result.ranking.index if not str(p).startswith("lever_")])
         console.print(
             f"Sobol indices need a Saltelli design: run with --sampler saltelli "
             f"(scenarios a multiple of {n + 2}, e.g. {128 * (n + 2)})."

@@ -26,7 +26,7 @@ from pydantic import (
 
 from resonance.flows.errors import ConfigError, config_error_from
 from resonance.flows.files import read_yaml_text
-from resonance.flows.paths import LeverArrays, PolicyPath, load_path
+from resonance.flows.paths import LeverArrays, PolicyPath, expand, lever_coordinates, load_path
 from resonance.flows.uncertain import Distribution, parse
 from resonance.kernels.registry import (
     FIRM_INFO,
@@ -170,7 +170,12 @@ class RunConfig:
             )
 
         self.paths_dir = source.parent / "paths"
-        self.paths: list[PolicyPath] = [load_path(ref, self.paths_dir) for ref in schema.paths]
+        files = [load_path(ref, self.paths_dir) for ref in schema.paths]
+        # A file with lever ranges stands for its policies (flows/paths.py, expand).
+        self.paths: list[PolicyPath] = [
+            policy for file in files for policy in expand(file, schema.sampler, schema.seed)
+        ]
+        self.lever_coords = lever_coordinates([f for f in files if f.ranges], self.paths)
         self.path_names = [p.name for p in self.paths]
         if len(set(self.path_names)) != len(self.path_names):
             raise ConfigError("paths", f"two path files share a name: {self.path_names}")

@@ -5,16 +5,23 @@ A path is a set of lever changes over the baseline, applied in the order ``set``
 ``kernels.registry.PARAMETERS``) to a number. ``combine`` merges other paths into one:
 scales multiply, adds sum, floors take the highest, ceilings the lowest, and two different
 ``set`` values for one parameter are an error.
+
+A lever may also be a range ``[low, high]``; the file then says ``policies: N`` and stands
+for N policies, ``name/000`` ... ``name/N-1``, whose ranged levers are drawn uniformly from
+their ranges by the run's sampler and seed, from a stream of their own
+(:func:`expand`). Each policy is a path like any other; its lever values are kept as
+coordinates on the store's ``path`` dimension (``lever_coordinates``).
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from resonance.flows.errors import ConfigError, config_error_from
 from resonance.flows.files import read_yaml_mapping
@@ -31,11 +38,12 @@ class PathFile(BaseModel):
     name: str
     description: str = ""
     combine: list[str] = []
-    set: dict[str, float] = {}
-    scale: dict[str, float] = {}
-    add: dict[str, float] = {}
-    at_least: dict[str, float] = {}
-    at_most: dict[str, float] = {}
+    policies: int | None = Field(default=None, ge=1, le=100_000)
+    set: dict[str, float | tuple[float, float]] = {}
+    scale: dict[str, float | tuple[float, float]] = {}
+    add: dict[str, float | tuple[float, float]] = {}
+    at_least: dict[str, float | tuple[float, float]] = {}
+    at_most: dict[str, float | tuple[float, float]] = {}
 
 
 @dataclass
@@ -45,6 +53,10 @@ class PolicyPath:
     name: str
     description: str = ""
     levers: dict[str, dict[str, float]] = field(default_factory=lambda: {k: {} for k in LEVERS})
+    # (lever, parameter) -> (low, high): levers still to be drawn (see :func:`expand`)
+    ranges: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    policies: int = 0  # how many policies the ranges stand for
+    family: str = ""  # for a drawn policy, the path file's name
 
     def merge(self, other: PolicyPath, where: str) -> None:
         """Add ``other``'s levers to this path's (see the module docstring for the rules)."""
@@ -106,12 +118,103 @@ def load_path(ref: str, paths_dir: Path, _seen: tuple[str, ...] = ()) -> PolicyP
                     else "see kernels/registry.py PARAMETERS"
                 )
                 raise ConfigError(f"{where}.{lever}.{name}", "unknown parameter", hint)
-            if not math.isfinite(value):
-                raise ConfigError(f"{where}.{lever}.{name}", f"must be finite, got {value}")
-            path.levers[lever][name] = value
+            key = f"{where}.{lever}.{name}"
+            if isinstance(value, tuple):
+                low, high = value
+                if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+                    raise ConfigError(key, f"[{low}, {high}]", "a range [low, high], low < high")
+                path.ranges[(lever, name)] = (low, high)
+            elif not math.isfinite(value):
+                raise ConfigError(key, f"must be finite, got {value}")
+            else:
+                path.levers[lever][name] = value
+    if path.ranges and spec.policies is None:
+        raise ConfigError(f"{where}.policies", "missing", "a path with lever ranges says how many")
+    if spec.policies is not None and not path.ranges:
+        raise ConfigError(f"{where}.policies", "without a lever range", "give a lever [low, high]")
+    if path.ranges and spec.combine:
+        raise ConfigError(f"{where}.combine", "with lever ranges", "combine fixed paths only")
+    if "/" in spec.name:
+        raise ConfigError(f"{where}.name", f"{spec.name!r}", "a name without '/'")
+    path.policies = spec.policies or 0
     for sub in spec.combine:
-        path.merge(load_path(sub, paths_dir, (*_seen, str(file))), where)
+        part = load_path(sub, paths_dir, (*_seen, str(file)))
+        if part.ranges:
+            raise ConfigError(
+                f"{where}.combine.{sub}", "has lever ranges", "combine fixed paths only"
+            )
+        path.merge(part, where)
     return path
+
+
+def lever_name(lever: str, parameter: str) -> str:
+    """The store coordinate of a drawn lever: ``lever_<lever>_<parameter>``."""
+    return f"lever_{lever}_{parameter}"
+
+
+def _policy_design(path: PolicyPath, sampler: str, seed: int) -> np.ndarray:
+    """Unit-cube design (policy, ranged lever) of one path file, from a stream of its own:
+    the run's sampler, seeded by the run seed and the file's name."""
+    n, d = path.policies, len(path.ranges)
+    name_word = zlib.crc32(path.name.encode())
+    if sampler == "mc":  # the run's Philox, in its NumPy form (no compiled code at load)
+        from resonance.kernels import reference, rng
+
+        key = reference.split_seed(seed)
+        ids = np.arange(n, dtype=np.uint64)
+        calls = [
+            reference.uniforms(key, ids, rng.POLICY_FIRM, name_word, rng.POLICY, c)
+            for c in range((d + 3) // 4)
+        ]
+        return np.stack([u for block in calls for u in block], axis=1)[:, :d]
+    import warnings
+
+    from scipy.stats import qmc
+
+    generator = np.random.default_rng([seed, 65, name_word])
+    if sampler == "lhs":
+        return qmc.LatinHypercube(d=d, rng=generator).random(n)
+    with warnings.catch_warnings():  # Sobol points balance in powers of two; others still cover
+        warnings.simplefilter("ignore")
+        return qmc.Sobol(d=d, scramble=True, rng=generator).random(n)
+
+
+def expand(path: PolicyPath, sampler: str, seed: int) -> list[PolicyPath]:
+    """The policies a path stands for: itself when it has no lever ranges; else
+    ``path.policies`` paths ``name/000`` ..., each with every ranged lever drawn."""
+    if not path.ranges:
+        return [path]
+    unit = _policy_design(path, sampler, seed)
+    width = max(3, len(str(path.policies - 1)))
+    out = []
+    for k in range(path.policies):
+        policy = PolicyPath(
+            f"{path.name}/{k:0{width}d}",
+            path.description,
+            {lever: dict(values) for lever, values in path.levers.items()},
+            family=path.name,
+        )
+        for j, ((lever, name), (low, high)) in enumerate(path.ranges.items()):
+            policy.levers[lever][name] = float(low + unit[k, j] * (high - low))
+        out.append(policy)
+    return out
+
+
+def lever_coordinates(
+    families: list[PolicyPath], policies: list[PolicyPath]
+) -> dict[str, np.ndarray]:
+    """Coordinate name -> float64 (path,) of every drawn lever: the policy's value, NaN on
+    paths of other files."""
+    coords: dict[str, np.ndarray] = {}
+    for family in families:
+        for lever, name in family.ranges:
+            values = np.full(len(policies), np.nan)
+            for p, policy in enumerate(policies):
+                if policy.family == family.name:
+                    values[p] = policy.levers[lever][name]
+            key = lever_name(lever, name)
+            coords[key] = np.where(np.isnan(values), coords.get(key, values), values)
+    return coords
 
 
 @dataclass(frozen=True)

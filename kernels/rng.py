@@ -59,6 +59,8 @@ ATTR_INIT = 16  # initial firm attributes: ATTR_INIT + attribute block (0..2)
 ATTR_ENTRY = 32  # attributes of an entrant that replaces firm i in quarter t
 THETA = 64  # Monte Carlo design of the uncertain parameters (firm word = THETA_FIRM)
 THETA_FIRM = 0xFFFFFFFF
+POLICY = 65  # ``mc`` design of a path file's lever ranges (firm word = POLICY_FIRM)
+POLICY_FIRM = 0xFFFFFFFE
 
 # Attribute numbers (rows of the attribute array, MODEL.md §2) ...
 ATTR_A0, ATTR_RD0, ATTR_ABSORB, ATTR_RISK, ATTR_LAYERS, ATTR_LOCK, ATTR_SIZE, ATTR_PROD = range(8)

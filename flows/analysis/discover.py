@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from resonance.flows.analysis.select import check, inputs, vector
+from resonance.flows.analysis.select import cases, check
 from resonance.flows.errors import ResonanceError
 
 
@@ -144,10 +144,9 @@ def discover(
     none does, the one with the largest (density - base rate) x coverage); restrictions
     that barely matter are then released (:func:`drop_weak_restrictions`).
     """
-    check(ds, metric, (path,))
-    y = vector(ds, metric, path, quarter)
+    check(ds, metric)
+    x, y = cases(ds, metric, path, quarter)  # a family of policies adds its drawn levers
     interest = (y < threshold) if below else (y > threshold)
-    x = inputs(ds)
     if not interest.any():
         raise ResonanceError(
             f"--{'below' if below else 'above'} {threshold}",

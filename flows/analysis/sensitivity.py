@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from resonance.flows.analysis.select import check, input_names, inputs, vector
+from resonance.flows.analysis.select import cases, check, input_names
 from resonance.flows.errors import ResonanceError
 
 
@@ -93,11 +93,17 @@ def sensitivity(
     seed: int = 0,
     bootstrap: int = 20,
 ) -> Sensitivity:
-    """Which uncertain parameters decide ``metric`` on ``path`` (see the module docstring)."""
-    check(ds, metric, (path,))
-    y = vector(ds, metric, path, quarter)
-    x = inputs(ds)
-    sobol = sobol_indices(ds, y, seed) if ds.attrs.get("sampler") == "saltelli" else None
+    """Which uncertain parameters decide ``metric`` on ``path`` (see the module docstring).
+
+    ``path`` may name a family of drawn policies (``spillover_support/*``): the ranking
+    then takes the drawn levers as inputs next to the uncertain parameters, over every
+    scenario under every policy (``select.cases``); Sobol indices need one path.
+    """
+    check(ds, metric)
+    x, y = cases(ds, metric, path, quarter)
+    one_path = len(y) == ds.sizes["scenario"]
+    saltelli = ds.attrs.get("sampler") == "saltelli" and one_path
+    sobol = sobol_indices(ds, y, seed) if saltelli else None
     return Sensitivity(
         metric, path, float(ds.time[quarter]), sobol, tree_ranking(x, y, seed, bootstrap)
     )

@@ -116,7 +116,38 @@ def path_time_coords(config: RunConfig) -> dict:
             "description": "End of each simulated quarter.",
         },
     )
-    return {"time": time, "path": path_coordinate(config.path_names)}
+    return {"time": time, "path": path_coordinate(config.path_names), **lever_coords(config)}
+
+
+LEVER_WORDS = {
+    "set": "set to",
+    "scale": "scaled by",
+    "add": "raised by",
+    "at_least": "raised at least to",
+    "at_most": "lowered at most to",
+}
+
+
+def lever_coords(config: RunConfig) -> dict:
+    """One coordinate on ``path`` per drawn lever (flows/paths.py, ``expand``): each
+    policy's value, NaN on the paths of other files."""
+    out = {}
+    for key, values in config.lever_coords.items():
+        lever, parameter = next(
+            (lv, key[len(f"lever_{lv}_") :]) for lv in LEVER_WORDS if key.startswith(f"lever_{lv}_")
+        )
+        info = PARAMETER_INFO[parameter]
+        out[key] = xr.Variable(
+            "path",
+            values,
+            {
+                "long_name": f"{parameter} {LEVER_WORDS[lever]} (drawn lever)",
+                "units": "1" if lever == "scale" else info.units,
+                "description": f"The policy's {lever} lever of {parameter}, drawn from its "
+                "path file's range; NaN on paths without it.",
+            },
+        )
+    return out
 
 
 def path_coordinate(names) -> xr.Variable:
@@ -191,10 +222,10 @@ def firms_template(config: RunConfig) -> xr.Dataset | None:
         name: da.zeros((k, p, years, n), dtype=SNAPSHOT_DTYPES[name], chunks=(cs, p, years, n))
         for name in SNAPSHOT
     }
-    return firms_dataset(arrays, config.path_names)
+    return firms_dataset(arrays, config.path_names, levers=lever_coords(config))
 
 
-def firms_dataset(arrays: dict, paths, first_scenario: int = 0) -> xr.Dataset:
+def firms_dataset(arrays: dict, paths, first_scenario: int = 0, levers=None) -> xr.Dataset:
     """The ``firms`` group's Dataset of ``arrays``: snapshot name -> array (scenario, path,
     year, firm) of that variable's dtype, with every attribute and coordinate."""
     k, _, years, n = arrays[SNAPSHOT[0]].shape
@@ -213,6 +244,7 @@ def firms_dataset(arrays: dict, paths, first_scenario: int = 0) -> xr.Dataset:
     }
     coords = {
         "path": path_coordinate(paths),
+        **(levers or {}),
         "scenario": xr.Variable(
             "scenario",
             np.arange(first_scenario, first_scenario + k),
