@@ -160,6 +160,13 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument(
         "--density", type=float, default=0.8, help="choose the first box at least this dense"
     )
+    disc.add_argument("--box", type=int, help="choose this step of the first box's trajectory")
+    disc.add_argument(
+        "--boxes", type=_positive, default=1, help="boxes in sequence, each on the cases left"
+    )
+    disc.add_argument(
+        "--resample", type=int, default=0, help="PRIM runs on random halves for the stability"
+    )
     disc.add_argument("--out", help="write the scatter with the box to this image")
     fac = sub.add_parser("facts", help="stylized facts of real firms, measured on the model")
     fac.add_argument(
@@ -273,8 +280,12 @@ def cmd_discover(args) -> int:
         args.quarter,
         args.path,
         density=args.density,
+        box=args.box,
+        boxes=args.boxes,
+        resamples=max(0, args.resample),
     )
-    console.print(tables.discovery_table(result))
+    for renderable in tables.discovery_tables(result):
+        console.print(renderable)
     if args.out:
         console.print(f"wrote {figures.discovery_chart(result, args.out)}")
     return 0

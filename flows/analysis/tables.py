@@ -100,23 +100,68 @@ def sensitivity_table(s: Sensitivity) -> Table:
     return table
 
 
-def discovery_table(d: Discovery) -> Table:
-    box = d.box
+def discovery_tables(d: Discovery, steps: int = 12) -> list[Table]:
+    """The first box's peeling-and-pasting trajectory (about ``steps`` rows, the chosen one
+    always), each box of the sequence with its restrictions (and resampling stability),
+    and CART's densest leaves."""
     sign = "<" if d.below else ">"
-    table = Table(
-        title=f"PRIM: where {d.metric} {sign} {d.threshold:g} on {d.path} after "
-        f"{d.years:g} years (base rate {d.base_rate:.3f}); box "
-        f"{d.chosen} of {len(d.trajectory) - 1}: coverage {box.coverage:.3f}, "
-        f"density {box.density:.3f}, support {box.support:.3f}"
+    out = []
+    first = d.found[0]
+    traj = Table(
+        title=f"PRIM peeling trajectory: {d.metric} {sign} {d.threshold:g} on {d.path} after "
+        f"{d.years:g} years ({len(d.interest):,} cases, base rate {d.base_rate:.3f})",
+        caption="* the chosen step (--box K chooses another)",
     )
-    table.add_column("parameter")
-    table.add_column("box low", justify="right")
-    table.add_column("box high", justify="right")
-    table.add_column("full range", justify="right")
-    for name, (lo, hi) in box.restricted(d.bounds).items():
-        flo, fhi = d.bounds[name]
-        table.add_row(name, f"{lo:.4g}", f"{hi:.4g}", f"[{flo:.4g}, {fhi:.4g}]")
-    return table
+    for column in ("step", "coverage", "density", "support", "restricted"):
+        traj.add_column(column, justify="right")
+    n = len(first.trajectory)
+    shown = sorted({*range(0, n, max(1, n // steps)), n - 1, first.chosen})
+    for i in shown:
+        b = first.trajectory[i]
+        mark = "*" if i == first.chosen else ""
+        traj.add_row(
+            f"{i}{mark}",
+            f"{b.coverage:.3f}",
+            f"{b.density:.3f}",
+            f"{b.support:.3f}",
+            str(len(b.restricted(d.bounds))),
+        )
+    out.append(traj)
+    for k, found in enumerate(d.found):
+        box = found.box
+        table = Table(
+            title=f"box {k + 1}: step {found.chosen} of {len(found.trajectory) - 1}, "
+            f"coverage {box.coverage:.3f}, density {box.density:.3f}, support {box.support:.3f}"
+        )
+        table.add_column("input")
+        table.add_column("box low", justify="right")
+        table.add_column("box high", justify="right")
+        table.add_column("full range", justify="right")
+        if found.stability is not None:
+            table.add_column("reproduce coverage %", justify="right")
+            table.add_column("reproduce density %", justify="right")
+        for name, (lo, hi) in box.restricted(d.bounds).items():
+            flo, fhi = d.bounds[name]
+            row = [name, f"{lo:.4g}", f"{hi:.4g}", f"[{flo:.4g}, {fhi:.4g}]"]
+            if found.stability is not None:
+                row += [f"{v:.0f}" for v in found.stability.loc[name].values]
+            table.add_row(*row)
+        out.append(table)
+    if d.cart:
+        cart = Table(title="CART: the densest leaves of a classification tree")
+        for column in ("leaf", "coverage", "density", "support"):
+            cart.add_column(column, justify="right")
+        cart.add_column("restrictions")
+        for i, b in enumerate(d.cart[:3]):
+            limits = ", ".join(
+                f"{name} in [{lo:.3g}, {hi:.3g}]"
+                for name, (lo, hi) in b.restricted(d.bounds).items()
+            )
+            cart.add_row(
+                str(i + 1), f"{b.coverage:.3f}", f"{b.density:.3f}", f"{b.support:.3f}", limits
+            )
+        out.append(cart)
+    return out
 
 
 def robustness_table(r: Robustness) -> Table:
