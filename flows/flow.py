@@ -22,8 +22,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
+from prefect.states import Failed
 
 from resonance.flows.config import RunConfig
+from resonance.flows.confine import confine, from_deployment
 from resonance.flows.engine.cluster import ClusterSpec
 from resonance.flows.engine.console import show_bands
 from resonance.flows.engine.execute import RunReport, resolve, run
@@ -115,8 +117,16 @@ def scenario_run(
     config_path: run config YAML; out: store location (overrides the config's);
     overrides: dotted config keys to values (as ``resonance run`` passes them);
     workers / scheduler / cluster: where the chunks run (default: the config's cluster).
+    A run created through a deployment reads and writes only under the roots of
+    ``resonance.flows.confine`` and fails in one line otherwise.
     """
     overrides = {**(overrides or {}), **({"store": out} if out else {})}
+    if from_deployment():  # its parameters came through the Prefect API: confine them
+        try:
+            confine(config_path, overrides, cluster)
+        except ResonanceError as exc:
+            get_run_logger().error("resonance: error: %s", exc)
+            return Failed(message=f"resonance: error: {exc}")
     config, spec = validate(config_path, overrides, cluster, overwrite, scheduler)
     simulate(config, spec, workers, scheduler, overwrite, progress)
     report(config)
