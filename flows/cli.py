@@ -187,6 +187,20 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when a fact of the baseline is out of its range",
     )
 
+    ver = sub.add_parser(
+        "verify", help="re-simulate chunks of a store and compare them bit for bit"
+    )
+    ver.add_argument("store")
+    ver.add_argument(
+        "--chunks", default="4", help="how many random finished chunks, or 'all' (default 4)"
+    )
+    ver.add_argument("--seed", type=int, default=0, help="which random chunks")
+    ver.add_argument(
+        "--repair",
+        action="store_true",
+        help="clear the done marks of chunks that differ, so the next run recomputes them",
+    )
+
     cal = sub.add_parser(
         "calibrate", help="search parameters for the stylized facts and calibration targets"
     )
@@ -441,6 +455,34 @@ def cmd_facts(args) -> int:
     return 1 if args.check and missed else 0
 
 
+def cmd_verify(args) -> int:
+    from resonance.flows.engine import verify as check
+
+    _open_draws(args.store)  # a finished store, or one line saying it is not
+    if args.chunks == "all":
+        chunks = None
+    else:
+        try:
+            chunks = _positive(args.chunks)
+        except argparse.ArgumentTypeError as exc:
+            raise ResonanceError(f"--chunks {args.chunks}", str(exc), "a count or 'all'") from None
+    result = check.verify(args.store, chunks, args.seed)
+    for line in result.warnings:
+        err_console.print(f"resonance: warning: {line}", markup=False, highlight=False)
+    console.print(f"re-simulated {len(result.checked)} chunks: {result.checked}")
+    if result.ok:
+        console.print("every re-simulated chunk and every band equals the store bit for bit")
+        return 0
+    for difference in result.differences:
+        console.print(f"differs: {difference}", markup=False, highlight=False)
+    if result.bands is not None:
+        console.print(f"bands differ from the stored draws: {result.bands}", markup=False)
+    if args.repair and result.differences:
+        fixed = check.repair(args.store, result.differences)
+        console.print(f"cleared the done marks of chunks {fixed}: run the config again")
+    return 1
+
+
 def cmd_calibrate(args) -> int:
     from resonance.flows.analysis import calibrate
     from resonance.flows.analysis.tables import calibration_table
@@ -512,6 +554,7 @@ COMMANDS = {
     "report": cmd_report,
     "facts": cmd_facts,
     "calibrate": cmd_calibrate,
+    "verify": cmd_verify,
 }
 
 

@@ -193,6 +193,7 @@ class RunConfig:
         self.firm_vector = np.array([fp[n] for n in FIRM_PARAMETERS], dtype=np.float64)
         self._check_paths_keep_ranges()
         canonical = yaml.safe_dump(schema.model_dump(mode="json"), sort_keys=True)
+        self.canonical = canonical  # the validated config, overrides applied, as YAML
         self.sha256 = hashlib.sha256(canonical.encode()).hexdigest()
 
     def _check_paths_keep_ranges(self) -> None:
@@ -268,6 +269,20 @@ def load_config(file: str | Path, overrides: dict | None = None) -> RunConfig:
     """
     source = Path(file)
     raw, text = read_yaml_text(source, str(file), "config file")
+    return config_from_mapping(raw, text, source, overrides)
+
+
+def config_from_text(text: str, source: Path, overrides: dict | None = None) -> RunConfig:
+    """A config from its YAML text, as if read from ``source`` (whose folder holds the
+    ``paths/`` and ``clusters/`` it names): how ``resonance verify`` rebuilds a store's."""
+    raw = yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise ConfigError(str(source), "is not a mapping", "a run config is a YAML mapping")
+    return config_from_mapping(raw, text, source, overrides)
+
+
+def config_from_mapping(raw: dict, text: str, source: Path, overrides: dict | None) -> RunConfig:
+    """Override and validate a config's mapping (see :func:`load_config`)."""
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_override(raw, key, value)

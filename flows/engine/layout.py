@@ -70,6 +70,10 @@ def provenance(config: RunConfig) -> dict:
         STORE_MARK: 1,
         "config": config.text,
         "config_sha256": config.sha256,
+        # the validated config with its overrides, and where it was read: resonance verify
+        # rebuilds the run from these
+        "config_effective": config.canonical,
+        "config_file": str(config.source),
         "seed": str(config.seed),  # a uint64 does not fit every JSON reader's integers
         "n_scenarios": config.n_scenarios,
         "n_firms": config.n_firms,

@@ -1,0 +1,186 @@
+"""``resonance verify STORE``: re-simulate chunks of a store from its own config, seed and
+design and compare them bit for bit with what is stored, then recompute the bands from the
+stored draws and compare them with the stored bands.
+
+The config is rebuilt from the store's ``config_effective`` attribute (the validated
+config with its overrides), read as if from the recorded ``config_file``, whose folder
+holds the path and cluster files it names; its SHA-256 must equal the store's, so a path
+file changed since the run is caught rather than reported as a difference of the model.
+A chunk that cannot be read (a truncated or overwritten object) counts as a difference.
+``repair`` clears the done mark of every chunk found different, so the next run of the
+config recomputes exactly those chunks and the bands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from resonance.flows.config import RunConfig, config_from_text
+from resonance.flows.engine import store as zstore
+from resonance.flows.engine.bands import compute_bands
+from resonance.flows.engine.execute import SequentialExecutor
+from resonance.flows.engine.layout import DRAWS, _versions
+from resonance.flows.engine.plan import make_plan
+from resonance.flows.errors import StoreError
+from resonance.kernels.registry import METRICS, N_METRICS, SNAPSHOT
+
+
+@dataclass
+class Difference:
+    """The first place where the store and the re-simulation disagree."""
+
+    chunk: int
+    variable: str
+    index: dict  # dim -> label (scenario, path, time / year, firm)
+    stored: float | str
+    recomputed: float | str
+
+    def __str__(self) -> str:
+        where = ", ".join(f"{k}={v}" for k, v in self.index.items())
+        return (
+            f"chunk {self.chunk}: {self.variable}[{where}] is {self.stored} in the store, "
+            f"{self.recomputed} re-simulated"
+        )
+
+
+@dataclass
+class Verification:
+    checked: list[int]  # chunks re-simulated
+    differences: list[Difference] = field(default_factory=list)  # the first of each chunk
+    bands: Difference | None = None  # the first band that differs from the stored draws'
+    warnings: list[str] = field(default_factory=list)  # package versions that differ
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and self.bands is None
+
+
+def store_config(store: str) -> RunConfig:
+    """The config that made ``store``, rebuilt and checked against its SHA-256."""
+    attrs = dict(zarr.open_group(store, mode="r").attrs)
+    text = attrs.get("config_effective")
+    if text is None:
+        raise StoreError(store, "does not record its effective config", "it predates verify")
+    source = Path(attrs.get("config_file", "configs/store.yaml"))
+    config = config_from_text(text, source)
+    if config.sha256 != attrs.get("config_sha256"):
+        raise StoreError(
+            store,
+            "its config no longer rebuilds to the same run",
+            f"a path or cluster file in {source.parent} changed since it was made",
+        )
+    return config
+
+
+def _first_difference(stored: np.ndarray, fresh: np.ndarray) -> tuple | None:
+    """Index of the first element whose bits differ (NaN equal to NaN), or None."""
+    same = (stored == fresh) | (np.isnan(stored) & np.isnan(fresh))
+    if same.all():
+        return None
+    return tuple(int(i) for i in np.argwhere(~same)[0])
+
+
+def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
+    """Re-simulate ``chunks`` random finished chunks (None: all) and recompute the bands."""
+    config = store_config(store)
+    plan = make_plan(config)
+    done = np.flatnonzero(zstore.done_chunks(store) == 1)
+    if chunks is not None and chunks < len(done):
+        done = np.sort(np.random.default_rng(seed).choice(done, chunks, replace=False))
+    result = Verification([int(c) for c in done])
+    recorded = dict(zarr.open_group(store, mode="r").attrs).get("versions", {})
+    result.warnings = [
+        f"{name} {recorded[name]} made the store, {now} is installed"
+        for name, now in _versions().items()
+        if name in recorded and recorded[name] != now
+    ]
+    paths = list(config.path_names)
+    for chunk in result.checked:
+        start, stop = plan.chunks[chunk]
+        fresh, snaps = plan.job.simulate(start, stop, plan.theta[start:stop])
+        try:
+            stored = zstore.read_draws_chunk(store, config.sha256, start, stop)
+        except Exception:  # a damaged object: zarr's codecs raise many kinds
+            result.differences.append(_unreadable(store, chunk, start, stop))
+            continue
+        at = _first_difference(stored, fresh)
+        if at is not None:
+            s, p, t, m = at
+            result.differences.append(
+                Difference(
+                    chunk,
+                    METRICS[m],
+                    {"scenario": start + s, "path": paths[p], "time": t},
+                    float(stored[at]),
+                    float(fresh[at]),
+                )
+            )
+            continue
+        if snaps is not None:
+            firms = zarr.open_group(store, path="firms", mode="r")
+            for v, name in enumerate(SNAPSHOT):
+                kept = firms[name][start : start + snaps.shape[0]]
+                mine = snaps[:, :, :, v, :].astype(kept.dtype)
+                hit = _first_difference(kept.astype(np.float64), mine.astype(np.float64))
+                if hit is not None:
+                    s, p, y, i = hit
+                    result.differences.append(
+                        Difference(
+                            chunk,
+                            f"firms/{name}",
+                            {"scenario": start + s, "path": paths[p], "year": y + 1, "firm": i},
+                            float(kept[hit]),
+                            float(mine[hit]),
+                        )
+                    )
+                    break
+    if not result.differences and zstore.has_bands(store):
+        result.bands = _check_bands(store, config, plan)
+    return result
+
+
+def _unreadable(store: str, chunk: int, start: int, stop: int) -> Difference:
+    """Which metric of a chunk that failed to read cannot be decoded."""
+    group = zarr.open_group(store, path=DRAWS, mode="r")
+    for metric in METRICS:
+        try:
+            group[metric][start:stop]
+        except Exception as exc:
+            where = {"scenario": f"{start}..{stop - 1}"}
+            return Difference(chunk, metric, where, f"unreadable ({exc})"[:120], "readable")
+    return Difference(chunk, "draws", {}, "unreadable", "readable")
+
+
+def _check_bands(store: str, config: RunConfig, plan) -> Difference | None:
+    shape = (len(config.path_names), config.n_quarters, N_METRICS)
+    mr = SequentialExecutor().map_reduce(store, config.sha256, plan.chunks)
+    bands = compute_bands(mr, shape, config.quantiles)
+    root = zarr.open_group(store, mode="r")
+    paths = list(config.path_names)
+    for m, metric in enumerate(METRICS):
+        for suffix, fresh in (
+            ("", bands["quantiles"][:, :, m, :]),
+            ("_mean", bands["mean"][:, :, m]),
+            ("_std", bands["std"][:, :, m]),
+        ):
+            kept = root[metric + suffix][...]
+            at = _first_difference(kept, fresh)
+            if at is not None:
+                index = {"path": paths[at[0]], "time": at[1]}
+                if len(at) == 3:
+                    index["quantile"] = config.quantiles[at[2]]
+                return Difference(-1, metric + suffix, index, float(kept[at]), float(fresh[at]))
+    return None
+
+
+def repair(store: str, differences: list[Difference]) -> list[int]:
+    """Clear the done marks of the chunks found different; the next run recomputes them."""
+    marks = zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r+")
+    chunks = sorted({d.chunk for d in differences if d.chunk >= 0})
+    for chunk in chunks:
+        marks[chunk] = 0
+    return chunks
