@@ -197,6 +197,14 @@ def done_chunks(store: str) -> np.ndarray:
     return zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r")[:]
 
 
+def clear_done(store: str, chunks) -> None:
+    """Mark ``chunks`` unfinished, so the next run of the store's config recomputes them
+    (``resonance verify --repair``)."""
+    marks = zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r+")
+    for chunk in chunks:
+        marks[int(chunk)] = 0
+
+
 async def _gather(coroutines) -> list:
     """Await the coroutines together (on zarr's loop, by ``sync``): one chunk's 16 metric
     arrays in one round of I/O instead of 16 after each other."""

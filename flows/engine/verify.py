@@ -179,8 +179,6 @@ def _check_bands(store: str, config: RunConfig, plan) -> Difference | None:
 
 def repair(store: str, differences: list[Difference]) -> list[int]:
     """Clear the done marks of the chunks found different; the next run recomputes them."""
-    marks = zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r+")
     chunks = sorted({d.chunk for d in differences if d.chunk >= 0})
-    for chunk in chunks:
-        marks[chunk] = 0
+    zstore.clear_done(store, chunks)  # the store's one writer
     return chunks
