@@ -65,6 +65,7 @@ def confine(config_path: str, overrides: dict, cluster: str | None) -> None:
     outside the roots (see the module docstring). Only the config, once it is known to be
     inside the config folder, is read before every other file has been checked."""
     from resonance.flows.config import load_config
+    from resonance.flows.engine.cluster import cluster_file
     from resonance.flows.files import read_yaml_text
     from resonance.flows.paths import resolve_path_file
 
@@ -76,9 +77,7 @@ def confine(config_path: str, overrides: dict, cluster: str | None) -> None:
     for ref in refs if isinstance(refs, list) else []:
         _check_file(f"paths.{ref}", str(resolve_path_file(str(ref), base / "paths")), configs)
     name = str(cluster or overrides.get("cluster") or raw.get("cluster") or "local")
-    file = (
-        Path(name) if Path(name).suffix in (".yaml", ".yml") else base / "clusters" / f"{name}.yaml"
-    )
+    file = cluster_file(name, base / "clusters")  # as load_cluster resolves it
     _check_file(f"cluster {name}", str(file), configs)
     check_store(load_config(config_path, overrides).store, results)
 

@@ -97,12 +97,11 @@ def robustness(
         regret = u.max(axis=1, keepdims=True) - u
         return np.stack([u, regret], axis=-1)[:, :, None, :]
 
-    def map_reduce(summarise, merge):
-        result = None
-        for v in _blocks(values):
-            part = summarise(stacked(v))
-            result = part if result is None else merge(result, part)
-        return result
+    class Stacked:  # re-iterable: every band pass reads the blocks afresh
+        def __iter__(self):
+            return (stacked(v) for v in _blocks(values))
+
+    chunks = Stacked()
 
     # One pass for exact counts, sums and extremes, then the band passes for the percentiles.
     n = 0
@@ -110,8 +109,8 @@ def robustness(
     lo_u = np.full((len(paths), 2), np.inf)
     hi_u = np.full((len(paths), 2), -np.inf)
     satisfied = np.zeros(len(paths), dtype=np.int64)
-    for v in _blocks(values):
-        x = stacked(v)[:, :, 0, :]
+    for block in chunks:
+        x = block[:, :, 0, :]
         n += x.shape[0]
         sums += x.sum(axis=0)
         lo_u = np.minimum(lo_u, x.min(axis=0, initial=np.inf))
@@ -120,7 +119,7 @@ def robustness(
             satisfied += (x[:, :, 0] >= sign * satisfice).sum(axis=0)
     if n == 0:
         raise ResonanceError("store", "holds no scenarios", "run it first")
-    q = bands.compute_bands(map_reduce, (len(paths), 1, 2), [0.1, 0.9])
+    q = bands.compute_bands(bands.sequential_map_reduce(chunks), (len(paths), 1, 2), [0.1, 0.9])
 
     data = {
         "regret_mean": sums[:, 1] / n,

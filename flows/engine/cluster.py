@@ -35,11 +35,16 @@ class ClusterSpec(BaseModel):
     cluster_options: dict = {}
 
 
+def cluster_file(ref: str, clusters_dir: Path) -> Path:
+    """The file a cluster reference names: a YAML file path, or ``<ref>.yaml`` in
+    ``clusters_dir``."""
+    file = Path(ref)
+    return file if file.suffix in (".yaml", ".yml") else clusters_dir / f"{ref}.yaml"
+
+
 def load_cluster(ref: str, clusters_dir: Path) -> ClusterSpec:
     """The cluster spec of ``ref``: a name in ``clusters_dir`` or a YAML file path."""
-    file = Path(ref)
-    if file.suffix not in (".yaml", ".yml"):
-        file = clusters_dir / f"{ref}.yaml"
+    file = cluster_file(ref, clusters_dir)
     if not file.is_file():
         known = sorted(p.stem for p in clusters_dir.glob("*.yaml")) if clusters_dir.is_dir() else []
         raise ConfigError(

@@ -53,7 +53,7 @@ PACKAGES = (
 )
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     found = {}
     for name in PACKAGES:
         try:
@@ -85,7 +85,7 @@ def provenance(config: RunConfig) -> dict:
         "uncertain": list(config.uncertain_names),
         "chunk_scenarios": config.chunk_scenarios,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": package_versions(),
         "Conventions": "CF-1.10",
     }
 

@@ -23,7 +23,7 @@ from resonance.flows.config import RunConfig, config_from_text
 from resonance.flows.engine import store as zstore
 from resonance.flows.engine.bands import compute_bands
 from resonance.flows.engine.execute import SequentialExecutor
-from resonance.flows.engine.layout import DRAWS, _versions
+from resonance.flows.engine.layout import DRAWS, package_versions
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.errors import StoreError
 from resonance.kernels.registry import METRICS, N_METRICS, SNAPSHOT
@@ -95,7 +95,7 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
     recorded = dict(zarr.open_group(store, mode="r").attrs).get("versions", {})
     result.warnings = [
         f"{name} {recorded[name]} made the store, {now} is installed"
-        for name, now in _versions().items()
+        for name, now in package_versions().items()
         if name in recorded and recorded[name] != now
     ]
     paths = list(config.path_names)
