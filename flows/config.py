@@ -36,6 +36,7 @@ from resonance.kernels.registry import (
 )
 
 MAX_SEED = 2**64 - 1
+IDENTITY_EXCLUDES = ("sizes.scenarios", "store", "cluster")  # see RunConfig.identity
 
 
 class Sizes(BaseModel):
@@ -105,8 +106,10 @@ class RunConfig:
     """A validated run: the schema's values plus the resolved paths and provenance.
 
     Attributes of note: ``text`` (the YAML text as read), ``sha256`` (of the validated
-    content, so overrides count), ``paths`` (list of :class:`PolicyPath`), ``nominal``
-    (float64 (N_PARAMETERS,): uncertain ones at their distribution's nominal value), ``firm_vector``
+    content, so overrides count), ``identity`` (the same without the scenario count, store
+    and cluster: which stores this config may resume or grow), ``paths`` (list of
+    :class:`PolicyPath`), ``nominal`` (float64 (N_PARAMETERS,): uncertain ones at their
+    distribution's nominal value), ``firm_vector``
     (float64 (N_FIRM_PARAMETERS,)), ``uncertain_names`` (the uncertain parameters in
     registry order), ``uncertain_index`` (int64 (d,): their columns in the parameter array),
     ``distributions`` (one per uncertain parameter, flows/uncertain.py), ``bounds``
@@ -192,9 +195,17 @@ class RunConfig:
         )
         self.firm_vector = np.array([fp[n] for n in FIRM_PARAMETERS], dtype=np.float64)
         self._check_paths_keep_ranges()
-        canonical = yaml.safe_dump(schema.model_dump(mode="json"), sort_keys=True)
+        content = schema.model_dump(mode="json")
+        canonical = yaml.safe_dump(content, sort_keys=True)
         self.canonical = canonical  # the validated config, overrides applied, as YAML
         self.sha256 = hashlib.sha256(canonical.encode()).hexdigest()
+        # What a store's draws depend on: everything but how many scenarios there are (a
+        # store grows), where the store lies and which cluster computes it (neither
+        # changes a bit). A store belongs to every config of its identity.
+        for key in IDENTITY_EXCLUDES:
+            section, _, name = key.rpartition(".")
+            (content[section] if section else content).pop(name)
+        self.identity = hashlib.sha256(yaml.safe_dump(content, sort_keys=True).encode()).hexdigest()
 
     def _check_paths_keep_ranges(self) -> None:
         """A path must not push any parameter out of its valid range at the corners of θ."""
@@ -217,6 +228,13 @@ class RunConfig:
         if schema is None:  # e.g. while unpickling, before __dict__ is filled
             raise AttributeError(name)
         return getattr(schema, name)
+
+    def with_scenarios(self, n: int) -> RunConfig:
+        """This config with ``n`` scenarios (same identity): the next size of a growing
+        store (``resonance run --until-se``)."""
+        return config_from_mapping(
+            yaml.safe_load(self.canonical), self.text, self.source, {"sizes.scenarios": n}
+        )
 
     @property
     def saltelli_multiple(self) -> int:

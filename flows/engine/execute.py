@@ -36,6 +36,7 @@ from resonance.flows.engine.cluster import (
     scheduler_address,
 )
 from resonance.flows.engine.plan import ChunkJob, Plan, make_plan
+from resonance.flows.errors import StoreError
 from resonance.kernels import load
 from resonance.kernels.registry import N_METRICS
 
@@ -95,20 +96,7 @@ class SequentialExecutor:
             yield fn(shared, *args)
 
     def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
-        return sequential_map_reduce(_StoredChunks(store, config_sha256, chunks))
-
-
-class _StoredChunks:
-    """The stored draws chunk by chunk, read afresh on every pass (memory: one chunk)."""
-
-    def __init__(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
-        self.store, self.config_sha256, self.chunks = store, config_sha256, chunks
-
-    def __iter__(self):
-        return (
-            zstore.read_draws_chunk(self.store, self.config_sha256, *bounds)
-            for bounds in self.chunks
-        )
+        return sequential_map_reduce(zstore.StoredChunks(store, config_sha256, chunks))
 
 
 class DaskExecutor:
@@ -252,12 +240,33 @@ def run_plan(
     """
     began = time.perf_counter()
     store = plan.config.store
-    todo = prepare_store(plan, overwrite)
-    seconds = simulate_chunks(plan, executor, todo, progress)
-    if todo or not zstore.has_bands(store):
-        finalise_bands(plan, executor)
+    zstore.check(plan.config, store, overwrite)  # before the lock creates anything there
+    with zstore.writer_lock(store):
+        todo = prepare_store(plan, overwrite)
+        zstore.record_writer(store)
+        if todo:
+            zstore.invalidate_bands(store)  # until the new ones are written
+        try:
+            seconds = simulate_chunks(plan, executor, todo, progress)
+        except OSError as exc:
+            raise write_failed(store, exc) from None
+        if todo or not zstore.bands_current(store):
+            finalise_bands(plan, executor)
     return RunReport(
         store, len(todo), len(plan.chunks) - len(todo), time.perf_counter() - began, seconds
+    )
+
+
+def write_failed(store: str, exc: OSError) -> StoreError:
+    """The one line for a chunk that could not be written (a full or read-only file
+    system, a lost mount): what failed, and that the finished chunks are kept."""
+    done = int(zstore.done_chunks(store).sum())
+    what = exc.strerror or str(exc)
+    where = f" at {exc.filename}" if exc.filename else ""
+    return StoreError(
+        store,
+        f"a write failed: {what}{where}; the {done} finished chunks are kept",
+        "free space or fix the file system, then run the same command again to resume",
     )
 
 

@@ -70,6 +70,9 @@ def provenance(config: RunConfig) -> dict:
         STORE_MARK: 1,
         "config": config.text,
         "config_sha256": config.sha256,
+        # what decides whether a later run may resume or grow this store: the config
+        # without its scenario count, store and cluster (RunConfig.identity)
+        "identity_sha256": config.identity,
         # the validated config with its overrides, and where it was read: resonance verify
         # rebuilds the run from these
         "config_effective": config.canonical,

@@ -5,21 +5,36 @@ The layout is ``layout.py``. A run first writes the template (metadata only,
 (draws, and snapshots where the chunk holds any) and then its own ``chunk_done`` element
 (chunk size 1), so concurrent writers never share a Zarr chunk, a killed run leaves only
 unmarked chunks, and a re-run skips the marked ones. The bands are written and the metadata
-consolidated last.
+consolidated last, with the root attribute ``bands_scenarios`` saying how many scenarios
+they are of (readers and the next run trust bands only when it equals ``n_scenarios``).
+
+A store grows: a run of its config with more scenarios (same ``identity_sha256``) resizes
+every array along ``scenario``, keeps the finished chunks and recomputes only the new ones
+and the last, partial one (``mc`` and ``sobol`` designs, whose first points do not change).
+One run writes a store at a time: :func:`writer_lock` holds an OS lock on its directory,
+which dies with the process that holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
+import socket
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 import zarr
 from zarr.core.sync import sync  # runs a coroutine on zarr's own I/O loop, as zarr's API does
 
-from resonance.flows.config import RunConfig
+from resonance.flows.config import RunConfig, config_from_text
+from resonance.flows.engine.bands import compute_bands, sequential_map_reduce
 from resonance.flows.engine.layout import (
     DRAWS,
     FIRMS,
@@ -32,7 +47,9 @@ from resonance.flows.engine.layout import (
     provenance,
 )
 from resonance.flows.errors import StoreError
-from resonance.kernels.registry import METRICS, SNAPSHOT
+from resonance.kernels.registry import METRICS, N_METRICS, SNAPSHOT
+
+_HELD: set[Path] = set()  # the store directories whose writer lock this process holds
 
 
 def _state(store: str) -> tuple[str, dict]:
@@ -60,40 +77,83 @@ def _state(store: str) -> tuple[str, dict]:
 
 
 def belongs_to(config: RunConfig, store: str) -> bool:
-    """Whether ``store`` is a resonance store made by ``config`` (same config digest)."""
+    """Whether ``store`` is a resonance store of ``config``'s identity (any scenario count)."""
     state, attrs = _state(store)
-    return state == "resonance" and attrs.get("config_sha256") == config.sha256
+    return state == "resonance" and _same_identity(config, attrs)
 
 
-def check(config: RunConfig, store: str, overwrite: bool) -> bool:
-    """Whether ``store`` already belongs to ``config`` (a resume); raises StoreError when it
-    cannot be used. Writes nothing: the CLI calls it before any work starts.
+def _same_identity(config: RunConfig, attrs: dict) -> bool:
+    if "identity_sha256" in attrs:
+        return attrs["identity_sha256"] == config.identity
+    return attrs.get("config_sha256") == config.sha256  # made before stores could grow
+
+
+GROWS = {
+    "lhs": "a Latin hypercube is stratified for its size: the first points of a larger one "
+    "are not these",
+    "saltelli": "a Saltelli design interleaves its N base samples with their mixed rows: a "
+    "larger N is another design",
+}
+
+
+def check(config: RunConfig, store: str, overwrite: bool) -> str:
+    """What a run of ``config`` does with ``store``: "new" (create it, or replace it with
+    ``overwrite``), "resume" (same identity and size) or "extend" (same identity, more
+    scenarios); raises StoreError when it cannot be used. Writes nothing: the CLI calls it
+    before any work starts.
 
     ``overwrite`` allows replacing a resonance store of another config; anything that is not
     a resonance store (a file, a directory of files, another tool's Zarr store) is never
-    replaced, with or without it.
+    replaced, with or without it. A store another run is writing is refused either way.
     """
     state, attrs = _state(store)
     _check_writable(store)
     if state in ("absent", "empty"):
-        return False
+        return "new"
     if state == "foreign":
         raise StoreError(
             store,
             "exists and is not a resonance store; refusing to write into or replace it",
             "choose another --out (an absent or empty directory)",
         )
-    seen = attrs.get("config_sha256")
-    if seen == config.sha256:
-        return not overwrite
-    if not overwrite:
-        what = (
-            "was written by another config"
-            if seen
-            else "is an unfinished resonance store of another run"
+    writer = current_writer(store)
+    if writer:
+        raise StoreError(
+            store,
+            f"is being written by another run ({writer})",
+            "wait for it to finish, or stop it; a stopped run leaves no lock behind",
         )
+    seen = attrs.get("config_sha256")
+    if not seen or not _same_identity(config, attrs):
+        if overwrite:
+            return "new"
+        what = "was written by another config" if seen else "is an unfinished resonance store"
         raise StoreError(store, what, "choose another --out, or pass --overwrite to replace it")
-    return False
+    if overwrite:
+        return "new"
+    held, n = int(attrs["n_scenarios"]), config.n_scenarios
+    if n == held:
+        return "resume"
+    if n < held:
+        raise StoreError(
+            store,
+            f"holds {held} scenarios, more than this run's {n}; a store does not shrink",
+            f"run with --scenarios {held} to resume it, or --overwrite to replace it",
+        )
+    if config.sampler in GROWS:
+        raise StoreError(
+            store,
+            f"holds a {config.sampler} design of {held} scenarios, which cannot grow to {n}: "
+            f"{GROWS[config.sampler]}",
+            "run into another --out, or use sampler sobol or mc for a store that grows",
+        )
+    if config.sampler == "sobol" and n & (n - 1):
+        raise StoreError(
+            store,
+            f"a Sobol store grows to powers of two, not to {n} (its points stay balanced)",
+            f"use --scenarios {1 << (n - 1).bit_length()}",
+        )
+    return "extend"
 
 
 def _check_writable(store: str) -> None:
@@ -126,13 +186,96 @@ def _check_writable(store: str) -> None:
         ) from None
 
 
+def _lock_path(store: str) -> Path | None:
+    """The directory of a local store (None for object stores, which have no OS locks)."""
+    if "://" in store and not store.startswith("file://"):
+        return None
+    return Path(store.removeprefix("file://")).absolute()
+
+
+@contextlib.contextmanager
+def writer_lock(store: str) -> Iterator[None]:
+    """Hold ``store``'s writer lock for the body, or raise StoreError at once naming the
+    run that holds it.
+
+    An exclusive ``flock`` on the store's directory (created when absent): the kernel drops
+    it when the holding process ends, however it ends, so a killed run never leaves the
+    store locked, and it adds no file that Zarr would not recognise. Who holds it is told
+    by the root attribute ``writer`` (:func:`record_writer`). Object stores (``s3://`` ...)
+    have no such lock; one writer there is the user's to keep.
+    """
+    import fcntl
+
+    path = _lock_path(store)
+    if path is None or path in _HELD:
+        yield
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(
+                store,
+                f"is being written by another run ({_holder(store)})",
+                "wait for it to finish, or stop it; a stopped run leaves no lock behind",
+            ) from None
+        _HELD.add(path)
+        try:
+            yield
+        finally:
+            _HELD.discard(path)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def record_writer(store: str) -> None:
+    """Say in the root attribute ``writer`` which process writes the store (for the line
+    that refuses a second run; the lock, not this attribute, decides)."""
+    holder = (
+        f"pid {os.getpid()} on {socket.gethostname()}, since "
+        f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}"
+    )
+    zarr.open_group(store, mode="r+").attrs.update({"writer": holder})
+
+
+def _holder(store: str) -> str:
+    group = _open_root(store)
+    writer = group.attrs.get("writer") if group is not None else None
+    return str(writer) if writer else "a process that holds its lock"
+
+
+def current_writer(store: str) -> str | None:
+    """Who holds ``store``'s writer lock ("pid ... on ..., since ..."), or None: nobody,
+    this process itself, or a store without OS locks."""
+    import fcntl
+
+    path = _lock_path(store)
+    if path is None or path in _HELD or not path.is_dir():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(store)
+    finally:
+        os.close(fd)
+    return None
+
+
 def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: bool) -> None:
-    """Make ``store`` ready for ``config``: create it, or check it was made by this config.
+    """Make ``store`` ready for ``config``: create it, grow it to ``config``'s scenario count,
+    or check it was made by this config. theta: float64 (scenario, d), the whole design.
 
     Raises StoreError for a store of another config (unless ``overwrite``) and for anything
     that is not a resonance store (always: ``overwrite`` replaces only our own stores).
     """
-    if check(config, store, overwrite):
+    mode = check(config, store, overwrite)
+    if mode == "resume":
+        return
+    if mode == "extend":
+        _extend(config, theta, store)
         return
     if _state(store)[0] == "resonance":
         _remove(store)  # a resonance store of another config, replaced by --overwrite
@@ -176,6 +319,61 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
     zarr.open_group(store, mode="r+").attrs.update(attrs)
 
 
+def _extend(config: RunConfig, theta: np.ndarray, store: str) -> None:
+    """Grow a store of ``config``'s identity to ``config.n_scenarios``: every array on
+    ``scenario`` (and ``chunk``) is resized, the design's new points written, and the done
+    mark of a last chunk that was partial cleared, so that chunk is recomputed whole.
+
+    Every step can be repeated, and the new size is recorded only at the end: a run killed
+    half-way leaves a store of the old size that the next run grows again.
+    """
+    root = zarr.open_group(store, mode="r+", use_consolidated=False)
+    held, n, cs = int(root.attrs["n_scenarios"]), config.n_scenarios, config.chunk_scenarios
+    draws = root[DRAWS]
+    for d, name in enumerate(config.uncertain_names):
+        kept = draws[name][:held]
+        if not np.array_equal(kept, theta[:held, d]):
+            raise StoreError(
+                store,
+                f"its design's {name} differs from this run's in its first {held} points",
+                "scipy or the config's distributions changed since it was made; run into "
+                "another --out",
+            )
+    marks = draws["chunk_done"]
+    if held % cs:
+        marks[held // cs] = 0  # first: a chunk marked done must never be a partial one
+    for name in METRICS:
+        draws[name].resize((n, *draws[name].shape[1:]))
+    for name in (*config.uncertain_names, "scenario"):
+        draws[name].resize((n,))
+    draws["scenario"][held:] = np.arange(held, n)
+    for d, name in enumerate(config.uncertain_names):
+        draws[name][held:] = theta[held:, d]
+    n_chunks = -(-n // cs)
+    marks.resize((n_chunks,))
+    marks[-(-held // cs) :] = 0
+    k = config.n_snapshots
+    if FIRMS in root.group_keys() and root[FIRMS][SNAPSHOT[0]].shape[0] < k:
+        firms = root[FIRMS]
+        for name in SNAPSHOT:
+            firms[name].resize((k, *firms[name].shape[1:]))
+        firms["scenario"].resize((k,))
+        firms["scenario"][:] = np.arange(k)
+    attrs = provenance(config)
+    now, attrs["created"] = attrs["created"], root.attrs.get("created", attrs["created"])
+    attrs["extended"] = f"from {held} to {n} scenarios at {now}"
+    draws.attrs.update(attrs)
+    root.attrs.update(attrs)  # the commit: the store now says it holds n scenarios
+    _consolidate(store)
+
+
+def _consolidate(store: str) -> None:
+    with warnings.catch_warnings():
+        # Zarr 3 notes consolidated metadata is not yet in the v3 spec; xarray reads it.
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
+        zarr.consolidate_metadata(store)
+
+
 def _open_root(store: str):
     try:
         return zarr.open_group(store, mode="r")
@@ -184,12 +382,14 @@ def _open_root(store: str):
 
 
 def _remove(store: str) -> None:
-    """Delete a resonance store (callers have checked ``_state(store)`` says so)."""
+    """Delete a resonance store's contents (callers have checked ``_state(store)`` says
+    so), keeping its directory: the run replacing it holds its writer lock."""
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(store)
     if fs.exists(path):
-        fs.rm(path, recursive=True)
+        for child in fs.ls(path, detail=False):
+            fs.rm(child, recursive=True)
 
 
 def done_chunks(store: str) -> np.ndarray:
@@ -276,11 +476,19 @@ def read_draws_chunk(store: str, config_sha256: str, start: int, stop: int) -> n
     return np.stack(parts, axis=-1)
 
 
-def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> None:
-    """Write the bands at the root and consolidate the metadata (the run's last write).
+class StoredChunks:
+    """The stored draws of ``chunks`` one at a time, read afresh on every pass (memory: one
+    chunk): the input of ``bands.sequential_map_reduce``."""
 
-    bands: ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
-    """
+    def __init__(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
+        self.store, self.config_sha256, self.chunks = store, config_sha256, chunks
+
+    def __iter__(self):
+        return (read_draws_chunk(self.store, self.config_sha256, *b) for b in self.chunks)
+
+
+def bands_dataset(config: RunConfig, bands: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
+    """The root group's Dataset of ``bands`` (see :func:`write_bands`) with ``attrs``."""
     coords = {
         **path_time_coords(config),
         "quantile": xr.Variable(
@@ -302,13 +510,25 @@ def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> 
             data_vars[metric + suffix] = xr.Variable(
                 ("path", "time"), bands[key][:, :, m], metric_attrs(metric, suffix)
             )
+    return xr.Dataset(data_vars, coords, attrs=attrs)
+
+
+def invalidate_bands(store: str) -> None:
+    """Say the stored bands are not those of the draws (a run is about to change them)."""
+    zarr.open_group(store, mode="r+").attrs.update({"bands_scenarios": 0})
+
+
+def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> None:
+    """Write the bands at the root and consolidate the metadata (the run's last write).
+
+    bands: ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
+    ``bands_scenarios`` is set to the scenario count only once they are all written.
+    """
     # xarray replaces the group's attributes with the dataset's: carry the provenance over.
-    ds = xr.Dataset(data_vars, coords, attrs=dict(zarr.open_group(store, mode="r").attrs))
-    ds.to_zarr(store, mode="a", consolidated=False, zarr_format=3)
-    with warnings.catch_warnings():
-        # Zarr 3 notes consolidated metadata is not yet in the v3 spec; xarray reads it.
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
-        zarr.consolidate_metadata(store)
+    attrs = {**zarr.open_group(store, mode="r").attrs, "bands_scenarios": 0}
+    bands_dataset(config, bands, attrs).to_zarr(store, mode="a", consolidated=False, zarr_format=3)
+    zarr.open_group(store, mode="r+").attrs.update({"bands_scenarios": config.n_scenarios})
+    _consolidate(store)
 
 
 def has_bands(store: str) -> bool:
@@ -316,26 +536,124 @@ def has_bands(store: str) -> bool:
     return group is not None and METRICS[0] in group.array_keys()
 
 
+def bands_current(store: str) -> bool:
+    """Whether the stored bands are those of all the store's scenarios."""
+    group = _open_root(store)
+    if group is None or METRICS[0] not in group.array_keys():
+        return False
+    attrs = group.attrs
+    if "bands_scenarios" not in attrs:  # made before the mark: bands come after all chunks
+        return bool(done_chunks(store).all())
+    return attrs["bands_scenarios"] == attrs.get("n_scenarios")
+
+
+def store_config(store: str) -> RunConfig:
+    """The config that made ``store``, rebuilt from its ``config_effective`` attribute as if
+    read from its ``config_file`` and checked against its SHA-256."""
+    attrs = dict(zarr.open_group(store, mode="r").attrs)
+    text = attrs.get("config_effective")
+    if text is None:
+        raise StoreError(store, "does not record its effective config", "it predates verify")
+    source = Path(attrs.get("config_file", "configs/store.yaml"))
+    config = config_from_text(text, source)
+    if config.sha256 != attrs.get("config_sha256"):
+        raise StoreError(
+            store,
+            "its config no longer rebuilds to the same run",
+            f"a path or cluster file in {source.parent} changed since it was made",
+        )
+    return config
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a store's run has come: finished chunks out of all, and in scenarios."""
+
+    chunks_done: int
+    chunks: int
+    scenarios_done: int
+    scenarios: int
+    writer: str | None  # the run writing it now ("pid ... on ..."), None when stopped
+
+    @property
+    def state(self) -> str:
+        return f"is being written ({self.writer})" if self.writer else "was stopped"
+
+    @property
+    def note(self) -> str:
+        return (
+            f"its run {self.state}: {self.chunks_done} of {self.chunks} chunks are finished, "
+            f"{self.scenarios_done} of {self.scenarios} scenarios; these figures are of those "
+            f"{self.scenarios_done}"
+        )
+
+
+def _finished(store: str) -> tuple[np.ndarray, Progress]:
+    """Scenario ids of the finished chunks, int64 (s,), and the store's progress."""
+    attrs = zarr.open_group(store, mode="r").attrs
+    n, cs = int(attrs["n_scenarios"]), int(attrs["chunk_scenarios"])
+    done = done_chunks(store)[: -(-n // cs)].astype(bool)
+    ids = np.flatnonzero(np.repeat(done, cs)[:n])
+    progress = Progress(int(done.sum()), done.size, ids.size, n, current_writer(store))
+    if not ids.size:
+        raise StoreError(store, f"has no finished chunk yet (its run {progress.state})")
+    return ids, progress
+
+
+def _check_ours(store: str) -> None:
+    state, attrs = _state(store)
+    if state != "resonance" or "config_sha256" not in attrs:
+        raise StoreError(store, "is not a resonance store", "run `resonance run` into it first")
+
+
 def open_bands(store: str) -> xr.Dataset:
-    """The root bands as an xarray Dataset (raises StoreError when there are none)."""
-    if not has_bands(store):
-        raise StoreError(store, "holds no bands", "run `resonance run` into it first")
-    return xr.open_zarr(store)
+    """The root bands as an xarray Dataset.
+
+    A store whose run is still going or was stopped has no current bands: they are then
+    computed here from its finished chunks (exactly as a run would, of fewer scenarios),
+    and the Dataset's attribute ``progress`` says how many (:attr:`Progress.note`).
+    """
+    _check_ours(store)
+    if bands_current(store):
+        return xr.open_zarr(store)
+    ids, progress = _finished(store)
+    config = store_config(store)
+    cs = config.chunk_scenarios
+    starts = np.unique(ids // cs) * cs
+    chunks = [(int(a), min(int(a) + cs, config.n_scenarios)) for a in starts]
+    shape = (len(config.path_names), config.n_quarters, N_METRICS)
+    bands = compute_bands(
+        sequential_map_reduce(StoredChunks(store, config.sha256, chunks)),
+        shape,
+        config.quantiles,
+    )
+    attrs = dict(zarr.open_group(store, mode="r").attrs)
+    attrs.update(n_scenarios=progress.scenarios_done, progress=progress.note)
+    return bands_dataset(config, bands, attrs)
 
 
 def open_draws(store: str) -> xr.Dataset:
-    """The ``draws`` group of a finished store, lazily (StoreError when it is not one)."""
-    open_bands(store)
-    return xr.open_zarr(store, group=DRAWS)
+    """The ``draws`` group of a store, lazily (StoreError when it is not one).
+
+    Of a store whose run is still going or was stopped, only the finished chunks'
+    scenarios, with the attribute ``progress`` saying how many (:attr:`Progress.note`).
+    """
+    _check_ours(store)
+    if bands_current(store):
+        return xr.open_zarr(store, group=DRAWS)
+    ids, progress = _finished(store)
+    ds = xr.open_zarr(store, group=DRAWS, consolidated=False).isel(scenario=ids)
+    ds.attrs.update(n_scenarios=progress.scenarios_done, progress=progress.note)
+    return ds
 
 
 def open_firms(store: str) -> xr.Dataset:
-    """The ``firms`` group of a finished store, lazily (StoreError when there is none)."""
-    open_bands(store)
+    """The ``firms`` group of a store, lazily (StoreError when there is none)."""
+    _check_ours(store)
     if FIRMS not in zarr.open_group(store, mode="r").group_keys():
         raise StoreError(
             store,
             "keeps no firm snapshots",
             "run it with sizes.firm_snapshots > 0, or pass a config",
         )
-    return xr.open_zarr(store, group=FIRMS)
+    return xr.open_zarr(store, group=FIRMS, consolidated=bands_current(store))

@@ -14,18 +14,16 @@ config recomputes exactly those chunks and the bands.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import zarr
 
-from resonance.flows.config import RunConfig, config_from_text
+from resonance.flows.config import RunConfig
 from resonance.flows.engine import store as zstore
 from resonance.flows.engine.bands import compute_bands
 from resonance.flows.engine.execute import SequentialExecutor
 from resonance.flows.engine.layout import DRAWS, package_versions
 from resonance.flows.engine.plan import make_plan
-from resonance.flows.errors import StoreError
 from resonance.kernels.registry import METRICS, N_METRICS, SNAPSHOT
 
 
@@ -59,23 +57,6 @@ class Verification:
         return not self.differences and self.bands is None
 
 
-def store_config(store: str) -> RunConfig:
-    """The config that made ``store``, rebuilt and checked against its SHA-256."""
-    attrs = dict(zarr.open_group(store, mode="r").attrs)
-    text = attrs.get("config_effective")
-    if text is None:
-        raise StoreError(store, "does not record its effective config", "it predates verify")
-    source = Path(attrs.get("config_file", "configs/store.yaml"))
-    config = config_from_text(text, source)
-    if config.sha256 != attrs.get("config_sha256"):
-        raise StoreError(
-            store,
-            "its config no longer rebuilds to the same run",
-            f"a path or cluster file in {source.parent} changed since it was made",
-        )
-    return config
-
-
 def _first_difference(stored: np.ndarray, fresh: np.ndarray) -> tuple | None:
     """Index of the first element whose bits differ (NaN equal to NaN), or None."""
     same = (stored == fresh) | (np.isnan(stored) & np.isnan(fresh))
@@ -86,7 +67,7 @@ def _first_difference(stored: np.ndarray, fresh: np.ndarray) -> tuple | None:
 
 def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
     """Re-simulate ``chunks`` random finished chunks (None: all) and recompute the bands."""
-    config = store_config(store)
+    config = zstore.store_config(store)
     plan = make_plan(config)
     done = np.flatnonzero(zstore.done_chunks(store) == 1)
     if chunks is not None and chunks < len(done):
@@ -138,7 +119,7 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
                         )
                     )
                     break
-    if not result.differences and zstore.has_bands(store):
+    if not result.differences and zstore.bands_current(store):
         result.bands = _check_bands(store, config, plan)
     return result
 
