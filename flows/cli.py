@@ -223,7 +223,22 @@ def _parser() -> argparse.ArgumentParser:
 def _open_draws(store: str):
     from resonance.flows.engine.store import open_draws
 
-    return open_draws(store)
+    return _noted(open_draws(store), store)
+
+
+def _open_bands(store: str):
+    from resonance.flows.engine.store import open_bands
+
+    return _noted(open_bands(store), store)
+
+
+def _noted(ds, store: str):
+    """A store whose run is going or was stopped: say how much of it the figures are of."""
+    if "progress" in ds.attrs:
+        err_console.print(
+            f"resonance: note: {store}: {ds.attrs['progress']}", markup=False, highlight=False
+        )
+    return ds
 
 
 def _check_quarter(ds, quarter: int) -> None:
@@ -376,9 +391,8 @@ def cmd_run(args) -> int:
 
 def cmd_summary(args) -> int:
     from resonance.flows.analysis.tables import summary_table
-    from resonance.flows.engine.store import open_bands
 
-    bands = open_bands(args.store)
+    bands = _open_bands(args.store)
     _check_quarter(bands, args.quarter)
     console.print(summary_table(bands, args.metric, args.quarter))
     return 0
@@ -386,11 +400,10 @@ def cmd_summary(args) -> int:
 
 def cmd_plot(args) -> int:
     from resonance.flows.analysis.figures import fan_chart
-    from resonance.flows.engine.store import open_bands
     from resonance.flows.metrics import check_metric
 
     check_metric(args.metric)
-    out = fan_chart(open_bands(args.store), args.metric, args.out)
+    out = fan_chart(_open_bands(args.store), args.metric, args.out)
     console.print(f"wrote {out}")
     return 0
 
