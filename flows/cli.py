@@ -30,6 +30,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text, 0)
@@ -98,6 +108,20 @@ def _parser() -> argparse.ArgumentParser:
         help="replace an existing store, even one of another config",
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = run.add_argument_group("until converged")
+    g.add_argument(
+        "--until-se",
+        type=_positive_float,
+        metavar="X",
+        help="grow the store until every path's final median and P(beats baseline) of the "
+        "headline metric have a Monte Carlo standard error <= X",
+    )
+    g.add_argument(
+        "--max-scenarios",
+        type=_positive,
+        metavar="N",
+        help="stop growing at N scenarios (default: 16 x the config's)",
+    )
     g.add_argument(
         "--engine",
         choices=("prefect", "direct"),
@@ -186,6 +210,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when a fact of the baseline is out of its range",
     )
+
+    conv = sub.add_parser(
+        "convergence", help="statistic +- standard error by size of a store grown --until-se"
+    )
+    conv.add_argument("store")
+    conv.add_argument("--out", help="write the convergence chart to this image")
 
     ver = sub.add_parser(
         "verify", help="re-simulate chunks of a store and compare them bit for bit"
@@ -343,6 +373,12 @@ def cmd_run(args) -> int:
     config, spec = resolve(
         args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler
     )
+    if args.max_scenarios and args.until_se is None:
+        raise ResonanceError("--max-scenarios", "only applies with --until-se")
+    if args.until_se is not None:
+        from resonance.flows.engine.converge import check
+
+        check(config, args.max_scenarios)
     if args.engine == "direct":
         from resonance.flows.engine.console import show_bands
         from resonance.flows.engine.execute import run
@@ -354,6 +390,8 @@ def cmd_run(args) -> int:
             scheduler=args.scheduler,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            until_se=args.until_se,
+            max_scenarios=args.max_scenarios,
         )
         show_bands(config.store)
         return 0
@@ -375,6 +413,8 @@ def cmd_run(args) -> int:
             cluster=args.cluster,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            until_se=args.until_se,
+            max_scenarios=args.max_scenarios,
             show_summary=True,
         )
     except RuntimeError as exc:
@@ -496,6 +536,21 @@ def cmd_verify(args) -> int:
     return 1
 
 
+def cmd_convergence(args) -> int:
+    from resonance.flows.analysis import figures, tables
+    from resonance.flows.engine.store import open_convergence
+
+    history = open_convergence(args.store)
+    if history is None:
+        raise ResonanceError(
+            args.store, "has no convergence history", "grow it with resonance run --until-se X"
+        )
+    console.print(tables.convergence_table(history.load()))
+    if args.out:
+        console.print(f"wrote {figures.convergence_chart(history, args.out)}")
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     from resonance.flows.analysis import calibrate
     from resonance.flows.analysis.tables import calibration_table
@@ -568,6 +623,7 @@ COMMANDS = {
     "facts": cmd_facts,
     "calibrate": cmd_calibrate,
     "verify": cmd_verify,
+    "convergence": cmd_convergence,
 }
 
 

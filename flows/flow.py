@@ -64,8 +64,11 @@ def simulate(
     scheduler: str | None,
     overwrite: bool,
     progress: bool,
+    until_se: float | None = None,
+    max_scenarios: int | None = None,
 ) -> RunReport:
-    """Simulate every unfinished chunk and reduce the bands; a retry resumes from the store."""
+    """Simulate every unfinished chunk and reduce the bands; a retry resumes from the store.
+    With ``until_se``, grow the store until converged (flows/engine/converge.py)."""
     from prefect.runtime import task_run
 
     from resonance.flows.engine.store import belongs_to
@@ -74,7 +77,7 @@ def simulate(
     # made it this config's yet.
     retry = (task_run.run_count or 1) > 1
     replace = overwrite and not (retry and belongs_to(config, config.store))
-    report = run(config, spec, workers, scheduler, replace, progress)
+    report = run(config, spec, workers, scheduler, replace, progress, until_se, max_scenarios)
     get_run_logger().info(
         "simulated %d chunks (%d already in the store) in %.1f s",
         report.computed,
@@ -110,13 +113,16 @@ def scenario_run(
     cluster: str | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    until_se: float | None = None,
+    max_scenarios: int | None = None,
     show_summary: bool = False,
 ) -> str:
     """Run a config into its store; returns the store location.
 
     config_path: run config YAML; out: store location (overrides the config's);
     overrides: dotted config keys to values (as ``resonance run`` passes them);
-    workers / scheduler / cluster: where the chunks run (default: the config's cluster).
+    workers / scheduler / cluster: where the chunks run (default: the config's cluster);
+    until_se / max_scenarios: grow the store until converged (``resonance run --until-se``).
     A run created through a deployment reads and writes only under the roots of
     ``resonance.flows.confine`` and fails in one line otherwise.
     """
@@ -128,7 +134,7 @@ def scenario_run(
             get_run_logger().error("resonance: error: %s", exc)
             return Failed(message=f"resonance: error: {exc}")
     config, spec = validate(config_path, overrides, cluster, overwrite, scheduler)
-    simulate(config, spec, workers, scheduler, overwrite, progress)
+    simulate(config, spec, workers, scheduler, overwrite, progress, until_se, max_scenarios)
     report(config)
     if show_summary:
         show_bands(config.store)

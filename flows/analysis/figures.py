@@ -24,10 +24,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out) -> Path:
+def _save(fig, out, rect=(0, 0, 1, 1)) -> Path:
+    """rect: the part of the figure the axes fill (room for a legend below them)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(out, dpi=120)
     _pyplot().close(fig)
     return out
@@ -231,3 +232,38 @@ def discovery_chart(d: Discovery, out) -> Path:
     tr.set_title("peeling trajectory (chosen box circled)", fontsize=9)
     tr.grid(alpha=0.3)
     return _save(fig, out)
+
+
+def convergence_chart(history: xr.Dataset, out) -> Path:
+    """Each path's statistic ± one standard error against the store's size (log 2)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    n = history.n_scenarios.values
+    paths = [str(p) for p in history.path.values]
+    labels = (
+        f"median {history.attrs['metric']}, last quarter",
+        f"P(beats {history.attrs['baseline']})",
+    )
+    for k, ax in enumerate(axes):
+        for j, path in enumerate(paths):
+            v = history.value.values[:, j, k]
+            if np.isnan(v).all():
+                continue
+            e = history.standard_error.values[:, j, k]
+            ax.errorbar(
+                n * (1 + 0.03 * (j - len(paths) / 2)),  # side by side, not on top
+                v,
+                yerr=e,
+                marker="o",
+                ms=3,
+                capsize=2,
+                color=f"C{j % 10}",  # one colour per path in both panels
+                label=path,
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("scenarios")
+        ax.set_title(labels[k])
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(f"Monte Carlo convergence (bars: ±1 s.e.; target {history.attrs['target_se']:g})")
+    return _save(fig, out, rect=(0, 0.12, 1, 1))

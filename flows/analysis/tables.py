@@ -279,3 +279,30 @@ def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
             )
         out.append(tab)
     return out
+
+
+def convergence_table(history: xr.Dataset) -> Table:
+    """A grown store's statistics by size: every path's median and P(beats baseline), each
+    ± its Monte Carlo standard error, one row per path and size."""
+    table = Table(
+        title=f"Convergence of {history.attrs['metric']} at the last quarter "
+        f"(target s.e. {history.attrs['target_se']:g})",
+        caption=f"P: probability of beating {history.attrs['baseline']} on the same scenario",
+    )
+    for name in ("scenarios", "path", "median", "P(beats)", "largest s.e."):
+        table.add_column(name, justify="left" if name == "path" else "right", no_wrap=True)
+    paths = [str(p) for p in history.path.values]
+    for k, n in enumerate(history.n_scenarios.values):
+        value = history.value.values[k]
+        se = history.standard_error.values[k]
+        for j, path in enumerate(paths):
+            p = "—" if np.isnan(value[j, 1]) else f"{value[j, 1]:.3f} ± {se[j, 1]:.3f}"
+            table.add_row(
+                f"{int(n):,}" if j == 0 else "",
+                path,
+                f"{value[j, 0]:.4g} ± {se[j, 0]:.2g}",
+                p,
+                f"{np.nanmax(se[j]):.2g}",
+                end_section=j == len(paths) - 1,
+            )
+    return table

@@ -67,6 +67,19 @@ def done(config: RunConfig, report: RunReport) -> None:
     )
 
 
+def convergence(step, grow_to: int | None, cap: int) -> None:
+    """One line per size of ``resonance run --until-se``: the worst standard error, and
+    whether the store grows."""
+    se, statistic, path = step.worst
+    head = f"n = {step.n:,}: largest standard error {se:.3g} ({statistic}, {path})"
+    if step.converged:
+        console.print(f"{head} <= {step.target:g}: converged")
+    elif grow_to is None:
+        console.print(f"{head} > {step.target:g}: stopped at --max-scenarios {cap:,}")
+    else:
+        console.print(f"{head} > {step.target:g}: growing to {grow_to:,} scenarios")
+
+
 def show_bands(store: str) -> None:
     """The headline bands of a finished store, and where to see the rest."""
     from resonance.flows.analysis.tables import summary_table

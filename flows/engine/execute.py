@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from resonance.flows.config import RunConfig, load_config
-from resonance.flows.engine import console
+from resonance.flows.engine import console, converge
 from resonance.flows.engine import store as zstore
 from resonance.flows.engine.bands import MapReduce, compute_bands, sequential_map_reduce
 from resonance.flows.engine.cluster import (
@@ -297,14 +297,31 @@ def run(
     scheduler: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    until_se: float | None = None,
+    max_scenarios: int | None = None,
 ) -> RunReport:
     """Run ``config`` on the cluster of ``spec`` (or on ``scheduler``), printing the header,
-    the cluster and its dashboard, a progress bar and a closing line."""
-    plan = make_plan(config)
-    console.announce(config, len(plan.chunks))
+    the cluster and its dashboard, a progress bar and a closing line.
+
+    With ``until_se``, grow the store on the same cluster until the headline standard
+    errors are at most that, or the next size would pass ``max_scenarios`` (converge.py);
+    the report is the last size's.
+    """
+    cap = converge.check(config, max_scenarios) if until_se is not None else None
     with dask_executor(spec, workers, scheduler) as executor:
         console.announce_cluster(executor.n_workers, executor.dashboard_link)
-        with console.progress_bar(progress, "simulating") as update:
-            report = run_plan(plan, executor, overwrite, update)
-    console.done(config, report)
-    return report
+        while True:
+            plan = make_plan(config)
+            console.announce(config, len(plan.chunks))
+            with console.progress_bar(progress, "simulating") as update:
+                report = run_plan(plan, executor, overwrite, update)
+            console.done(config, report)
+            if until_se is None:
+                return report
+            step = converge.step_of(config, until_se)
+            zstore.write_convergence(config.store, converge.history(step, config.store))
+            grow_to = None if step.converged else converge.next_size(config, cap)
+            console.convergence(step, grow_to, cap)
+            if grow_to is None:
+                return report
+            config, overwrite = config.with_scenarios(grow_to), False

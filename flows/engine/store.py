@@ -657,3 +657,22 @@ def open_firms(store: str) -> xr.Dataset:
             "run it with sizes.firm_snapshots > 0, or pass a config",
         )
     return xr.open_zarr(store, group=FIRMS, consolidated=bands_current(store))
+
+
+CONVERGENCE = "convergence"
+
+
+def write_convergence(store: str, history: xr.Dataset) -> None:
+    """Write the ``convergence`` group whole (``resonance run --until-se``; see
+    ``converge.py``): value and standard_error (step, path, statistic), n_scenarios (step)."""
+    with writer_lock(store):
+        history.to_zarr(store, group=CONVERGENCE, mode="w", consolidated=False, zarr_format=3)
+        _consolidate(store)
+
+
+def open_convergence(store: str) -> xr.Dataset | None:
+    """The ``convergence`` group, or None when the store has never grown until converged."""
+    _check_ours(store)
+    if CONVERGENCE not in zarr.open_group(store, mode="r", use_consolidated=False).group_keys():
+        return None
+    return xr.open_zarr(store, group=CONVERGENCE, consolidated=False)

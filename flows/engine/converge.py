@@ -1,0 +1,145 @@
+"""``resonance run CONFIG --until-se X``: grow a store until its headline numbers are sure.
+
+After each size n the headline metric at the last quarter is measured on every path: its
+median and P(the path beats the baseline), each with its Monte Carlo standard error. When
+every standard error is at most X (in the metric's units for the medians, in probability
+for P), or the next size would pass ``max_scenarios``, the run stops; else the store grows
+(``mc``: 2n; ``sobol``: the next power of two, so its points stay balanced) and only the new
+chunks are simulated. Each size's statistics are kept in the store's ``convergence`` group.
+
+Standard errors are those of independent draws: the binomial s.e. sqrt(p (1 - p) / n) for
+P, and for the median the distribution-free order-statistic estimate
+(Q(1/2 + 1/(2 sqrt n)) - Q(1/2 - 1/(2 sqrt n))) / 2, the spread of the sample median's rank
+(sd sqrt(n) / 2) read through the empirical quantile function. A Sobol design's errors are
+usually smaller, so for it these are conservative.
+
+Dim letters: s = scenarios, p = paths, k = steps (sizes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from resonance.flows.config import RunConfig
+from resonance.flows.engine import store as zstore
+from resonance.flows.errors import ConfigError
+from resonance.flows.metrics import HEADLINE, LOWER_IS_BETTER
+
+METRIC = HEADLINE[0]
+STATISTICS = ("median", "p_beats_baseline")
+GROWS = ("mc", "sobol")
+
+
+def check(config: RunConfig, max_scenarios: int | None) -> int:
+    """The largest size the run may reach (``max_scenarios``, default 16 x the config's);
+    ConfigError when the config's design cannot grow."""
+    if config.sampler not in GROWS:
+        raise ConfigError(
+            "--until-se",
+            f"needs a store that grows, and a {config.sampler} design does not",
+            "use sampler sobol or mc",
+        )
+    cap = max_scenarios or 16 * config.n_scenarios
+    if cap < config.n_scenarios:
+        raise ConfigError(
+            f"--max-scenarios {cap}", f"is below the config's {config.n_scenarios} scenarios"
+        )
+    return cap
+
+
+def next_size(config: RunConfig, cap: int) -> int | None:
+    """The size after ``config``'s, or None when it would pass ``cap``."""
+    n = config.n_scenarios
+    nxt = 2 * n if config.sampler == "mc" else 1 << n.bit_length()
+    return nxt if nxt <= cap else None
+
+
+def baseline_of(paths: list[str]) -> str:
+    return "baseline" if "baseline" in paths else paths[0]
+
+
+def measure(x: np.ndarray, paths: list[str], metric: str = METRIC) -> tuple:
+    """Statistics and standard errors of the final-quarter values x (s, p): two float64
+    arrays (p, statistic); P(beats baseline) is NaN on the baseline itself."""
+    n = x.shape[0]
+    half = 0.5 / np.sqrt(n)
+    lo, med, hi = np.quantile(x, [0.5 - half, 0.5, 0.5 + half], axis=0)
+    base = x[:, paths.index(baseline_of(paths))][:, None]
+    d = x - base if metric not in LOWER_IS_BETTER else base - x
+    p = ((d > 0).sum(axis=0) + 0.5 * (d == 0).sum(axis=0)) / n
+    p_se = np.sqrt(p * (1 - p) / n)
+    b = paths.index(baseline_of(paths))
+    p[b], p_se[b] = np.nan, np.nan
+    return np.stack([med, p], axis=1), np.stack([(hi - lo) / 2, p_se], axis=1)
+
+
+@dataclass
+class Step:
+    """One size of a growing run: its statistics and whether they meet the target."""
+
+    n: int
+    value: np.ndarray  # float64 (p, statistic)
+    se: np.ndarray  # float64 (p, statistic)
+    paths: list[str]
+    target: float
+
+    @property
+    def worst(self) -> tuple[float, str, str]:
+        """The largest standard error, its statistic and its path."""
+        p, k = np.unravel_index(np.nanargmax(self.se), self.se.shape)
+        return float(self.se[p, k]), STATISTICS[k], self.paths[p]
+
+    @property
+    def converged(self) -> bool:
+        return self.worst[0] <= self.target
+
+
+def step_of(config: RunConfig, target: float) -> Step:
+    """Measure ``config``'s finished store."""
+    draws = zstore.open_draws(config.store)
+    x = np.asarray(draws[METRIC].isel(time=-1).transpose("scenario", "path").values)
+    paths = [str(p) for p in draws.path.values]
+    value, se = measure(x, paths)
+    return Step(x.shape[0], value, se, paths, target)
+
+
+def history(step: Step, store: str) -> xr.Dataset:
+    """The ``convergence`` group with ``step`` added (replacing an earlier one of its n)."""
+    new = xr.Dataset(
+        {
+            "value": (("step", "path", "statistic"), step.value[None]),
+            "standard_error": (("step", "path", "statistic"), step.se[None]),
+            "n_scenarios": ("step", [step.n]),
+        },
+        # object dtype: zarr stores variable-length strings without a warning
+        coords={
+            "path": np.array(step.paths, dtype=object),
+            "statistic": np.array(STATISTICS, dtype=object),
+        },
+    )
+    old = zstore.open_convergence(store)
+    if old is not None:
+        old = old.load()
+        keep = old.n_scenarios.values != step.n
+        new = xr.concat([old.isel(step=np.flatnonzero(keep)), new], "step")
+    new = new.isel(step=np.argsort(new.n_scenarios.values, kind="stable"))
+    new["value"].attrs = {
+        "long_name": f"{METRIC} at the last quarter: median, and P(beats baseline)",
+        "units": "metric units for the median, 1 for P",
+        "description": "Each statistic of the finished store at that size (converge.py).",
+    }
+    new["standard_error"].attrs = {
+        "long_name": "Monte Carlo standard error of value",
+        "units": "as value",
+        "description": "Order-statistic s.e. of the median; binomial s.e. of P.",
+    }
+    new["n_scenarios"].attrs = {
+        "long_name": "scenarios",
+        "units": "1",
+        "description": "Size of the store when measured.",
+    }
+    new.attrs = {"metric": METRIC, "target_se": step.target, "baseline": baseline_of(step.paths)}
+    return new
