@@ -58,12 +58,12 @@ def announce_cluster(n_workers: int, dashboard_link: str | None) -> None:
 
 
 def done(config: RunConfig, report: RunReport) -> None:
-    """The closing line: chunks computed and skipped, time, overall rate."""
-    steps = config.n_scenarios * config.n_firms * config.n_quarters * len(config.path_names)
+    """The closing line: chunks computed and skipped, time, the rate of what was computed."""
+    steps = report.scenarios_computed * config.n_firms * config.n_quarters * len(config.path_names)
+    rate = f"; {steps / report.seconds:,.0f} firm-steps/s overall" if steps else ""
     console.print(
         f"done in {report.seconds:.1f} s: {report.computed} chunks computed, "
-        f"{report.skipped} already in the store; "
-        f"{steps / report.seconds:,.0f} firm-steps/s overall"
+        f"{report.skipped} already in the store{rate}"
     )
 
 

@@ -169,6 +169,7 @@ class RunReport:
     skipped: int
     seconds: float
     chunk_seconds: list[float]
+    scenarios_computed: int = 0  # scenarios of the computed chunks (a grown store: the new)
 
 
 def warm_kernel_cache(plan: Plan) -> None:
@@ -252,8 +253,14 @@ def run_plan(
             raise write_failed(store, exc) from None
         if todo or not zstore.bands_current(store):
             finalise_bands(plan, executor)
+        zstore.clear_writer(store)
     return RunReport(
-        store, len(todo), len(plan.chunks) - len(todo), time.perf_counter() - began, seconds
+        store,
+        len(todo),
+        len(plan.chunks) - len(todo),
+        time.perf_counter() - began,
+        seconds,
+        sum(plan.chunks[k][1] - plan.chunks[k][0] for k in todo),
     )
 
 

@@ -240,6 +240,14 @@ def record_writer(store: str) -> None:
     zarr.open_group(store, mode="r+").attrs.update({"writer": holder})
 
 
+def clear_writer(store: str) -> None:
+    """Remove the ``writer`` attribute at the end of a run, so a finished store's
+    attributes are those of its content alone."""
+    attrs = zarr.open_group(store, mode="r+").attrs
+    if "writer" in attrs:
+        del attrs["writer"]
+
+
 def _holder(store: str) -> str:
     group = _open_root(store)
     writer = group.attrs.get("writer") if group is not None else None
@@ -529,11 +537,6 @@ def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> 
     bands_dataset(config, bands, attrs).to_zarr(store, mode="a", consolidated=False, zarr_format=3)
     zarr.open_group(store, mode="r+").attrs.update({"bands_scenarios": config.n_scenarios})
     _consolidate(store)
-
-
-def has_bands(store: str) -> bool:
-    group = _open_root(store)
-    return group is not None and METRICS[0] in group.array_keys()
 
 
 def bands_current(store: str) -> bool:
