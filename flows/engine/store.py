@@ -118,11 +118,7 @@ def check(config: RunConfig, store: str, overwrite: bool) -> str:
         )
     writer = current_writer(store)
     if writer:
-        raise StoreError(
-            store,
-            f"is being written by another run ({writer})",
-            "wait for it to finish, or stop it; a stopped run leaves no lock behind",
-        )
+        raise _busy(store, writer)
     seen = attrs.get("config_sha256")
     if not seen or not _same_identity(config, attrs):
         if overwrite:
@@ -216,11 +212,7 @@ def writer_lock(store: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StoreError(
-                store,
-                f"is being written by another run ({_holder(store)})",
-                "wait for it to finish, or stop it; a stopped run leaves no lock behind",
-            ) from None
+            raise _busy(store, _holder(store)) from None
         _HELD.add(path)
         try:
             yield
@@ -238,6 +230,14 @@ def record_writer(store: str) -> None:
         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}"
     )
     zarr.open_group(store, mode="r+").attrs.update({"writer": holder})
+
+
+def _busy(store: str, holder: str) -> StoreError:
+    return StoreError(
+        store,
+        f"is being written by another run ({holder})",
+        "wait for it to finish, or stop it; a stopped run leaves no lock behind",
+    )
 
 
 def clear_writer(store: str) -> None:
