@@ -7,8 +7,9 @@ for P), or the next size would pass ``max_scenarios``, the run stops; else the s
 (``mc``: 2n; ``sobol``: the next power of two, so its points stay balanced) and only the new
 chunks are simulated. Each size's statistics are kept in the store's ``convergence`` group.
 
-Standard errors are those of independent draws: the binomial s.e. sqrt(p (1 - p) / n) for
-P, and for the median the distribution-free order-statistic estimate
+Standard errors are those of independent draws: for P, that of the mean of the scores (1
+for a win, 1/2 for a tie), the binomial s.e. when there are no ties; and for the median the
+distribution-free order-statistic estimate
 (Q(1/2 + 1/(2 sqrt n)) - Q(1/2 - 1/(2 sqrt n))) / 2, the spread of the sample median's rank
 (sd sqrt(n) / 2) read through the empirical quantile function. A Sobol design's errors are
 usually smaller, so for it these are conservative.
@@ -69,8 +70,9 @@ def measure(x: np.ndarray, paths: list[str], metric: str = METRIC) -> tuple:
     lo, med, hi = np.quantile(x, [0.5 - half, 0.5, 0.5 + half], axis=0)
     base = x[:, paths.index(baseline_of(paths))][:, None]
     d = x - base if metric not in LOWER_IS_BETTER else base - x
-    p = ((d > 0).sum(axis=0) + 0.5 * (d == 0).sum(axis=0)) / n
-    p_se = np.sqrt(p * (1 - p) / n)
+    wins = (d > 0) + 0.5 * (d == 0)  # a tie counts half, so its s.e. is that of the scores
+    p = wins.mean(axis=0)
+    p_se = wins.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(p.shape, np.inf)
     b = paths.index(baseline_of(paths))
     p[b], p_se[b] = np.nan, np.nan
     return np.stack([med, p], axis=1), np.stack([(hi - lo) / 2, p_se], axis=1)
@@ -89,7 +91,11 @@ class Step:
     @property
     def worst(self) -> tuple[float, str, str]:
         """The largest standard error, its statistic and its path."""
-        p, k = np.unravel_index(np.nanargmax(self.se), self.se.shape)
+        se = self.se.copy()
+        baseline = np.isnan(self.value[:, 1]) & np.isnan(se[:, 1])
+        se[baseline, 1] = -np.inf  # the baseline's own P is no statistic
+        se[np.isnan(se)] = np.inf  # NaN draws never pass for converged
+        p, k = np.unravel_index(np.argmax(se), se.shape)
         return float(self.se[p, k]), STATISTICS[k], self.paths[p]
 
     @property

@@ -535,8 +535,9 @@ def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> 
     # xarray replaces the group's attributes with the dataset's: carry the provenance over.
     attrs = {**zarr.open_group(store, mode="r").attrs, "bands_scenarios": 0}
     bands_dataset(config, bands, attrs).to_zarr(store, mode="a", consolidated=False, zarr_format=3)
-    zarr.open_group(store, mode="r+").attrs.update({"bands_scenarios": config.n_scenarios})
+    # consolidated first: a run killed between the two finds the bands not yet current
     _consolidate(store)
+    zarr.open_group(store, mode="r+").attrs.update({"bands_scenarios": config.n_scenarios})
 
 
 def bands_current(store: str) -> bool:
@@ -659,7 +660,7 @@ def open_firms(store: str) -> xr.Dataset:
             "keeps no firm snapshots",
             "run it with sizes.firm_snapshots > 0, or pass a config",
         )
-    return xr.open_zarr(store, group=FIRMS, consolidated=bands_current(store))
+    return xr.open_zarr(store, group=FIRMS, consolidated=None)
 
 
 CONVERGENCE = "convergence"
