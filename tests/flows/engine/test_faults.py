@@ -25,16 +25,10 @@ from resonance.flows.engine.cluster import ClusterSpec, connect
 from resonance.flows.engine.execute import DaskExecutor, SequentialExecutor, run_plan
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.engine.store import done_chunks
-from tests.flows.engine.test_execute import _assert_same_store
+from tests.flows.engine.test_execute import SMALL, _assert_same_store
 from tests.helpers import DEFAULT_CONFIG, ROOT, tiny_run
 
-SIZES = {
-    "sizes.scenarios": 24,
-    "sizes.firms": 40,
-    "sizes.quarters": 12,
-    "paths": ["baseline", "factor_reset", "all_paths"],
-    "chunk_scenarios": 8,
-}
+SIZES = SMALL  # the sizes of test_execute's reference store
 SLOW = {  # a run of some seconds in chunks of a fraction of one, to be hit mid-way
     "sizes.scenarios": 64,
     "sizes.firms": 300,
