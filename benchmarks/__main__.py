@@ -17,12 +17,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchmarks import system, throughput
+from benchmarks import main_job, system, throughput
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 QUICK = {
-    "throughput": dict(scenarios=8, firms=400, quarters=40, ref_scenarios=4, repeats=3, jax=False),
+    # The full run's firms and reference scenarios, so each implementation is timed in the
+    # regime it runs in there (the NumPy reference is vectorised over scenarios x firms);
+    # fewer quarters keep it short: the per-quarter cost does not depend on their number.
+    "throughput": dict(
+        scenarios=16, firms=1000, quarters=10, ref_scenarios=8, repeats=3, jax=False
+    ),
+    "main_job": dict(repeats=1, extra=("--scenarios", "256")),
     "scaling": dict(scenarios=32, firms=500, quarters=40, chunk=8),
     "memory": dict(scenarios=32, firms=100, quarters=20, workers=1),
     "bands": dict(scenarios=256, firms=30, quarters=40, chunk=32),
@@ -30,6 +36,7 @@ QUICK = {
 }
 FULL = {
     "throughput": dict(scenarios=32, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
+    "main_job": dict(repeats=3),
     "scaling": dict(scenarios=192, firms=1000, quarters=40, chunk=16),
     "memory": dict(scenarios=512, firms=300, quarters=40),
     "bands": dict(scenarios=2048, firms=50, quarters=40, chunk=32),
@@ -87,6 +94,18 @@ def table(result: dict) -> Table:
         "store writes / bands / simulation (s)",
         f"{b['store_write_s']:.2f} / {b['bands_s']:.2f} / {b['simulate_s']:.2f}",
     )
+    t.add_row("bands streamed, past the memory cap (s)", f"{b['bands_streaming_s']:.2f}")
+    spread = result.get("parallel_efficiency_range")
+    if spread:
+        t.add_row("two-thread efficiency, min-max of the runs", f"{spread[0]:.0%}-{spread[1]:.0%}")
+    for engine, p in result.get("main_job", {}).items():
+        t.add_row(
+            f"main job ({engine}): wall / first chunk / simulation / bands (s)",
+            f"{p['wall_s']:.1f} / {p['startup_s']:.1f} / {p['simulation_s']:.1f} / "
+            f"{p['bands_s']:.2f}",
+        )
+        share = p.get("simulation_share", p["simulation_share_in_run"])
+        t.add_row(f"main job ({engine}): simulation share", f"{share:.2f}")
     for key in ("jax_note", "compile_note"):
         if result.get(key):
             t.add_row("note", escape(result[key]))
@@ -118,7 +137,13 @@ def main() -> None:
             result.update(system.compile_times(**sizes["compile"]))
     with console.status("band reduction and store writes"):
         result["bands_and_store"] = system.bands_and_store(**sizes["bands"])
+    with console.status("the main job, through Prefect and direct, alternating"):
+        result["main_job"] = main_job.measure(
+            **sizes["main_job"], thread_rate=result["kernel_firm_steps_per_s_1thread"]
+        )
+    result["simulation_share"] = result["main_job"]["prefect"].get("simulation_share")
     console.print(table(result))
+    console.print(f"main job (Prefect): {main_job.closing_line(result['main_job'])}")
     RESULTS.mkdir(exist_ok=True)
     name = f"{result['machine']}-{result['date']}{'-quick' if args.quick else ''}.json"
     for path in [RESULTS / name, *([Path(args.json)] if args.json else [])]:

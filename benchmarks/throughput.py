@@ -115,6 +115,9 @@ def measure(
                 times[n].append(median_time(kernel, 1))
         result["kernel_firm_steps_per_s_1thread"] = steps / float(np.median(times[1]))
         result["kernel_firm_steps_per_s_all_threads"] = steps / float(np.median(times[threads]))
+        # Each pair of neighbouring runs gives one efficiency; their range is the spread.
+        pairs = [a / (threads * b) for a, b in zip(times[1], times[threads], strict=True)]
+        result["parallel_efficiency_range"] = [min(pairs), max(pairs)]
         numba.set_num_threads(1)
         result["kernel_float64_firm_steps_per_s_1thread"] = steps / median_time(
             lambda: kernel("float64"), repeats

@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         help="replace an existing store, even one of another config",
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--verbose", action="store_true", help="also print Prefect's log (its server, each task)"
+    )
     g = run.add_argument_group("until converged")
     g.add_argument(
         "--until-se",
@@ -367,66 +370,82 @@ PREFECT_STARTUP_SECONDS = 120
 
 
 def cmd_run(args) -> int:
-    from resonance.flows.engine.execute import resolve
+    from resonance.flows.engine import timing
+    from resonance.flows.engine.startup import early_cluster, resolve
 
-    # Everything the user can get wrong is checked here, before Prefect or Dask start.
-    config, spec = resolve(
-        args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler
-    )
-    if args.max_scenarios and args.until_se is None:
-        raise ResonanceError("--max-scenarios", "only applies with --until-se")
-    if args.until_se is not None:
-        from resonance.flows.engine.converge import check
+    with timing.recording() as clock:
+        # Everything the user can get wrong is checked here, before anything starts.
+        config, spec = resolve(
+            args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler
+        )
+        if args.max_scenarios and args.until_se is None:
+            raise ResonanceError("--max-scenarios", "only applies with --until-se")
+        if args.until_se is not None:
+            from resonance.flows.engine.converge import check
 
-        check(config, args.max_scenarios)
+            check(config, args.max_scenarios)
+        with early_cluster(spec, args.workers, args.scheduler):
+            _run(args, config, spec)
+    if args.until_se is None:  # a growing run's sizes each have their own line
+        from resonance.flows.engine.console import console
+
+        parts = clock.split()
+        console.print(timing.line(parts), highlight=False, soft_wrap=True)
+        timing.save(parts)
+    return 0
+
+
+def _run(args, config, spec) -> None:
+    """The run of checked inputs, through Prefect or (``--engine direct``) not."""
+    from resonance.flows.engine.startup import ahead
+
     if args.engine == "direct":
         from resonance.flows.engine.console import show_bands
         from resonance.flows.engine.execute import run
 
-        run(
-            config,
-            spec,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-            until_se=args.until_se,
-            max_scenarios=args.max_scenarios,
-        )
+        with ahead(config, spec, args.workers, args.scheduler):
+            run(
+                config,
+                spec,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+                until_se=args.until_se,
+                max_scenarios=args.max_scenarios,
+            )
         show_bands(config.store)
-        return 0
-    # No telemetry from the ephemeral server: it has no network to send it over anyway.
+        return
+    # No telemetry from the temporary server: it has no network to send it over anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # Prefect waits 20 s for its temporary server; a first start on a small machine
-    # (database migrations) can take longer than that.
-    os.environ.setdefault(
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(PREFECT_STARTUP_SECONDS)
+    if not args.verbose:  # the run's own lines say what a user needs; Prefect keeps its log
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # A first start of Prefect's server on a small machine (database migrations) is slow.
+    timeout = float(
+        os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS)
     )
-    from resonance.flows.flow import scenario_run
+    run = dict(
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        until_se=args.until_se,
+        max_scenarios=args.max_scenarios,
+    )
+    # The run starts on its cluster at once; Prefect (its import, its server) starts
+    # meanwhile, and the flow's simulate task joins the run (execute.run_ahead).
+    with ahead(config, spec, args.workers, args.scheduler, run=run):
+        from resonance.flows.engine.startup import prefect_api
+        from resonance.flows.flow import scenario_run
 
-    try:
-        scenario_run(
-            config_path=str(args.config),
-            overrides={k: v for k, v in _overrides(args).items() if v is not None},
-            workers=args.workers,
-            scheduler=args.scheduler,
-            cluster=args.cluster,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-            until_se=args.until_se,
-            max_scenarios=args.max_scenarios,
-            show_summary=True,
-        )
-    except RuntimeError as exc:
-        if "ephemeral Prefect API server" not in str(exc):
-            raise
-        raise ResonanceError(
-            "prefect",
-            "its temporary API server did not start in time",
-            "run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run "
-            "without Prefect: --engine direct",
-        ) from exc
-    return 0
+        with prefect_api(timeout):
+            scenario_run(
+                config_path=str(args.config),
+                overrides={k: v for k, v in _overrides(args).items() if v is not None},
+                workers=args.workers,
+                scheduler=args.scheduler,
+                cluster=args.cluster,
+                show_summary=True,
+                **run,
+            )
 
 
 def cmd_summary(args) -> int:

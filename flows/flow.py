@@ -26,9 +26,11 @@ from prefect.states import Failed
 
 from resonance.flows.config import RunConfig
 from resonance.flows.confine import confine, from_deployment
+from resonance.flows.engine import timing
 from resonance.flows.engine.cluster import ClusterSpec
 from resonance.flows.engine.console import show_bands
-from resonance.flows.engine.execute import RunReport, resolve, run
+from resonance.flows.engine.execute import RunReport, run
+from resonance.flows.engine.startup import resolve
 from resonance.flows.errors import ResonanceError
 
 
@@ -126,6 +128,7 @@ def scenario_run(
     A run created through a deployment reads and writes only under the roots of
     ``resonance.flows.confine`` and fails in one line otherwise.
     """
+    timing.mark("prefect")  # Prefect's server answered: the flow run began
     overrides = {**(overrides or {}), **({"store": out} if out else {})}
     if from_deployment():  # its parameters came through the Prefect API: confine them
         try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Literal
 
@@ -120,6 +122,16 @@ def connect(
     Shutting down is quiet: connections that close while the cluster stops are expected, and
     their log records would read as a failure of a run that succeeded.
     """
+    started = _ahead.get(_key(spec, workers, scheduler))
+    if started is not None:  # started ahead by this process (ahead()); closed there
+        yield started.client()
+        return
+    with _connect(spec, workers, scheduler) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _connect(spec: ClusterSpec, workers: int | None, scheduler: str | None) -> Iterator:
     import distributed  # noqa: F401  its first import sets its loggers' levels: before ours
 
     # Dask's start-up chatter is INFO; under Prefect's log handler it would flood the run.
@@ -134,16 +146,79 @@ def connect(
         yield client
 
 
+class _Started:
+    """A cluster started in a thread and held open there until :meth:`close`."""
+
+    def __init__(self, spec: ClusterSpec, workers: int | None, scheduler: str | None):
+        self._ready: Future = Future()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(
+            target=self._hold, args=(spec, workers, scheduler), daemon=True, name="cluster"
+        )
+        self._thread.start()
+
+    def _hold(self, spec, workers, scheduler) -> None:
+        try:
+            with _connect(spec, workers, scheduler) as client:
+                self._ready.set_result(client)
+                self._closing.wait()
+        except BaseException as exc:  # raised where the client is asked for
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+
+    def client(self):
+        """The client, once the cluster is up (its start-up error, if it failed)."""
+        return self._ready.result()
+
+    def close(self, wait: bool = True) -> None:
+        """Close the cluster; without ``wait``, in its thread once it is up (a run that
+        failed its checks returns at once)."""
+        self._closing.set()
+        if wait:
+            self._thread.join()
+
+
+_ahead: dict[str, _Started] = {}  # clusters started ahead, by _key
+
+
+def _key(spec: ClusterSpec, workers: int | None, scheduler: str | None) -> str:
+    return f"{spec.model_dump_json()}|{workers}|{scheduler}"
+
+
+@contextlib.contextmanager
+def ahead(spec: ClusterSpec, workers: int | None = None, scheduler: str | None = None):
+    """Start the cluster of ``spec`` (or reach ``scheduler``) now, in a thread, while this
+    one goes on; :func:`connect` with the same arguments in this process then waits for it
+    and yields its client instead of starting another. Closed on exit. Nested blocks of
+    the same cluster share the outermost one's."""
+    key = _key(spec, workers, scheduler)
+    if key in _ahead:
+        yield
+        return
+    _ahead[key] = started = _Started(spec, workers, scheduler)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        _ahead.pop(key, None)
+        started.close(wait=not failed)
+
+
 def _client(
     spec: ClusterSpec, workers: int | None, scheduler: str | None, stack: contextlib.ExitStack
 ):
-    """Start (or reach) the cluster and a client of it; both are closed by ``stack``."""
+    """Start (or reach) the cluster and a client of it; both are closed by ``stack``. The
+    client is not made dask's default scheduler: the run submits to it by name, and a
+    process-wide default would outlive a cluster closed in another thread."""
     from distributed import Client, LocalCluster
 
     address = scheduler_address(spec, scheduler)
     if address:
         try:
-            return stack.enter_context(Client(address, timeout=SCHEDULER_TIMEOUT))
+            return stack.enter_context(
+                Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
+            )
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigError(
                 f"--scheduler {address}",
@@ -159,7 +234,7 @@ def _client(
             ) from exc
         cluster = stack.enter_context(SLURMCluster(**spec.cluster_options))
         cluster.scale(jobs=workers or spec.jobs)
-        return stack.enter_context(Client(cluster))
+        return stack.enter_context(Client(cluster, set_as_default=False))
     n = workers or spec.workers or max(1, (os.cpu_count() or 1) // spec.threads_per_worker)
     env = {
         "NUMBA_NUM_THREADS": str(spec.threads_per_worker),
@@ -178,4 +253,4 @@ def _client(
             silence_logs=logging.ERROR,
         )
     )
-    return stack.enter_context(Client(cluster))
+    return stack.enter_context(Client(cluster, set_as_default=False))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from resonance.flows.engine.execute import RunReport
 
 console = Console(width=None if sys.stdout.isatty() else 140)
+PATIENCE = 2.0  # seconds a run may be silent: longer waits say what they wait for
 
 
 @contextlib.contextmanager
@@ -41,6 +44,28 @@ def progress_bar(enabled: bool, label: str, unit: str = "chunks"):
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+@contextlib.contextmanager
+def waiting(label: str, after: float = PATIENCE):
+    """Say ``label`` if the block takes longer than ``after`` seconds, and then how long it
+    took: a run never sits silent for longer than that."""
+    said = threading.Event()
+    began = time.perf_counter()
+
+    def say() -> None:
+        said.set()
+        console.print(f"{label} ...", highlight=False)
+
+    timer = threading.Timer(after, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if said.is_set():
+            console.print(f"{label}: {time.perf_counter() - began:.1f} s", highlight=False)
 
 
 def announce(config: RunConfig, n_chunks: int) -> None:
@@ -81,12 +106,16 @@ def convergence(step, grow_to: int | None, cap: int) -> None:
 
 
 def show_bands(store: str) -> None:
-    """The headline bands of a finished store, and where to see the rest."""
+    """The headline metric's final bands on every path of a finished store, and where to
+    see the rest."""
     from resonance.flows.analysis.tables import summary_table
+    from resonance.flows.engine import timing
     from resonance.flows.engine.store import open_bands
 
-    console.print(summary_table(open_bands(store), HEADLINE))
+    timing.mark("report_begin")
+    console.print(summary_table(open_bands(store), HEADLINE[:1]))
     console.print(
         f"all metrics: resonance summary {store}; fan chart: "
-        f"resonance plot {store} --metric innovation_efficiency"
+        f"resonance plot {store} --metric {HEADLINE[0]}"
     )
+    timing.mark("report")

@@ -2,7 +2,7 @@
 
 :func:`run_plan` is the recipe: make or check the store, warm the kernel cache, simulate
 every unfinished chunk (each task simulates its scenarios and writes its own region of the
-store), then three map-reduce passes over the stored draws give the bands, which are written
+store), then the stored draws are reduced to bands (``reduce.py``), which are written
 last. A killed run loses only its unfinished chunks; the next run of the same config skips
 the finished ones and ends with the same bits. :func:`run` puts it on a cluster with a
 progress bar; ``resonance run --engine direct`` and the Prefect flow's task both call it.
@@ -18,27 +18,23 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numba
 import numpy as np
 
-from resonance.flows.config import RunConfig, load_config
-from resonance.flows.engine import console, converge
+from resonance.flows.config import RunConfig
+from resonance.flows.engine import console, converge, startup, timing
 from resonance.flows.engine import store as zstore
-from resonance.flows.engine.bands import MapReduce, compute_bands, sequential_map_reduce
+from resonance.flows.engine.bands import MapReduce, sequential_map_reduce
 from resonance.flows.engine.cluster import (
     ClusterSpec,
-    check_scheduler,
     connect,
-    load_cluster,
-    scheduler_address,
 )
 from resonance.flows.engine.plan import ChunkJob, Plan, make_plan
+from resonance.flows.engine.reduce import store_bands
 from resonance.flows.errors import StoreError
 from resonance.kernels import load
-from resonance.kernels.registry import N_METRICS
 
 Progress = Callable[[int, int], None]  # progress(chunks done, chunks in all)
 
@@ -70,15 +66,16 @@ class ChunkTask:
 
 def run_chunk(
     task: ChunkTask, chunk: int, start: int, stop: int, theta: np.ndarray
-) -> tuple[int, float]:
+) -> tuple[int, float, float]:
     """Task body: simulate scenarios [start, stop) with world parameters theta (s, d) and
-    write them into the store; returns (chunk, seconds)."""
-    began = time.perf_counter()
+    write them into the store; returns (chunk, kernel seconds, write seconds)."""
     load()  # configures numba in this process before the kernel is first used
     numba.set_num_threads(max(1, min(task.threads, numba.config.NUMBA_NUM_THREADS)))
+    began = time.perf_counter()
     outcomes, snapshots = task.job.simulate(start, stop, theta)
+    simulated = time.perf_counter()
     zstore.write_chunk(task.store, task.config_sha256, chunk, start, stop, outcomes, snapshots)
-    return chunk, time.perf_counter() - began
+    return chunk, simulated - began, time.perf_counter() - simulated
 
 
 def _summarise_chunk(bounds: tuple[int, int], store: str, config_sha256: str, summarise: Callable):
@@ -119,7 +116,7 @@ class DaskExecutor:
         items = iter(items)
         shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         window = 4 * max(1, self.n_workers)
-        pending = as_completed()
+        pending = as_completed(loop=self.client.loop)
         for args in items:
             pending.add(self.client.submit(fn, shared_future, *args, pure=False))
             if pending.count() >= window:
@@ -174,16 +171,11 @@ class RunReport:
 
 def warm_kernel_cache(plan: Plan) -> None:
     """Compile (or load) the kernel once here before many workers reach for the cache at
-    once (numba#4807): a one-scenario, two-firm, one-quarter call."""
-    load().simulate(
-        plan.params(0, 1),
-        plan.config.firm_vector,
-        np.zeros(1, dtype=np.int64),
-        np.uint64(plan.config.seed),
-        2,
-        1,
-        plan.config.precision,
-    )
+    once (numba#4807); a cold compile says so after two seconds (console.waiting)."""
+    from resonance.kernels.compile import cache_dir
+
+    with console.waiting(f"compiling the kernels (once; cached in {cache_dir()})"):
+        plan.job.warm()
 
 
 def prepare_store(plan: Plan, overwrite: bool = False) -> list[int]:
@@ -206,6 +198,8 @@ def simulate_chunks(
     if progress:
         progress(skipped, total)
     if not todo:
+        timing.mark("first_chunk")
+        timing.mark("simulated")
         return []
     config = plan.config
     warm_kernel_cache(plan)
@@ -214,21 +208,27 @@ def simulate_chunks(
     )
     items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
     seconds = []
-    for n_done, (_, secs) in enumerate(executor.map(run_chunk, task, items), start=1):
-        seconds.append(secs)
+    timing.mark("first_chunk")
+    per_scenario = config.n_firms * config.n_quarters * len(config.path_names)
+    for n_done, (k, kernel_s, write_s) in enumerate(executor.map(run_chunk, task, items), 1):
+        seconds.append(kernel_s + write_s)
+        timing.add("firm_steps", (plan.chunks[k][1] - plan.chunks[k][0]) * per_scenario)
+        timing.add("kernel", kernel_s)
+        timing.add("write", write_s)
         if progress:
             progress(skipped + n_done, total)
+    timing.mark("simulated")
     return seconds
 
 
 def finalise_bands(plan: Plan, executor: Executor) -> None:
     """Reduce the stored draws to bands and write them (the store's last write)."""
     config = plan.config
-    shape = (len(config.path_names), config.n_quarters, N_METRICS)
-    bands = compute_bands(
-        executor.map_reduce(config.store, config.sha256, plan.chunks), shape, config.quantiles
+    map_reduce = executor.map_reduce(config.store, config.sha256, plan.chunks)
+    zstore.write_bands(
+        config.store, config, store_bands(config.store, config, plan.chunks, map_reduce)
     )
-    zstore.write_bands(config.store, config, bands)
+    timing.mark("bands")
 
 
 def run_plan(
@@ -250,6 +250,8 @@ def run_plan(
         try:
             seconds = simulate_chunks(plan, executor, todo, progress)
         except OSError as exc:
+            if exc.errno is None:  # not the file system: a lost connection to a worker...
+                raise
             raise write_failed(store, exc) from None
         if todo or not zstore.bands_current(store):
             finalise_bands(plan, executor)
@@ -277,26 +279,6 @@ def write_failed(store: str, exc: OSError) -> StoreError:
     )
 
 
-def resolve(
-    config_path: str | Path,
-    overrides: dict | None = None,
-    cluster: str | None = None,
-    overwrite: bool = False,
-    scheduler: str | None = None,
-) -> tuple[RunConfig, ClusterSpec]:
-    """Everything a run needs from its inputs, checked before any work starts: the config
-    (with overrides), the cluster spec (``cluster`` or the config's), whether its store
-    can be used and written, and whether a scheduler answers. Raises ResonanceError naming
-    the first problem; writes nothing."""
-    config = load_config(config_path, overrides)
-    spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
-    zstore.check(config, config.store, overwrite)
-    address = scheduler_address(spec, scheduler)
-    if address:
-        check_scheduler(address)
-    return config, spec
-
-
 def run(
     config: RunConfig,
     spec: ClusterSpec,
@@ -312,10 +294,31 @@ def run(
 
     With ``until_se``, grow the store on the same cluster until the headline standard
     errors are at most that, or the next size would pass ``max_scenarios`` (converge.py);
-    the report is the last size's.
+    the report is the last size's. A run of the same store started by
+    ``startup.run_ahead`` is waited for first; with the same arguments, its outcome is
+    this run's.
     """
+    args = (workers, scheduler, overwrite, progress, until_se, max_scenarios)
+    joined = startup.join_ahead(config, spec, *args)
+    return joined if joined is not None else _run(config, spec, *args)
+
+
+def _run(
+    config: RunConfig,
+    spec: ClusterSpec,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    until_se: float | None = None,
+    max_scenarios: int | None = None,
+) -> RunReport:
+    """:func:`run` itself, with its arguments, and never a join (``startup.run_ahead``)."""
     cap = converge.check(config, max_scenarios) if until_se is not None else None
+    timing.mark("cluster_begin")
     with dask_executor(spec, workers, scheduler) as executor:
+        timing.mark("cluster")
+        timing.set_threads(executor.n_workers * (executor.threads or 1))
         console.announce_cluster(executor.n_workers, executor.dashboard_link)
         while True:
             plan = make_plan(config)

@@ -128,6 +128,20 @@ class ChunkJob:
         )
         return result if k else (result, None)
 
+    def warm(self) -> None:
+        """Load (or, with a cold cache, compile) the kernel of this job's precision in this
+        process: one scenario of two firms for one quarter, at the nominal parameters."""
+        theta = self.nominal[self.uncertain_index][None, :]
+        load().simulate(
+            self.params(theta),
+            self.firm_params,
+            np.zeros(1, dtype=np.int64),
+            np.uint64(self.seed),
+            2,
+            1,
+            self.precision,
+        )
+
 
 @dataclass
 class Plan:

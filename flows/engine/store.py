@@ -22,6 +22,7 @@ import contextlib
 import functools
 import os
 import socket
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,6 @@ import zarr
 from zarr.core.sync import sync  # runs a coroutine on zarr's own I/O loop, as zarr's API does
 
 from resonance.flows.config import RunConfig, config_from_text
-from resonance.flows.engine.bands import compute_bands, sequential_map_reduce
 from resonance.flows.engine.layout import (
     DRAWS,
     FIRMS,
@@ -47,7 +47,7 @@ from resonance.flows.engine.layout import (
     provenance,
 )
 from resonance.flows.errors import StoreError
-from resonance.kernels.registry import METRICS, N_METRICS, SNAPSHOT
+from resonance.kernels.registry import METRICS, SNAPSHOT
 
 _HELD: set[Path] = set()  # the store directories whose writer lock this process holds
 
@@ -189,6 +189,9 @@ def _lock_path(store: str) -> Path | None:
     return Path(store.removeprefix("file://")).absolute()
 
 
+LOCK_TRIES = 10  # x 50 ms: how long a starting writer waits out a reader's probe
+
+
 @contextlib.contextmanager
 def writer_lock(store: str) -> Iterator[None]:
     """Hold ``store``'s writer lock for the body, or raise StoreError at once naming the
@@ -209,10 +212,16 @@ def writer_lock(store: str) -> Iterator[None]:
     path.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _busy(store, _holder(store)) from None
+        # A reader's probe (current_writer) holds a shared lock for a moment: try again
+        # for a little while before calling the store busy.
+        for attempt in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == LOCK_TRIES - 1:
+                    raise _busy(store, _holder(store)) from None
+                time.sleep(0.05)
         _HELD.add(path)
         try:
             yield
@@ -484,6 +493,16 @@ def read_draws_chunk(store: str, config_sha256: str, start: int, stop: int) -> n
     return np.stack(parts, axis=-1)
 
 
+def read_draws(
+    store: str, config_sha256: str, chunks: list[tuple[int, int]], metric: str
+) -> np.ndarray:
+    """One metric's draws of the scenarios of ``chunks`` ((start, stop) each), in their
+    order: float64 (s, p, t). The chunks are read concurrently."""
+    array = draws_arrays(store, config_sha256)[metric]
+    parts = sync(_gather(array.async_array.getitem(slice(a, b)) for a, b in chunks))
+    return np.concatenate(parts, axis=0)
+
+
 class StoredChunks:
     """The stored draws of ``chunks`` one at a time, read afresh on every pass (memory: one
     chunk): the input of ``bands.sequential_map_reduce``."""
@@ -625,12 +644,9 @@ def open_bands(store: str) -> xr.Dataset:
     cs = config.chunk_scenarios
     starts = np.unique(ids // cs) * cs
     chunks = [(int(a), min(int(a) + cs, config.n_scenarios)) for a in starts]
-    shape = (len(config.path_names), config.n_quarters, N_METRICS)
-    bands = compute_bands(
-        sequential_map_reduce(StoredChunks(store, config.sha256, chunks)),
-        shape,
-        config.quantiles,
-    )
+    from resonance.flows.engine.reduce import store_bands  # it reads through this module
+
+    bands = store_bands(store, config, chunks)
     attrs = dict(zarr.open_group(store, mode="r").attrs)
     attrs.update(n_scenarios=progress.scenarios_done, progress=progress.note)
     return bands_dataset(config, bands, attrs)

@@ -20,11 +20,10 @@ import zarr
 
 from resonance.flows.config import RunConfig
 from resonance.flows.engine import store as zstore
-from resonance.flows.engine.bands import compute_bands
-from resonance.flows.engine.execute import SequentialExecutor
 from resonance.flows.engine.layout import DRAWS, package_versions
 from resonance.flows.engine.plan import make_plan
-from resonance.kernels.registry import METRICS, N_METRICS, SNAPSHOT
+from resonance.flows.engine.reduce import store_bands
+from resonance.kernels.registry import METRICS, SNAPSHOT
 
 
 @dataclass
@@ -137,9 +136,7 @@ def _unreadable(store: str, chunk: int, start: int, stop: int) -> Difference:
 
 
 def _check_bands(store: str, config: RunConfig, plan) -> Difference | None:
-    shape = (len(config.path_names), config.n_quarters, N_METRICS)
-    mr = SequentialExecutor().map_reduce(store, config.sha256, plan.chunks)
-    bands = compute_bands(mr, shape, config.quantiles)
+    bands = store_bands(store, config, plan.chunks)
     root = zarr.open_group(store, mode="r")
     paths = list(config.path_names)
     for m, metric in enumerate(METRICS):
@@ -159,7 +156,12 @@ def _check_bands(store: str, config: RunConfig, plan) -> Difference | None:
 
 
 def repair(store: str, differences: list[Difference]) -> list[int]:
-    """Clear the done marks of the chunks found different; the next run recomputes them."""
+    """Clear the done marks of the chunks found different; the next run recomputes them.
+    Holds the store's writer lock (StoreError while a run writes it) and says the bands are
+    no longer those of the draws, so the next run recomputes them too."""
     chunks = sorted({d.chunk for d in differences if d.chunk >= 0})
-    zstore.clear_done(store, chunks)  # the store's one writer
+    if chunks or any(d.chunk < 0 for d in differences):
+        with zstore.writer_lock(store):
+            zstore.invalidate_bands(store)
+            zstore.clear_done(store, chunks)  # the store's one writer
     return chunks

@@ -208,3 +208,51 @@ def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
         make_plan(load_config(DEFAULT_CONFIG, {**sizes, "store": str(fresh)})), SequentialExecutor()
     )
     _assert_same_store(store, fresh)
+
+
+def test_a_store_whose_draws_pass_the_memory_cap_streams_its_bands(
+    tmp_path, reference_store, monkeypatch
+):
+    from resonance.flows.engine import bands as B
+
+    monkeypatch.setattr(B, "MEMORY_CAP", 1024)  # a metric's draws here are 18 kB
+    streamed = _run_sequential(tmp_path / "streamed.zarr").store
+    config = _config(tmp_path / "dask.zarr")
+    with connect(ClusterSpec(kind="local", dashboard_address=None), workers=2) as client:
+        run_plan(make_plan(config), DaskExecutor(client))  # the passes run on the workers
+    exact, got = xr.open_zarr(reference_store), xr.open_zarr(streamed)
+    for m in METRICS:
+        assert (exact[f"{m}_quantile_error"] == 0).all()  # in memory: numpy's own quantiles
+        bound = got[f"{m}_quantile_error"].values[..., None] * (1 + 1e-9) + 1e-15
+        assert (np.abs(got[m].values - exact[m].values) <= bound).all()
+        np.testing.assert_allclose(got[f"{m}_mean"], exact[f"{m}_mean"], rtol=1e-9, atol=1e-12)
+    assert (got["tfp_quantile_error"] > 0).any()
+    on_workers = xr.open_zarr(config.store)
+    for name in got.data_vars:  # the passes' merges are exact, wherever they run
+        np.testing.assert_array_equal(on_workers[name].values, got[name].values)
+
+
+def test_a_run_started_ahead_is_joined_by_the_same_run_and_not_repeated(tmp_path, reference_store):
+    from resonance.flows.engine import execute, startup
+    from resonance.flows.engine.startup import ahead
+
+    config = _config(tmp_path / "ahead.zarr")
+    spec = ClusterSpec(kind="local", dashboard_address=None)
+    run = dict(overwrite=False, progress=False, until_se=None, max_scenarios=None)
+    with ahead(config, spec, workers=1, run=run):
+        assert config.store in startup._AHEAD
+        report = execute.run(config, spec, 1, None, False, False)  # as the flow's task calls it
+        assert (report.computed, report.skipped) == (3, 0)
+        again = execute.run(config, spec, 1, None, False, False)  # nothing ahead any more
+        assert (again.computed, again.skipped) == (0, 3)
+    assert not startup._AHEAD
+    _assert_same_store(config.store, reference_store)
+
+
+def test_a_run_prints_the_headline_metric_and_where_its_time_went(tmp_path, capsys):
+    assert main(tiny_run(str(tmp_path / "out.zarr"))) == 0
+    out = capsys.readouterr().out
+    assert "innovation_efficiency" in out and "new_paradigm_share" not in out
+    assert "all metrics: resonance summary" in out
+    closing = out.strip().splitlines()[-1]
+    assert closing.startswith("wall ") and "first chunk at" in closing and "bands" in closing

@@ -31,8 +31,8 @@ from tests.helpers import DEFAULT_CONFIG, ROOT, tiny_run
 SIZES = SMALL  # the sizes of test_execute's reference store
 SLOW = {  # a run of some seconds in chunks of a fraction of one, to be hit mid-way
     "sizes.scenarios": 64,
-    "sizes.firms": 300,
-    "sizes.quarters": 24,
+    "sizes.firms": 20000,
+    "sizes.quarters": 40,
     "paths": ["baseline", "all_paths"],
     "chunk_scenarios": 2,
 }
@@ -151,16 +151,16 @@ def test_an_interrupt_in_the_band_reduction_recomputes_only_the_bands(
     tmp_path, reference, monkeypatch
 ):
     store = tmp_path / "cut.zarr"
-    real = execute.compute_bands
+    real = execute.store_bands
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(execute, "compute_bands", interrupted)
+    monkeypatch.setattr(execute, "store_bands", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _sequential(store)
     assert done_chunks(str(store)).all() and not zstore.bands_current(str(store))
-    monkeypatch.setattr(execute, "compute_bands", real)
+    monkeypatch.setattr(execute, "store_bands", real)
     report = run_plan(make_plan(_config(store)), SequentialExecutor())
     assert (report.computed, report.skipped) == (0, 3)
     _assert_same_store(store, reference)

@@ -57,6 +57,7 @@ def test_an_overwritten_value_is_named_and_repaired(made, store, capsys):
     out = capsys.readouterr().out
     assert "chunk 1: coupling[scenario=13, path=factor_reset, time=5] is 0.5" in out
     assert "cleared the done marks of chunks [1]" in out
+    assert zarr.open_group(store, mode="r").attrs["bands_scenarios"] == 0  # not current
     assert _rerun(store, paths) == 0
     assert "1 chunks computed, 3 already in the store" in capsys.readouterr().out
     for got, want in zip(_values(store), before, strict=True):

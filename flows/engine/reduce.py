@@ -1,0 +1,59 @@
+"""The bands of a store's draws, the one way every caller gets them (a run's last step,
+reading an unfinished store, ``resonance verify``).
+
+Each metric whose draws fit ``bands.MEMORY_CAP`` is read whole and reduced exactly in
+memory (``bands.exact_bands``), a few metrics at a time; when they do not, all metrics
+stream through the histogram passes of ``bands.compute_bands`` chunk by chunk (on the
+workers, given a map-reduce), in memory O(groups x bins) whatever the number of scenarios.
+Either way the result depends on the draws alone, not on the chunking, the worker count or
+a resume.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from resonance.flows.config import RunConfig
+from resonance.flows.engine import bands as B
+from resonance.flows.engine import store as zstore
+from resonance.kernels.registry import METRICS
+
+KEYS = ("quantiles", "mean", "std", "error")
+THREADS = 3  # metrics in flight at once in memory
+
+
+def in_memory(config: RunConfig, scenarios: int) -> bool:
+    """Whether the bands of ``scenarios`` of ``config`` are reduced in memory."""
+    return B.fits_in_memory(scenarios, len(config.path_names) * config.n_quarters)
+
+
+def store_bands(
+    store: str,
+    config: RunConfig,
+    chunks: list[tuple[int, int]],
+    map_reduce: B.MapReduce | None = None,
+) -> dict[str, np.ndarray]:
+    """Bands of the draws of ``chunks`` ((start, stop) each) of ``store``, made by ``config``:
+    ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
+
+    map_reduce: how the streaming passes run over the chunks (``Executor.map_reduce``);
+    default: in this process, one chunk at a time.
+    """
+    n = sum(b - a for a, b in chunks)
+    if in_memory(config, n):
+
+        def one(metric: str) -> dict:
+            x = zstore.read_draws(store, config.sha256, chunks, metric)
+            return B.exact_bands(x, config.quantiles)
+
+        # One metric's read (zarr's I/O thread) overlaps another's reduction (numpy's sort
+        # releases the GIL); memory: a metric per thread.
+        with ThreadPoolExecutor(THREADS) as pool:
+            per_metric = list(pool.map(one, METRICS))
+        return {key: np.stack([r[key] for r in per_metric], axis=2) for key in KEYS}
+    if map_reduce is None:
+        map_reduce = B.sequential_map_reduce(zstore.StoredChunks(store, config.sha256, chunks))
+    shape = (len(config.path_names), config.n_quarters, len(METRICS))
+    return B.compute_bands(map_reduce, shape, config.quantiles)

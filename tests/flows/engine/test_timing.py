@@ -1,0 +1,43 @@
+"""The split of a run's wall time: its parts add up, and the line says them."""
+
+from __future__ import annotations
+
+from resonance.flows.engine import timing
+
+
+def test_the_parts_of_the_wall_time_add_up_to_it():
+    clock = timing.Clock(threads=2)
+    for name, at in {
+        "process": 100.0,
+        "cluster": 102.0,
+        "first_chunk": 103.0,
+        "prefect": 106.0,
+        "simulated": 113.0,
+        "bands": 113.5,
+        "report_begin": 113.6,
+        "report": 113.8,
+    }.items():
+        clock.mark(name, at)
+    clock.mark("process", 0.0)  # a moment is the first time it is marked
+    clock.add("kernel", 8.0)
+    clock.add("kernel", 8.0)
+    clock.add("write", 1.0)
+    parts = clock.split(end=114.0)
+    assert parts["wall_s"] == 14.0 and parts["startup_s"] == 3.0
+    assert parts["simulation_s"] == 10.0 and parts["kernel_s"] == 8.0
+    assert parts["store_writes_s"] == 0.5 and parts["bands_s"] == 0.5
+    assert abs(parts["report_s"] - 0.2) < 1e-9 and abs(parts["other_s"] - 0.3) < 1e-9
+    assert parts["simulation_share"] == 8.0 / 14.0
+    line = timing.line(parts)
+    assert line.startswith("wall 14.0 s: first chunk at 3.0 s (Dask up at 2.0 s, ")
+    assert "kernel 8.0 s = 57% of the wall" in line
+
+
+def test_nothing_is_recorded_without_an_active_clock():
+    timing.mark("first_chunk")
+    timing.add("kernel", 1.0)
+    with timing.recording(started=0.0) as clock:
+        timing.add("kernel", 2.0)
+        timing.mark("bands")
+    timing.add("kernel", 4.0)
+    assert clock.sums == {"kernel": 2.0} and set(clock.moments) == {"process", "bands"}
