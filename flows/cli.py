@@ -371,13 +371,15 @@ PREFECT_STARTUP_SECONDS = 120
 
 def cmd_run(args) -> int:
     from resonance.flows.engine import timing
-    from resonance.flows.engine.startup import early_cluster, resolve
+    from resonance.flows.engine.startup import check_prefect_url, early_cluster, resolve
 
     with timing.recording() as clock:
         # Everything the user can get wrong is checked here, before anything starts.
         config, spec = resolve(
             args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler
         )
+        if args.engine == "prefect" and os.environ.get("PREFECT_API_URL"):
+            check_prefect_url(os.environ["PREFECT_API_URL"])
         if args.max_scenarios and args.until_se is None:
             raise ResonanceError("--max-scenarios", "only applies with --until-se")
         if args.until_se is not None:
@@ -418,8 +420,9 @@ def _run(args, config, spec) -> None:
         return
     # No telemetry from the temporary server: it has no network to send it over anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not args.verbose:  # the run's own lines say what a user needs; Prefect keeps its log
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if not args.verbose:  # the run's own lines say what a user needs; the run's record in
+        # Prefect keeps every log line (only the console handler is quieter)
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # A first start of Prefect's server on a small machine (database migrations) is slow.
     timeout = float(
         os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS)
@@ -431,21 +434,30 @@ def _run(args, config, spec) -> None:
         max_scenarios=args.max_scenarios,
     )
     # The run starts on its cluster at once; Prefect (its import, its server) starts
-    # meanwhile, and the flow's simulate task joins the run (execute.run_ahead).
+    # meanwhile, and the flow's simulate task joins the run (startup.run_ahead).
     with ahead(config, spec, args.workers, args.scheduler, run=run):
-        from resonance.flows.engine.startup import prefect_api
-        from resonance.flows.flow import scenario_run
+        from resonance.flows.engine.startup import PrefectUnavailable, join_ahead, prefect_api
 
-        with prefect_api(timeout):
-            scenario_run(
-                config_path=str(args.config),
-                overrides={k: v for k, v in _overrides(args).items() if v is not None},
-                workers=args.workers,
-                scheduler=args.scheduler,
-                cluster=args.cluster,
-                show_summary=True,
-                **run,
-            )
+        try:
+            from resonance.flows.flow import scenario_run
+
+            with prefect_api(timeout, config.store):
+                scenario_run(
+                    config_path=str(args.config),
+                    overrides={k: v for k, v in _overrides(args).items() if v is not None},
+                    workers=args.workers,
+                    scheduler=args.scheduler,
+                    cluster=args.cluster,
+                    show_summary=True,
+                    **run,
+                )
+        except PrefectUnavailable as exc:  # the run goes on without Prefect: finish it
+            join_ahead(config, spec, args.workers, args.scheduler, *run.values())
+            from resonance.flows.engine.console import show_bands
+
+            show_bands(config.store)
+            problem = f"{exc.problem}; the run finished without a Prefect record"
+            raise PrefectUnavailable(exc.where, problem, exc.hint) from None
 
 
 def cmd_summary(args) -> int:
@@ -653,6 +665,15 @@ def main(argv: list[str] | None = None) -> int:
     except ResonanceError as exc:
         err_console.print(f"resonance: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
+    except MemoryError:
+        err_console.print(
+            "resonance: error: out of memory (a smaller run, fewer --workers, or a machine "
+            "with more memory); finished chunks are kept",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 3
     except KeyboardInterrupt:
         err_console.print("resonance: interrupted; finished chunks are kept, run again to resume")
         return 130

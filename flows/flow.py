@@ -10,8 +10,10 @@ artifacts.
 
 The task calls the same recipe as ``resonance run --engine direct``
 (``resonance.flows.engine.execute.run``); the flow resolves its own parameters once (a
-deployment calls it without the CLI). Without ``PREFECT_API_URL`` it runs in Prefect's
-ephemeral local mode (no server to start); with it set, the run appears on that server.
+deployment calls it without the CLI). Called from Python without ``PREFECT_API_URL``, it
+runs in Prefect's ephemeral local mode; with it set, the run appears on that server.
+``resonance run`` starts Prefect's temporary server itself and starts the run before the
+flow begins (``flows/engine/startup.py``); the ``simulate`` task then joins that run.
 """
 
 from __future__ import annotations

@@ -39,9 +39,10 @@ B1 = 512
 B2 = 64
 INT_BITS = 62  # head-room below int64's 63 bits for the fixed-point sums
 # Bytes of one metric's draws (float64, scenario x path x quarter) reduced in memory: the
-# default store's are 2.6 MB; 256 MiB is a million scenarios of 8 paths x 4 quarters, or
-# 100,000 of 8 paths x 40. Beyond it the passes stream, in memory O(groups x bins).
-MEMORY_CAP = 256 * 2**20
+# default store's are 2.6 MB; 128 MiB is 50,000 scenarios of 8 paths x 40 quarters. The
+# reduction holds about twice that per metric, for reduce.THREADS metrics at once (512 MiB
+# at the cap). Beyond it the passes stream, in memory O(groups x bins).
+MEMORY_CAP = 128 * 2**20
 
 
 def fits_in_memory(scenarios: int, groups: int) -> bool:
@@ -52,14 +53,20 @@ def fits_in_memory(scenarios: int, groups: int) -> bool:
 def exact_bands(x: np.ndarray, quantiles) -> dict:
     """Exact bands of one metric's draws x (s, p, t): ``quantiles`` (p, t, q) by numpy's
     "linear" method, ``mean``, ``std`` (ddof = 1; 0 for one scenario) and ``error`` (all 0)
-    (p, t), float64. The result depends only on the values, not on how they were chunked."""
+    (p, t), float64. The result depends only on the values, not on how they were chunked.
+    A float64 ``x`` is reordered in place (the quantiles partition it); memory: about
+    twice x at the peak (the standard deviation's temporary)."""
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    values = np.quantile(x, np.asarray(quantiles, dtype=np.float64), axis=0, method="linear")
+    mean = x.mean(axis=0)
+    std = x.std(axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1:])
+    # Last, as it may reorder x in place (x is the caller's read, used for nothing else).
+    q = np.asarray(quantiles, dtype=np.float64)
+    values = np.quantile(x, q, axis=0, method="linear", overwrite_input=True)
     return {
         "quantiles": np.moveaxis(values, 0, -1),
-        "mean": x.mean(axis=0),
-        "std": x.std(axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1:]),
+        "mean": mean,
+        "std": std,
         "error": np.zeros(x.shape[1:]),
     }
 

@@ -123,8 +123,8 @@ def connect(
     their log records would read as a failure of a run that succeeded.
     """
     started = _ahead.get(_key(spec, workers, scheduler))
-    if started is not None:  # started ahead by this process (ahead()); closed there
-        yield started.client()
+    if started is not None and started.client().status == "running":
+        yield started.client()  # started ahead by this process (ahead()); closed there
         return
     with _connect(spec, workers, scheduler) as client:
         yield client
@@ -144,6 +144,9 @@ def _connect(spec: ClusterSpec, workers: int | None, scheduler: str | None) -> I
         client.register_plugin(_kernel_setup_plugin())
         stack.callback(log.setLevel, logging.CRITICAL)  # first: the shutdown is quiet
         yield client
+
+
+CLOSE_TIMEOUT = 30  # seconds to wait for a cluster started ahead to close
 
 
 class _Started:
@@ -170,12 +173,10 @@ class _Started:
         """The client, once the cluster is up (its start-up error, if it failed)."""
         return self._ready.result()
 
-    def close(self, wait: bool = True) -> None:
-        """Close the cluster; without ``wait``, in its thread once it is up (a run that
-        failed its checks returns at once)."""
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Close the cluster, waiting at most ``timeout`` seconds for it."""
         self._closing.set()
-        if wait:
-            self._thread.join()
+        self._thread.join(timeout)
 
 
 _ahead: dict[str, _Started] = {}  # clusters started ahead, by _key
@@ -196,13 +197,11 @@ def ahead(spec: ClusterSpec, workers: int | None = None, scheduler: str | None =
         yield
         return
     _ahead[key] = started = _Started(spec, workers, scheduler)
-    failed = True
     try:
         yield
-        failed = False
     finally:
         _ahead.pop(key, None)
-        started.close(wait=not failed)
+        started.close()
 
 
 def _client(

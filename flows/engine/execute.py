@@ -108,6 +108,12 @@ class DaskExecutor:
     def n_workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
+    @property
+    def slots(self) -> int:
+        """Tasks that run at once: the workers' Dask threads together."""
+        workers = self.client.scheduler_info().get("workers", {}).values()
+        return max(1, sum(w.get("nthreads", 1) for w in workers))
+
     def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
         """``shared`` is scattered to the workers once; at most a few tasks per worker are
         in flight, so a run of a million scenarios does not hold a million futures."""
@@ -318,7 +324,7 @@ def _run(
     timing.mark("cluster_begin")
     with dask_executor(spec, workers, scheduler) as executor:
         timing.mark("cluster")
-        timing.set_threads(executor.n_workers * (executor.threads or 1))
+        timing.set_threads(executor.slots)  # a task's kernel seconds are wall seconds
         console.announce_cluster(executor.n_workers, executor.dashboard_link)
         while True:
             plan = make_plan(config)

@@ -2,7 +2,7 @@
 reading an unfinished store, ``resonance verify``).
 
 Each metric whose draws fit ``bands.MEMORY_CAP`` is read whole and reduced exactly in
-memory (``bands.exact_bands``), a few metrics at a time; when they do not, all metrics
+memory (``bands.exact_bands``), two metrics at a time; when they do not, all metrics
 stream through the histogram passes of ``bands.compute_bands`` chunk by chunk (on the
 workers, given a map-reduce), in memory O(groups x bins) whatever the number of scenarios.
 Either way the result depends on the draws alone, not on the chunking, the worker count or
@@ -21,7 +21,7 @@ from resonance.flows.engine import store as zstore
 from resonance.kernels.registry import METRICS
 
 KEYS = ("quantiles", "mean", "std", "error")
-THREADS = 3  # metrics in flight at once in memory
+THREADS = 2  # metrics in flight at once in memory
 
 
 def in_memory(config: RunConfig, scenarios: int) -> bool:
@@ -29,20 +29,28 @@ def in_memory(config: RunConfig, scenarios: int) -> bool:
     return B.fits_in_memory(scenarios, len(config.path_names) * config.n_quarters)
 
 
+METHODS = ("exact", "streaming")  # the store's attribute bands_method says which made them
+
+
 def store_bands(
     store: str,
     config: RunConfig,
     chunks: list[tuple[int, int]],
     map_reduce: B.MapReduce | None = None,
-) -> dict[str, np.ndarray]:
+    method: str | None = None,
+) -> dict:
     """Bands of the draws of ``chunks`` ((start, stop) each) of ``store``, made by ``config``:
-    ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
+    ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64, and
+    ``method``, the one of METHODS that made them.
 
     map_reduce: how the streaming passes run over the chunks (``Executor.map_reduce``);
-    default: in this process, one chunk at a time.
+    default: in this process, one chunk at a time. method: force one (``resonance verify``
+    recomputes a store's bands the way they were made); default: exact when they fit.
     """
     n = sum(b - a for a, b in chunks)
-    if in_memory(config, n):
+    if method is None:
+        method = "exact" if in_memory(config, n) else "streaming"
+    if method == "exact":
 
         def one(metric: str) -> dict:
             x = zstore.read_draws(store, config.sha256, chunks, metric)
@@ -52,8 +60,9 @@ def store_bands(
         # releases the GIL); memory: a metric per thread.
         with ThreadPoolExecutor(THREADS) as pool:
             per_metric = list(pool.map(one, METRICS))
-        return {key: np.stack([r[key] for r in per_metric], axis=2) for key in KEYS}
+        bands = {key: np.stack([r[key] for r in per_metric], axis=2) for key in KEYS}
+        return {**bands, "method": method}
     if map_reduce is None:
         map_reduce = B.sequential_map_reduce(zstore.StoredChunks(store, config.sha256, chunks))
     shape = (len(config.path_names), config.n_quarters, len(METRICS))
-    return B.compute_bands(map_reduce, shape, config.quantiles)
+    return {**B.compute_bands(map_reduce, shape, config.quantiles), "method": method}

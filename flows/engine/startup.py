@@ -119,6 +119,10 @@ def join_ahead(config: RunConfig, spec: ClusterSpec, *args) -> RunReport | None:
     return report if key == _run_key(config, spec, *args) else None
 
 
+class PrefectUnavailable(ResonanceError):
+    """Prefect's API could not be reached or started (the run itself may go on)."""
+
+
 class PrefectServer:
     """Prefect's temporary API server for one ``resonance run``, started without importing
     Prefect's server code into this process.
@@ -126,12 +130,22 @@ class PrefectServer:
     Prefect's own ephemeral mode (``SubprocessASGIServer``, Prefect 3) imports its whole
     server application into the client process first (4 s here) and then starts the same
     application in a subprocess. This starts that subprocess the way Prefect does (uvicorn,
-    the app factory, loopback, its ephemeral-mode flags); :func:`prefect_api` points this
-    process's client at it.
+    the app factory from Prefect's own directory, loopback, its ephemeral-mode flags, a new
+    port when the chosen one was taken); :func:`prefect_api` points this process's client
+    at it. The server reads the user's Prefect profile and environment as any Prefect
+    process does. Like Prefect's, it is stopped at exit; a run killed with SIGKILL leaves it
+    to the operating system.
     """
 
     def __init__(self, timeout: float):
         self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+        self._start()
+
+    def _start(self) -> None:
+        import importlib.util
+
+        prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         env = {
@@ -140,18 +154,28 @@ class PrefectServer:
             "PREFECT__SERVER_EPHEMERAL": "1",  # Prefect's flags of its ephemeral server
             "PREFECT__SERVER_FINAL": "1",
         }
+        env.pop("PREFECT_API_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory"]
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory"]
             + ["prefect.server.api.server:create_app", "--host", "127.0.0.1"]
             + ["--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             env=env,
         )
 
-    def wait(self) -> None:
-        """Return once the server answers; ResonanceError if it does not in time."""
+    def wait(self, abort=None) -> None:
+        """Return once the server answers; PrefectUnavailable if it does not in time.
+        ``abort()``, called while waiting, may raise to stop the wait (a failed run)."""
         began = time.monotonic()
+        restarts = 0
         while time.monotonic() - began < self.timeout:
-            if self.process.poll() is not None:
+            if abort is not None:
+                abort()
+            code = self.process.poll()
+            if code == 3 and restarts < 3:  # uvicorn could not bind: the port was taken
+                restarts += 1
+                self._start()
+                continue
+            if code is not None:
                 break
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
@@ -160,16 +184,17 @@ class PrefectServer:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise ResonanceError(
+        code = self.process.poll()
+        raise PrefectUnavailable(
             "prefect",
             "its temporary API server did not start in time"
-            + (f" (it exited with code {self.process.returncode})" if self.process.poll() else ""),
-            "run again, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run "
-            "without Prefect: --engine direct",
+            + (f" (it exited with code {code})" if code is not None else ""),
+            "raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run without Prefect: "
+            "--engine direct",
         )
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
+        if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
         try:
@@ -185,14 +210,45 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def check_prefect_url(url: str, where: str = "PREFECT_API_URL") -> None:
+    """PrefectUnavailable unless something answers HTTP at the Prefect API ``url`` (any
+    status: a server that wants a key still answers)."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=5):
+            pass
+    except urllib.error.HTTPError:
+        pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise PrefectUnavailable(
+            where,
+            f"no Prefect server answered at {url} ({reason})",
+            "start it, unset PREFECT_API_URL for a temporary server, or --engine direct",
+        ) from None
+
+
+def raise_if_failed(store: str) -> None:
+    """Raise the error of the run of ``store`` started ahead, if it has failed."""
+    started = _AHEAD.get(store)
+    if started is not None and started[1].done() and started[1].exception() is not None:
+        _AHEAD.pop(store, None)
+        raise started[1].exception()
+
+
 @contextlib.contextmanager
-def prefect_api(timeout: float) -> Iterator[None]:
-    """Prefect's API for the block: the server Prefect's settings name, if any; else a
-    temporary one of our own (:class:`PrefectServer`), stopped when the process exits. Call after
-    :func:`ahead` has started the run: the server then boots while chunks run."""
+def prefect_api(timeout: float, store: str | None = None) -> Iterator[None]:
+    """Prefect's API for the block: the server Prefect's settings name, if any (checked to
+    answer); else a temporary one of our own (:class:`PrefectServer`), stopped when the
+    process exits. Call after :func:`ahead` has started the run: the server then boots
+    while chunks run, and a run of ``store`` that fails meanwhile raises its own error.
+    PrefectUnavailable when there is no API to be had."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if PREFECT_API_URL.value():
+    configured = PREFECT_API_URL.value()
+    if configured:
+        check_prefect_url(configured, "the Prefect profile's PREFECT_API_URL")
         yield
         return
     server = PrefectServer(timeout)
@@ -200,7 +256,7 @@ def prefect_api(timeout: float) -> Iterator[None]:
     # start later and so are drained earlier at exit, still send to it at the end.
     atexit.register(server.stop)
     with console.waiting("starting Prefect's temporary server"):
-        server.wait()
+        server.wait(abort=(lambda: raise_if_failed(store)) if store else None)
     with temporary_settings({PREFECT_API_URL: server.url}):
         yield
 
@@ -213,6 +269,9 @@ def early_cluster(spec: ClusterSpec, workers: int | None, scheduler: str | None)
     if spec.kind != "local" or scheduler:
         yield
         return
+    # Imported here, not by both threads at once (see ahead).
+    import distributed  # noqa: F401
+
     timing.mark("cluster_begin")
     with cluster.ahead(spec, workers):
         yield
@@ -242,6 +301,7 @@ def ahead(
     # Imported here first, so the run's thread and this one (importing Prefect) do not
     # import one cycle of modules at once, which can deadlock on the import locks.
     import distributed  # noqa: F401
+    import fsspec  # noqa: F401  (the store's first look at its path)
 
     from resonance.flows.engine import execute, store  # noqa: F401  (zarr, xarray)
     from resonance.flows.engine.plan import ChunkJob

@@ -45,6 +45,7 @@ from resonance.flows.engine.layout import (
     metric_attrs,
     path_time_coords,
     provenance,
+    store_bytes,
 )
 from resonance.flows.errors import StoreError
 from resonance.kernels.registry import METRICS, SNAPSHOT
@@ -104,8 +105,49 @@ def check(config: RunConfig, store: str, overwrite: bool) -> str:
 
     ``overwrite`` allows replacing a resonance store of another config; anything that is not
     a resonance store (a file, a directory of files, another tool's Zarr store) is never
-    replaced, with or without it. A store another run is writing is refused either way.
+    replaced, with or without it. A store another run is writing is refused either way, and
+    so is a new store, or the new part of a grown one, that would not fit the free space of
+    its file system (estimated by ``layout.store_bytes``).
     """
+    mode = _mode(config, store, overwrite)
+    if mode != "resume":
+        held = int(_state(store)[1].get("n_scenarios", 0)) if mode == "extend" else 0
+        _check_space(config, store, held)
+    return mode
+
+
+def _check_space(config: RunConfig, store: str, held: int) -> None:
+    """StoreError when growing a local ``store`` from ``held`` scenarios to the config's
+    would take more than the free space of its file system."""
+    import shutil
+    from pathlib import Path
+
+    if "://" in store and not store.startswith("file://"):
+        return
+    path = Path(store.removeprefix("file://")).absolute()
+    existing = next((p for p in (path, *path.parents) if p.is_dir()), None)
+    if existing is None:
+        return
+    need = store_bytes(config, config.n_scenarios) - store_bytes(config, held)
+    free = shutil.disk_usage(existing).free
+    if need > free:
+        raise StoreError(
+            store,
+            f"would need about {_size(need)} for {config.n_scenarios - held:,} scenarios, and "
+            f"its file system has {_size(free)} free",
+            "free space, run fewer --scenarios, or choose another --out",
+        )
+
+
+def _size(n: float) -> str:
+    """Bytes as a person reads them: 12.3 GB."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:,.0f} B" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+
+
+def _mode(config: RunConfig, store: str, overwrite: bool) -> str:
     state, attrs = _state(store)
     _check_writable(store)
     if state in ("absent", "empty"):
@@ -497,10 +539,23 @@ def read_draws(
     store: str, config_sha256: str, chunks: list[tuple[int, int]], metric: str
 ) -> np.ndarray:
     """One metric's draws of the scenarios of ``chunks`` ((start, stop) each), in their
-    order: float64 (s, p, t). The chunks are read concurrently."""
+    order: float64 (s, p, t). Read concurrently, a batch of chunks of at most READ_BATCH
+    bytes at a time, into one array (memory: the result and one batch)."""
     array = draws_arrays(store, config_sha256)[metric]
-    parts = sync(_gather(array.async_array.getitem(slice(a, b)) for a, b in chunks))
-    return np.concatenate(parts, axis=0)
+    per_scenario = int(np.prod(array.shape[1:])) * array.dtype.itemsize
+    out = np.empty((sum(b - a for a, b in chunks), *array.shape[1:]), dtype=array.dtype)
+    row, batch = 0, []
+    for i, (a, b) in enumerate(chunks):
+        batch.append((a, b))
+        rows = sum(y - x for x, y in batch)
+        if rows * per_scenario >= READ_BATCH or i == len(chunks) - 1:
+            parts = sync(_gather(array.async_array.getitem(slice(x, y)) for x, y in batch))
+            out[row : row + rows] = np.concatenate(parts, axis=0)
+            row, batch = row + rows, []
+    return out
+
+
+READ_BATCH = 64 * 2**20  # bytes of draws read at once by read_draws
 
 
 class StoredChunks:
@@ -548,11 +603,13 @@ def invalidate_bands(store: str) -> None:
 def write_bands(store: str, config: RunConfig, bands: dict[str, np.ndarray]) -> None:
     """Write the bands at the root and consolidate the metadata (the run's last write).
 
-    bands: ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64.
+    bands: ``quantiles`` (p, t, m, q), ``mean``, ``std``, ``error`` (p, t, m), float64, and
+    ``method`` (reduce.METHODS), kept as the attribute ``bands_method``.
     ``bands_scenarios`` is set to the scenario count only once they are all written.
     """
     # xarray replaces the group's attributes with the dataset's: carry the provenance over.
     attrs = {**zarr.open_group(store, mode="r").attrs, "bands_scenarios": 0}
+    attrs["bands_method"] = bands.get("method", "streaming")
     bands_dataset(config, bands, attrs).to_zarr(store, mode="a", consolidated=False, zarr_format=3)
     # consolidated first: a run killed between the two finds the bands not yet current
     _consolidate(store)
@@ -648,7 +705,9 @@ def open_bands(store: str) -> xr.Dataset:
 
     bands = store_bands(store, config, chunks)
     attrs = dict(zarr.open_group(store, mode="r").attrs)
-    attrs.update(n_scenarios=progress.scenarios_done, progress=progress.note)
+    attrs.update(
+        n_scenarios=progress.scenarios_done, progress=progress.note, bands_method=bands["method"]
+    )
     return bands_dataset(config, bands, attrs)
 
 

@@ -47,7 +47,7 @@ class Clock:
 
     moments: dict[str, float] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=dict)
-    threads: int = 1  # kernel threads working at once (workers x threads per worker)
+    threads: int = 1  # tasks running at once (the workers' Dask threads together)
 
     def mark(self, name: str, at: float | None = None) -> None:
         self.moments.setdefault(name, time.time() if at is None else at)
@@ -62,7 +62,7 @@ class Clock:
         ``cluster_s`` and ``prefect_s``: when the cluster was up and Prefect's flow began,
         from the start (the run does not wait for Prefect: ``startup.ahead``).
         ``simulation``: first chunk to last; ``kernel``: the kernel's own seconds per
-        kernel thread inside it and ``store_writes`` the writes'. ``bands``, ``report``;
+        task slot inside it and ``store_writes`` the writes'. ``bands``, ``report``;
         ``other`` the rest (Prefect's task records, shutting down).
         ``simulation_share`` = kernel / wall.
         """
@@ -139,7 +139,7 @@ def add(name: str, seconds: float) -> None:
 
 
 def set_threads(threads: int) -> None:
-    """How many kernel threads run at once in the active run (for ``kernel_s``)."""
+    """How many tasks run at once in the active run (``kernel_s`` is per task slot)."""
     clock = _active
     if clock is not None:
         clock.threads = max(1, threads)

@@ -136,7 +136,9 @@ def _unreadable(store: str, chunk: int, start: int, stop: int) -> Difference:
 
 
 def _check_bands(store: str, config: RunConfig, plan) -> Difference | None:
-    bands = store_bands(store, config, plan.chunks)
+    # Recomputed the way they were made: stores before bands_method streamed them.
+    method = zarr.open_group(store, mode="r").attrs.get("bands_method", "streaming")
+    bands = store_bands(store, config, plan.chunks, method=method)
     root = zarr.open_group(store, mode="r")
     paths = list(config.path_names)
     for m, metric in enumerate(METRICS):

@@ -91,3 +91,40 @@ def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):
     assert main(tiny_run(store, engine=None)) == 0  # through Prefect, the default
     assert asyncio.run(count_runs()) == before + 1
     assert "Uncertainty bands after 1 years" in capsys.readouterr().out
+
+
+def test_resonance_run_starts_its_own_prefect_server_and_prints_only_its_own_lines(tmp_path):
+    """The command as a user runs it, with no Prefect server configured: resonance starts
+    Prefect's temporary server beside the run, the flow joins the run, Prefect's console
+    log stays quiet, and the server is gone when the command ends."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.helpers import ROOT
+
+    def servers() -> set[int]:
+        return {
+            p.pid
+            for p in psutil.process_iter(["cmdline"])
+            if "prefect.server.api.server:create_app" in " ".join(p.info["cmdline"] or [])
+        }
+
+    before = servers()
+    store = tmp_path / "own.zarr"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    done = subprocess.run(
+        [sys.executable, "-m", "resonance", *tiny_run(str(store), engine=None)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert "Prefect's flow began at" in lines[-1] and lines[-1].startswith("wall ")
+    assert "| INFO" not in done.stdout + done.stderr  # Prefect's console log: --verbose
+    assert zarr.open_group(str(store), mode="r").attrs["bands_scenarios"] == 4
+    assert servers() <= before  # stopped at exit

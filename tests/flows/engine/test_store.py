@@ -57,3 +57,40 @@ def test_dashboard_listens_on_loopback_by_default():
     for spec in (ClusterSpec(), load_cluster("local", ROOT / "configs" / "clusters")):
         assert spec.dashboard_address.startswith("127.0.0.1:")
         assert spec.host == "127.0.0.1"
+
+
+def test_a_store_that_would_not_fit_its_file_system_is_refused_before_anything_starts(
+    tmp_path, capsys
+):
+    from tests.helpers import DEFAULT_CONFIG
+
+    target = tmp_path / "huge.zarr"
+    code = main(["run", str(DEFAULT_CONFIG), "--scenarios", "2000000000", "--out", str(target)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "would need about" in err and "TB for 2,000,000,000 scenarios" in err, err
+    assert len(err.splitlines()) == 1 and not target.exists()
+
+
+def test_the_size_estimate_is_near_the_stored_bytes(tmp_path):
+    from resonance.flows.config import load_config
+    from resonance.flows.engine.layout import store_bytes
+    from tests.helpers import DEFAULT_CONFIG
+
+    target = tmp_path / "sized.zarr"
+    assert main(tiny_run(target, scenarios=256, firms=50, quarters=40, chunk=64)) == 0
+    stored = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    sizes = {"sizes.scenarios": 256, "sizes.firms": 50, "sizes.quarters": 40}
+    config = load_config(DEFAULT_CONFIG, {**sizes, "paths": ["baseline"]})
+    assert 0.7 < store_bytes(config, 256) / stored < 1.5, (store_bytes(config, 256), stored)
+
+
+def test_a_prefect_server_that_does_not_answer_is_one_line_before_anything_starts(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens there
+    target = tmp_path / "never.zarr"
+    assert main(tiny_run(target, engine=None)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no Prefect server answered at http://127.0.0.1:9/api" in err, err
+    assert len(err.splitlines()) == 1 and not target.exists()
