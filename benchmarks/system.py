@@ -15,11 +15,16 @@ from benchmarks.memory import run_and_measure
 from benchmarks.throughput import CONFIG, ROOT, median_time
 
 
-def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4) -> list:
+def dask_scaling(
+    max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4, repeats=3
+) -> list:
     """Speed-up and parallel efficiency of the engine on 1, 2, 4, ... workers.
 
     Times the simulation of all chunks on a warm LocalCluster (start-up and bands excluded,
-    so the figure is the engine's scaling, not Dask's start-up).
+    so the figure is the engine's scaling, not Dask's start-up). The worker counts take
+    turns ``repeats`` times and each count's median is used, so that a change in this
+    shared machine's load does not pose as (in)efficiency; ``spread`` is the range of the
+    speed-ups of neighbouring runs.
     """
     from resonance.flows.config import load_config
     from resonance.flows.engine.cluster import ClusterSpec, connect
@@ -27,39 +32,45 @@ def dask_scaling(max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4
     from resonance.flows.engine.plan import make_plan
 
     counts = sorted({1, max_workers, *[2**k for k in range(1, 8) if 2**k < max_workers]})
-    timings = {}
+    timings = {n: [] for n in counts}
+    for _ in range(repeats):
+        for n in counts:
+            with tempfile.TemporaryDirectory() as tmp:
+                config = load_config(
+                    CONFIG,
+                    {
+                        "sizes.scenarios": scenarios,
+                        "sizes.firms": firms,
+                        "sizes.quarters": quarters,
+                        "chunk_scenarios": chunk,
+                        "store": f"{tmp}/s.zarr",
+                    },
+                )
+                plan = make_plan(config)
+                spec = ClusterSpec(kind="local", dashboard_address=None)
+                with connect(spec, workers=n) as client:
+                    executor = DaskExecutor(client, 1)
+                    todo = prepare_store(plan)
+                    simulate_chunks(plan, executor, todo[:n])  # warm every worker
+                    rest = prepare_store(plan)
+                    start = time.perf_counter()
+                    simulate_chunks(plan, executor, rest)
+                    timings[n].append((time.perf_counter() - start) / len(rest))
+    base = float(np.median(timings[1]))
+    rows = []
     for n in counts:
-        with tempfile.TemporaryDirectory() as tmp:
-            config = load_config(
-                CONFIG,
-                {
-                    "sizes.scenarios": scenarios,
-                    "sizes.firms": firms,
-                    "sizes.quarters": quarters,
-                    "chunk_scenarios": chunk,
-                    "store": f"{tmp}/s.zarr",
-                },
-            )
-            plan = make_plan(config)
-            spec = ClusterSpec(kind="local", dashboard_address=None)
-            with connect(spec, workers=n) as client:
-                executor = DaskExecutor(client, 1)
-                todo = prepare_store(plan)
-                simulate_chunks(plan, executor, todo[:n])  # warm every worker
-                rest = prepare_store(plan)
-                start = time.perf_counter()
-                simulate_chunks(plan, executor, rest)
-                timings[n] = (time.perf_counter() - start) / len(rest)
-    base = timings[1]
-    return [
-        {
-            "workers": n,
-            "seconds_per_chunk": timings[n],
-            "speedup": base / timings[n],
-            "efficiency": base / timings[n] / n,
-        }
-        for n in counts
-    ]
+        median = float(np.median(timings[n]))
+        pairs = [a / b for a, b in zip(timings[1], timings[n], strict=True)]
+        rows.append(
+            {
+                "workers": n,
+                "seconds_per_chunk": median,
+                "speedup": base / median,
+                "efficiency": base / median / n,
+                "spread": [min(pairs), max(pairs)],
+            }
+        )
+    return rows
 
 
 def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4), workers=2) -> dict:
