@@ -386,6 +386,9 @@ def cmd_run(args) -> int:
             from resonance.flows.engine.converge import check
 
             check(config, args.max_scenarios)
+        from resonance.flows.engine.console import announce
+
+        announce(config)  # at once: the cluster and the kernels take some seconds
         with early_cluster(spec, args.workers, args.scheduler):
             _run(args, config, spec)
     if args.until_se is None:  # a growing run's sizes each have their own line

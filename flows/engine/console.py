@@ -68,14 +68,22 @@ def waiting(label: str, after: float = PATIENCE):
             console.print(f"{label}: {time.perf_counter() - began:.1f} s", highlight=False)
 
 
-def announce(config: RunConfig, n_chunks: int) -> None:
-    """The run's one-line header: sizes, paths, chunks, store."""
+_announced: list[str] = []  # the last header printed, not printed twice in a row
+
+
+def announce(config: RunConfig, n_chunks: int | None = None) -> None:
+    """The run's one-line header: sizes, paths, chunks, store. ``resonance run`` prints it
+    as soon as its input is checked; the run's own call then prints nothing new."""
     draws = config.n_scenarios * config.n_firms
-    console.print(
+    n_chunks = n_chunks or -(-config.n_scenarios // config.chunk_scenarios)
+    line = (
         f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
         f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
         f"{config.n_quarters} quarters, {n_chunks} chunks -> {config.store}"
     )
+    if _announced[-1:] != [line]:
+        console.print(line)
+        _announced[:] = [line]
 
 
 def announce_cluster(n_workers: int, dashboard_link: str | None) -> None:
