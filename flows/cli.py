@@ -375,8 +375,9 @@ def cmd_run(args) -> int:
 
     with timing.recording() as clock:
         # Everything the user can get wrong is checked here, before anything starts.
+        grows = args.until_se is not None
         config, spec = resolve(
-            args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler
+            args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler, grows
         )
         if args.engine == "prefect" and os.environ.get("PREFECT_API_URL"):
             check_prefect_url(os.environ["PREFECT_API_URL"])

@@ -43,10 +43,11 @@ def validate(
     cluster: str | None,
     overwrite: bool,
     scheduler: str | None = None,
+    grows: bool = False,
 ) -> tuple[RunConfig, ClusterSpec]:
     """Load and check the config, the cluster and the store (ResonanceError names the
-    problem)."""
-    return resolve(config_path, overrides, cluster, overwrite, scheduler)
+    problem); ``grows``: a run of ``--until-se``, taken at its store's size."""
+    return resolve(config_path, overrides, cluster, overwrite, scheduler, grows)
 
 
 def _retry_unless_bad_input(task, task_run, state) -> bool:
@@ -138,7 +139,8 @@ def scenario_run(
         except ResonanceError as exc:
             get_run_logger().error("resonance: error: %s", exc)
             return Failed(message=f"resonance: error: {exc}")
-    config, spec = validate(config_path, overrides, cluster, overwrite, scheduler)
+    grows = until_se is not None
+    config, spec = validate(config_path, overrides, cluster, overwrite, scheduler, grows)
     simulate(config, spec, workers, scheduler, overwrite, progress, until_se, max_scenarios)
     report(config)
     if show_summary:

@@ -51,6 +51,16 @@ def check(config: RunConfig, max_scenarios: int | None) -> int:
     return cap
 
 
+def resume_size(config: RunConfig) -> RunConfig:
+    """``config`` at the size its store has already grown to, when that is larger: a run of
+    ``--until-se`` that is repeated (or retried by Prefect) goes on from there instead of
+    being refused as a store that would shrink."""
+    from resonance.flows.engine.store import held_scenarios
+
+    held = held_scenarios(config, config.store)
+    return config.with_scenarios(held) if held and held > config.n_scenarios else config
+
+
 def next_size(config: RunConfig, cap: int) -> int | None:
     """The size after ``config``'s, or None when it would pass ``cap``."""
     n = config.n_scenarios

@@ -320,7 +320,10 @@ def _run(
     max_scenarios: int | None = None,
 ) -> RunReport:
     """:func:`run` itself, with its arguments, and never a join (``startup.run_ahead``)."""
-    cap = converge.check(config, max_scenarios) if until_se is not None else None
+    cap = None
+    if until_se is not None:
+        cap = converge.check(config, max_scenarios)  # of the size asked for
+        config = converge.resume_size(config)
     timing.mark("cluster_begin")
     with dask_executor(spec, workers, scheduler) as executor:
         timing.mark("cluster")

@@ -49,12 +49,18 @@ def resolve(
     cluster: str | None = None,
     overwrite: bool = False,
     scheduler: str | None = None,
+    grows: bool = False,
 ) -> tuple[RunConfig, ClusterSpec]:
     """Everything a run needs from its inputs, checked before any work starts: the config
     (with overrides), the cluster spec (``cluster`` or the config's), whether its store
     can be used and written, and whether a scheduler answers. Raises ResonanceError naming
-    the first problem; writes nothing."""
+    the first problem; writes nothing. ``grows`` (``--until-se``): the config is taken at
+    the size its store has already grown to, if larger (``converge.resume_size``)."""
     config = load_config(config_path, overrides)
+    if grows:
+        from resonance.flows.engine.converge import resume_size
+
+        config = resume_size(config)
     spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
     if config.store not in _AHEAD:  # a run started ahead was checked before it began
         from resonance.flows.engine.store import check
@@ -102,8 +108,10 @@ def _run_key(
     until_se=None,
     max_scenarios=None,
 ) -> tuple:
-    """What makes two calls of ``execute.run`` the same run."""
-    where = (config.sha256, config.store, spec.model_dump_json())
+    """What makes two calls of ``execute.run`` the same run (a growing one: whatever size
+    its config has reached)."""
+    what = config.identity if until_se is not None else config.sha256
+    where = (what, config.store, spec.model_dump_json())
     return (*where, workers, scheduler, overwrite, progress, until_se, max_scenarios)
 
 

@@ -89,6 +89,15 @@ def _same_identity(config: RunConfig, attrs: dict) -> bool:
     return attrs.get("config_sha256") == config.sha256  # made before stores could grow
 
 
+def held_scenarios(config: RunConfig, store: str) -> int | None:
+    """How many scenarios ``store`` holds if it is a store of ``config``'s identity (one
+    ``config`` with another scenario count may resume or grow), else None."""
+    state, attrs = _state(store)
+    if state != "resonance" or "n_scenarios" not in attrs or not _same_identity(config, attrs):
+        return None
+    return int(attrs["n_scenarios"])
+
+
 GROWS = {
     "lhs": "a Latin hypercube is stratified for its size: the first points of a larger one "
     "are not these",

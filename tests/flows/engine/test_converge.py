@@ -37,6 +37,12 @@ def test_until_se_grows_until_the_errors_are_small_and_keeps_the_history(tmp_pat
     assert xr.open_zarr(store).attrs["n_scenarios"] == sizes[-1]
     assert main(["convergence", str(store), "--out", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").stat().st_size > 10_000
+    # the same command again goes on from the grown store, not refused as shrinking it
+    capsys.readouterr()
+    assert main([*args, "--until-se", "0.05", "--max-scenarios", "512"]) == 0
+    again = capsys.readouterr().out
+    assert "0 chunks computed" in again and f"{sizes[-1]:,} scenarios" in again
+    assert list(open_convergence(str(store)).load().n_scenarios.values)[-1] == sizes[-1]
 
 
 def test_until_se_refuses_a_design_that_cannot_grow(tmp_path, capsys):
