@@ -15,6 +15,14 @@ from benchmarks.memory import run_and_measure
 from benchmarks.throughput import CONFIG, ROOT, median_time
 
 
+def sized_config(store: str, scenarios: int, firms: int, quarters: int, chunk: int):
+    """The default config at these sizes, into ``store``."""
+    from resonance.flows.config import load_config
+
+    sizes = {"sizes.scenarios": scenarios, "sizes.firms": firms, "sizes.quarters": quarters}
+    return load_config(CONFIG, {**sizes, "chunk_scenarios": chunk, "store": store})
+
+
 def dask_scaling(
     max_workers: int, scenarios=64, firms=400, quarters=40, chunk=4, repeats=3
 ) -> list:
@@ -26,7 +34,6 @@ def dask_scaling(
     shared machine's load does not pose as (in)efficiency; ``spread`` is the range of the
     speed-ups of neighbouring runs.
     """
-    from resonance.flows.config import load_config
     from resonance.flows.engine.cluster import ClusterSpec, connect
     from resonance.flows.engine.execute import DaskExecutor, prepare_store, simulate_chunks
     from resonance.flows.engine.plan import make_plan
@@ -36,16 +43,7 @@ def dask_scaling(
     for _ in range(repeats):
         for n in counts:
             with tempfile.TemporaryDirectory() as tmp:
-                config = load_config(
-                    CONFIG,
-                    {
-                        "sizes.scenarios": scenarios,
-                        "sizes.firms": firms,
-                        "sizes.quarters": quarters,
-                        "chunk_scenarios": chunk,
-                        "store": f"{tmp}/s.zarr",
-                    },
-                )
+                config = sized_config(f"{tmp}/s.zarr", scenarios, firms, quarters, chunk)
                 plan = make_plan(config)
                 spec = ClusterSpec(kind="local", dashboard_address=None)
                 with connect(spec, workers=n) as client:
@@ -147,22 +145,12 @@ def compile_times(warm_repeats: int = 3) -> dict:
 
 def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
     """Seconds of the store writes and of the band reduction, against the simulation."""
-    from resonance.flows.config import load_config
     from resonance.flows.engine.execute import SequentialExecutor, finalise_bands, prepare_store
     from resonance.flows.engine.plan import make_plan
     from resonance.flows.engine.store import write_chunk
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = load_config(
-            CONFIG,
-            {
-                "sizes.scenarios": scenarios,
-                "sizes.firms": firms,
-                "sizes.quarters": quarters,
-                "chunk_scenarios": chunk,
-                "store": f"{tmp}/b.zarr",
-            },
-        )
+        config = sized_config(f"{tmp}/b.zarr", scenarios, firms, quarters, chunk)
         plan = make_plan(config)
         prepare_store(plan)
         outcomes = [plan.simulate_chunk(a, b) for a, b in plan.chunks]
