@@ -341,6 +341,7 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
     """
     mode = check(config, store, overwrite)
     if mode == "resume":
+        _trim(config, store)
         return
     if mode == "extend":
         _extend(config, theta, store)
@@ -421,17 +422,40 @@ def _extend(config: RunConfig, theta: np.ndarray, store: str) -> None:
     marks.resize((n_chunks,))
     marks[-(-held // cs) :] = 0
     k = config.n_snapshots
-    if FIRMS in root.group_keys() and root[FIRMS][SNAPSHOT[0]].shape[0] < k:
+    if FIRMS in root.group_keys():
         firms = root[FIRMS]
-        for name in SNAPSHOT:
-            firms[name].resize((k, *firms[name].shape[1:]))
-        firms["scenario"].resize((k,))
+        for name in (*SNAPSHOT, "scenario"):  # each, so a step cut off half-way is redone
+            if firms[name].shape[0] < k:
+                firms[name].resize((k, *firms[name].shape[1:]))
         firms["scenario"][:] = np.arange(k)
     attrs = provenance(config)
     now, attrs["created"] = attrs["created"], root.attrs.get("created", attrs["created"])
     attrs["extended"] = f"from {held} to {n} scenarios at {now}"
     draws.attrs.update(attrs)
     root.attrs.update(attrs)  # the commit: the store now says it holds n scenarios
+    _consolidate(store)
+
+
+def _trim(config: RunConfig, store: str) -> None:
+    """Give a store the shape of the size it records: an extension killed after resizing
+    its arrays, but before recording the new size, leaves them longer (with empty tails)
+    than ``n_scenarios``; a run at the recorded size cuts them back, so readers never see
+    the tails. Nothing that was recorded as finished is touched."""
+    root = zarr.open_group(store, mode="r+", use_consolidated=False)
+    held, cs = int(root.attrs["n_scenarios"]), config.chunk_scenarios
+    names = (*METRICS, *config.uncertain_names, "scenario")
+    shapes = {
+        **{(DRAWS, name): held for name in names},
+        (DRAWS, "chunk_done"): -(-held // cs),
+    }
+    if FIRMS in root.group_keys():  # config is at the recorded size (a resume)
+        shapes.update({(FIRMS, name): config.n_snapshots for name in (*SNAPSHOT, "scenario")})
+    longer = [(g, n) for (g, n), size in shapes.items() if root[g][n].shape[0] > size]
+    if not longer:
+        return
+    for group, name in longer:
+        array = root[group][name]
+        array.resize((shapes[group, name], *array.shape[1:]))
     _consolidate(store)
 
 

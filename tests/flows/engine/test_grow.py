@@ -89,6 +89,31 @@ def test_an_extension_killed_half_way_is_grown_again(tmp_path, monkeypatch):
     _assert_same(grown, fresh)
 
 
+def test_a_run_at_the_old_size_after_a_killed_extension_cuts_the_arrays_back(tmp_path, monkeypatch):
+    from resonance.flows.engine import store as zstore
+
+    store, fresh = tmp_path / "cut.zarr", tmp_path / "fresh.zarr"
+    _run(store, 64)
+    real_provenance = zstore.provenance
+
+    def cut_off(config):  # the arrays are resized to 128, the new size not yet recorded
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zstore, "provenance", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        _run(store, 128)
+    monkeypatch.setattr(zstore, "provenance", real_provenance)
+    assert zarr.open_group(str(store), path="draws")["tfp"].shape[0] == 128  # the tails
+    _run(store, 64)  # resumes at the recorded size
+    for consolidated in (True, False):  # the arrays themselves, not only the stale summary
+        draws = xr.open_zarr(store, group="draws", consolidated=consolidated)
+        assert (
+            draws.sizes["scenario"] == 64 and draws.sizes["chunk"] == 64 // SIZES["chunk_scenarios"]
+        )
+    _run(fresh, 64)
+    _assert_same(store, fresh)
+
+
 def test_growth_is_refused_in_one_line_where_it_cannot_keep_the_first_points(tmp_path, capsys):
     store = tmp_path / "s.zarr"
     base = tiny_run(store, scenarios=8, chunk=4)
