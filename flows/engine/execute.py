@@ -294,32 +294,23 @@ def run(
     progress: bool = True,
     until_se: float | None = None,
     max_scenarios: int | None = None,
+    *,
+    join: bool = True,
 ) -> RunReport:
     """Run ``config`` on the cluster of ``spec`` (or on ``scheduler``), printing the header,
     the cluster and its dashboard, a progress bar and a closing line.
 
     With ``until_se``, grow the store on the same cluster until the headline standard
     errors are at most that, or the next size would pass ``max_scenarios`` (converge.py);
-    the report is the last size's. A run of the same store started by
+    the report is the last size's. With ``join``, a run of the same store started by
     ``startup.run_ahead`` is waited for first; with the same arguments, its outcome is
-    this run's.
+    this run's (``run_ahead`` itself runs with ``join=False``).
     """
-    args = (workers, scheduler, overwrite, progress, until_se, max_scenarios)
-    joined = startup.join_ahead(config, spec, *args)
-    return joined if joined is not None else _run(config, spec, *args)
-
-
-def _run(
-    config: RunConfig,
-    spec: ClusterSpec,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    overwrite: bool = False,
-    progress: bool = True,
-    until_se: float | None = None,
-    max_scenarios: int | None = None,
-) -> RunReport:
-    """:func:`run` itself, with its arguments, and never a join (``startup.run_ahead``)."""
+    if join:
+        args = (workers, scheduler, overwrite, progress, until_se, max_scenarios)
+        joined = startup.join_ahead(config, spec, *args)
+        if joined is not None:
+            return joined
     cap = None
     if until_se is not None:
         cap = converge.check(config, max_scenarios)  # of the size asked for

@@ -79,13 +79,13 @@ def run_ahead(config: RunConfig, spec: ClusterSpec, **kwargs) -> None:
     """Start ``execute.run`` of these arguments in a thread now. The next ``run`` of the
     same store in this process waits for it and, given the same arguments, returns its
     report (or raises its error) instead of running again (:func:`join_ahead`)."""
-    from resonance.flows.engine.execute import _run
+    from resonance.flows.engine.execute import run
 
     future: Future = Future()
 
     def body() -> None:
         try:
-            future.set_result(_run(config, spec, **kwargs))
+            future.set_result(run(config, spec, **kwargs, join=False))
         except BaseException as exc:  # the joining run raises it
             future.set_exception(exc)
 
