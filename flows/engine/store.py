@@ -129,14 +129,11 @@ def _check_space(config: RunConfig, store: str, held: int) -> None:
     """StoreError when growing a local ``store`` from ``held`` scenarios to the config's
     would take more than the free space of its file system."""
     import shutil
-    from pathlib import Path
 
-    if "://" in store and not store.startswith("file://"):
-        return
-    path = Path(store.removeprefix("file://")).absolute()
-    existing = next((p for p in (path, *path.parents) if p.is_dir()), None)
-    if existing is None:
-        return
+    found = _nearest_existing(store)
+    if found is None or not found[1].is_dir():
+        return  # a remote store, or a file: check() refuses the latter
+    existing = found[1]
     need = store_bytes(config, config.n_scenarios) - store_bytes(config, held)
     free = shutil.disk_usage(existing).free
     if need > free:
@@ -203,19 +200,28 @@ def _mode(config: RunConfig, store: str, overwrite: bool) -> str:
     return "extend"
 
 
+def _nearest_existing(store: str):
+    """(the store's absolute path, the nearest existing path on it: itself or a parent) of
+    a local ``store``; None for a remote one (``s3://``, ...) or a path with nothing of it."""
+    from pathlib import Path
+
+    if "://" in store and not store.startswith("file://"):
+        return None
+    path = Path(store.removeprefix("file://")).absolute()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    return None if existing is None else (path, existing)
+
+
 def _check_writable(store: str) -> None:
     """Raise StoreError when a local ``store`` could not be written: the nearest existing
     directory on its path must take a new file (probed with a temporary file, removed at
     once). Remote stores (``s3://``, ...) are left to their file system's own errors."""
     import tempfile
-    from pathlib import Path
 
-    if "://" in store and not store.startswith("file://"):
+    found = _nearest_existing(store)
+    if found is None:
         return
-    path = Path(store.removeprefix("file://")).absolute()
-    existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is None:
-        return
+    path, existing = found
     if not existing.is_dir():
         if existing == path:
             return  # the store itself is a file: check() refuses it as not a store
