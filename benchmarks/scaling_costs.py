@@ -8,6 +8,9 @@
 - ``chunk``: one chunk of the default config (32 scenarios x 1,000 firms x 8 paths x 40
   quarters) on one worker: kernel seconds, write seconds, the bytes and the number of
   objects it adds to the store (draws and marks; firm snapshots only in the first chunk).
+- ``inputs``: the driver making a store of 2^22 scenarios (a model of 2 firms, so only the
+  scenario inputs are large): seconds per million scenarios, objects, and the peak of
+  Python's allocations (tracemalloc), which is one shard's design, not the run's.
 - ``bands``: seconds to reduce a store of 2,048 and of 8,192 scenarios' draws in memory,
   and the streamed passes at 2,048 (per value, they scale linearly).
 """
@@ -73,9 +76,9 @@ def chunk_costs(chunks: int = 4) -> dict:
         kernel, write, grew = [], [], []
         for k, (a, b) in enumerate(plan.chunks):
             began = time.perf_counter()
-            outcomes, snapshots = plan.job.simulate(a, b, plan.theta[a:b])
+            outcomes, snapshots = plan.job.simulate(a, b)
             mid = time.perf_counter()
-            zstore.write_chunk(config.store, config.sha256, k, a, b, outcomes, snapshots)
+            zstore.write_chunk(config.store, config.sha256, a, b, outcomes, snapshots)
             end = time.perf_counter()
             size = _store_size(Path(config.store))
             if k:  # chunk 0 also holds the firm snapshots
@@ -92,6 +95,40 @@ def chunk_costs(chunks: int = 4) -> dict:
         "bytes": int(np.median([g[0] for g in grew])),
         "objects": int(np.median([g[1] for g in grew])),
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
+    }
+
+
+def input_costs(n: int = 2**22) -> dict:
+    """The driver's cost of a store's scenario inputs: made and written a shard at a time."""
+    import tracemalloc
+
+    from resonance.flows.config import load_config
+    from resonance.flows.engine import store as zstore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        small = {"sizes.firms": 2, "sizes.quarters": 4, "sizes.firm_snapshots": 0}
+        config = load_config(
+            CONFIG,
+            {**small, "sizes.scenarios": n, "paths": ["baseline"], "store": f"{tmp}/i.zarr"},
+        )
+        tracemalloc.start()
+        began = time.perf_counter()
+        zstore.open_or_create(config, config.store, overwrite=False)
+        seconds = time.perf_counter() - began
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        inputs = [
+            p
+            for p in Path(config.store, "draws").rglob("c*")
+            if p.is_file() and p.parent.name != "outcome"
+        ]
+    return {
+        "scenarios": n,
+        "parameters": len(config.uncertain_names),
+        "seconds": seconds,
+        "seconds_per_million": seconds / (n / 1e6),
+        "objects": len(inputs),
+        "peak_traced_mb": peak / 2**20,
     }
 
 
@@ -112,6 +149,7 @@ if __name__ == "__main__":
     result = {
         "scheduler": scheduler_overhead(tasks),
         "chunk": chunk_costs(),
+        "inputs": input_costs(),
         "bands": bands_costs(),
     }
     print(json.dumps(result, indent=1))

@@ -160,7 +160,7 @@ def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
         del sim
         start = time.perf_counter()
         for k, (a, b) in enumerate(plan.chunks):
-            write_chunk(config.store, config.sha256, k, a, b, outcomes[k])
+            write_chunk(config.store, config.sha256, a, b, outcomes[k])
         write_s = time.perf_counter() - start
         bands_s = median_time(lambda: finalise_bands(plan, SequentialExecutor()), 3)
         from resonance.flows.engine import bands

@@ -36,6 +36,9 @@ from resonance.kernels.registry import (
 )
 
 MAX_SEED = 2**64 - 1
+# Most scenarios a design of each sampler holds: Sobol' by scipy's 30-bit engine, the
+# whole designs (lhs, saltelli) by the memory of one process, about 1.3 GB at 10 inputs.
+DESIGN_LIMITS = {"mc": 2**63 - 1, "sobol": 2**30, "lhs": 2**24, "saltelli": 2**24}
 IDENTITY_EXCLUDES = ("sizes.scenarios", "store", "cluster")  # see RunConfig.identity
 
 
@@ -153,6 +156,16 @@ class RunConfig:
                 f"a Saltelli design of {len(self.uncertain_names)} uncertain "
                 f"parameters has N x {multiple} scenarios, e.g. {128 * multiple}",
             )
+        # A scrambled Sobol' sequence of scipy's 30-bit engine has 2^30 points; a Latin
+        # hypercube or Saltelli design is made whole in each process that reads it, so its
+        # size is bounded by memory (plan.Design). Past either, mc is made per chunk.
+        n, limit = schema.sizes.scenarios, DESIGN_LIMITS[schema.sampler]
+        if n > limit:
+            raise ConfigError(
+                "sizes.scenarios",
+                f"{n} is more than a {schema.sampler} design holds ({limit})",
+                "use sampler: mc, whose draws are made a chunk at a time at any size",
+            )
         fp = schema.firm_parameters
         if fp["layers_min"] > fp["layers_max"]:
             raise ConfigError("firm_parameters.layers_min", "is above layers_max")
@@ -240,13 +253,6 @@ class RunConfig:
     def saltelli_multiple(self) -> int:
         """Scenarios per base sample of a Saltelli design: uncertain parameters + 2."""
         return len(self.uncertain_names) + 2
-
-    def theta(self, unit: np.ndarray) -> np.ndarray:
-        """Uncertain parameter values of unit-cube design points: unit (s, d) -> (s, d)."""
-        theta = np.empty_like(unit, dtype=np.float64)
-        for d, dist in enumerate(self.distributions):
-            theta[:, d] = dist.ppf(unit[:, d])
-        return theta
 
     @property
     def n_scenarios(self) -> int:

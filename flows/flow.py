@@ -4,9 +4,9 @@ Design: the chunks run as Dask futures *inside* one Prefect task (``simulate``),
 one Prefect task per chunk. Thousands of Monte Carlo chunks would make thousands of task
 runs in Prefect's database, and prefect-dask recomputes finished tasks when a worker dies
 (prefect#15442); here Dask retries a lost chunk itself, and a retried task or a re-run
-flow resumes from the store's ``chunk_done`` marks, so finished chunks are never
-computed twice. Prefect owns what it is good at: retries, run history, schedules,
-artifacts.
+flow resumes from the store (a chunk's outcome shard, written last, marks it finished), so
+finished chunks are never computed twice. Prefect owns what it is good at: retries, run
+history, schedules, artifacts.
 
 The task calls the same recipe as ``resonance run --engine direct``
 (``resonance.flows.engine.execute.run``); the flow resolves its own parameters once (a

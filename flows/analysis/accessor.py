@@ -13,6 +13,7 @@ from resonance.flows.analysis.compare import Comparison, compare
 from resonance.flows.analysis.discover import Discovery, discover
 from resonance.flows.analysis.robust import Robustness, robustness
 from resonance.flows.analysis.sensitivity import Sensitivity, sensitivity
+from resonance.flows.engine.layout import by_metric
 
 
 @xr.register_dataset_accessor("resonance")
@@ -21,7 +22,7 @@ class ResonanceAccessor:
     group."""
 
     def __init__(self, ds: xr.Dataset):
-        self._ds = ds
+        self._ds = by_metric(ds)  # as stored: one outcome array; here a variable per metric
 
     def compare(self, a: str, b: str, metric: str, quarter: int = -1) -> Comparison:
         return compare(self._ds, a, b, metric, quarter)

@@ -132,7 +132,7 @@ def evaluate(config) -> dict[str, float]:
 
     plan = make_plan(config)
     job = dataclasses.replace(plan.job, snapshots=config.n_scenarios)
-    outcomes, snap = job.simulate(0, config.n_scenarios, plan.theta)
+    outcomes, snap = job.simulate(0, config.n_scenarios)
     paths = list(config.path_names)
     return measure(outcomes, snapshots_dataset(snap, paths), paths)
 

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from resonance.flows.analysis.select import QUANTILES, check
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.metrics import LOWER_IS_BETTER
 
 
@@ -33,6 +34,7 @@ class Comparison:
 
 def compare(ds: xr.Dataset, a: str, b: str, metric: str, quarter: int = -1) -> Comparison:
     """Paired comparison of path b against path a on ``metric`` (see the module docstring)."""
+    ds = by_metric(ds)  # a draws group as stored: a variable per metric
     check(ds, metric, (a, b))
     diff = ds[metric].sel(path=b) - ds[metric].sel(path=a)  # lazy (scenario, time)
     d = np.asarray(diff.isel(time=quarter).values, dtype=np.float64)

@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from resonance.flows.analysis.select import cases, check
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.errors import ResonanceError
 
 
@@ -348,6 +349,7 @@ def discover(
     released (:func:`drop_weak_restrictions`). ``resamples`` > 0 adds each chosen box's
     resampling stability; CART's leaves come with every result.
     """
+    ds = by_metric(ds)  # a draws group as stored: a variable per metric
     check(ds, metric)
     x, y = cases(ds, metric, path, quarter)  # a family of policies adds its drawn levers
     interest = (y < threshold) if below else (y > threshold)

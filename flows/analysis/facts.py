@@ -310,5 +310,5 @@ def simulate_snapshots(config) -> xr.Dataset:
 
     plan = make_plan(config)
     job = dataclasses.replace(plan.job, snapshots=config.n_scenarios)
-    _, snap = job.simulate(0, config.n_scenarios, plan.theta)
+    _, snap = job.simulate(0, config.n_scenarios)
     return snapshots_dataset(snap, config.path_names)

@@ -27,6 +27,7 @@ from scipy import stats
 
 from resonance.flows.analysis.select import check
 from resonance.flows.engine import bands
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.errors import ResonanceError
 from resonance.flows.metrics import LOWER_IS_BETTER
 
@@ -82,6 +83,7 @@ def robustness(
     maximize: whether more of the metric is better; None takes the metric's own direction
     (all but ``institutional_gap``). satisfice: the threshold X of the satisficing share.
     """
+    ds = by_metric(ds)  # a draws group as stored: a variable per metric
     check(ds, metric)
     if satisfice is not None and not np.isfinite(satisfice):
         raise ResonanceError("--satisfice", f"{satisfice}", "a finite threshold")

@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from resonance.flows.analysis.select import cases, check, input_names
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.errors import ResonanceError
 
 
@@ -99,6 +100,7 @@ def sensitivity(
     then takes the drawn levers as inputs next to the uncertain parameters, over every
     scenario under every policy (``select.cases``); Sobol indices need one path.
     """
+    ds = by_metric(ds)  # a draws group as stored: a variable per metric
     check(ds, metric)
     x, y = cases(ds, metric, path, quarter)
     one_path = len(y) == ds.sizes["scenario"]

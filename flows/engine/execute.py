@@ -64,22 +64,30 @@ class ChunkTask:
     threads: int
 
 
-def run_chunk(
-    task: ChunkTask, chunk: int, start: int, stop: int, theta: np.ndarray
-) -> tuple[int, float, float]:
-    """Task body: simulate scenarios [start, stop) with world parameters theta (s, d) and
+def run_chunk(task: ChunkTask, chunk: int, start: int, stop: int) -> tuple[int, float, float]:
+    """Task body: simulate scenarios [start, stop) (their design points made here) and
     write them into the store; returns (chunk, kernel seconds, write seconds)."""
     load()  # configures numba in this process before the kernel is first used
     numba.set_num_threads(max(1, min(task.threads, numba.config.NUMBA_NUM_THREADS)))
     began = time.perf_counter()
-    outcomes, snapshots = task.job.simulate(start, stop, theta)
+    outcomes, snapshots = task.job.simulate(start, stop)
     simulated = time.perf_counter()
-    zstore.write_chunk(task.store, task.config_sha256, chunk, start, stop, outcomes, snapshots)
+    zstore.write_chunk(task.store, task.config_sha256, start, stop, outcomes, snapshots)
     return chunk, simulated - began, time.perf_counter() - simulated
 
 
-def _summarise_chunk(bounds: tuple[int, int], store: str, config_sha256: str, summarise: Callable):
-    return summarise(zstore.read_draws_chunk(store, config_sha256, *bounds))
+def _summarise_chunks(
+    group: list[tuple[int, int]], store: str, config_sha256: str, summarise: Callable, merge
+):
+    """Summary of a group of chunks, read one at a time (memory: a chunk and a summary)."""
+    result = None
+    for bounds in group:
+        part = summarise(zstore.read_draws_chunk(store, config_sha256, *bounds))
+        result = part if result is None else merge(result, part)
+    return result
+
+
+LEAVES_PER_SLOT = 8  # summary tasks per task slot: enough to balance, few for the scheduler
 
 
 class SequentialExecutor:
@@ -134,13 +142,21 @@ class DaskExecutor:
                 pending.add(self.client.submit(fn, shared_future, *nxt, pure=False))
 
     def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
+        """Summaries of groups of consecutive chunks, at most LEAVES_PER_SLOT per task slot
+        (so a run of 10^6 chunks is not 10^6 tasks), merged as a binary tree. The merges
+        are exact (counts, extremes, fixed-point sums), so the grouping changes no bit."""
+        leaves = min(len(chunks), LEAVES_PER_SLOT * self.slots)
+        edges = np.linspace(0, len(chunks), leaves + 1).astype(np.int64)
+        groups = [list(chunks[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
         def run(summarise, merge):
             level = self.client.map(
-                _summarise_chunk,
-                chunks,
+                _summarise_chunks,
+                groups,
                 store=store,
                 config_sha256=config_sha256,
                 summarise=summarise,
+                merge=merge,
                 pure=False,
             )
             while len(level) > 1:
@@ -186,9 +202,8 @@ def warm_kernel_cache(plan: Plan) -> None:
 
 def prepare_store(plan: Plan, overwrite: bool = False) -> list[int]:
     """Create or check the plan's store; the indices of the chunks still to compute."""
-    zstore.open_or_create(plan.config, plan.theta, plan.config.store, overwrite)
-    finished = zstore.done_chunks(plan.config.store)
-    return [k for k in range(len(plan.chunks)) if not finished[k]]
+    zstore.open_or_create(plan.config, plan.config.store, overwrite)
+    return np.flatnonzero(zstore.done_chunks(plan.config.store) == 0).tolist()
 
 
 def simulate_chunks(
@@ -212,7 +227,7 @@ def simulate_chunks(
     task = ChunkTask(
         plan.job, config.store, config.sha256, executor.threads or numba.get_num_threads()
     )
-    items = ((k, *plan.chunks[k], plan.theta[slice(*plan.chunks[k])]) for k in todo)
+    items = ((k, *plan.chunks[k]) for k in todo)
     seconds = []
     timing.mark("first_chunk")
     per_scenario = config.n_firms * config.n_quarters * len(config.path_names)

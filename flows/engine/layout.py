@@ -3,10 +3,20 @@
 - root: bands. ``<metric>`` (path, time, quantile), ``<metric>_mean`` and ``<metric>_std``
   (path, time), ``<metric>_quantile_error`` (path, time): the bound on the absolute error of
   that metric's quantiles (see ``bands.py``). Provenance in the root attributes.
-- ``draws``: ``<metric>`` (scenario, path, time), chunked along ``scenario`` one chunk per
-  task; each uncertain parameter of the config's ``uncertain:`` on ``scenario``, its
-  distribution in the attributes (``distribution``, ``low``, ``high``, ...); ``chunk_done``
-  (chunk,) int8, 1 once that chunk is completely written.
+- ``draws`` (``store_format`` 2): ``outcome`` (scenario, path, time, metric), float64, one
+  Zarr v3 shard per chunk of scenarios (one task's, so one object: the store of a run of
+  10^6 chunks has about 10^6 files, not 17 x 10^6), an inner chunk per metric (a reader
+  of one metric reads only its part of each shard); its ``metric`` coordinate carries each
+  metric's ``metric_long_name``, ``metric_units`` and ``metric_description``, and
+  :func:`by_metric` turns it into one variable per metric with those as attributes. A
+  chunk's shard is written last and whole (atomically: a file renamed into place, or one
+  PUT), so it is also the chunk's completion mark. Each uncertain parameter of the
+  config's ``uncertain:`` on ``scenario``, its distribution in the attributes
+  (``distribution``, ``low``, ``high``, ...), and the ``scenario`` coordinate, in shards
+  of INPUT_SHARD_SCENARIOS (written by the run's driver a shard at a time) of inner chunks
+  of INPUT_CHUNK_SCENARIOS.
+  ``store_format`` 1 (before December 2026) had ``<metric>`` (scenario, path, time) and a
+  ``chunk_done`` (chunk,) int8 mark: readable, not resumable.
 - ``firms``: snapshots of every firm at the end of every year for the first K scenarios
   (``sizes.firm_snapshots``): ``log_tfp``, ``market_share``, ``rd_intensity``,
   ``new_paradigm``, ``entered``, ``breakthrough_value`` with dims (scenario, path, year,
@@ -24,6 +34,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from resonance import DISTRIBUTION
 from resonance.flows.config import RunConfig
 from resonance.kernels.registry import (
     METRIC_INFO,
@@ -40,6 +51,18 @@ SNAPSHOT_DTYPES = {
     name: np.uint8 if name in ("new_paradigm", "entered") else np.float32 for name in SNAPSHOT
 }
 DRAWS = "draws"
+OUTCOME = "outcome"  # the draws' one array of every metric
+STORE_FORMAT = 2  # root attribute store_format; stores without it are format 1
+# The scenario inputs are written by the driver, this many scenarios (rounded down to whole
+# chunks) at a time: 8 MB a parameter, one object per parameter per shard.
+INPUT_SHARD_SCENARIOS = 2**20
+# Inside a shard, inputs are compressed in inner chunks of about this many scenarios: Zarr
+# encodes each inner chunk on its own (0.1 ms apiece), so inner chunks of one task's 128
+# would make writing 10^7 scenarios' inputs take a minute; a chunk's read decodes 128 KB.
+INPUT_CHUNK_SCENARIOS = 2**14
+# Chunk keys "c.<k>.0.0.0" side by side in one directory: listing it tells the finished
+# chunks (store.done_chunks) without a directory per chunk.
+FLAT_KEYS = {"name": "default", "separator": "."}
 PACKAGES = (
     "resonance",
     "numpy",
@@ -57,7 +80,7 @@ def package_versions() -> dict[str, str]:
     found = {}
     for name in PACKAGES:
         try:
-            found[name] = version(name)
+            found[name] = version(DISTRIBUTION if name == "resonance" else name)
         except PackageNotFoundError:
             found[name] = "not installed"
     return found
@@ -103,6 +126,7 @@ def provenance(config: RunConfig) -> dict:
         "paths": list(config.path_names),
         "uncertain": list(config.uncertain_names),
         "chunk_scenarios": config.chunk_scenarios,
+        "store_format": STORE_FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "Conventions": "CF-1.10",
@@ -185,24 +209,54 @@ def path_coordinate(names) -> xr.Variable:
     )
 
 
-def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
-    """The ``draws`` group as lazy NaN arrays plus the scenario inputs (written eagerly)."""
-    n, p, t = config.n_scenarios, len(config.path_names), config.n_quarters
+def input_shard(chunk_scenarios: int) -> int:
+    """Scenarios per shard of the scenario inputs: whole chunks, about INPUT_SHARD_SCENARIOS."""
+    return chunk_scenarios * max(1, INPUT_SHARD_SCENARIOS // chunk_scenarios)
+
+
+def input_chunk(chunk_scenarios: int) -> int:
+    """Scenarios per inner chunk of the scenario inputs: whole chunks that divide the shard,
+    at most INPUT_CHUNK_SCENARIOS (or one chunk, if that is more)."""
+    per_shard = input_shard(chunk_scenarios) // chunk_scenarios
+    fit = max(1, INPUT_CHUNK_SCENARIOS // chunk_scenarios)
+    return chunk_scenarios * max(g for g in range(1, fit + 1) if per_shard % g == 0)
+
+
+def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
+    """The ``draws`` group as lazy NaN arrays, and its Zarr encoding: (dataset, encoding).
+
+    Written with ``compute=False`` (metadata only). The lazy arrays are cut in shards of
+    inputs (``input_shard``), so the template's graph has a task per million scenarios,
+    not one per chunk; the ``scenario`` coordinate is not in it (it would be materialised
+    as an index): ``store.py`` writes it, with the inputs, a shard at a time.
+    """
+    n, p, t, m = config.n_scenarios, len(config.path_names), config.n_quarters, len(METRICS)
     cs = config.chunk_scenarios
-    data_vars = {}
-    for metric in METRICS:
-        data_vars[metric] = xr.Variable(
-            ("scenario", "path", "time"),
-            da.full((n, p, t), np.nan, chunks=(cs, p, t)),
-            metric_attrs(metric),
-        )
-    for d, (name, dist) in enumerate(
-        zip(config.uncertain_names, config.distributions, strict=True)
-    ):
+    big = input_shard(cs)
+    outcome = xr.Variable(
+        ("scenario", "path", "time", "metric"),
+        da.full((n, p, t, m), np.nan, chunks=(big, p, t, m)),
+        {
+            "long_name": "outcome of a scenario on a path",
+            "units": "see metric_units",
+            "description": "Every metric of MODEL.md §6 per scenario, path and quarter; "
+            "resonance.open_draws (or layout.by_metric) gives one variable per metric.",
+        },
+    )
+    data_vars = {OUTCOME: outcome}
+    encoding = {
+        OUTCOME: {
+            "chunks": (cs, p, t, 1),
+            "shards": (cs, p, t, m),
+            "chunk_key_encoding": FLAT_KEYS,
+            "write_empty_chunks": True,  # a chunk's shard is its completion mark
+        }
+    }
+    for name, dist in zip(config.uncertain_names, config.distributions, strict=True):
         info = PARAMETER_INFO[name]
         data_vars[name] = xr.Variable(
             "scenario",
-            theta[:, d],
+            da.full(n, np.nan, chunks=big),
             {
                 "long_name": info.long_name,
                 "units": info.units,
@@ -210,29 +264,50 @@ def draws_template(config: RunConfig, theta: np.ndarray) -> xr.Dataset:
                 **dist.attrs(),
             },
         )
-    n_chunks = -(-n // cs)
-    data_vars["chunk_done"] = xr.Variable(
-        "chunk",
-        da.zeros(n_chunks, dtype=np.int8, chunks=1),
-        {
-            "long_name": "chunk complete",
-            "units": "1",
-            "description": f"1 once scenarios [k*{cs}, (k+1)*{cs}) are completely written.",
-        },
-    )
-    coords = {
-        **path_time_coords(config),
-        "scenario": xr.Variable(
-            "scenario",
-            np.arange(n),
-            {
-                "long_name": "scenario index",
-                "units": "1",
-                "description": "Global scenario index (the RNG counter).",
-            },
-        ),
+        encoding[name] = {"chunks": (input_chunk(cs),), "shards": (big,)}
+    metric_coords = {
+        "metric": xr.Variable(
+            "metric",
+            np.array(METRICS, dtype=object),
+            {"long_name": "metric", "units": "1", "description": "Outcome of MODEL.md §6."},
+        )
     }
-    return xr.Dataset(data_vars, coords)
+    for field in ("long_name", "units", "description"):
+        metric_coords[f"metric_{field}"] = xr.Variable(
+            "metric",
+            np.array([getattr(METRIC_INFO[k], field) for k in METRICS], dtype=object),
+            {
+                "long_name": f"{field.replace('_', ' ')} of the metric",
+                "units": "1",
+                "description": f"The {field} attribute of the metric's variable in the bands.",
+            },
+        )
+    return xr.Dataset(data_vars, {**path_time_coords(config), **metric_coords}), encoding
+
+
+SCENARIO_ATTRS = {
+    "long_name": "scenario index",
+    "units": "1",
+    "description": "Global scenario index (the RNG counter).",
+}
+
+
+def by_metric(draws: xr.Dataset) -> xr.Dataset:
+    """The ``draws`` group with one variable per metric (scenario, path, time), each with
+    its ``long_name``, ``units`` and ``description``, instead of the stacked ``outcome``:
+    lazy, nothing is read. A dataset without ``outcome`` (store_format 1, or one already
+    turned) is returned as it is."""
+    if OUTCOME not in draws.data_vars:
+        return draws
+    stacked = draws[OUTCOME]
+    out = draws.drop_vars([OUTCOME, "metric", *(f"metric_{f}" for f in FIELDS)])
+    for i, name in enumerate(draws["metric"].values.tolist()):
+        attrs = {f: str(draws[f"metric_{f}"].values[i]) for f in FIELDS}
+        out[name] = stacked.isel(metric=i, drop=True).assign_attrs(attrs)
+    return out.assign_attrs(draws.attrs)
+
+
+FIELDS = ("long_name", "units", "description")
 
 
 def firms_template(config: RunConfig) -> xr.Dataset | None:

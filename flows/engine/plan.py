@@ -5,6 +5,9 @@ Dim letters: s = scenarios, p = paths, k = parameters, d = uncertain parameters.
 
 from __future__ import annotations
 
+import functools
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,33 +18,108 @@ from resonance.flows.paths import LeverArrays
 from resonance.kernels import load
 
 
-def design(config: RunConfig) -> np.ndarray:
-    """Unit-cube design of the uncertain parameters, float64 (scenario, d).
+@dataclass(frozen=True)
+class Design:
+    """The unit-cube design of the uncertain parameters, made a chunk at a time: small,
+    picklable, and the same points whichever chunks ask for them.
 
-    ``mc`` draws from the run's Philox streams (one RNG); ``lhs`` and ``sobol`` (scrambled)
-    come from scipy.stats.qmc, seeded by the run seed; ``saltelli`` is SALib's Sobol'
-    sequence design for first-order and total indices (N x (d + 2) scenarios, in SALib's
-    order, which ``resonance.flows.analysis.sensitivity`` relies on).
+    ``mc`` draws from the run's Philox streams (one RNG, counter-based: a scenario's point
+    is a function of the seed and its index); ``sobol`` (scrambled) is scipy.stats.qmc's
+    sequence, its point ``i`` computed directly from the engine's direction numbers (Gray
+    code order), so a chunk deep in a long run costs what the first chunk costs; ``lhs``
+    (scipy.stats.qmc) and ``saltelli`` (SALib's Sobol' design for first-order and total
+    indices, N x (d + 2) scenarios in SALib's order, which
+    ``resonance.flows.analysis.sensitivity`` relies on) are fixed-size designs that do not
+    grow: they are made whole, once per process that needs them (8 bytes x d per scenario).
     """
-    n, d = config.n_scenarios, len(config.uncertain_names)
-    if config.sampler == "mc":
-        return load().design_uniforms(np.uint64(config.seed), np.arange(n, dtype=np.int64), d)
-    if config.sampler == "saltelli":
+
+    sampler: str
+    seed: int
+    n: int  # scenarios of the whole design
+    names: tuple[str, ...]  # the uncertain parameters, in column order
+    distributions: tuple  # flows.uncertain distributions, one per name
+
+    @classmethod
+    def of(cls, config: RunConfig) -> Design:
+        return cls(
+            config.sampler,
+            int(config.seed),
+            config.n_scenarios,
+            tuple(config.uncertain_names),
+            tuple(config.distributions),
+        )
+
+    @property
+    def d(self) -> int:
+        return len(self.names)
+
+    def unit(self, start: int, stop: int) -> np.ndarray:
+        """Design points of scenarios [start, stop) in the unit cube: float64 (s, d), a new
+        array the caller may overwrite."""
+        if self.sampler == "mc":
+            ids = np.arange(start, stop, dtype=np.int64)
+            return load().design_uniforms(np.uint64(self.seed), ids, self.d)
+        if self.sampler == "sobol":
+            return sobol_points(self.seed, self.d, start, stop)
+        return _whole_design(self.sampler, self.seed, self.n, self.names)[start:stop].copy()
+
+    def theta(self, start: int, stop: int) -> np.ndarray:
+        """Uncertain parameter values of scenarios [start, stop), in the parameters' own
+        units: float64 (s, d), each column through its distribution's inverse CDF."""
+        theta = self.unit(start, stop)
+        for d, dist in enumerate(self.distributions):  # in place: one column's memory more
+            theta[:, d] = dist.ppf(theta[:, d])
+        return theta
+
+
+def sobol_points(seed: int, d: int, start: int, stop: int) -> np.ndarray:
+    """Points [start, stop) of the scrambled Sobol' sequence that
+    ``qmc.Sobol(d, scramble=True, rng=np.random.default_rng(seed))`` draws: float64 (s, d),
+    bit for bit (tests/flows/engine/test_design.py).
+
+    scipy's ``fast_forward`` steps through every skipped point (0.07 s per 10 M here), so
+    the point before ``start`` is computed directly: the engine's scrambled start XOR the
+    direction numbers of the bits set in its Gray code (i ^ i >> 1), which is the order
+    scipy draws them in. The engine is then set at that point and draws the rest itself.
+    """
+    if d == 0:
+        return np.empty((stop - start, 0))
+    engine = qmc.Sobol(d=d, scramble=True, rng=np.random.default_rng(seed))
+    if stop > engine.maxn:
+        raise ValueError(f"a Sobol design has at most {engine.maxn} points, not {stop}")
+    if stop <= start:
+        return np.empty((0, d))
+    if start == 0:
+        with warnings.catch_warnings():  # a chunk's share of a balanced design
+            warnings.simplefilter("ignore")
+            return engine.random(stop)
+    gray = (start - 1) ^ ((start - 1) >> 1)
+    quasi = engine._shift.astype(np.uint64)
+    for bit in range(engine.bits):
+        if gray >> bit & 1:
+            quasi ^= engine._sv[:, bit].astype(np.uint64)
+    engine._quasi = quasi.astype(engine._quasi.dtype)
+    engine.num_generated = start  # the engine now stands after point start - 1
+    return engine.random(stop - start)
+
+
+@functools.lru_cache(maxsize=4)
+def _whole_design(sampler: str, seed: int, n: int, names: tuple[str, ...]) -> np.ndarray:
+    """A fixed-size design, float64 (n, d), made once per process."""
+    d = len(names)
+    if sampler == "saltelli":
         import warnings
 
         from SALib.sample import sobol as saltelli
 
-        problem = {"num_vars": d, "names": list(config.uncertain_names), "bounds": [[0.0, 1.0]] * d}
+        problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
         with warnings.catch_warnings():  # SALib prefers N a power of two; others are valid
             warnings.simplefilter("ignore")
-            return saltelli.sample(problem, n // (d + 2), calc_second_order=False, seed=config.seed)
-    generator = np.random.default_rng(config.seed)
-    if config.sampler == "lhs":
-        return qmc.LatinHypercube(d=d, rng=generator).random(n)
-    sobol = qmc.Sobol(d=d, scramble=True, rng=generator)
-    # Sobol points are balanced in powers of two; other sizes still cover the cube well.
-    m = int(np.ceil(np.log2(max(n, 1))))
-    return sobol.random_base2(m)[:n]
+            points = saltelli.sample(problem, n // (d + 2), calc_second_order=False, seed=seed)
+    else:
+        points = qmc.LatinHypercube(d=d, rng=np.random.default_rng(seed)).random(n)
+    points.setflags(write=False)  # shared by every chunk of this process
+    return points
 
 
 def scenario_params(
@@ -74,8 +152,9 @@ def draw_ids(sampler: str, start: int, stop: int, saltelli_multiple: int) -> np.
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """Everything simulating a chunk needs besides its scenario range and θ: small, and
-    sent to the Dask workers once. ``simulate`` is the one chunk function."""
+    """Everything simulating a chunk needs besides its scenario range: small, and sent to
+    the Dask workers once. ``simulate`` is the one chunk function; it makes the chunk's
+    own design points, so nothing of size ``n_scenarios`` is made or shipped."""
 
     nominal: np.ndarray  # float64 (k,)
     uncertain_index: np.ndarray  # int64 (d,)
@@ -87,6 +166,7 @@ class ChunkJob:
     sampler: str
     saltelli_multiple: int
     precision: str  # "float32" | "float64", the kernel build (kernels/simulate.py)
+    design: Design
     snapshots: int = 0  # K: the first K scenarios of the run keep yearly firm snapshots
 
     @classmethod
@@ -102,6 +182,7 @@ class ChunkJob:
             config.sampler,
             config.saltelli_multiple,
             config.precision,
+            Design.of(config),
             config.n_snapshots,
         )
 
@@ -109,15 +190,13 @@ class ChunkJob:
         """float64 (s, p, k) parameters of scenarios with world parameters theta (s, d)."""
         return scenario_params(self.nominal, self.levers, self.uncertain_index, theta)
 
-    def simulate(
-        self, start: int, stop: int, theta: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Scenarios [start, stop) with world parameters theta (s, d), from the Numba kernel:
-        outcomes float64 (s, p, t, m), and the firm snapshots float32 (k, p, y, v, i) of
-        those among the run's first K scenarios (None when there are none)."""
+    def simulate(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scenarios [start, stop) from the Numba kernel: outcomes float64 (s, p, t, m), and
+        the firm snapshots float32 (k, p, y, v, i) of those among the run's first K
+        scenarios (None when there are none)."""
         k = max(0, min(stop, self.snapshots) - start)
         result = load().simulate(
-            self.params(theta),
+            self.params(self.design.theta(start, stop)),
             self.firm_params,
             draw_ids(self.sampler, start, stop, self.saltelli_multiple),
             np.uint64(self.seed),
@@ -143,25 +222,54 @@ class ChunkJob:
         )
 
 
+class Chunks(Sequence):
+    """The chunks of a run, [start, stop) scenario ranges of ``size`` scenarios (the last
+    may be shorter), computed on demand: a run of 10^8 scenarios holds no list of them."""
+
+    def __init__(self, n: int, size: int):
+        self.n, self.size = n, size
+
+    def __len__(self) -> int:
+        return -(-self.n // self.size)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        return k * self.size, min((k + 1) * self.size, self.n)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Chunks(n={self.n}, size={self.size})"
+
+
 @dataclass
 class Plan:
-    """What a run computes: θ (scenario, d) and the chunks of scenario ids."""
+    """What a run computes: its chunks of scenario ids, each with its own design points."""
 
     config: RunConfig
-    theta: np.ndarray  # float64 (scenario, d), in the parameters' own units
-    chunks: list[tuple[int, int]]  # [start, stop) scenario ranges
+    chunks: Chunks
 
     @property
     def job(self) -> ChunkJob:
         return ChunkJob.of(self.config)
 
+    @property
+    def design(self) -> Design:
+        return Design.of(self.config)
+
     def params(self, start: int, stop: int) -> np.ndarray:
         """Parameters of scenarios [start, stop) under every path: float64 (s, p, k)."""
-        return self.job.params(self.theta[start:stop])
+        return self.job.params(self.design.theta(start, stop))
 
     def simulate_chunk(self, start: int, stop: int) -> np.ndarray:
         """Outcomes of scenarios [start, stop): float64 (s, p, t, m)."""
-        return self.job.simulate(start, stop, self.theta[start:stop])[0]
+        return self.job.simulate(start, stop)[0]
 
     def simulate(self) -> np.ndarray:
         """Outcomes of every scenario in one call: float64 (scenario, path, quarter, metric).
@@ -172,9 +280,5 @@ class Plan:
 
 
 def make_plan(config: RunConfig, chunk_scenarios: int | None = None) -> Plan:
-    """Design the scenarios and cut them into chunks of ``chunk_scenarios``."""
-    size = chunk_scenarios or config.chunk_scenarios
-    theta = config.theta(design(config))
-    n = config.n_scenarios
-    chunks = [(a, min(a + size, n)) for a in range(0, n, size)]
-    return Plan(config, theta, chunks)
+    """Cut the run's scenarios into chunks of ``chunk_scenarios`` (the config's by default)."""
+    return Plan(config, Chunks(config.n_scenarios, chunk_scenarios or config.chunk_scenarios))

@@ -1,12 +1,15 @@
 """The one writer of a store: create or check it, write chunks and bands, read them back.
 
 The layout is ``layout.py``. A run first writes the template (metadata only,
-``compute=False``), then each task writes its own chunk-aligned region of every variable
-(draws, and snapshots where the chunk holds any) and then its own ``chunk_done`` element
-(chunk size 1), so concurrent writers never share a Zarr chunk, a killed run leaves only
-unmarked chunks, and a re-run skips the marked ones. The bands are written and the metadata
-consolidated last, with the root attribute ``bands_scenarios`` saying how many scenarios
-they are of (readers and the next run trust bands only when it equals ``n_scenarios``).
+``compute=False``) and the scenario inputs (a shard of about a million scenarios at a
+time, from the design's own chunks: nothing of size ``n_scenarios`` is held). Then each
+task writes its own region: the firm snapshots where its chunk holds any, then its one
+shard of ``outcome``, whole. Concurrent writers never share a Zarr shard; the shard is
+written atomically and last, so its presence is the chunk's completion mark: a killed run
+leaves only absent shards, and a re-run skips the present ones. The bands are written
+and the metadata consolidated last, with the root attribute ``bands_scenarios`` saying
+how many scenarios they are of (readers and the next run trust bands only when it equals
+``n_scenarios``).
 
 A store grows: a run of its config with more scenarios (same ``identity_sha256``) resizes
 every array along ``scenario``, keeps the finished chunks and recomputes only the new ones
@@ -38,10 +41,16 @@ from resonance.flows.config import RunConfig, config_from_text
 from resonance.flows.engine.layout import (
     DRAWS,
     FIRMS,
+    OUTCOME,
+    SCENARIO_ATTRS,
     SNAPSHOT_DTYPES,
+    STORE_FORMAT,
     STORE_MARK,
+    by_metric,
     draws_template,
     firms_template,
+    input_chunk,
+    input_shard,
     metric_attrs,
     path_time_coords,
     provenance,
@@ -175,6 +184,13 @@ def _mode(config: RunConfig, store: str, overwrite: bool) -> str:
         raise StoreError(store, what, "choose another --out, or pass --overwrite to replace it")
     if overwrite:
         return "new"
+    if int(attrs.get("store_format", 1)) != STORE_FORMAT:
+        raise StoreError(
+            store,
+            f"was made with store format {attrs.get('store_format', 1)}, which this version "
+            f"reads but does not resume or grow (it writes format {STORE_FORMAT})",
+            "pass --overwrite to replace it, or run into another --out",
+        )
     held, n = int(attrs["n_scenarios"]), config.n_scenarios
     if n == held:
         return "resume"
@@ -338,9 +354,9 @@ def current_writer(store: str) -> str | None:
     return None
 
 
-def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: bool) -> None:
+def open_or_create(config: RunConfig, store: str, overwrite: bool) -> None:
     """Make ``store`` ready for ``config``: create it, grow it to ``config``'s scenario count,
-    or check it was made by this config. theta: float64 (scenario, d), the whole design.
+    or check it was made by this config.
 
     Raises StoreError for a store of another config (unless ``overwrite``) and for anything
     that is not a resonance store (always: ``overwrite`` replaces only our own stores).
@@ -350,18 +366,13 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
         _trim(config, store)
         return
     if mode == "extend":
-        _extend(config, theta, store)
+        _extend(config, store)
         return
     if _state(store)[0] == "resonance":
         _remove(store)  # a resonance store of another config, replaced by --overwrite
     # The mark goes first, so even a template cut off half-way is recognised as ours.
     zarr.open_group(store, mode="a", zarr_format=3).attrs.update({STORE_MARK: 1})
-    template = draws_template(config, theta)
-    encoding = {
-        m: {"chunks": (config.chunk_scenarios, len(config.path_names), config.n_quarters)}
-        for m in METRICS
-    }
-    encoding["chunk_done"] = {"chunks": (1,)}
+    template, encoding = draws_template(config)
     template.to_zarr(
         store,
         group=DRAWS,
@@ -371,6 +382,18 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
         encoding=encoding,
         zarr_format=3,
     )
+    draws = zarr.open_group(store, path=DRAWS, mode="r+")
+    draws.create_array(
+        "scenario",
+        shape=(config.n_scenarios,),
+        dtype="int64",
+        chunks=(input_chunk(config.chunk_scenarios),),
+        shards=(input_shard(config.chunk_scenarios),),
+        fill_value=-1,
+        dimension_names=["scenario"],
+        attributes=SCENARIO_ATTRS,
+    )
+    _write_inputs(config, draws, 0)
     firms = firms_template(config)
     if firms is not None:
         shape = (
@@ -389,44 +412,61 @@ def open_or_create(config: RunConfig, theta: np.ndarray, store: str, overwrite: 
             zarr_format=3,
         )
     attrs = provenance(config)
-    zarr.open_group(store, path=DRAWS, mode="r+").attrs.update(attrs)
+    draws.attrs.update(attrs)
     # Written last: a store whose root carries the sha is a complete template.
     zarr.open_group(store, mode="r+").attrs.update(attrs)
 
 
-def _extend(config: RunConfig, theta: np.ndarray, store: str) -> None:
+def _write_inputs(config: RunConfig, draws, start: int, stop: int | None = None) -> None:
+    """Write the scenario inputs (each uncertain parameter, and ``scenario``) of scenarios
+    [start, stop or n_scenarios), a shard at a time, from the design's points of that shard
+    (memory: one shard, 8 MB a parameter)."""
+    from resonance.flows.engine.plan import Design
+
+    design, n = Design.of(config), config.n_scenarios if stop is None else stop
+    big = input_shard(config.chunk_scenarios)
+    a = start
+    while a < n:
+        b = min(n, (a // big + 1) * big)  # to the end of the shard that holds a
+        theta = design.theta(a, b)
+        writes = [draws["scenario"].async_array.setitem(slice(a, b), np.arange(a, b))]
+        writes += [
+            draws[name].async_array.setitem(slice(a, b), theta[:, d])
+            for d, name in enumerate(config.uncertain_names)
+        ]
+        sync(_gather(writes))
+        del theta, writes  # before the next shard's are made
+        a = b
+
+
+def _extend(config: RunConfig, store: str) -> None:
     """Grow a store of ``config``'s identity to ``config.n_scenarios``: every array on
-    ``scenario`` (and ``chunk``) is resized, the design's new points written, and the done
-    mark of a last chunk that was partial cleared, so that chunk is recomputed whole.
+    ``scenario`` is resized, the design's new points written, and the shard of a last
+    chunk that was partial removed, so that chunk is recomputed whole.
 
     Every step can be repeated, and the new size is recorded only at the end: a run killed
     half-way leaves a store of the old size that the next run grows again.
     """
+    from resonance.flows.engine.plan import Design
+
     root = zarr.open_group(store, mode="r+", use_consolidated=False)
     held, n, cs = int(root.attrs["n_scenarios"]), config.n_scenarios, config.chunk_scenarios
     draws = root[DRAWS]
+    first = min(held, input_shard(cs))  # the design's first shard stands for the rest
+    kept = Design.of(config).theta(0, first)
     for d, name in enumerate(config.uncertain_names):
-        kept = draws[name][:held]
-        if not np.array_equal(kept, theta[:held, d]):
+        if not np.array_equal(draws[name][:first], kept[:, d]):
             raise StoreError(
                 store,
-                f"its design's {name} differs from this run's in its first {held} points",
+                f"its design's {name} differs from this run's in its first {first} points",
                 "scipy or the config's distributions changed since it was made; run into "
                 "another --out",
             )
-    marks = draws["chunk_done"]
     if held % cs:
-        marks[held // cs] = 0  # first: a chunk marked done must never be a partial one
-    for name in METRICS:
+        clear_done(store, [held // cs])  # first: a finished chunk is never a partial one
+    for name in (OUTCOME, *config.uncertain_names, "scenario"):
         draws[name].resize((n, *draws[name].shape[1:]))
-    for name in (*config.uncertain_names, "scenario"):
-        draws[name].resize((n,))
-    draws["scenario"][held:] = np.arange(held, n)
-    for d, name in enumerate(config.uncertain_names):
-        draws[name][held:] = theta[held:, d]
-    n_chunks = -(-n // cs)
-    marks.resize((n_chunks,))
-    marks[-(-held // cs) :] = 0
+    _write_inputs(config, draws, held)
     k = config.n_snapshots
     if FIRMS in root.group_keys():
         firms = root[FIRMS]
@@ -448,12 +488,9 @@ def _trim(config: RunConfig, store: str) -> None:
     than ``n_scenarios``; a run at the recorded size cuts them back, so readers never see
     the tails. Nothing that was recorded as finished is touched."""
     root = zarr.open_group(store, mode="r+", use_consolidated=False)
-    held, cs = int(root.attrs["n_scenarios"]), config.chunk_scenarios
-    names = (*METRICS, *config.uncertain_names, "scenario")
-    shapes = {
-        **{(DRAWS, name): held for name in names},
-        (DRAWS, "chunk_done"): -(-held // cs),
-    }
+    held = int(root.attrs["n_scenarios"])
+    names = (OUTCOME, *config.uncertain_names, "scenario")
+    shapes = {(DRAWS, name): held for name in names}
     if FIRMS in root.group_keys():  # config is at the recorded size (a resume)
         shapes.update({(FIRMS, name): config.n_snapshots for name in (*SNAPSHOT, "scenario")})
     longer = [(g, n) for (g, n), size in shapes.items() if root[g][n].shape[0] > size]
@@ -491,35 +528,80 @@ def _remove(store: str) -> None:
 
 
 def done_chunks(store: str) -> np.ndarray:
-    """int8 (chunk,): 1 for chunks whose draws are completely written."""
-    return zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r")[:]
+    """int8 (chunk,): 1 for chunks whose draws are completely written: those whose
+    ``outcome`` shard is present (one listing of the array's directory), or, in a store of
+    format 1, those marked in ``chunk_done``."""
+    draws = zarr.open_group(store, path=DRAWS, mode="r", use_consolidated=False)
+    if OUTCOME not in draws.array_keys():
+        return draws["chunk_done"][:]
+    outcome = draws[OUTCOME]
+    cs = outcome.shards[0]
+    done = np.zeros(-(-outcome.shape[0] // cs), dtype=np.int8)
+    for k in sync(_shard_keys(outcome)):
+        if k < done.size:
+            done[k] = 1
+    return done
+
+
+async def _shard_keys(array) -> list[int]:
+    """The chunk indices of ``array``'s present shards (keys ``c.<k>.0.0.0``). In a local
+    store only files count (scandir tells them apart at no cost): a stray directory of that
+    name is no shard."""
+    path = array.async_array.store_path
+    if isinstance(path.store, zarr.storage.LocalStore):
+        with os.scandir(path.store.root / path.path) as entries:
+            keys = [e.name for e in entries if e.is_file()]
+    else:
+        keys = [key async for key in path.store.list_dir(path.path)]
+    return [int(key.split(".")[1]) for key in keys if key.startswith("c.")]
+
+
+def _shard_key(array, chunk: int) -> str:
+    return f"{array.async_array.store_path.path}/c.{chunk}" + ".0" * (array.ndim - 1)
 
 
 def clear_done(store: str, chunks) -> None:
     """Mark ``chunks`` unfinished, so the next run of the store's config recomputes them
-    (``resonance verify --repair``)."""
-    marks = zarr.open_array(store, path=f"{DRAWS}/chunk_done", mode="r+")
-    for chunk in chunks:
-        marks[int(chunk)] = 0
+    (``resonance verify --repair``, a grown store's partial last chunk): their ``outcome``
+    shards are deleted."""
+    outcome = zarr.open_array(store, path=f"{DRAWS}/{OUTCOME}", mode="r+")
+    backend = outcome.async_array.store_path.store
+    sync(_gather(backend.delete(_shard_key(outcome, int(k))) for k in chunks))
+
+
+def rewrite_inputs(config: RunConfig, store: str, chunks) -> None:
+    """Write the design's scenario inputs of ``chunks`` again (``resonance verify --repair``
+    of a chunk whose stored inputs differ from its design)."""
+    draws = zarr.open_group(store, path=DRAWS, mode="r+")
+    cs, n = config.chunk_scenarios, config.n_scenarios
+    for k in chunks:
+        _write_inputs(config, draws, int(k) * cs, min(n, (int(k) + 1) * cs))
 
 
 async def _gather(coroutines) -> list:
-    """Await the coroutines together (on zarr's loop, by ``sync``): one chunk's 16 metric
-    arrays in one round of I/O instead of 16 after each other."""
+    """Await the coroutines together (on zarr's loop, by ``sync``): several arrays or
+    shards in one round of I/O instead of one after another."""
     return await asyncio.gather(*coroutines)
 
 
 @functools.lru_cache(maxsize=16)
 def draws_arrays(store: str, config_sha256: str, mode: str = "r") -> dict:
-    """The draws group's arrays, opened once per process, store and config: opening reads
-    each array's metadata, which otherwise dominates reading or writing a chunk.
+    """The draws' ``outcome`` array and the firm snapshots, opened once per process, store
+    and config: opening reads each array's metadata, which otherwise dominates reading or
+    writing a chunk.
 
     config_sha256: the hash of the config the caller's store was made by. It keys the
     cache, so a store replaced by another config is opened afresh; callers know it, and
     reading it from the store instead costs a root-group open per chunk.
     """
     group = zarr.open_group(store, path=DRAWS, mode=mode)
-    arrays = {name: group[name] for name in (*METRICS, "chunk_done")}
+    if OUTCOME not in group.array_keys():
+        raise StoreError(
+            store,
+            "was made with store format 1, whose draws this version does not read chunk by chunk",
+            "run its config again into another --out",
+        )
+    arrays = {OUTCOME: group[OUTCOME]}
     root = zarr.open_group(store, mode=mode)
     if FIRMS in root.group_keys():
         firms = root[FIRMS]
@@ -530,66 +612,57 @@ def draws_arrays(store: str, config_sha256: str, mode: str = "r") -> dict:
 def write_chunk(
     store: str,
     config_sha256: str,
-    chunk: int,
     start: int,
     stop: int,
     outcomes: np.ndarray,
     snapshots: np.ndarray | None = None,
 ) -> None:
-    """Write one chunk's outcomes (s, p, t, m) and, when it holds any of the first K
-    scenarios, their firm snapshots (k, p, y, v, i) into its region; then mark it done.
+    """Write one chunk's firm snapshots (k, p, y, v, i), when it holds any of the first K
+    scenarios, and then its outcomes (s, p, t, m): one shard, whose presence marks the
+    chunk done.
 
-    Called from Dask workers; the region is exactly one Zarr chunk of every variable, so
-    writers never overlap (zarr#3682, xarray#10831).
+    Called from Dask workers; the region is exactly one Zarr shard (chunk) of every
+    variable, so writers never overlap (zarr#3682, xarray#10831).
     """
     arrays = draws_arrays(store, config_sha256, "r+")
-    # Each variable is its own array: write them concurrently, then, only once all are
-    # complete, the mark.
-    region = slice(start, stop)
-    writes = [
-        arrays[metric].async_array.setitem(region, outcomes[..., m])
-        for m, metric in enumerate(METRICS)
-    ]
     if snapshots is not None and len(snapshots):
         rows = slice(start, start + snapshots.shape[0])
-        writes += [
-            arrays[f"{FIRMS}/{name}"].async_array.setitem(
-                rows, snapshots[:, :, :, v, :].astype(SNAPSHOT_DTYPES[name])
+        sync(
+            _gather(
+                arrays[f"{FIRMS}/{name}"].async_array.setitem(
+                    rows, snapshots[:, :, :, v, :].astype(SNAPSHOT_DTYPES[name])
+                )
+                for v, name in enumerate(SNAPSHOT)
             )
-            for v, name in enumerate(SNAPSHOT)
-        ]
-    sync(_gather(writes))
-    arrays["chunk_done"][chunk] = 1
+        )
+    arrays[OUTCOME][start:stop] = outcomes  # last: the mark
 
 
 def read_draws_chunk(store: str, config_sha256: str, start: int, stop: int) -> np.ndarray:
-    """Outcomes of scenarios [start, stop) from the store: float64 (s, p, t, m).
-
-    The metrics are read concurrently, as ``write_chunk`` writes them: one read costs
-    about a millisecond of latency whatever its size.
-    """
-    arrays = draws_arrays(store, config_sha256)
-    region = slice(start, stop)
-    parts = sync(_gather(arrays[m].async_array.getitem(region) for m in METRICS))
-    return np.stack(parts, axis=-1)
+    """Outcomes of scenarios [start, stop) from the store: float64 (s, p, t, m), one read
+    of their shard."""
+    return draws_arrays(store, config_sha256)[OUTCOME][start:stop]
 
 
 def read_draws(
     store: str, config_sha256: str, chunks: list[tuple[int, int]], metric: str
 ) -> np.ndarray:
     """One metric's draws of the scenarios of ``chunks`` ((start, stop) each), in their
-    order: float64 (s, p, t). Read concurrently, a batch of chunks of at most READ_BATCH
-    bytes at a time, into one array (memory: the result and one batch)."""
-    array = draws_arrays(store, config_sha256)[metric]
-    per_scenario = int(np.prod(array.shape[1:])) * array.dtype.itemsize
-    out = np.empty((sum(b - a for a, b in chunks), *array.shape[1:]), dtype=array.dtype)
+    order: float64 (s, p, t). Only that metric's inner chunk of each shard is read,
+    concurrently, a batch of chunks of at most READ_BATCH bytes at a time, into one array
+    (memory: the result and one batch)."""
+    array = draws_arrays(store, config_sha256)[OUTCOME]
+    m = METRICS.index(metric)
+    shape = array.shape[1:3]
+    per_scenario = int(np.prod(shape)) * array.dtype.itemsize
+    out = np.empty((sum(b - a for a, b in chunks), *shape), dtype=array.dtype)
     row, batch = 0, []
     for i, (a, b) in enumerate(chunks):
         batch.append((a, b))
         rows = sum(y - x for x, y in batch)
         if rows * per_scenario >= READ_BATCH or i == len(chunks) - 1:
-            parts = sync(_gather(array.async_array.getitem(slice(x, y)) for x, y in batch))
-            out[row : row + rows] = np.concatenate(parts, axis=0)
+            reads = (array.async_array.getitem((slice(x, y), ..., m)) for x, y in batch)
+            out[row : row + rows] = np.concatenate(sync(_gather(reads)), axis=0)
             row, batch = row + rows, []
     return out
 
@@ -751,18 +824,19 @@ def open_bands(store: str) -> xr.Dataset:
 
 
 def open_draws(store: str) -> xr.Dataset:
-    """The ``draws`` group of a store, lazily (StoreError when it is not one).
+    """The ``draws`` group of a store, lazily, one variable per metric (``layout.by_metric``;
+    StoreError when it is not one).
 
     Of a store whose run is still going or was stopped, only the finished chunks'
     scenarios, with the attribute ``progress`` saying how many (:attr:`Progress.note`).
     """
     _check_ours(store)
     if bands_current(store):
-        return xr.open_zarr(store, group=DRAWS)
+        return by_metric(xr.open_zarr(store, group=DRAWS))
     ids, progress = _finished(store)
     ds = xr.open_zarr(store, group=DRAWS, consolidated=False).isel(scenario=ids)
     ds.attrs.update(n_scenarios=progress.scenarios_done, progress=progress.note)
-    return ds
+    return by_metric(ds)
 
 
 def open_firms(store: str) -> xr.Dataset:

@@ -7,8 +7,10 @@ config with its overrides), read as if from the recorded ``config_file``, whose 
 holds the path and cluster files it names; its SHA-256 must equal the store's, so a path
 file changed since the run is caught rather than reported as a difference of the model.
 A chunk that cannot be read (a truncated or overwritten object) counts as a difference.
-``repair`` clears the done mark of every chunk found different, so the next run of the
-config recomputes exactly those chunks and the bands.
+The scenario inputs of each chunk are compared with its design's points too. ``repair``
+writes the inputs of chunks whose inputs differ again, and clears the done mark of every
+chunk found different, so the next run of the config recomputes exactly those chunks and
+the bands.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import zarr
 
 from resonance.flows.config import RunConfig
 from resonance.flows.engine import store as zstore
-from resonance.flows.engine.layout import DRAWS, package_versions
+from resonance.flows.engine.layout import DRAWS, OUTCOME, package_versions
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.engine.reduce import store_bands
 from resonance.kernels.registry import METRICS, SNAPSHOT
@@ -79,9 +81,15 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
         if name in recorded and recorded[name] != now
     ]
     paths = list(config.path_names)
+    zstore.draws_arrays(store, config.sha256)  # one line for a store it cannot read
+    draws = zarr.open_group(store, path=DRAWS, mode="r")
     for chunk in result.checked:
         start, stop = plan.chunks[chunk]
-        fresh, snaps = plan.job.simulate(start, stop, plan.theta[start:stop])
+        inputs = _input_difference(draws, config, plan, chunk)
+        if inputs is not None:
+            result.differences.append(inputs)
+            continue
+        fresh, snaps = plan.job.simulate(start, stop)
         try:
             stored = zstore.read_draws_chunk(store, config.sha256, start, stop)
         except Exception:  # a damaged object: zarr's codecs raise many kinds
@@ -123,12 +131,25 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
     return result
 
 
+def _input_difference(draws, config: RunConfig, plan, chunk: int) -> Difference | None:
+    """The first stored scenario input of ``chunk`` that is not the design's, or None."""
+    start, stop = plan.chunks[chunk]
+    theta = plan.design.theta(start, stop)
+    for d, name in enumerate(config.uncertain_names):
+        stored = draws[name][start:stop]
+        at = _first_difference(stored, theta[:, d])
+        if at is not None:
+            where = {"scenario": start + at[0]}
+            return Difference(chunk, name, where, float(stored[at]), float(theta[at[0], d]))
+    return None
+
+
 def _unreadable(store: str, chunk: int, start: int, stop: int) -> Difference:
     """Which metric of a chunk that failed to read cannot be decoded."""
-    group = zarr.open_group(store, path=DRAWS, mode="r")
-    for metric in METRICS:
+    outcome = zarr.open_group(store, path=DRAWS, mode="r")[OUTCOME]
+    for m, metric in enumerate(METRICS):
         try:
-            group[metric][start:stop]
+            outcome[start:stop, ..., m]
         except Exception as exc:
             where = {"scenario": f"{start}..{stop - 1}"}
             return Difference(chunk, metric, where, f"unreadable ({exc})"[:120], "readable")
@@ -161,9 +182,12 @@ def repair(store: str, differences: list[Difference]) -> list[int]:
     """Clear the done marks of the chunks found different; the next run recomputes them.
     Holds the store's writer lock (StoreError while a run writes it) and says the bands are
     no longer those of the draws, so the next run recomputes them too."""
+    config = zstore.store_config(store)
     chunks = sorted({d.chunk for d in differences if d.chunk >= 0})
     if chunks or any(d.chunk < 0 for d in differences):
+        inputs = sorted({d.chunk for d in differences if d.variable in config.uncertain_names})
         with zstore.writer_lock(store):
             zstore.invalidate_bands(store)
+            zstore.rewrite_inputs(config, store, inputs)
             zstore.clear_done(store, chunks)  # the store's one writer
     return chunks

@@ -7,6 +7,7 @@ import pytest
 
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.errors import ConfigError
 from tests.helpers import DEFAULT_CONFIG, resonance_cli, write_config
 
@@ -299,11 +300,11 @@ def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
     )
     assert "chi" in config.uncertain_names and config.saltelli_multiple == 13
     plan = make_plan(config)
-    chi = plan.theta[:, config.uncertain_names.index("chi")]
+    chi = plan.design.theta(0, 16)[:, config.uncertain_names.index("chi")]
     assert (chi >= 0.05).all() and (chi <= 0.3).all() and np.unique(chi).size == 16
     np.testing.assert_array_equal(plan.params(0, 16)[:, 0, CHI], chi)
     run_plan(plan, SequentialExecutor())
-    draws = xr.open_zarr(store, group="draws")
+    draws = by_metric(xr.open_zarr(store, group="draws"))
     np.testing.assert_array_equal(draws["chi"].values, chi)
     assert draws["chi"].attrs["distribution"] == "triangular"
     assert draws["chi"].attrs["mode"] == 0.1

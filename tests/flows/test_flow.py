@@ -10,6 +10,7 @@ import xarray as xr
 import zarr
 
 from resonance.flows.config import ConfigError
+from resonance.flows.engine.store import done_chunks
 from resonance.flows.flow import scenario_run, validate
 from tests.helpers import DEFAULT_CONFIG, tiny_run
 
@@ -24,7 +25,7 @@ SMALL = {
 
 def _chunk_files(store):
     files = {}
-    for root, _, names in os.walk(os.path.join(store, "draws", "innovation_efficiency")):
+    for root, _, names in os.walk(os.path.join(store, "draws", "outcome")):
         for name in names:
             path = os.path.join(root, name)
             files[path] = os.stat(path).st_mtime_ns
@@ -57,17 +58,16 @@ def test_rerun_resumes_and_recomputes_only_unfinished_chunks(prefect_api, tmp_pa
     store = str(tmp_path / "resume.zarr")
     scenario_run(str(DEFAULT_CONFIG), out=store, overrides=SMALL, workers=1)
     first = xr.open_zarr(store).load()
+    # Forget chunk 1 as a killed run would have: its shard (data and mark) gone.
+    shard = os.path.join(store, "draws", "outcome", "c.1.0.0.0")
+    os.remove(shard)
     before = _chunk_files(store)
-    # Forget chunk 1 as a killed run would have: unmarked, its data gone.
-    group = zarr.open_group(store, mode="r+")
-    group["draws/chunk_done"][1] = 0
-    group["draws/innovation_efficiency"][4:8] = np.nan
     scenario_run(str(DEFAULT_CONFIG), out=store, overrides=SMALL, workers=1)
     after = _chunk_files(store)
     changed = [p for p in before if after.get(p) != before[p]]
-    assert len(changed) == 1, changed  # only chunk 1's file was rewritten
+    assert changed == [] and set(after) - set(before) == {shard}  # only chunk 1's shard
     xr.testing.assert_identical(xr.open_zarr(store).load(), first)
-    assert (zarr.open_group(store)["draws/chunk_done"][:] == 1).all()
+    assert (done_chunks(store) == 1).all()
 
 
 def test_validate_task_names_the_bad_key():

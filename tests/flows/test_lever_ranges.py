@@ -11,6 +11,7 @@ import xarray as xr
 import resonance.flows.analysis  # noqa: F401  (registers ds.resonance)
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
+from resonance.flows.engine.layout import by_metric
 from resonance.kernels.registry import PARAMETERS
 from tests.helpers import DEFAULT_CONFIG, ROOT, tiny_run, write_config
 
@@ -96,7 +97,7 @@ def test_a_store_of_drawn_policies_passes_through_every_analysis(tmp_path, capsy
             ds.lever_scale_spillover.values, config.lever_coords["lever_scale_spillover"]
         )
         assert ds.lever_scale_spillover.attrs["long_name"].startswith("spillover scaled by")
-    draws = xr.open_zarr(store, group="draws")
+    draws = by_metric(xr.open_zarr(store, group="draws"))
     r = draws.resonance.robustness("innovation_efficiency", satisfice=0.05)
     assert r.table.sizes["path"] == 7
     s = draws.resonance.sensitivity("innovation_efficiency", path="support/*", bootstrap=3)

@@ -11,7 +11,8 @@ import resonance.flows.analysis  # noqa: F401  registers ds.resonance
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine.execute import SequentialExecutor, run_plan
-from resonance.flows.engine.plan import design, make_plan
+from resonance.flows.engine.layout import by_metric
+from resonance.flows.engine.plan import Design, make_plan
 from tests.helpers import DEFAULT_CONFIG
 
 UNCERTAIN = load_config(DEFAULT_CONFIG).uncertain_names
@@ -40,7 +41,7 @@ def _draws_store(tmp_path, unit, metric_values, sampler):
 
 def test_sobol_indices_of_ishigami_are_recovered(tmp_path):
     config = load_config(DEFAULT_CONFIG, {"sampler": "saltelli", "sizes.scenarios": 12 * 2048})
-    unit = design(config)  # the run's own Saltelli design, 10 inputs
+    unit = Design.of(config).unit(0, config.n_scenarios)  # the run's Saltelli design, 10 inputs
     x = -np.pi + 2 * np.pi * unit[:, :3]
     y = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
     ds = _draws_store(tmp_path, unit, y, "saltelli")
@@ -90,7 +91,7 @@ def engine_store(tmp_path_factory):
 
 
 def test_a_path_against_itself_differs_by_exactly_zero(engine_store):
-    ds = xr.open_zarr(engine_store, group="draws")
+    ds = by_metric(xr.open_zarr(engine_store, group="draws"))
     c = ds.resonance.compare("factor_reset", "factor_reset", "tfp")
     assert all(v == 0.0 for v in c.quantiles.values())
     assert c.mean == 0.0 and c.std == 0.0 and c.p_better == 0.5
@@ -98,7 +99,7 @@ def test_a_path_against_itself_differs_by_exactly_zero(engine_store):
 
 
 def test_comparison_is_paired_and_matches_numpy(engine_store):
-    ds = xr.open_zarr(engine_store, group="draws")
+    ds = by_metric(xr.open_zarr(engine_store, group="draws"))
     c = ds.resonance.compare("baseline", "all_paths", "innovation_efficiency")
     d = (
         (

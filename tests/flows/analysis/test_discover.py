@@ -14,6 +14,7 @@ import xarray as xr
 import resonance.flows.analysis  # noqa: F401  (registers ds.resonance)
 from resonance.flows.analysis.discover import cart_boxes, prim, sdtoolkit_quantile
 from resonance.flows.cli import main
+from resonance.flows.engine.layout import by_metric
 from tests.helpers import tiny_run
 
 
@@ -84,7 +85,7 @@ def store(tmp_path_factory):
 
 
 def test_boxes_in_sequence_cover_what_earlier_boxes_missed(store):
-    ds = xr.open_zarr(store, group="draws")
+    ds = by_metric(xr.open_zarr(store, group="draws"))
     y = ds.innovation_efficiency.sel(path="baseline").isel(time=-1).values
     d = ds.resonance.discover("innovation_efficiency", float(np.quantile(y, 0.4)), boxes=2)
     assert len(d.found) == 2
@@ -98,7 +99,7 @@ def test_boxes_in_sequence_cover_what_earlier_boxes_missed(store):
 
 
 def test_a_chosen_step_and_resampling_stability(store):
-    ds = xr.open_zarr(store, group="draws")
+    ds = by_metric(xr.open_zarr(store, group="draws"))
     y = ds.innovation_efficiency.sel(path="baseline").isel(time=-1).values
     goal = float(np.quantile(y, 0.3))
     d = ds.resonance.discover("innovation_efficiency", goal, box=3, resamples=4)

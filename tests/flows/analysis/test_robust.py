@@ -10,6 +10,7 @@ import xarray as xr
 import resonance.flows.analysis  # noqa: F401  (registers ds.resonance)
 from resonance.flows.analysis.robust import CRITERIA, robustness
 from resonance.flows.cli import main
+from resonance.flows.engine.layout import by_metric
 from tests.helpers import tiny_run
 
 PATHS = "baseline,technological_transition,ecological_coordination,policy_coordination,all_paths"
@@ -26,7 +27,7 @@ def store(tmp_path_factory):
 
 @pytest.mark.parametrize("maximize", [True, False])
 def test_regret_satisficing_and_worst_case_match_numpy(store, maximize):
-    ds = xr.open_zarr(store, group="draws")
+    ds = by_metric(xr.open_zarr(store, group="draws"))
     v = ds.innovation_efficiency.isel(time=-2).transpose("scenario", "path").values
     goal = float(np.median(v))
     r = ds.resonance.robustness("innovation_efficiency", -2, satisfice=goal, maximize=maximize)
@@ -51,7 +52,7 @@ def test_regret_satisficing_and_worst_case_match_numpy(store, maximize):
 
 
 def test_ranks_follow_each_criterion(store):
-    ds = xr.open_zarr(store, group="draws")
+    ds = by_metric(xr.open_zarr(store, group="draws"))
     t = robustness(ds, "innovation_efficiency", satisfice=0.0).table
     assert list(t.criterion.values) == list(CRITERIA)
     for criterion, (_, higher_is_better) in CRITERIA.items():
@@ -63,7 +64,7 @@ def test_ranks_follow_each_criterion(store):
 
 
 def test_a_lower_is_better_metric_is_minimised_by_default(store):
-    ds = xr.open_zarr(store, group="draws")
+    ds = by_metric(xr.open_zarr(store, group="draws"))
     r = robustness(ds, "institutional_gap")
     v = ds.institutional_gap.isel(time=-1).transpose("scenario", "path").values
     assert not r.maximize

@@ -8,6 +8,7 @@ import xarray as xr
 
 from resonance.flows.cli import main
 from resonance.flows.engine.converge import measure
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.engine.store import open_convergence
 from tests.helpers import tiny_run
 
@@ -28,7 +29,7 @@ def test_until_se_grows_until_the_errors_are_small_and_keeps_the_history(tmp_pat
     assert (worst[:-1] > 0.05).all()  # it grew only while some s.e. was above the target
     assert "converged" in out or "stopped at --max-scenarios" in out
     # every size's statistics are those of the first n scenarios (the store grew in place)
-    draws = xr.open_zarr(store, group="draws")
+    draws = by_metric(xr.open_zarr(store, group="draws"))
     x = draws.innovation_efficiency.isel(time=-1).transpose("scenario", "path").values
     for k, n in enumerate(sizes):
         value, se = measure(x[:n], ["baseline", "all_paths"])

@@ -17,6 +17,7 @@ from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine.cluster import ClusterSpec, connect
 from resonance.flows.engine.execute import DaskExecutor, SequentialExecutor, run_plan
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.engine.store import done_chunks
 from resonance.kernels.registry import METRICS, SNAPSHOT
@@ -42,7 +43,7 @@ def _run_sequential(store, **extra):
 
 
 def _assert_same_store(a, b):
-    da, db = xr.open_zarr(a, group="draws"), xr.open_zarr(b, group="draws")
+    da, db = by_metric(xr.open_zarr(a, group="draws")), by_metric(xr.open_zarr(b, group="draws"))
     for m in METRICS:
         np.testing.assert_array_equal(da[m].values, db[m].values)
     ra, rb = xr.open_zarr(a), xr.open_zarr(b)
@@ -84,14 +85,19 @@ def test_store_follows_the_contract(reference_store):
     ):
         assert key in bands.attrs
     assert bands.attrs["n_firm_scenario_draws"] == 24 * 40
-    draws = xr.open_zarr(reference_store, group="draws")
+    stacked = xr.open_zarr(reference_store, group="draws")
+    assert stacked.outcome.dims == ("scenario", "path", "time", "metric")
+    assert stacked.outcome.encoding["shards"] == (8, 3, 12, len(METRICS))
+    assert list(stacked.metric.values) == list(METRICS)
+    draws = by_metric(stacked)
     for m in METRICS:
         assert draws[m].dims == ("scenario", "path", "time")
         assert draws[m].chunks[0] == (8, 8, 8)
         assert np.isfinite(draws[m].values).all()
+        assert {"long_name", "units", "description"} <= set(draws[m].attrs)
     for name in _config(reference_store).uncertain_names:
         assert draws[name].dims == ("scenario",)
-    assert (draws.chunk_done.values == 1).all()
+    assert (done_chunks(reference_store) == 1).all()
     firms = xr.open_zarr(reference_store, group="firms")
     assert dict(firms.sizes) == {"scenario": 16, "path": 3, "year": 3, "firm": 40}
     for name in SNAPSHOT:
@@ -104,7 +110,7 @@ def test_store_follows_the_contract(reference_store):
 
 def test_bands_in_the_store_match_exact_quantiles_of_the_draws(reference_store):
     bands = xr.open_zarr(reference_store)
-    draws = xr.open_zarr(reference_store, group="draws")
+    draws = by_metric(xr.open_zarr(reference_store, group="draws"))
     for m in ("innovation_efficiency", "tfp", "new_paradigm_share"):
         exact = (
             draws[m]

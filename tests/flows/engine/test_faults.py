@@ -170,18 +170,17 @@ def test_a_failed_write_is_one_line_and_the_store_resumes(tmp_path, capsys):
     store, fresh = tmp_path / "full.zarr", tmp_path / "fresh.zarr"
     args = tiny_run(store, scenarios=8, firms=20, chunk=4, workers=2)
     assert main(args) == 0
-    # A file where chunk 3's directory must go: the write fails as on a broken file
+    # A directory where chunk 3's shard must go: the write fails as on a broken file
     # system, in the worker process, for root as for anyone.
-    blocker = store / "draws" / "tfp" / "c" / "3"
-    blocker.parent.mkdir(parents=True, exist_ok=True)
-    blocker.write_text("not a directory")
+    blocker = store / "draws" / "outcome" / "c.3.0.0.0"
+    (blocker / "in the way").mkdir(parents=True)
     grow = tiny_run(store, scenarios=16, firms=20, chunk=4, workers=2)
     assert main(grow) == 2
     err = capsys.readouterr().err.strip()
     assert "a write failed" in err and "finished chunks are kept" in err, err
     assert len(err.splitlines()) == 1
     assert done_chunks(str(store))[:2].all() and not done_chunks(str(store))[3]
-    blocker.unlink()
+    shutil.rmtree(blocker)
     assert main(grow) == 0
     assert main(tiny_run(fresh, scenarios=16, firms=20, chunk=4, workers=2)) == 0
     _assert_same_store(store, fresh)

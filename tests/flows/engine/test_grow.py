@@ -10,6 +10,7 @@ import zarr
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine.execute import SequentialExecutor, run_plan
+from resonance.flows.engine.layout import by_metric
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.engine.store import done_chunks
 from resonance.kernels.registry import METRICS, SNAPSHOT
@@ -43,13 +44,13 @@ def _assert_same(a, b):
 def test_a_store_grown_from_64_to_256_equals_a_fresh_256(tmp_path, sampler):
     grown, fresh = tmp_path / "grown.zarr", tmp_path / "fresh.zarr"
     _run(grown, 64, sampler=sampler)
-    first = xr.open_zarr(grown, group="draws").load()
+    first = by_metric(xr.open_zarr(grown, group="draws")).load()
     report = _run(grown, 256, sampler=sampler)
     assert (report.computed, report.skipped) == (12, 4)  # only the new chunks
     _run(fresh, 256, sampler=sampler)
     _assert_same(grown, fresh)
     # the first 64 scenarios were not touched, and the store says how it grew
-    kept = xr.open_zarr(grown, group="draws").isel(scenario=slice(0, 64))
+    kept = by_metric(xr.open_zarr(grown, group="draws")).isel(scenario=slice(0, 64))
     for m in METRICS:
         np.testing.assert_array_equal(kept[m].values, first[m].values)
     attrs = xr.open_zarr(grown).attrs
@@ -103,13 +104,12 @@ def test_a_run_at_the_old_size_after_a_killed_extension_cuts_the_arrays_back(tmp
     with pytest.raises(KeyboardInterrupt):
         _run(store, 128)
     monkeypatch.setattr(zstore, "provenance", real_provenance)
-    assert zarr.open_group(str(store), path="draws")["tfp"].shape[0] == 128  # the tails
+    assert zarr.open_group(str(store), path="draws")["outcome"].shape[0] == 128  # the tails
     _run(store, 64)  # resumes at the recorded size
     for consolidated in (True, False):  # the arrays themselves, not only the stale summary
         draws = xr.open_zarr(store, group="draws", consolidated=consolidated)
-        assert (
-            draws.sizes["scenario"] == 64 and draws.sizes["chunk"] == 64 // SIZES["chunk_scenarios"]
-        )
+        assert draws.sizes["scenario"] == 64 and draws.outcome.shape[0] == 64
+        assert by_metric(draws).tfp.sizes["scenario"] == 64
     _run(fresh, 64)
     _assert_same(store, fresh)
 

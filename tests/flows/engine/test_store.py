@@ -65,10 +65,10 @@ def test_a_store_that_would_not_fit_its_file_system_is_refused_before_anything_s
     from tests.helpers import DEFAULT_CONFIG
 
     target = tmp_path / "huge.zarr"
-    code = main(["run", str(DEFAULT_CONFIG), "--scenarios", "2000000000", "--out", str(target)])
+    code = main(["run", str(DEFAULT_CONFIG), "--scenarios", "1000000000", "--out", str(target)])
     assert code == 2
     err = capsys.readouterr().err.strip()
-    assert "would need about" in err and "TB for 2,000,000,000 scenarios" in err, err
+    assert "would need about" in err and "TB for 1,000,000,000 scenarios" in err, err
     assert len(err.splitlines()) == 1 and not target.exists()
 
 
@@ -94,3 +94,73 @@ def test_a_prefect_server_that_does_not_answer_is_one_line_before_anything_start
     err = capsys.readouterr().err.strip()
     assert "no Prefect server answered at http://127.0.0.1:9/api" in err, err
     assert len(err.splitlines()) == 1 and not target.exists()
+
+
+def _objects(store: Path) -> int:
+    return sum(1 for p in store.rglob("*") if p.is_file())
+
+
+def test_a_store_of_1024_chunks_is_at_most_two_objects_a_chunk(tmp_path):
+    """Issue 14, item 4: one chunk of scenarios is one object (its ``outcome`` shard);
+    what else the store holds (metadata, bands, scenario inputs by the million) does not
+    grow with the chunks."""
+    from resonance.flows.config import load_config
+    from resonance.flows.engine.execute import SequentialExecutor, run_plan
+    from resonance.flows.engine.plan import make_plan
+    from tests.helpers import DEFAULT_CONFIG
+
+    def store_of(chunks: int) -> Path:
+        target = tmp_path / f"c{chunks}.zarr"
+        sizes = {"sizes.scenarios": 2 * chunks, "sizes.firms": 2, "sizes.quarters": 4}
+        config = load_config(
+            DEFAULT_CONFIG,
+            {**sizes, "chunk_scenarios": 2, "sizes.firm_snapshots": 0, "store": str(target)},
+        )
+        run_plan(make_plan(config), SequentialExecutor())
+        return target
+
+    small, large = _objects(store_of(64)), _objects(store_of(1024))
+    assert (large - small) / (1024 - 64) <= 2, (small, large)
+    assert large <= 2 * 1024, large
+    shards = [p for p in (tmp_path / "c1024.zarr" / "draws" / "outcome").iterdir()]
+    assert len(shards) == 1024 + 1  # a shard per chunk and the array's zarr.json
+
+
+def test_making_a_store_holds_memory_flat_in_the_scenario_count(tmp_path):
+    """Issue 14, item 8: the template and the scenario inputs of 4 M scenarios take no more
+    memory than those of 1 M: the inputs are made and written a shard at a time. (A model
+    of 2 firms and 4 quarters keeps the store small; its inputs are the full size.)"""
+    import tracemalloc
+
+    from resonance.flows.config import load_config
+    from resonance.flows.engine import store as zstore
+    from resonance.flows.engine.layout import INPUT_SHARD_SCENARIOS
+    from tests.helpers import DEFAULT_CONFIG
+
+    def peak(n: int) -> int:
+        target = tmp_path / f"n{n}.zarr"
+        config = load_config(
+            DEFAULT_CONFIG,
+            {
+                "sizes.scenarios": n,
+                "sizes.firms": 2,
+                "sizes.quarters": 4,
+                "sizes.firm_snapshots": 0,
+                "paths": ["baseline"],
+                "store": str(target),
+            },
+        )
+        tracemalloc.start()
+        try:
+            zstore.open_or_create(config, config.store, overwrite=False)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(2**16)  # imports and first-use caches out of the way
+    small, large = peak(2**20), peak(2**22)
+    assert large < 1.25 * small, (small, large)
+    # one shard's design (float64, made and transformed), not the run's: 4 M scenarios'
+    # inputs alone would be 4 M x 10 x 8 bytes
+    shard = INPUT_SHARD_SCENARIOS * 10 * 8
+    assert large < 2.5 * shard < 4 * 2**22 * 10 * 8, large

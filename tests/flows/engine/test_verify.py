@@ -10,11 +10,13 @@ import xarray as xr
 import zarr
 
 from resonance.flows.cli import main
+from resonance.flows.engine.layout import by_metric
+from resonance.kernels.registry import METRICS
 from tests.helpers import tiny_run
 
 
 def _values(store):
-    draws = xr.open_zarr(store, group="draws")
+    draws = by_metric(xr.open_zarr(store, group="draws"))
     bands = xr.open_zarr(store)
     return draws.tfp.values.copy(), draws.coupling.values.copy(), bands.tfp.values.copy()
 
@@ -52,7 +54,8 @@ def test_an_undamaged_store_verifies_bit_for_bit(store, capsys):
 
 def test_an_overwritten_value_is_named_and_repaired(made, store, capsys):
     _, paths, before = made
-    zarr.open_array(store, path="draws/coupling", mode="r+")[13, 1, 5] = 0.5
+    outcome = zarr.open_array(store, path="draws/outcome", mode="r+")
+    outcome[13, 1, 5, METRICS.index("coupling")] = 0.5
     assert main(["verify", str(store), "--chunks", "all", "--repair"]) == 1
     out = capsys.readouterr().out
     assert "chunk 1: coupling[scenario=13, path=factor_reset, time=5] is 0.5" in out
@@ -67,11 +70,11 @@ def test_an_overwritten_value_is_named_and_repaired(made, store, capsys):
 
 def test_a_truncated_chunk_is_named_and_recomputed(made, store, capsys):
     _, paths, before = made
-    obj = store / "draws" / "tfp" / "c" / "2" / "0" / "0"
+    obj = store / "draws" / "outcome" / "c.2.0.0.0"  # the chunk's one shard
     obj.write_bytes(obj.read_bytes()[:16])
     assert main(["verify", str(store), "--chunks", "all", "--repair"]) == 1
     out = capsys.readouterr().out
-    assert "chunk 2: tfp[scenario=16..23] is unreadable" in out
+    assert f"chunk 2: {METRICS[0]}[scenario=16..23] is unreadable" in out
     assert _rerun(store, paths) == 0
     for got, want in zip(_values(store), before, strict=True):
         np.testing.assert_array_equal(got, want)
