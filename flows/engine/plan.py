@@ -81,6 +81,8 @@ def sobol_points(seed: int, d: int, start: int, stop: int) -> np.ndarray:
     the point before ``start`` is computed directly: the engine's scrambled start XOR the
     direction numbers of the bits set in its Gray code (i ^ i >> 1), which is the order
     scipy draws them in. The engine is then set at that point and draws the rest itself.
+    This reads and sets the engine's private state (``_shift``, ``_sv``, ``_quasi``,
+    ``num_generated``); the bit-for-bit tests fail if a scipy release changes it.
     """
     if d == 0:
         return np.empty((stop - start, 0))
