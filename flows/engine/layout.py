@@ -63,6 +63,8 @@ INPUT_CHUNK_SCENARIOS = 2**14
 # Chunk keys "c.<k>.0.0.0" side by side in one directory: listing it tells the finished
 # chunks (store.done_chunks) without a directory per chunk.
 FLAT_KEYS = {"name": "default", "separator": "."}
+# The attributes every variable carries; the draws keep each metric's as coordinates.
+FIELDS = ("long_name", "units", "description")
 PACKAGES = (
     "resonance",
     "numpy",
@@ -272,7 +274,7 @@ def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
             {"long_name": "metric", "units": "1", "description": "Outcome of MODEL.md §6."},
         )
     }
-    for field in ("long_name", "units", "description"):
+    for field in FIELDS:
         metric_coords[f"metric_{field}"] = xr.Variable(
             "metric",
             np.array([getattr(METRIC_INFO[k], field) for k in METRICS], dtype=object),
@@ -305,9 +307,6 @@ def by_metric(draws: xr.Dataset) -> xr.Dataset:
         attrs = {f: str(draws[f"metric_{f}"].values[i]) for f in FIELDS}
         out[name] = stacked.isel(metric=i, drop=True).assign_attrs(attrs)
     return out.assign_attrs(draws.attrs)
-
-
-FIELDS = ("long_name", "units", "description")
 
 
 def firms_template(config: RunConfig) -> xr.Dataset | None:

@@ -25,8 +25,8 @@ class Design:
 
     ``mc`` draws from the run's Philox streams (one RNG, counter-based: a scenario's point
     is a function of the seed and its index); ``sobol`` (scrambled) is scipy.stats.qmc's
-    sequence, its point ``i`` computed directly from the engine's direction numbers (Gray
-    code order), so a chunk deep in a long run costs what the first chunk costs; ``lhs``
+    sequence, started at a range's first point (``sobol_points``), so a chunk deep in a
+    long run costs what the first chunk costs; ``lhs``
     (scipy.stats.qmc) and ``saltelli`` (SALib's Sobol' design for first-order and total
     indices, N x (d + 2) scenarios in SALib's order, which
     ``resonance.flows.analysis.sensitivity`` relies on) are fixed-size designs that do not
@@ -110,8 +110,6 @@ def _whole_design(sampler: str, seed: int, n: int, names: tuple[str, ...]) -> np
     """A fixed-size design, float64 (n, d), made once per process."""
     d = len(names)
     if sampler == "saltelli":
-        import warnings
-
         from SALib.sample import sobol as saltelli
 
         problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
@@ -165,10 +163,9 @@ class ChunkJob:
     seed: int
     n_firms: int
     n_quarters: int
-    sampler: str
     saltelli_multiple: int
     precision: str  # "float32" | "float64", the kernel build (kernels/simulate.py)
-    design: Design
+    design: Design  # the sampler's points of any range of scenarios
     snapshots: int = 0  # K: the first K scenarios of the run keep yearly firm snapshots
 
     @classmethod
@@ -181,7 +178,6 @@ class ChunkJob:
             config.seed,
             config.n_firms,
             config.n_quarters,
-            config.sampler,
             config.saltelli_multiple,
             config.precision,
             Design.of(config),
@@ -200,7 +196,7 @@ class ChunkJob:
         result = load().simulate(
             self.params(self.design.theta(start, stop)),
             self.firm_params,
-            draw_ids(self.sampler, start, stop, self.saltelli_multiple),
+            draw_ids(self.design.sampler, start, stop, self.saltelli_multiple),
             np.uint64(self.seed),
             self.n_firms,
             self.n_quarters,
