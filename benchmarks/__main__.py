@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchmarks import main_job, system, throughput
+from benchmarks import main_job, system, targets, throughput
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -106,6 +106,11 @@ def table(result: dict) -> Table:
         )
         share = p.get("simulation_share", p["simulation_share_in_run"])
         t.add_row(f"main job ({engine}): simulation share", f"{share:.2f}")
+    for t_ in result.get("targets", []):
+        t.add_row(
+            f"target: {t_['target']} {t_['goal']}",
+            ("met" if t_["met"] else "[bold red]missed[/]") + f" ({t_['measured']:,})",
+        )
     for key in ("jax_note", "compile_note"):
         if result.get(key):
             t.add_row("note", escape(result[key]))
@@ -142,6 +147,7 @@ def main() -> None:
             **sizes["main_job"], thread_rate=result["kernel_firm_steps_per_s_1thread"]
         )
     result["simulation_share"] = result["main_job"]["prefect"].get("simulation_share")
+    result["targets"] = targets.check(result)
     console.print(table(result))
     console.print(f"main job (Prefect): {main_job.closing_line(result['main_job'])}")
     RESULTS.mkdir(exist_ok=True)
