@@ -117,10 +117,12 @@ def input_costs(n: int = 2**22) -> dict:
         seconds = time.perf_counter() - began
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+        draws = Path(config.store, "draws")
+        # an input's shards are draws/<name>/c/<k>; the outcome's (none here) c.<k>.0.0.0
         inputs = [
             p
-            for p in Path(config.store, "draws").rglob("c*")
-            if p.is_file() and p.parent.name != "outcome"
+            for p in draws.rglob("*")
+            if p.is_file() and p.relative_to(draws).parts[1:2] == ("c",)
         ]
     return {
         "scenarios": n,
