@@ -120,9 +120,7 @@ def input_costs(n: int = 2**22) -> dict:
         draws = Path(config.store, "draws")
         # an input's shards are draws/<name>/c/<k>; the outcome's (none here) c.<k>.0.0.0
         inputs = [
-            p
-            for p in draws.rglob("*")
-            if p.is_file() and p.relative_to(draws).parts[1:2] == ("c",)
+            p for p in draws.rglob("*") if p.is_file() and p.relative_to(draws).parts[1:2] == ("c",)
         ]
     return {
         "scenarios": n,

@@ -1,5 +1,5 @@
-"""The ``resonance`` command line: run, validate, summary, plot, compare, robust, sensitivity,
-discover, report, facts, calibrate.
+"""The ``resonance`` command line: run, validate, summary, plot, compare, recovery, robust,
+sensitivity, discover, report, facts, calibrate.
 
 Every command validates its input before any work starts; a mistake the user can fix is
 printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit status 2.
@@ -153,6 +153,21 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--metric", default="innovation_efficiency")
     comp.add_argument("--quarter", type=int, default=-1, help="quarter index (default: last)")
     comp.add_argument("--out", help="write a fan chart of the difference to this image")
+    comp.add_argument(
+        "--where",
+        help="only the scenarios it selects: chokepoint, 'not chokepoint', choke_severity>0.3",
+    )
+
+    rec = sub.add_parser(
+        "recovery",
+        help="after a chokepoint: each path's efficiency loss and how fast it halves",
+    )
+    rec.add_argument("store")
+    rec.add_argument("--reference", default="baseline", help="path to pair the others with")
+    rec.add_argument(
+        "--window", type=int, default=12, help="quarters after the strike (default 12)"
+    )
+    rec.add_argument("--out", help="write the loss by quarters since the strike to this image")
 
     rob = sub.add_parser(
         "robust", help="regret, satisficing and worst case of every path across the worlds"
@@ -287,10 +302,26 @@ def cmd_compare(args) -> int:
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
+    if args.where:
+        from resonance.flows.analysis.select import where
+
+        ds = where(ds, args.where)
+        console.print(f"{ds.sizes['scenario']} scenarios where {args.where}")
     result = compare(ds, args.a, args.b, args.metric, args.quarter)
     console.print(tables.comparison_table(result))
     if args.out:
         console.print(f"wrote {figures.comparison_chart(result, args.out)}")
+    return 0
+
+
+def cmd_recovery(args) -> int:
+    from resonance.flows.analysis import figures, tables
+    from resonance.flows.analysis.recovery import recovery
+
+    result = recovery(_open_draws(args.store), args.reference, args.window)
+    console.print(tables.recovery_table(result))
+    if args.out:
+        console.print(f"wrote {figures.recovery_chart(result, args.out)}")
     return 0
 
 
@@ -651,6 +682,7 @@ COMMANDS = {
     "summary": cmd_summary,
     "plot": cmd_plot,
     "compare": cmd_compare,
+    "recovery": cmd_recovery,
     "robust": cmd_robust,
     "sensitivity": cmd_sensitivity,
     "discover": cmd_discover,

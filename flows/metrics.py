@@ -12,7 +12,7 @@ HEADLINE = (
     "coordination",
     "tfp",
 )
-LOWER_IS_BETTER = {"institutional_gap"}
+LOWER_IS_BETTER = {"institutional_gap", "chokepoint_loss"}
 
 
 def check_metric(metric: str) -> str:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from resonance.flows.errors import ConfigError, config_error_from
 from resonance.flows.files import read_yaml_mapping
-from resonance.kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS
+from resonance.kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS, WORLD_EVENT
 
 LEVERS = ("set", "scale", "add", "at_least", "at_most")
 _INDEX = {name: k for k, name in enumerate(PARAMETERS)}
@@ -118,6 +118,12 @@ def load_path(ref: str, paths_dir: Path, _seen: tuple[str, ...] = ()) -> PolicyP
                     else "see kernels/registry.py PARAMETERS"
                 )
                 raise ConfigError(f"{where}.{lever}.{name}", "unknown parameter", hint)
+            if name in WORLD_EVENT:
+                raise ConfigError(
+                    f"{where}.{lever}.{name}",
+                    "is a world event, the same on every path",
+                    "set it under parameters: or uncertain: of the config",
+                )
             key = f"{where}.{lever}.{name}"
             if isinstance(value, tuple):
                 low, high = value

@@ -1,6 +1,6 @@
 """Firm attributes and the initial state (MODEL.md §2 and §4 "Initial state").
 
-Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (8).
+Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (9).
 
 Attributes are drawn once per firm-scenario draw, from the ATTR_INIT streams, and shared
 by every path. An entrant that replaces firm i in quarter t draws fresh attributes from
@@ -19,24 +19,29 @@ from resonance.kernels.registry import (
     A0_SD,
     ABSORB,
     ADOPTION,
+    BOUND,
     BROKE_THROUGH,
     CAPITAL,
     CAPITAL0,
+    CHOKE_SEVERITY,
     CONVERSION_LAG,
     CONVERTED,
     DATA,
     DATA0,
     DEBT,
+    DEPENDENCE,
     EFFICIENCY,
     ENTERED,
     GAIN,
     GATE_WIDTH,
     INTEGRATION,
+    KEEP,
     LAG_PER_LAYER,
     LAYERS,
     LAYERS_MAX,
     LAYERS_MIN,
     LOCK,
+    LOG_KEEP,
     LOG_TFP,
     PARADIGM,
     PI0,
@@ -52,10 +57,11 @@ from resonance.kernels.registry import (
     TALENT,
     TALENT0,
     TECH,
+    WORLD_GAP,
     X0,
 )
 
-N_ATTRIBUTES = 8
+N_ATTRIBUTES = 9
 
 # Industry-level state of one scenario and path, ind[j]:
 IND_INSTITUTIONS = 0  # Q, institutional level (log tech)
@@ -63,25 +69,29 @@ IND_TRUST = 1  # π, policy trust
 IND_CONVERSION = 2  # κ̄, share-weighted conversion rate of the last quarter
 IND_FACTOR = 3  # mean U_F of the last quarter
 IND_TFP0 = 4  # share-weighted exp(A) before the first quarter
-N_INDUSTRY = 5
+IND_WORLD = 5  # F_w, the world technology frontier (log tech, S4 §5.1)
+IND_BREAKTHROUGH = 6  # share of firms that broke through last quarter (synergy, S4 §3.2)
+IND_STRIKE = 7  # quarter the scenario's chokepoint strikes, -1 if never (S4 §5.2)
+N_INDUSTRY = 8
 
 
 @rng.jit
 def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
-    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0, z_prod),
+    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep),
     float64 each, from three Philox blocks (``rng.ATTR_NORMALS``, ``ATTR_BETAS``,
     ``ATTR_COUNTS``) with no loop: entry is as cheap as a few firm-quarters.
 
     fp: firm parameters, shape (N_FIRM_PARAMETERS,); tables: the kernel's quantile tables
     (``simulate.quantile_tables``), whose Beta rows give rd0, absorb, risk and lock from
-    one uniform each (deviation 4). ``base`` is ``rng.ATTR_INIT`` for the founding firms
-    (time word 0) or ``rng.ATTR_ENTRY`` for an entrant (time word t). size0 is the
-    unnormalised Pareto weight (at least 1); z_prod a standard normal, which the path's
-    prod_sd scales into the firm's starting idiosyncratic productivity.
+    one uniform each (deviation 4), and so does the key-technology dependence dep. ``base``
+    is ``rng.ATTR_INIT`` for the founding firms (time word 0) or ``rng.ATTR_ENTRY`` for an
+    entrant (time word t). size0 is the unnormalised Pareto weight (at least 1); z_prod a
+    standard normal, which the path's prod_sd scales into the firm's starting idiosyncratic
+    productivity.
     """
     n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
     b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_BETAS, 0)
-    c0, c1, _, _ = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
+    c0, c1, c2, _ = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
     F = np.float64
     a0 = fp[A0_MEAN] + fp[A0_SD] * rng.box_muller(n0, n1)
     z_prod = rng.box_muller(n2, n3)
@@ -91,7 +101,8 @@ def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     lock = rng.beta_quantile(tables[rng.TABLE_LOCK], b3, F)
     layers = rng.uniform_int(c0, fp[LAYERS_MIN], fp[LAYERS_MAX])
     size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
-    return a0, rd0, absorb, risk, layers, lock, size0, z_prod
+    dep = rng.beta_quantile(tables[rng.TABLE_DEP], c2, F)
+    return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep
 
 
 @rng.jit
@@ -115,10 +126,12 @@ def logistic(x, F):
 
 
 @rng.jit
-def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod):
+def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound):
     """Put firm i in its initial state with the given attributes (p: one path's params).
 
-    Its idiosyncratic productivity starts in the stationary law of the AR(1), prod_sd z_prod.
+    Its idiosyncratic productivity starts in the stationary law of the AR(1), prod_sd z_prod;
+    ``bound`` is 1 for an entrant after the chokepoint struck (it depends on the same
+    foreign key technology), else 0.
     """
     state[TECH, i] = a0
     state[PRODUCTIVITY, i] = p[PROD_SD] * z_prod
@@ -142,20 +155,28 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod):
     state[CONVERTED, i] = 0.0
     state[BROKE_THROUGH, i] = 0.0
     state[ENTERED, i] = 1.0  # founders are cleared by init_path
+    state[BOUND, i] = bound
+    # What a bound firm keeps of its efficiency and output (S4 §5.2): fixed on this path.
+    keep = 1.0 - p[CHOKE_SEVERITY] * min(1.0, p[DEPENDENCE] * dep)
+    state[KEEP, i] = keep
+    state[LOG_KEEP, i] = math.log(keep)
     # Fixed for the firm's life on this path: computed once here, not every quarter.
     state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH], np.float64)  # S0 §4.1 (3)
     state[CONVERSION_LAG, i] = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)  # S0 §4.3 (1)
 
 
 @rng.jit
-def init_path(state, ind, attrs, p):
+def init_path(state, ind, attrs, p, strike):
     """Initial state[v, i] and industry state ind[j] of one path from attrs[k, i].
 
     Q starts at mean technology, trust at pi0, last quarter's mean U_F at pi0 (so trust
-    does not move in the first quarter), κ̄ at 0 (MODEL.md §4, initial state).
+    does not move in the first quarter), κ̄ at 0 (MODEL.md §4, initial state); the world
+    frontier world_gap above the best founder, last quarter's breakthrough rate at 0, and
+    ``strike`` the scenario's chokepoint quarter (``rng.chokepoint_quarters``, -1: none).
     """
     n = attrs.shape[1]
     mean_a = 0.0
+    best_a = -math.inf
     tfp0 = 0.0
     for i in range(n):
         reset_firm(
@@ -170,9 +191,12 @@ def init_path(state, ind, attrs, p):
             attrs[rng.ATTR_LOCK, i],
             attrs[rng.ATTR_SIZE, i],
             attrs[rng.ATTR_PROD, i],
+            attrs[rng.ATTR_DEP, i],
+            0.0,
         )
         state[ENTERED, i] = 0.0
         mean_a += attrs[rng.ATTR_A0, i]
+        best_a = max(best_a, attrs[rng.ATTR_A0, i])
         tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(
             attrs[rng.ATTR_A0, i] + p[PROD_SD] * attrs[rng.ATTR_PROD, i]
         )
@@ -181,3 +205,6 @@ def init_path(state, ind, attrs, p):
     ind[IND_CONVERSION] = 0.0
     ind[IND_FACTOR] = p[PI0]
     ind[IND_TFP0] = tfp0
+    ind[IND_WORLD] = best_a + p[WORLD_GAP]
+    ind[IND_BREAKTHROUGH] = 0.0
+    ind[IND_STRIKE] = strike

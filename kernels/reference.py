@@ -20,11 +20,14 @@ from scipy import special
 
 from resonance.kernels import rng, vmath
 from resonance.kernels.firms import (
+    IND_BREAKTHROUGH,
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
+    IND_STRIKE,
     IND_TFP0,
     IND_TRUST,
+    IND_WORLD,
     N_ATTRIBUTES,
     N_INDUSTRY,
 )
@@ -38,11 +41,14 @@ from resonance.kernels.registry import (
     ADOPTION,
     ADOPTION_TAU,
     B_F,
+    BOUND,
     BROKE_THROUGH,
     CAP_WIDTH,
     CAPITAL,
     CAPITAL0,
     CHI,
+    CHOKE_PROB,
+    CHOKE_SEVERITY,
     COMPETITIVENESS,
     CONVERSION_LAG,
     CONVERTED,
@@ -55,6 +61,9 @@ from resonance.kernels.registry import (
     DELTA_K,
     DELTA_P,
     DELTA_X,
+    DEP_A,
+    DEP_B,
+    DEPENDENCE,
     EFFICIENCY,
     ENTRANT_GAP,
     ENTRANT_SHARE,
@@ -76,6 +85,7 @@ from resonance.kernels.registry import (
     JUMP_SCALE,
     JUMP_SIGMA,
     K_T,
+    KEEP,
     LAG_PER_LAYER,
     LAMBDA0,
     LAYERS,
@@ -85,8 +95,10 @@ from resonance.kernels.registry import (
     LOCK_A,
     LOCK_B,
     LOCK_W,
+    LOG_KEEP,
     LOG_TFP,
     M_BREAKTHROUGH,
+    M_CHOKE_LOSS,
     M_CONVERSION,
     M_COORDINATION,
     M_COORDINATION_CORR,
@@ -106,6 +118,7 @@ from resonance.kernels.registry import (
     N_STATE,
     NETWORK,
     NU,
+    OPENNESS,
     OPPORTUNITY,
     PARADIGM,
     PATIENCE,
@@ -135,15 +148,20 @@ from resonance.kernels.registry import (
     SPILLOVER,
     STEP_A,
     STEP_B,
+    SYNERGY,
     TALENT,
     TALENT0,
     TALENT_DECAY,
+    TALENT_STAR,
     TECH,
     THRESHOLD,
     TRAIN,
     W_D,
     W_H,
     W_K,
+    WORLD_GAP,
+    WORLD_GROWTH,
+    WORLD_LEARNING,
     X0,
     Z_COST,
     Z_TAU,
@@ -208,15 +226,16 @@ def inverse_normal(u):
 
 
 def draw_attributes(fp, draws, scenario, firm, time, base):
-    """Attributes (a0, rd0, absorb, risk, layers, lock, size0, z_prod) for broadcast
-    counters: two normals, four Beta variates and two uniforms from ``draws``."""
+    """Attributes (a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep) for broadcast
+    counters: two normals, five Beta variates and two uniforms from ``draws``."""
     z_a0, z_prod = draws.attribute_normals(scenario, firm, time, base)
     rd0, absorb, risk, lock = draws.attribute_betas(scenario, firm, time, base)
     u_layers, u_size = draws.attribute_uniforms(scenario, firm, time, base)
+    dep = draws.dependence(scenario, firm, time, base)
     a0 = fp[A0_MEAN] + fp[A0_SD] * z_a0
     layers = np.floor(fp[LAYERS_MIN] + u_layers * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
     size0 = u_size ** (-1.0 / fp[SIZE_ALPHA])
-    return a0, rd0, absorb, risk, layers, lock, size0, z_prod
+    return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep
 
 
 def box_muller(u0, u1):
@@ -239,6 +258,7 @@ class CounterDraws:
             rng.beta_table(fp[a], fp[b])
             for a, b in ((RD0_A, RD0_B), (ABSORB_A, ABSORB_B), (RISK_A, RISK_B), (LOCK_A, LOCK_B))
         ]
+        self.dependence_table = rng.beta_table(fp[DEP_A], fp[DEP_B])
 
     _KNOTS = np.linspace(0.0, 1.0, rng.BETA_KNOTS + 1)
 
@@ -262,6 +282,18 @@ class CounterDraws:
 
     def exit(self, scenario, firm, time):
         return unit(block(self.key, scenario, firm, time, rng.FATE)[0])
+
+    def world(self, scenario, firm, time):
+        return unit(block(self.key, scenario, firm, time, rng.FATE)[1])
+
+    def chokepoint(self, scenario, prob, n_quarters):
+        """Quarter of each scenario's chokepoint, -1 where none: int64 (s,)."""
+        u = uniforms(self.key, scenario, np.uint64(rng.CHOKE_FIRM), 0, rng.CHOKE, 0)
+        return np.where(u[0] < prob, np.floor(u[1] * n_quarters), -1).astype(np.int64)
+
+    def dependence(self, scenario, firm, time, base):
+        u = uniforms(self.key, scenario, firm, time, base + rng.ATTR_COUNTS, 0)[2]
+        return np.interp(u, self._KNOTS, self.dependence_table)
 
     def attribute_normals(self, scenario, firm, time, base):
         u = uniforms(self.key, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
@@ -292,6 +324,7 @@ class GeneratorDraws:
             (fp[a], fp[b])
             for a, b in ((RD0_A, RD0_B), (ABSORB_A, ABSORB_B), (RISK_A, RISK_B), (LOCK_A, LOCK_B))
         ]
+        self.dependence_shapes = (fp[DEP_A], fp[DEP_B])
 
     @staticmethod
     def _shape(scenario, firm):
@@ -327,6 +360,16 @@ class GeneratorDraws:
     def exit(self, scenario, firm, time):
         return self.gen.random(self._shape(scenario, firm))
 
+    def world(self, scenario, firm, time):
+        return self.gen.random(self._shape(scenario, firm))
+
+    def chokepoint(self, scenario, prob, n_quarters):
+        u = self.gen.random((2, *np.shape(scenario)))
+        return np.where(u[0] < prob, np.floor(u[1] * n_quarters), -1).astype(np.int64)
+
+    def dependence(self, scenario, firm, time, base):
+        return self.gen.beta(*self.dependence_shapes, self._shape(scenario, firm))
+
 
 def logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
@@ -337,10 +380,12 @@ def logistic(x):
 # ---------------------------------------------------------------------------------------
 
 
-def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod):
+def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound):
     """Initial state for the firms selected by boolean (s, i) ``where``; p is (s, 1, k)."""
     s_idx = np.nonzero(where)[0]
     omega = p[s_idx, 0, PROD_SD] * z_prod
+    # the share of efficiency a firm keeps while the chokepoint binds it (S4 §5.2)
+    keep = 1.0 - p[s_idx, 0, CHOKE_SEVERITY] * np.minimum(1.0, p[s_idx, 0, DEPENDENCE] * dep)
     values = {
         TECH: a0,
         PRODUCTIVITY: omega,
@@ -366,6 +411,9 @@ def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod):
         COMPETITIVENESS: 0.0,
         RISK_GATE: logistic((risk - p[s_idx, 0, R_CRIT]) / p[s_idx, 0, GATE_WIDTH]),
         CONVERSION_LAG: 1.0 / (1.0 + p[s_idx, 0, LAG_PER_LAYER] * layers),
+        BOUND: bound,
+        KEEP: keep,
+        LOG_KEEP: np.log(keep),
     }
     for v, value in values.items():
         st[v][where] = value
@@ -402,6 +450,13 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
         * (1.0 - np.exp(-QUARTERS_PER_YEAR * P(PATIENCE) / P(RETURN_Q)))
         * (1.0 - P(FLIGHT_SENSITIVITY) * (1.0 - ind[IND_CONVERSION][:, None]))
     )
+    # The outside world (S4): world frontier, openness, chokepoint, synergy.
+    world = ind[IND_WORLD][:, None] + P(WORLD_GROWTH)
+    strike = ind[IND_STRIKE][:, None]
+    struck = (strike >= 0.0) & (t >= strike)
+    severity = np.where(struck, P(CHOKE_SEVERITY), 0.0)
+    synergy = 1.0 + P(SYNERGY) * ind[IND_BREAKTHROUGH][:, None]
+    bound = np.where(t == strike, 1.0, st[BOUND])
 
     u_conv, u_break, u_step, u_spill = draws.events(scen, firm, t)
     a_old = tech.copy()
@@ -418,6 +473,8 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     adoption += np.where(conv, pipeline * (1.0 - st[LOCK] * P(LOCK_W)), 0.0)
     new_debt = np.where(conv, P(Z_COST) * pipeline, 0.0)
     decay = np.where(decays, P(DELTA_P) * pipeline, 0.0)
+    bound = np.where(conv, 0.0, bound)
+    talent_gap = np.minimum(1.0, talent / P(TALENT_STAR))
     talent += P(PHI_FAIL) * decay
     pipeline[:] = np.where(conv, 0.0, pipeline - decay)
     paradigm[conv] = 1.0
@@ -425,7 +482,12 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     debt_service = debt / P(Z_TAU)
 
     # Breakthroughs: sizes drawn only for the firms that broke through.
-    p_d = (1.0 - np.exp(-P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd)) * st[RISK_GATE]
+    p_d = (
+        (1.0 - np.exp(-P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd))
+        * st[RISK_GATE]
+        * talent_gap
+        * synergy
+    )
     broke = u_break < p_d
     s_idx, i_idx = np.nonzero(broke)
     jump = draws.jump(scen[s_idx, 0], i_idx.astype(np.uint64), t)
@@ -441,6 +503,8 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     gain[s_idx, i_idx] = p[s_idx, 0, INC_SCALE] * (1.0 - cap[s_idx, i_idx]) * step
 
     gain += P(SPILLOVER) * st[ABSORB] * x_old * np.maximum(0.0, frontier - a_old) * u_spill
+    world_pull = P(WORLD_LEARNING) * P(OPENNESS) * (1.0 - severity)
+    gain += world_pull * st[ABSORB] * np.maximum(0.0, world - a_old) * draws.world(scen, firm, t)
     adopt = adoption / P(ADOPTION_TAU)
     adoption -= adopt
     gain += adopt
@@ -475,7 +539,9 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
         )
     d = np.sqrt(c * total)
     regime = (np.minimum(u_t, np.minimum(u_f, u_i)) >= P(THRESHOLD)).astype(np.float64)
-    e_trad = (gain_s - debt_service) / rd_div * (1.0 - damp)
+    kept = np.where(bound > 0.0, st[KEEP], 1.0)
+    loss = 1.0 - kept
+    e_trad = (gain_s - debt_service) / rd_div * (1.0 - damp) * kept
     e = e_trad * (1.0 + P(RESONANCE) * d * regime)
     st[EFFICIENCY] = e
     st[CONVERTED] = conv
@@ -486,7 +552,8 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     st[PRODUCTIVITY] = P(PROD_RHO) * st[PRODUCTIVITY] + innovation * draws.productivity(
         scen, firm, t
     )
-    st[LOG_TFP] = tech + st[PRODUCTIVITY] + P(SHOCK_VOL) * draws.shock(scen, firm, t)
+    st[LOG_TFP] = tech + st[PRODUCTIVITY] + P(SHOCK_VOL) * draws.shock(scen, firm, t) + np.log(kept)
+    st[BOUND] = bound
     comp = np.exp(st[LOG_TFP]) / (1.0 + debt)
     st[COMPETITIVENESS] = comp
     mean_eff = (share * e).sum(axis=1, keepdims=True)
@@ -505,6 +572,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     out[:, M_BREAKTHROUGH] = broke.mean(axis=1)
     out[:, M_DATA] = data.mean(axis=1)
     out[:, M_GAP] = gap[:, 0]
+    out[:, M_CHOKE_LOSS] = (share * loss).sum(axis=1)
 
     # Reinvestment and replicator selection.
     rd[:] = np.clip(rd + P(ETA_RE) * (e - mean_eff) * rd, P(RD_MIN), P(RD_MAX))
@@ -519,7 +587,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     exits = (share < P(EXIT_SHARE) / n) | (u_exit * (1.0 + n * share) < 2.0 * P(EXIT_HAZARD))
     if exits.any():
         s_idx, i_idx = np.nonzero(exits)
-        a0, rd0, ab, rk, ly, lk, _, zp = draw_attributes(
+        a0, rd0, ab, rk, ly, lk, _, zp, dp = draw_attributes(
             fp, draws, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY
         )
         _reset(
@@ -534,6 +602,8 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
             lk,
             p[s_idx, 0, ENTRANT_SHARE] / n,
             zp,
+            dp,
+            np.where(struck[s_idx, 0], 1.0, 0.0),
         )
         entered = exits.any(axis=1, keepdims=True)
         share[:] = np.where(entered, share / share.sum(axis=1, keepdims=True), share)
@@ -544,6 +614,8 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     with np.errstate(divide="ignore", invalid="ignore"):
         ind[IND_CONVERSION] = np.where(conv_den > 0.0, conv_num / conv_den, 0.0)
     ind[IND_FACTOR] = u_f.mean(axis=1)
+    ind[IND_WORLD] = world[:, 0]
+    ind[IND_BREAKTHROUGH] = broke.mean(axis=1)
     out[:, M_CONVERSION] = ind[IND_CONVERSION]
     out[:, M_TFP] = tfp / ind[IND_TFP0]
 
@@ -564,10 +636,12 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
     assert attrs.shape[0] == N_ATTRIBUTES
     attrs[rng.ATTR_SIZE] /= attrs[rng.ATTR_SIZE].sum(axis=1, keepdims=True)
     out = np.empty((n_scen, n_paths, n_quarters, N_METRICS))
+    # A world event: drawn once per scenario, the same on every path.
+    strikes = draws.chokepoint(scen[:, 0], params[:, 0, CHOKE_PROB], n_quarters)
     for path in range(n_paths):
         p = params[:, path : path + 1, :]  # (s, 1, k)
         st = np.empty((N_STATE, n_scen, n_firms))
-        _reset(st, np.ones((n_scen, n_firms), bool), p, *(a.ravel() for a in attrs))
+        _reset(st, np.ones((n_scen, n_firms), bool), p, *(a.ravel() for a in attrs), 0.0)
         ind = np.empty((N_INDUSTRY, n_scen))
         ind[IND_INSTITUTIONS] = attrs[rng.ATTR_A0].mean(axis=1)
         ind[IND_TRUST] = p[:, 0, PI0]
@@ -575,6 +649,9 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
         ind[IND_FACTOR] = p[:, 0, PI0]
         omega0 = p[:, 0, PROD_SD][:, None] * attrs[rng.ATTR_PROD]
         ind[IND_TFP0] = (attrs[rng.ATTR_SIZE] * np.exp(attrs[rng.ATTR_A0] + omega0)).sum(axis=1)
+        ind[IND_WORLD] = attrs[rng.ATTR_A0].max(axis=1) + p[:, 0, WORLD_GAP]
+        ind[IND_BREAKTHROUGH] = 0.0
+        ind[IND_STRIKE] = strikes
         for t in range(n_quarters):
             _quarter(st, ind, p, fp, draws, scen, t, out[:, path, t])
     return out

@@ -157,6 +157,33 @@ _PARAMETERS = (
     E("prod_sd", "log TFP", (0.0, 2.0), "idiosyncratic productivity sd",
       "Stationary standard deviation of a firm's idiosyncratic log productivity; entrants "
       "draw theirs from the same stationary law."),
+    # The outside world of S4 (MODEL.md §9; docs/model.md, "The third seed").
+    E("world_growth", "log tech/quarter", (0.0, 0.1), "world frontier growth",
+      "Quarterly growth of the world technology frontier F_w (S4 §5.1)."),
+    E("world_gap", "log tech", (0.0, 5.0), "world frontier lead",
+      "Lead of F_w over the domestic frontier (the best founder) at t = 0 (S4 §5.1)."),
+    E("world_learning", "1", (0.0, 1.0), "learning from the world",
+      "κ_w: share of a fully open, fully absorptive firm's gap to F_w it can close in a "
+      "quarter at most (S4 §5.1, §6.3)."),
+    E("openness", "1", (0.0, 1.0), "openness",
+      "International cooperation and exchange: how much of the world frontier's pull "
+      "reaches domestic firms (S4 §5.1, §6.3); a chokepoint lowers it by its severity."),
+    E("choke_prob", "1", (0.0, 1.0), "chokepoint probability",
+      "Probability that a key-technology chokepoint strikes within the horizon (S4 §5.2); "
+      "a world event, the same on every path."),
+    E("choke_severity", "1", (0.0, 0.9), "chokepoint severity",
+      "s_c: share by which openness drops when the chokepoint strikes, and the share of "
+      "efficiency a fully dependent firm loses until its own breakthrough frees it (S4 "
+      "§5.2); a world event, the same on every path."),
+    E("dependence", "1", (0.0, INF), "dependence on foreign key technology",
+      "Multiplier of every firm's dependence dep_i (a lever: independent innovation lowers "
+      "it, S4 §5.2); a firm's share at risk is min(1, dependence dep_i)."),
+    E("talent_star", "1", (1e-09, INF), "high-end talent need",
+      "H*: talent at which the disruptive hazard is no longer held back by the high-end "
+      "talent gap, min(1, H / H*) (S4 §5.2)."),
+    E("synergy", "1", (0.0, INF), "cross-field synergy",
+      "σ_syn: the disruptive hazard is multiplied by 1 + σ_syn x last quarter's industry "
+      "breakthrough rate (S4 §3.2)."),
 )
 
 PARAMETERS: tuple[str, ...] = tuple(e.name for e in _PARAMETERS)
@@ -169,9 +196,13 @@ PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
     COOP, LAG_PER_LAYER, LOCK_W, Z_COST, Z_TAU, DELTA_P, PHI_FAIL, ADOPTION_TAU, DELTA_D,
     FEEDBACK, TRAIN, DELTA_K, NU, DELTA_X, X0, DATA0, TALENT0, CAPITAL0, SMOOTHING, K_T,
     W_D, W_H, W_K, B_F, RESONANCE, RD_EPS, ETA_RE, RD_MIN, RD_MAX, CHI, EXIT_SHARE,
-    EXIT_HAZARD, ENTRANT_GAP, ENTRANT_SHARE, PROD_RHO, PROD_SD,
+    EXIT_HAZARD, ENTRANT_GAP, ENTRANT_SHARE, PROD_RHO, PROD_SD, WORLD_GROWTH, WORLD_GAP,
+    WORLD_LEARNING, OPENNESS, CHOKE_PROB, CHOKE_SEVERITY, DEPENDENCE, TALENT_STAR, SYNERGY,
 ) = range(len(PARAMETERS))
 N_PARAMETERS = len(PARAMETERS)
+# Parameters of the world's events: every path of a scenario must see the same event
+# (common random numbers), so a path file may not lever them (flows/paths.py).
+WORLD_EVENT: tuple[str, ...] = ("choke_prob", "choke_severity")
 
 
 # --------------------------------------------------------------------------------------
@@ -203,12 +234,16 @@ _FIRM = (
       "untruncated mean."),
     E("step_a", "1", (1.0, 64.0), "incremental step shape a", "step ~ Beta(a, b) * inc_scale."),
     E("step_b", "1", (1.0, 64.0), "incremental step shape b", "step ~ Beta(a, b) * inc_scale."),
+    E("dep_a", "1", (1.0, 64.0), "key-technology dependence shape a",
+      "dep ~ Beta(a, b): a firm's dependence on foreign key technology (S4 §5.2)."),
+    E("dep_b", "1", (1.0, 64.0), "key-technology dependence shape b", "dep ~ Beta(a, b)."),
 )
 FIRM_PARAMETERS: tuple[str, ...] = tuple(e.name for e in _FIRM)
 FIRM_INFO: dict[str, Entry] = {e.name: e for e in _FIRM}
 (
     A0_MEAN, A0_SD, RD0_A, RD0_B, ABSORB_A, ABSORB_B, RISK_A, RISK_B, LAYERS_MIN,
-    LAYERS_MAX, LOCK_A, LOCK_B, SIZE_ALPHA, JUMP_SIGMA, JUMP_CAP, STEP_A, STEP_B,
+    LAYERS_MAX, LOCK_A, LOCK_B, SIZE_ALPHA, JUMP_SIGMA, JUMP_CAP, STEP_A, STEP_B, DEP_A,
+    DEP_B,
 ) = range(len(FIRM_PARAMETERS))
 N_FIRM_PARAMETERS = len(FIRM_PARAMETERS)
 
@@ -241,12 +276,19 @@ STATE = (
     "conversion_lag",  # 1 / (1 + lag_per_layer * layers): fixed per firm and path, cached
     "entered",  # 1 once an entrant took the slot; cleared by whoever records it (snapshots)
     "productivity",  # ω, idiosyncratic log productivity, AR(1) (docs/model.md, deviation 8)
-    "log_tfp",  # A + ω + ε: the firm's log TFP this quarter (ε the transitory shock)
+    "log_tfp",  # A + ω + ε + log(1 - loss): the firm's log TFP this quarter (ε the shock)
+    "bound",  # 1 while a struck chokepoint binds the firm, until its next conversion
+    # Share of efficiency a bound firm keeps, 1 - s_c min(1, dependence dep) (dep: its
+    # dependence on foreign key technology, S4 §5.2), and its log: fixed per firm and path
+    # (s_c is the scenario's), cached like the risk gate so the firm loop takes no log.
+    "chokepoint_keep",
+    "chokepoint_log_keep",
 )
 (
     TECH, PIPELINE, PARADIGM, DEBT, ADOPTION, INTEGRATION, DATA, TALENT, CAPITAL, GAIN, RD,
     SHARE, ABSORB, RISK, LAYERS, LOCK, EFFICIENCY, CONVERTED, BROKE_THROUGH,
-    COMPETITIVENESS, RISK_GATE, CONVERSION_LAG, ENTERED, PRODUCTIVITY, LOG_TFP,
+    COMPETITIVENESS, RISK_GATE, CONVERSION_LAG, ENTERED, PRODUCTIVITY, LOG_TFP, BOUND, KEEP,
+    LOG_KEEP,
 ) = range(len(STATE))
 N_STATE = len(STATE)
 
@@ -314,12 +356,16 @@ _METRICS = (
       "Share-weighted mean of firm TFP exp(A + idiosyncratic productivity), relative to its "
       "value before the first quarter."),
     E("data_stock", "1", "mean data stock", "Mean private data stock Dd over firms."),
+    E("chokepoint_loss", "1", "efficiency lost to the chokepoint",
+      "Share-weighted mean share of efficiency (and of TFP) lost to the key-technology "
+      "chokepoint, s_c min(1, dependence dep_i) over the firms it still binds (S4 §5.2); 0 "
+      "before it strikes and in scenarios where it does not."),
 )
 METRICS: tuple[str, ...] = tuple(e.name for e in _METRICS)
 METRIC_INFO: dict[str, Entry] = {e.name: e for e in _METRICS}
 (
     M_EFFICIENCY, M_TRADITIONAL, M_TECH, M_FACTOR, M_INDUSTRY, M_COUPLING, M_COORDINATION,
     M_COUPLING_CORR, M_COORDINATION_CORR, M_NEW_QUALITY, M_NEW_PARADIGM, M_BREAKTHROUGH,
-    M_CONVERSION, M_GAP, M_TFP, M_DATA,
+    M_CONVERSION, M_GAP, M_TFP, M_DATA, M_CHOKE_LOSS,
 ) = range(len(METRICS))
 N_METRICS = len(METRICS)

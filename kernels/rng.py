@@ -54,22 +54,34 @@ TWO_M32 = 2.0**-32
 # What is drawn: the high bits of the stream word.
 EVENTS = 1  # (u_conversion, u_breakthrough, u_step, u_spillover) of a firm-quarter
 SIZES = 2  # (u_shock, u_jump, u_step_size, u_productivity) of a firm-quarter
-FATE = 3  # (u_exit, unused, unused, unused) of a firm-quarter
+FATE = 3  # (u_exit, u_world, unused, unused) of a firm-quarter
 ATTR_INIT = 16  # initial firm attributes: ATTR_INIT + attribute block (0..2)
 ATTR_ENTRY = 32  # attributes of an entrant that replaces firm i in quarter t
 THETA = 64  # Monte Carlo design of the uncertain parameters (firm word = THETA_FIRM)
 THETA_FIRM = 0xFFFFFFFF
 POLICY = 65  # ``mc`` design of a path file's lever ranges (firm word = POLICY_FIRM)
 POLICY_FIRM = 0xFFFFFFFE
+CHOKE = 66  # a scenario's chokepoint event: (u_strikes, u_quarter, ...) (firm word CHOKE_FIRM)
+CHOKE_FIRM = 0xFFFFFFFD
 
 # Attribute numbers (rows of the attribute array, MODEL.md §2) ...
-ATTR_A0, ATTR_RD0, ATTR_ABSORB, ATTR_RISK, ATTR_LAYERS, ATTR_LOCK, ATTR_SIZE, ATTR_PROD = range(8)
+(
+    ATTR_A0,
+    ATTR_RD0,
+    ATTR_ABSORB,
+    ATTR_RISK,
+    ATTR_LAYERS,
+    ATTR_LOCK,
+    ATTR_SIZE,
+    ATTR_PROD,
+    ATTR_DEP,
+) = range(9)
 # ... and the three blocks of one firm's ATTR_INIT / ATTR_ENTRY streams: two Box-Muller
 # normals (a0, z_prod); four uniforms through the Beta tables (rd0, absorb, risk, lock);
-# (layers, size0, unused, unused).
+# (layers, size0, dependence through its Beta table, unused).
 ATTR_NORMALS, ATTR_BETAS, ATTR_COUNTS = range(3)
 # Rows of the quantile tables the kernels take (``simulate.quantile_tables``).
-TABLE_JUMP, TABLE_STEP, TABLE_RD0, TABLE_ABSORB, TABLE_RISK, TABLE_LOCK = range(6)
+TABLE_JUMP, TABLE_STEP, TABLE_RD0, TABLE_ABSORB, TABLE_RISK, TABLE_LOCK, TABLE_DEP = range(7)
 
 # Every kernel function: inlinable (no cache, see above), vectorisable (``error_model``
 # "numpy" drops the division-by-zero checks that would branch out of the loop).
@@ -237,4 +249,22 @@ def design_uniforms(seed, scenario_ids, n_dims):
                 d = 4 * call + w
                 if d < n_dims:
                     out[j, d] = u[w]
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):
+    """The quarter in which each scenario's key-technology chokepoint strikes, or -1 where
+    it does not: int64 (s,) (MODEL.md §9; S4 §5.2).
+
+    From the scenario's CHOKE stream (firm word CHOKE_FIRM, time word 0): it strikes when
+    u0 < prob[s], in quarter floor(u1 n_quarters), uniform over the horizon. A function of
+    the scenario's counter and its probability alone, so every path, chunk and worker sees
+    the same event, and the driver stores the same one the kernel simulates.
+    """
+    k0, k1 = split_seed(seed)
+    out = np.empty(scenario_ids.shape[0], dtype=np.int64)
+    for j in range(scenario_ids.shape[0]):
+        u0, u1, _, _ = uniforms(k0, k1, scenario_ids[j], CHOKE_FIRM, 0, CHOKE, 0)
+        out[j] = np.int64(math.floor(u1 * n_quarters)) if u0 < prob[j] else -1
     return out

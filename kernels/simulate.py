@@ -27,7 +27,10 @@ from resonance.kernels.registry import (
     ABSORB_A,
     ABSORB_B,
     BROKE_THROUGH,
+    CHOKE_PROB,
     CONVERTED,
+    DEP_A,
+    DEP_B,
     EFFICIENCY,
     ENTERED,
     JUMP_CAP,
@@ -62,6 +65,10 @@ QUARTERS_PER_YEAR = 4  # snapshots are taken at the end of each whole year
 
 # The ``mc`` sampler's unit-cube design, an entry point callers reach through ``load()``.
 design_uniforms = rng.design_uniforms
+# Each scenario's chokepoint quarter: the kernel's own function, which the driver also
+# calls to store the event beside the scenario's inputs.
+chokepoint_quarters = rng.chokepoint_quarters
+N_DRAWS = 6  # rows of the per-quarter draw scratch (``step.quarter``)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -95,7 +102,7 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
 
     params:       float64 (s, p, N_PARAMETERS): each scenario's parameters under each path.
     firm_params:  float64 (N_FIRM_PARAMETERS,): firm distributions and jump shapes.
-    tables:       dtype F (6, knots + 1): ``quantile_tables`` (sizes and Beta attributes).
+    tables:       dtype F (7, knots + 1): ``quantile_tables`` (sizes and Beta attributes).
     scenario_ids: int64 (s,): global scenario indices (the RNG counter).
     seed:         uint64 run seed.
     n_firms:      firms per scenario.
@@ -108,15 +115,18 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
     n_quarters = out.shape[2]
     n_snap, n_years = snap.shape[0], snap.shape[2]
     k0, k1 = rng.split_seed(seed)
+    # The chokepoint is a world event: drawn once per scenario from its probability,
+    # which no path may lever (registry.WORLD_EVENT), so every path sees the same strike.
+    strikes = rng.chokepoint_quarters(seed, scenario_ids, params[:, 0, CHOKE_PROB], n_quarters)
     for j in prange(n_scen):
         scenario = scenario_ids[j]
         attrs = np.empty((N_ATTRIBUTES, n_firms))
         state = np.empty((N_STATE, n_firms), dtype=F)
-        draws = np.empty((5, n_firms), dtype=F)
+        draws = np.empty((N_DRAWS, n_firms), dtype=F)
         ind = np.empty(N_INDUSTRY)
         draw_founders(attrs, firm_params, tables, k0, k1, scenario)
         for p in range(n_paths):
-            init_path(state, ind, attrs, params[j, p])
+            init_path(state, ind, attrs, params[j, p], np.float64(strikes[j]))
             for t in range(n_quarters):
                 quarter(
                     state,
@@ -154,10 +164,10 @@ def float_type(precision: str):
 
 
 def quantile_tables(firm_params, precision: str = "float32") -> np.ndarray:
-    """Quantile tables of the kernel's one-uniform draws: (6, knots + 1) of the precision's
+    """Quantile tables of the kernel's one-uniform draws: (7, knots + 1) of the precision's
     dtype, rows ``rng.TABLE_*``: the jump size (truncated lognormal,
-    ``rng.lognormal_table``), the incremental step and the four Beta attributes rd0,
-    absorb, risk and lock (``rng.beta_table``).
+    ``rng.lognormal_table``), the incremental step and the five Beta attributes rd0,
+    absorb, risk, lock and the key-technology dependence (``rng.beta_table``).
 
     Made once per process and shapes (scipy's inverse takes milliseconds, a serial cost
     every chunk would otherwise pay); the kernels only read them.
@@ -165,7 +175,10 @@ def quantile_tables(firm_params, precision: str = "float32") -> np.ndarray:
     fp = np.asarray(firm_params, dtype=np.float64)
     shapes = tuple(
         float(fp[k])
-        for k in (STEP_A, STEP_B, RD0_A, RD0_B, ABSORB_A, ABSORB_B, RISK_A, RISK_B, LOCK_A, LOCK_B)
+        for k in (
+            *(STEP_A, STEP_B, RD0_A, RD0_B, ABSORB_A, ABSORB_B),
+            *(RISK_A, RISK_B, LOCK_A, LOCK_B, DEP_A, DEP_B),
+        )
     )
     return _quantile_tables(float(fp[JUMP_SIGMA]), float(fp[JUMP_CAP]), shapes, precision)
 
@@ -229,10 +242,12 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     k0, k1 = rng.split_seed(seed)
     attrs = np.empty((N_ATTRIBUTES, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
-    draws = np.empty((5, n_firms), dtype=F)
+    draws = np.empty((N_DRAWS, n_firms), dtype=F)
     ind = np.empty(N_INDUSTRY)
     draw_founders(attrs, firm_params, tables, k0, k1, scenario)
-    init_path(state, ind, attrs, params)
+    ids = np.full(1, scenario, dtype=np.int64)
+    strike = rng.chokepoint_quarters(seed, ids, params[CHOKE_PROB : CHOKE_PROB + 1], out.shape[0])
+    init_path(state, ind, attrs, params, np.float64(strike[0]))
     for t in range(out.shape[0]):
         quarter(state, draws, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F)
         history[t] = state

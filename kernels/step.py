@@ -28,11 +28,14 @@ from numba import njit
 
 from resonance.kernels import rng, vmath
 from resonance.kernels.firms import (
+    IND_BREAKTHROUGH,
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
+    IND_STRIKE,
     IND_TFP0,
     IND_TRUST,
+    IND_WORLD,
     draw_attributes,
     logistic,
     reset_firm,
@@ -43,10 +46,12 @@ from resonance.kernels.registry import (
     ADOPTION,
     ADOPTION_TAU,
     B_F,
+    BOUND,
     BROKE_THROUGH,
     CAP_WIDTH,
     CAPITAL,
     CHI,
+    CHOKE_SEVERITY,
     COMPETITIVENESS,
     CONVERSION_LAG,
     CONVERTED,
@@ -76,11 +81,14 @@ from resonance.kernels.registry import (
     INTEGRATION,
     JUMP_SCALE,
     K_T,
+    KEEP,
     LAMBDA0,
     LOCK,
     LOCK_W,
+    LOG_KEEP,
     LOG_TFP,
     M_BREAKTHROUGH,
+    M_CHOKE_LOSS,
     M_CONVERSION,
     M_COORDINATION,
     M_COORDINATION_CORR,
@@ -98,6 +106,7 @@ from resonance.kernels.registry import (
     M_TRADITIONAL,
     NETWORK,
     NU,
+    OPENNESS,
     OPPORTUNITY,
     PARADIGM,
     PATIENCE,
@@ -117,14 +126,18 @@ from resonance.kernels.registry import (
     SHOCK_VOL,
     SMOOTHING,
     SPILLOVER,
+    SYNERGY,
     TALENT,
     TALENT_DECAY,
+    TALENT_STAR,
     TECH,
     THRESHOLD,
     TRAIN,
     W_D,
     W_H,
     W_K,
+    WORLD_GROWTH,
+    WORLD_LEARNING,
     Z_COST,
     Z_TAU,
     ZETA_C,
@@ -183,11 +196,11 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
     state:  firm state, shape (N_STATE, firms), dtype F; updated.
     draws:  scratch for the quarter's (shock, jump size, step size, productivity
-            innovation, exit uniform), shape (5, firms), F.
+            innovation, exit uniform, world-learning uniform), shape (6, firms), F.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, shape (N_PARAMETERS,), float64.
     fp:     firm-distribution parameters, shape (N_FIRM_PARAMETERS,), float64.
-    tables: quantile tables (``simulate.quantile_tables``), shape (6, knots + 1), dtype F.
+    tables: quantile tables (``simulate.quantile_tables``), shape (7, knots + 1), dtype F.
     k0, k1: Philox key (``rng.split_seed``); scenario: global scenario index; t: quarter.
     out:    this quarter's metrics, shape (N_METRICS,), float64; written.
     F:      the float type of the arithmetic, np.float32 or np.float64.
@@ -218,8 +231,12 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     step_size = draws[2]
     prod_z = draws[3]
     u_exit = draws[4]
+    u_world = draws[5]
     productivity = state[PRODUCTIVITY]
     log_tfp = state[LOG_TFP]
+    bound = state[BOUND]
+    keep = state[KEEP]
+    log_keep = state[LOG_KEEP]
 
     # Industry fields, read off the firms at the start of the quarter (mean-field coupling).
     sum_a, frontier, sum_x, sum_d = industry_sums(tech, integration, data)
@@ -241,6 +258,15 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         * (1.0 - math.exp(-QUARTERS_PER_YEAR * p[PATIENCE] / p[RETURN_Q]))
         * (1.0 - p[FLIGHT_SENSITIVITY] * (1.0 - ind[IND_CONVERSION]))
     )
+    # The outside world (S4, MODEL.md §9). The world frontier grows on its own; openness
+    # lets firms learn from it, less the severity once the chokepoint has struck, which
+    # binds every firm in its quarter (and later entrants) until its next conversion.
+    world = ind[IND_WORLD] + p[WORLD_GROWTH]
+    strike = ind[IND_STRIKE]
+    struck = (strike >= 0.0) & (t >= strike)
+    severity = p[CHOKE_SEVERITY] if struck else 0.0
+    # Synergy across fields: last quarter's breakthroughs raise this quarter's hazard.
+    synergy = 1.0 + p[SYNERGY] * ind[IND_BREAKTHROUGH]
 
     # The firm loop's constants, in F.
     zero = F(0.0)
@@ -255,6 +281,12 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     keep_z = F(1.0 - 1.0 / p[Z_TAU])
     per_z_tau = F(1.0 / p[Z_TAU])
     rate_d = F(-p[OPPORTUNITY] * p[ZETA_D] * patient)
+    synergy_f = F(synergy)
+    per_talent_star = F(1.0 / p[TALENT_STAR])
+    world_f = F(world)
+    world_pull = F(p[WORLD_LEARNING] * p[OPENNESS] * (1.0 - severity))
+    binds_now = one if t == strike else zero
+
     jump_scale = F(p[JUMP_SCALE])
     rate_c = F(-p[INCREMENTAL] * p[ZETA_C] * (1.0 - patient))
     a_cap = F(p[A_CAP])
@@ -296,7 +328,9 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         jump_size[i] = rng.unit(v1, F)
         step_size[i] = rng.unit(v2, F)
         prod_z[i] = vmath.inverse_normal(rng.unit(v3, F), F)
-        u_exit[i] = rng.unit(rng.block(k0, k1, scenario, i, t, rng.FATE)[0], F)
+        f0, f1, _, _ = rng.block(k0, k1, scenario, i, t, rng.FATE)
+        u_exit[i] = rng.unit(f0, F)
+        u_world[i] = rng.unit(f1, F)
     for i in range(n):
         jump_size[i] = rng.beta_quantile(tables[rng.TABLE_JUMP], jump_size[i], F)
         step_size[i] = rng.beta_quantile(tables[rng.TABLE_STEP], step_size[i], F)
@@ -317,6 +351,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     conv_den = zero
     s_comp = zero
     s_data = zero
+    s_loss = zero
     for i in range(n):
         w0, w1, w2, w3 = rng.block(k0, k1, scenario, i, t, rng.EVENTS)
         u_conv = rng.unit(w0, F)
@@ -342,6 +377,9 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         capital_i = capital[i]
         gain_i = gain_s[i]
         omega_i = productivity[i]
+        bound_i = max(bound[i], binds_now)
+        keep_i = keep[i]
+        log_keep_i = log_keep[i]
         revenue_rd = rd_i * share_i * n_f  # RD_i / R̄ = rd_i share_i market / (market / N)
 
         # Valley of death: a waiting pipeline converts or decays (S0 §4.1 (2), §5.1).
@@ -357,10 +395,16 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         debt_i = debt_i * keep_z + (z_cost * pipe if hit else zero)
         pipe = zero if hit else pipe - decay
         paradigm_i = one if hit else paradigm_i
+        # An own breakthrough converted frees the firm from foreign key technology.
+        bound_i = zero if hit else bound_i
+        # The high-end talent gap (S4 §5.2), with last quarter's talent (before failure
+        # learning): a firm short of H* cannot attempt the hardest work as often.
+        talent_gap = min(one, talent_i * per_talent_star)
         talent_i += phi_fail * decay  # failure becomes knowledge
 
-        # Disruptive breakthrough, gated by risk tolerance (S0 §3.1 path 1, §4.1 (3)).
-        p_d = (one - vmath.exp(rate_d * revenue_rd)) * gate_i
+        # Disruptive breakthrough, gated by risk tolerance (S0 §3.1 path 1, §4.1 (3)),
+        # the talent gap and the synergy of last quarter's breakthroughs (S4 §3.2).
+        p_d = (one - vmath.exp(rate_d * revenue_rd)) * gate_i * talent_gap * synergy_f
         bt = u_break < p_d
         pipe += jump_scale * jump_size[i] if bt else zero
 
@@ -372,6 +416,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
         # Spillover and imitation of the frontier (S2 §3.2.2-3.2.3).
         gain += spillover * absorb_i * x_old * max(zero, frontier_f - a_old) * u_spill
+        # Learning from the world frontier through openness (S4 §5.1, §6.3).
+        gain += world_pull * absorb_i * max(zero, world_f - a_old) * u_world[i]
 
         # Adoption of converted technology (docs/model.md, deviation 1).
         adopt = adoption_i * per_adoption_tau
@@ -399,14 +445,21 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         d = math.sqrt(c * total)
         regime = one if min(u_t, min(u_f, u_i)) >= threshold else zero  # threshold effect
 
-        # Innovation efficiency: net gain per unit R&D, resonance premium, damper.
-        e_trad = (gain_i - debt_i * per_z_tau) * per_rd * undamped
+        # Innovation efficiency: net gain per unit R&D, resonance premium, damper; a firm
+        # the chokepoint binds loses s_c min(1, dependence dep_i) of it (S4 §5.2).
+        # (keep_i = 1 - s_c min(1, dependence dep_i), cached by reset_firm)
+        kept = keep_i if bound_i > zero else one
+        loss_i = one - kept
+        e_trad = (gain_i - debt_i * per_z_tau) * per_rd * undamped * kept
         e = e_trad * (one + resonance * d * regime)
 
         # Idiosyncratic productivity (deviation 8): a persistent AR(1) part ω and the
         # quarter's transitory shock ε on top of technology make the firm's log TFP.
         omega_i = prod_rho * omega_i + prod_innovation * prod_z[i]
-        log_tfp_i = tech_i + omega_i + shock_vol * shock_z[i]
+        # The chokepoint's loss is a loss of output at given inputs: of TFP too.
+        log_tfp_i = (
+            tech_i + omega_i + shock_vol * shock_z[i] + (log_keep_i if bound_i > zero else zero)
+        )
         # Competitiveness c_i for niche selection: TFP, less the revenue debt takes.
         comp_i = vmath.exp(log_tfp_i) * per_debt
 
@@ -426,6 +479,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         converted[i] = conv
         broke[i] = one if bt else zero
         comp[i] = comp_i
+        bound[i] = bound_i
 
         s_comp += share_i * comp_i
         s_eff += share_i * e
@@ -441,6 +495,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         s_g += paradigm_i
         s_bt += one if bt else zero
         s_data += data_i
+        s_loss += share_i * loss_i
 
     # Reinvestment (positive loop) and replicator selection (S0 §2.4 (3), S2 §4.2).
     mean_eff = s_eff  # shares sum to 1
@@ -473,7 +528,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         total_after = 0.0
         for i in range(n):
             if u_exit[i] > zero:
-                a0, rd0, ab, rk, ly, lk, _, zp = draw_attributes(
+                a0, rd0, ab, rk, ly, lk, _, zp, dp = draw_attributes(
                     fp, tables, k0, k1, scenario, i, t, rng.ATTR_ENTRY
                 )
                 reset_firm(
@@ -488,6 +543,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
                     lk,
                     p[ENTRANT_SHARE] / n,
                     zp,
+                    dp,
+                    1.0 if struck else 0.0,
                 )
             total_after += share[i]
         per_total = F(1.0 / total_after)
@@ -500,6 +557,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     ind[IND_TRUST] = trust
     ind[IND_CONVERSION] = conv_num / conv_den if conv_den > zero else 0.0
     ind[IND_FACTOR] = s_uf / n
+    ind[IND_WORLD] = world
+    ind[IND_BREAKTHROUGH] = s_bt / n
 
     out[M_EFFICIENCY] = mean_eff
     out[M_TRADITIONAL] = s_trad
@@ -517,3 +576,4 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     out[M_GAP] = gap
     out[M_TFP] = tfp / ind[IND_TFP0]
     out[M_DATA] = s_data / n
+    out[M_CHOKE_LOSS] = s_loss

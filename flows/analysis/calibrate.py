@@ -37,6 +37,8 @@ TARGETS = {
     "ecological_coordination": ("industry_efficiency", +1),
     "digital_empowerment": ("factor_efficiency", +1),
     "policy_coordination": ("institutional_gap", -1),
+    "independent_innovation": ("chokepoint_loss", -1),
+    "international_cooperation": ("tech_efficiency", +1),
 }
 PARADIGM_RANGE = (0.2, 0.6)  # baseline median new_paradigm_share after the horizon
 COMBINED = "all_paths"  # the path that must beat every single path on efficiency

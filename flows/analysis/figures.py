@@ -9,6 +9,7 @@ import xarray as xr
 
 from resonance.flows.analysis.compare import Comparison
 from resonance.flows.analysis.discover import Discovery
+from resonance.flows.analysis.recovery import Recovery
 from resonance.flows.analysis.robust import CRITERIA, Robustness
 from resonance.flows.analysis.sensitivity import Sensitivity
 from resonance.flows.metrics import check_metric
@@ -267,3 +268,44 @@ def convergence_chart(history: xr.Dataset, out) -> Path:
     fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"Monte Carlo convergence (bars: ±1 s.e.; target {history.attrs['target_se']:g})")
     return _save(fig, out, rect=(0, 0.12, 1, 1))
+
+
+def recovery_chart(r: Recovery, out) -> Path:
+    """The share of efficiency lost to the chokepoint by quarters since the strike: the
+    median over the struck scenarios for every path, with the p25-p75 band of the
+    reference and of the path that recovers fastest (least of its loss left)."""
+    plt = _pyplot()
+    q = r.event["loss_quantile"]
+    k = r.event.k.values
+    best = r.order()[0]
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, path in enumerate(r.table.index):
+        color = colors[j % len(colors)]
+        banded = path in (r.reference, best)
+        if banded:
+            ax.fill_between(
+                k,
+                100 * q.sel(quantile=0.25, path=path),
+                100 * q.sel(quantile=0.75, path=path),
+                color=color,
+                alpha=0.2,
+                lw=0,
+            )
+        ax.plot(
+            k,
+            100 * q.sel(quantile=0.5, path=path),
+            color=color,
+            lw=2.0 if banded else 1.0,
+            label=path + (" (p25-p75 band)" if banded else ""),
+        )
+    ax.set_xlabel("quarters since the chokepoint struck")
+    ax.set_ylabel("efficiency lost to it, % (median)")
+    ax.set_title(
+        f"Recovery after a key-technology chokepoint: {r.n} struck scenarios, paired across paths",
+        fontsize=9,
+    )
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    return _save(fig, out)

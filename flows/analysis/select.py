@@ -4,6 +4,7 @@ over scenarios, read lazily, and the scenario inputs (uncertain parameters)."""
 from __future__ import annotations
 
 import fnmatch
+import re
 
 import numpy as np
 import pandas as pd
@@ -34,12 +35,14 @@ def inputs(ds: xr.Dataset) -> pd.DataFrame:
 
 def input_names(ds: xr.Dataset) -> list[str]:
     """The scenario inputs of a ``draws`` group: its variables on ``scenario`` alone (the
-    uncertain parameters; each carries its ``distribution`` in its attributes), in the
+    uncertain parameters; each carries its ``distribution`` in its attributes) but the
+    world events (``layout.EVENTS``, outcomes of the draws rather than inputs), in the
     design's column order (the store's ``uncertain`` attribute; else the registry's), so
     order-dependent methods (PRIM's ties, the tree ensemble) see them as the run did."""
+    from resonance.flows.engine.layout import EVENTS
     from resonance.kernels.registry import PARAMETERS
 
-    found = [str(n) for n, v in ds.data_vars.items() if v.dims == ("scenario",)]
+    found = [str(n) for n, v in ds.data_vars.items() if v.dims == ("scenario",) and n not in EVENTS]
     order = list(ds.attrs.get("uncertain", [])) or list(PARAMETERS)
     return sorted(found, key=lambda n: (order.index(n) if n in order else len(order), n))
 
@@ -85,3 +88,54 @@ def cases(
 def vector(ds: xr.Dataset, metric: str, path: str, quarter: int) -> np.ndarray:
     """float64 (scenario,): ``metric`` on ``path`` at ``quarter`` (index; -1 the last)."""
     return np.asarray(ds[metric].sel(path=path).isel(time=quarter).values, dtype=np.float64)
+
+
+_WHERE = re.compile(
+    r"^\s*(?P<neg>not\s+|!)?(?P<name>[A-Za-z_]\w*)\s*"
+    r"(?:(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$"
+)
+_OPS = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def where(ds: xr.Dataset, expr: str) -> xr.Dataset:
+    """The scenarios of a ``draws`` group that ``expr`` selects: a 0/1 variable on
+    ``scenario`` (``chokepoint``: where the chokepoint struck), its negation (``not
+    chokepoint``), or a variable on ``scenario`` compared with a number
+    (``choke_severity>0.3``, ``chokepoint_time<=5``; NaN compares false). Lazy: only the
+    variable of ``expr`` is read. Raises ResonanceError for an expression it cannot read,
+    a variable the store lacks and a selection of no scenario."""
+    found = _WHERE.match(expr)
+    if found is None:
+        raise ResonanceError(
+            f"--where {expr}",
+            "cannot read it",
+            "a variable on scenario (chokepoint), 'not chokepoint', or name<op>number",
+        )
+    name, op = found["name"], found["op"]
+    on_scenario = [str(n) for n, v in ds.variables.items() if v.dims == ("scenario",)]
+    if name not in on_scenario:
+        hint = "a store made before the chokepoint (issue 15) has none; re-run it"
+        if on_scenario:
+            hint = f"the store's variables on scenario: {', '.join(sorted(on_scenario))}"
+        raise ResonanceError(f"--where {expr}", f"no variable {name} on scenario", hint)
+    values = np.asarray(ds[name].values)
+    if op is None:
+        if not np.isin(values, (0, 1)).all():
+            raise ResonanceError(
+                f"--where {expr}", f"{name} is not a 0/1 mark", f"compare it: {name}>0.5"
+            )
+        mask = values == 1
+    else:
+        mask = _OPS[op](values.astype(np.float64), float(found["value"]))
+    if found["neg"]:
+        mask = ~mask
+    if not mask.any():
+        raise ResonanceError(f"--where {expr}", f"selects none of the {mask.size} scenarios")
+    return ds.isel(scenario=np.flatnonzero(mask))

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from resonance.flows.analysis.compare import Comparison
 from resonance.flows.analysis.discover import Discovery
+from resonance.flows.analysis.recovery import Recovery
 from resonance.flows.analysis.robust import Robustness
 from resonance.flows.analysis.sensitivity import Sensitivity
 from resonance.flows.metrics import check_metric
@@ -305,4 +306,34 @@ def convergence_table(history: xr.Dataset) -> Table:
                 f"{np.nanmax(se[j]):.2g}",
                 end_section=j == len(paths) - 1,
             )
+    return table
+
+
+def recovery_table(r: Recovery) -> Table:
+    """Loss and recovery after the chokepoint per path (``analysis.recovery.Recovery``),
+    the path that keeps the least of its loss first."""
+    table = Table(
+        title=f"After the chokepoint: {r.n} of {r.struck} struck scenarios (of "
+        f"{r.scenarios}) with {r.window} quarters after the strike, paired across paths"
+    )
+    for name, justify in (
+        ("path", "left"),
+        ("loss at strike", "right"),
+        (f"left after {r.window} q: median [p25, p75]", "right"),
+        ("half-life, quarters", "right"),
+        ("mean loss over the window", "right"),
+        (f"P(recovers faster than {r.reference})", "right"),
+    ):
+        table.add_column(name, justify=justify)
+    for path in r.order():
+        row = r.table.loc[path]
+        half = row.half_life_median
+        table.add_row(
+            path,
+            f"{row.loss_at_strike:.1%}",
+            f"{row.remaining_median:.0%} [{row.remaining_p25:.0%}, {row.remaining_p75:.0%}]",
+            f">{r.window}" if not np.isfinite(half) else f"{half:g}",
+            f"{row.mean_loss_window:.1%}",
+            "—" if path == r.reference else f"{row.p_faster:.2f} ± {row.p_faster_se:.2f}",
+        )
     return table

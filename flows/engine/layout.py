@@ -14,7 +14,8 @@
   config's ``uncertain:`` on ``scenario``, its distribution in the attributes
   (``distribution``, ``low``, ``high``, ...), and the ``scenario`` coordinate, in shards
   of INPUT_SHARD_SCENARIOS (written by the run's driver a shard at a time) of inner chunks
-  of INPUT_CHUNK_SCENARIOS.
+  of INPUT_CHUNK_SCENARIOS; beside them, each scenario's world events (``EVENTS``: whether,
+  when and how hard the key-technology chokepoint strikes), sharded the same way.
   ``store_format`` 1 (before December 2026) had ``<metric>`` (scenario, path, time) and a
   ``chunk_done`` (chunk,) int8 mark: readable, not resumable.
 - ``firms``: snapshots of every firm at the end of every year for the first K scenarios
@@ -98,6 +99,7 @@ def store_bytes(config: RunConfig, scenarios: int) -> int:
     disk: the draws (compressed), the scenario inputs and the firm snapshots."""
     p, t = len(config.path_names), config.n_quarters
     per_scenario = p * t * len(METRICS) * 8 * DRAWS_KEPT + (len(config.uncertain_names) + 1) * 8
+    per_scenario += sum(np.dtype(dtype).itemsize for dtype, _, _ in EVENTS.values())
     k = min(config.n_snapshots, scenarios)
     firm_year = sum(np.dtype(d).itemsize for d in SNAPSHOT_DTYPES.values())
     snapshots = k * p * (t // 4) * config.n_firms * firm_year
@@ -286,6 +288,41 @@ def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
         )
     return xr.Dataset(data_vars, {**path_time_coords(config), **metric_coords}), encoding
 
+
+# The world's events of each scenario, stored beside its inputs (the driver writes them
+# with the inputs, from plan.world_events): name -> (dtype, fill value, attributes).
+EVENTS = {
+    "chokepoint": (
+        "int8",
+        -1,
+        {
+            "long_name": "chokepoint struck",
+            "units": "1",
+            "description": "1 where a key-technology chokepoint strikes within the horizon "
+            "(S4 §5.2), the same on every path of the scenario; else 0.",
+        },
+    ),
+    "chokepoint_time": (
+        "float64",
+        float("nan"),
+        {
+            "long_name": "chokepoint time",
+            "units": "years",
+            "description": "The time coordinate of the quarter in which the chokepoint "
+            "strikes (it binds firms from that quarter on); NaN where it does not strike.",
+        },
+    ),
+    "chokepoint_severity": (
+        "float64",
+        float("nan"),
+        {
+            "long_name": "chokepoint severity",
+            "units": "1",
+            "description": "Its severity s_c: the share of openness lost and of a fully "
+            "dependent firm's efficiency while the firm is bound; 0 where it does not strike.",
+        },
+    ),
+}
 
 SCENARIO_ATTRS = {
     "long_name": "scenario index",

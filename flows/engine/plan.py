@@ -14,8 +14,10 @@ import numpy as np
 from scipy.stats import qmc
 
 from resonance.flows.config import RunConfig
+from resonance.flows.engine.layout import time_coordinate
 from resonance.flows.paths import LeverArrays
 from resonance.kernels import load
+from resonance.kernels.registry import PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,30 @@ def scenario_params(
     base = np.repeat(nominal[None, :], theta.shape[0], axis=0)
     base[:, uncertain_index] = theta
     return levers.apply(base)
+
+
+def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) -> dict:
+    """The key-technology chokepoint of scenarios [start, stop) with world parameters theta
+    (s, d), as the kernel simulates it (``kernels.rng.chokepoint_quarters``, the same
+    function): ``chokepoint`` int8 (s,), 1 where it strikes; ``chokepoint_time`` float64
+    (s,), the strike quarter's ``time`` coordinate (years), NaN where it does not strike;
+    ``chokepoint_severity`` float64 (s,), its severity s_c, 0 where it does not strike."""
+
+    def column(name: str) -> np.ndarray:
+        if name in config.uncertain_names:
+            return np.ascontiguousarray(theta[:, config.uncertain_names.index(name)])
+        return np.full(stop - start, config.nominal[PARAMETERS.index(name)])
+
+    ids = draw_ids(config.sampler, start, stop, config.saltelli_multiple)
+    strike = load().chokepoint_quarters(
+        np.uint64(config.seed), ids, column("choke_prob"), config.n_quarters
+    )
+    struck = strike >= 0
+    return {
+        "chokepoint": struck.astype(np.int8),
+        "chokepoint_time": np.where(struck, time_coordinate(config.n_quarters)[strike], np.nan),
+        "chokepoint_severity": np.where(struck, column("choke_severity"), 0.0),
+    }
 
 
 def draw_ids(sampler: str, start: int, stop: int, saltelli_multiple: int) -> np.ndarray:

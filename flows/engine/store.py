@@ -40,6 +40,7 @@ from zarr.core.sync import sync  # runs a coroutine on zarr's own I/O loop, as z
 from resonance.flows.config import RunConfig, config_from_text
 from resonance.flows.engine.layout import (
     DRAWS,
+    EVENTS,
     FIRMS,
     OUTCOME,
     SCENARIO_ATTRS,
@@ -393,6 +394,17 @@ def open_or_create(config: RunConfig, store: str, overwrite: bool) -> None:
         dimension_names=["scenario"],
         attributes=SCENARIO_ATTRS,
     )
+    for name, (dtype, fill, attributes) in EVENTS.items():
+        draws.create_array(
+            name,
+            shape=(config.n_scenarios,),
+            dtype=dtype,
+            chunks=(input_chunk(config.chunk_scenarios),),
+            shards=(input_shard(config.chunk_scenarios),),
+            fill_value=fill,
+            dimension_names=["scenario"],
+            attributes=attributes,
+        )
     _write_inputs(config, draws, 0)
     firms = firms_template(config)
     if firms is not None:
@@ -418,10 +430,10 @@ def open_or_create(config: RunConfig, store: str, overwrite: bool) -> None:
 
 
 def _write_inputs(config: RunConfig, draws, start: int, stop: int | None = None) -> None:
-    """Write the scenario inputs (each uncertain parameter, and ``scenario``) of scenarios
-    [start, stop or n_scenarios), a shard at a time, from the design's points of that shard
-    (memory: one shard, 8 MB a parameter)."""
-    from resonance.flows.engine.plan import Design
+    """Write the scenario inputs (each uncertain parameter, ``scenario`` and the world
+    events of ``layout.EVENTS``) of scenarios [start, stop or n_scenarios), a shard at a
+    time, from the design's points of that shard (memory: one shard, 8 MB a parameter)."""
+    from resonance.flows.engine.plan import Design, world_events
 
     design, n = Design.of(config), config.n_scenarios if stop is None else stop
     big = input_shard(config.chunk_scenarios)
@@ -434,8 +446,10 @@ def _write_inputs(config: RunConfig, draws, start: int, stop: int | None = None)
             draws[name].async_array.setitem(slice(a, b), theta[:, d])
             for d, name in enumerate(config.uncertain_names)
         ]
+        events = world_events(config, theta, a, b)
+        writes += [draws[name].async_array.setitem(slice(a, b), events[name]) for name in EVENTS]
         sync(_gather(writes))
-        del theta, writes  # before the next shard's are made
+        del theta, writes, events  # before the next shard's are made
         a = b
 
 
@@ -464,7 +478,7 @@ def _extend(config: RunConfig, store: str) -> None:
             )
     if held % cs:
         clear_done(store, [held // cs])  # first: a finished chunk is never a partial one
-    for name in (OUTCOME, *config.uncertain_names, "scenario"):
+    for name in (OUTCOME, *config.uncertain_names, "scenario", *EVENTS):
         draws[name].resize((n, *draws[name].shape[1:]))
     _write_inputs(config, draws, held)
     k = config.n_snapshots
@@ -489,7 +503,7 @@ def _trim(config: RunConfig, store: str) -> None:
     the tails. Nothing that was recorded as finished is touched."""
     root = zarr.open_group(store, mode="r+", use_consolidated=False)
     held = int(root.attrs["n_scenarios"])
-    names = (OUTCOME, *config.uncertain_names, "scenario")
+    names = (OUTCOME, *config.uncertain_names, "scenario", *EVENTS)
     shapes = {(DRAWS, name): held for name in names}
     if FIRMS in root.group_keys():  # config is at the recorded size (a resume)
         shapes.update({(FIRMS, name): config.n_snapshots for name in (*SNAPSHOT, "scenario")})

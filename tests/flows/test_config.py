@@ -152,12 +152,16 @@ def test_all_paths_combines_every_single_path():
     from resonance.kernels.registry import (
         COOP,
         DATA_SHARING,
+        DEPENDENCE,
+        H0,
         INST_LAG,
         LAMBDA0,
         NU,
+        OPENNESS,
         PATIENCE,
         R_CRIT,
         TALENT_DECAY,
+        TRAIN,
     )
 
     config = load_config(DEFAULT_CONFIG)
@@ -171,7 +175,10 @@ def test_all_paths_combines_every_single_path():
     assert got[LAMBDA0] == pytest.approx(nominal[LAMBDA0] * 2.0 * 4.375)
     assert got[NU] == pytest.approx(nominal[NU] * 1.5 * 2.0)
     assert got[R_CRIT] == pytest.approx(nominal[R_CRIT] - 0.15)
-    assert got[COOP] == 2.0
+    assert got[COOP] == pytest.approx(2.2)  # ecological coordination's 2 + cooperation's 0.2
+    assert got[H0] == 0.7  # technological transition's set, above independent innovation's floor
+    assert got[DEPENDENCE] == 0.67 and got[OPENNESS] == 0.8
+    assert got[TRAIN] == pytest.approx(nominal[TRAIN] * 1.5)
     assert got[INST_LAG] == min(nominal[INST_LAG], 6.0)
     assert got[DATA_SHARING] == max(nominal[DATA_SHARING], 0.6)
     assert got[PATIENCE] == nominal[PATIENCE] + 8.0
@@ -298,7 +305,8 @@ def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
             "store": str(store),
         },
     )
-    assert "chi" in config.uncertain_names and config.saltelli_multiple == 13
+    d = len(load_config(DEFAULT_CONFIG).uncertain_names) + 1  # the default's, and chi
+    assert "chi" in config.uncertain_names and config.saltelli_multiple == d + 2
     plan = make_plan(config)
     chi = plan.design.theta(0, 16)[:, config.uncertain_names.index("chi")]
     assert (chi >= 0.05).all() and (chi <= 0.3).all() and np.unique(chi).size == 16
@@ -308,8 +316,8 @@ def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
     np.testing.assert_array_equal(draws["chi"].values, chi)
     assert draws["chi"].attrs["distribution"] == "triangular"
     assert draws["chi"].attrs["mode"] == 0.1
-    with pytest.raises(ConfigError, match="multiple of 13"):
-        load_config(file, {"sampler": "saltelli", "sizes.scenarios": 120})
+    with pytest.raises(ConfigError, match=f"multiple of {d + 2}"):
+        load_config(file, {"sampler": "saltelli", "sizes.scenarios": 10 * (d + 2) + 1})
 
 
 def test_output_under_a_file_is_refused(tmp_path, capsys):

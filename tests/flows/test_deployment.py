@@ -113,7 +113,7 @@ def test_scheduled_deployment_runs_on_a_real_server_and_worker(server):
     assert run.state.is_completed(), run.state
     assert deployment.schedules and deployment.schedules[0].schedule.cron == "0 2 * * *"
     bands = xr.open_zarr(store)
-    assert bands.attrs["n_scenarios"] == 8 and len(bands.path) == 8
+    assert bands.attrs["n_scenarios"] == 8 and len(bands.path) == 10  # every default path
 
 
 def test_deployment_parameters_that_point_elsewhere_fail_before_anything_is_touched(

@@ -1,4 +1,4 @@
-"""The properties the model must keep (MODEL.md §7), one test each, on shared draws."""
+"""The properties the model must keep (MODEL.md §7 and §9), one test each, on shared draws."""
 
 from __future__ import annotations
 
@@ -12,10 +12,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resonance.flows.analysis import calibrate
+from resonance.flows.analysis.recovery import event_time, remaining
 from resonance.flows.engine.plan import make_plan
 from resonance.kernels import reference
-from resonance.kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from resonance.kernels.firms import (
+    IND_BREAKTHROUGH,
+    N_ATTRIBUTES,
+    N_INDUSTRY,
+    draw_founders,
+    init_path,
+)
 from resonance.kernels.registry import (
+    BOUND,
+    CHOKE_PROB,
+    CHOKE_SEVERITY,
     DATA,
     DATA0,
     DELTA_D,
@@ -26,12 +36,18 @@ from resonance.kernels.registry import (
     N_METRICS,
     N_STATE,
     NETWORK,
+    OPENNESS,
     R_CRIT,
     SHARE,
+    SYNERGY,
+    TALENT_STAR,
     THRESHOLD,
+    WORLD_GAP,
+    WORLD_GROWTH,
+    WORLD_LEARNING,
 )
-from resonance.kernels.rng import split_seed
-from resonance.kernels.simulate import quantile_tables, simulate, trace
+from resonance.kernels.rng import chokepoint_quarters, split_seed
+from resonance.kernels.simulate import N_DRAWS, quantile_tables, simulate, trace
 from resonance.kernels.step import quarter
 from tests.helpers import ROOT, nominal_params, path_index, small_config
 
@@ -81,12 +97,12 @@ class Stepper:
         self.key = split_seed(np.uint64(config.seed))
         attrs = np.empty((N_ATTRIBUTES, firms))
         self.state = np.empty((N_STATE, firms))
-        self.draws = np.empty((5, firms))
+        self.draws = np.empty((N_DRAWS, firms))
         self.tables = quantile_tables(config.firm_vector, "float64")
         self.ind = np.empty(N_INDUSTRY)
         self.row = np.empty(N_METRICS)
         draw_founders(attrs, config.firm_vector, self.tables, *self.key, scenario)
-        init_path(self.state, self.ind, attrs, params)
+        init_path(self.state, self.ind, attrs, params, -1.0)  # no chokepoint
 
     def quarter(self, t):
         quarter(
@@ -244,13 +260,17 @@ def test_slow_institutions_lower_efficiency(config):
 
 
 def test_efficiency_dips_after_conversion_then_rises_above_its_old_level(config):
+    # A conversion that frees a firm from a struck chokepoint (S4) also ends its loss at
+    # once: that is a second mechanism, so the J-curve is measured on the conversions of
+    # firms the chokepoint did not bind.
     pre, early, late = [], [], []
     for scenario in range(3):
-        _, eff, conv, _, _ = trace(
+        _, eff, conv, history, _ = trace(
             nominal_params(config), config.firm_vector, scenario, config.seed, 500, 40
         )
+        bound = history[:, BOUND]
         for t0, i in zip(*np.nonzero(conv), strict=True):
-            if 4 <= t0 and t0 + 12 <= 40:
+            if 4 <= t0 and t0 + 12 <= 40 and not bound[t0 - 1, i]:
                 pre.append(eff[t0 - 4 : t0, i].mean())
                 early.append(eff[t0 : t0 + 2, i].mean())
                 late.append(eff[t0 + 6 : t0 + 12, i].mean())
@@ -302,7 +322,7 @@ def test_zero_network_removes_the_industry_from_data_growth(config, network):
 # 10. Kernel against the NumPy reference ---------------------------------------------------
 
 
-@pytest.mark.parametrize("paths", [slice(0, 1), slice(0, 8)])
+@pytest.mark.parametrize("paths", [slice(0, 1), slice(0, None)])
 def test_kernel_agrees_with_numpy_reference(plan, paths):
     """The float64 build of the kernel against the reference: same draws, same model."""
     params = plan.params(0, 4)[:, paths]
@@ -338,3 +358,101 @@ def test_float32_bands_match_float64_bands_within_monte_carlo_error():
     assert np.all(np.abs(f32.mean(axis=0) - mean) <= 2.0 * se + 1e-5 * (1.0 + np.abs(mean)))
     # In fact the two builds agree draw by draw far below that error.
     assert np.median(np.abs(f32 - f64)) < 1e-5
+
+
+# 11. Openness 0 removes the world frontier ------------------------------------------------
+
+
+def test_openness_zero_removes_the_world_frontier_exactly(config):
+    closed = {OPENNESS: 0.0}
+    variants = [
+        closed,
+        {**closed, WORLD_GROWTH: 0.05, WORLD_GAP: 2.0, WORLD_LEARNING: 0.5},
+        {**closed, WORLD_GROWTH: 0.0, WORLD_GAP: 0.0, WORLD_LEARNING: 0.0},
+        {OPENNESS: 0.5, WORLD_LEARNING: 0.5},  # open: the same world does act
+    ]
+    out = run_variants(config, variants, scenarios=4, firms=50, quarters=20)
+    np.testing.assert_array_equal(out[1], out[0])
+    np.testing.assert_array_equal(out[2], out[0])
+    tfp = METRICS.index("tfp")
+    assert out[3][..., tfp].mean() > out[0][..., tfp].mean()
+
+
+# 12. The chokepoint costs efficiency and TFP; independent innovation recovers sooner ------
+
+
+def test_chokepoint_lowers_efficiency_and_tfp_on_the_same_draws(config):
+    # Two runs (the strike is a world event, drawn from the first path's probability).
+    struck, spared = (
+        run_variants(config, [{CHOKE_PROB: prob, CHOKE_SEVERITY: 0.4}], 8, 80, 32)[0]
+        for prob in (1.0, 0.0)
+    )
+    strike = chokepoint_quarters(np.uint64(config.seed), np.arange(8), np.ones(8), 32)
+    assert (strike >= 0).all()
+    loss = METRICS.index("chokepoint_loss")
+    assert (spared[..., loss] == 0.0).all()
+    after = np.arange(32)[None, :] >= strike[:, None]  # (s, t): from the strike on
+    assert (struck[..., loss][after] > 0.0).all() and (struck[..., loss][~after] == 0.0).all()
+    for name in ("innovation_efficiency", "tfp"):
+        m = METRICS.index(name)
+        assert struck[..., m][after].mean() < spared[..., m][after].mean(), name
+        # same draws and nothing struck yet: the same bits
+        np.testing.assert_array_equal(struck[..., m][~after], spared[..., m][~after])
+
+
+def test_independent_innovation_shortens_the_recovery():
+    config = small_config(
+        scenarios=48, firms=200, quarters=40, paths=["baseline", "independent_innovation"]
+    )
+    params = make_plan(config).params(0, 48)
+    params[:, :, CHOKE_PROB] = 1.0
+    params[:, :, CHOKE_SEVERITY] = 0.3
+    ids = np.arange(48)
+    strike = chokepoint_quarters(np.uint64(config.seed), ids, np.ones(48), 40)
+    window = 12
+    keep = strike + window <= 39
+    assert keep.sum() >= 20
+    out = simulate(params[keep], config.firm_vector, ids[keep], config.seed, 200, 40)
+    loss = event_time(out[..., METRICS.index("chokepoint_loss")], strike[keep], window)
+    left = remaining(loss)  # (s, path): share of the loss at the strike left after the window
+    assert np.median(left[:, 1]) < np.median(left[:, 0])
+    assert (left[:, 1] < left[:, 0]).mean() > 0.5  # paired: sooner in most scenarios
+    assert (loss[:, 1] <= loss[:, 0]).mean() > 0.5  # and it loses less along the way
+
+
+# 13. Without synergy, breakthroughs do not depend on last quarter's rate ------------------
+
+
+@pytest.mark.parametrize("synergy", [0.0, 5.0])
+def test_zero_synergy_makes_breakthroughs_independent_of_last_quarter(config, synergy):
+    params = nominal_params(config)
+    params[SYNERGY] = synergy
+    stepper = Stepper(config, params, 400, 2)
+    for t in range(4):
+        stepper.quarter(t)
+    saved = stepper.state.copy(), stepper.ind.copy()
+    rows = []
+    for rate in (0.0, 0.5):
+        stepper.state[:], stepper.ind[:] = saved
+        stepper.ind[IND_BREAKTHROUGH] = rate
+        rows.append((stepper.quarter(4).copy(), stepper.row.copy()))
+    same = np.array_equal(rows[0][0], rows[1][0]) and np.array_equal(rows[0][1], rows[1][1])
+    assert same == (synergy == 0.0)
+
+
+# 14. Talent at or above H* everywhere: the talent gap changes nothing ---------------------
+
+
+def test_talent_above_the_need_everywhere_changes_nothing(config):
+    # Talent never falls below min(talent0, train rd_min / talent_decay) ~ 0.06 here, so
+    # H* = 1e-3 leaves every firm unconstrained, as a vanishing H* does; a high H* acts.
+    free, ample, short = run_variants(
+        config,
+        [{TALENT_STAR: 1e-9}, {TALENT_STAR: 1e-3}, {TALENT_STAR: 50.0}],
+        scenarios=4,
+        firms=60,
+        quarters=24,
+    )
+    np.testing.assert_array_equal(ample, free)
+    rate = METRICS.index("breakthrough_rate")
+    assert short[..., rate].mean() < 0.5 * free[..., rate].mean()

@@ -31,6 +31,9 @@ STATE_CONSTANTS = {
     "ENTERED": "entered",
     "PRODUCTIVITY": "productivity",
     "LOG_TFP": "log_tfp",
+    "BOUND": "bound",
+    "KEEP": "chokepoint_keep",
+    "LOG_KEEP": "chokepoint_log_keep",
 }
 SNAPSHOT_CONSTANTS = {
     "S_LOG_TFP": "log_tfp",
@@ -57,6 +60,7 @@ METRIC_CONSTANTS = {
     "M_GAP": "institutional_gap",
     "M_TFP": "tfp",
     "M_DATA": "data_stock",
+    "M_CHOKE_LOSS": "chokepoint_loss",
 }
 
 
@@ -76,6 +80,10 @@ def test_every_state_and_metric_constant_names_its_own_row():
     assert len(SNAPSHOT_CONSTANTS) == reg.N_SNAPSHOT == len(reg.SNAPSHOT)
     for const, name in SNAPSHOT_CONSTANTS.items():
         assert reg.SNAPSHOT[getattr(reg, const)] == name, const
+
+
+def test_world_events_are_parameters():
+    assert set(reg.WORLD_EVENT) <= set(reg.PARAMETERS)
 
 
 def test_names_are_unique_across_parameters_and_metrics():

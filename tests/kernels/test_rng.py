@@ -104,7 +104,7 @@ def test_founders_attributes_follow_their_distributions():
     fp = config.firm_vector
     draws = reference.CounterDraws(42, fp)
     firms = np.arange(20_000, dtype=np.uint64)
-    a0, rd0, absorb, risk, layers, lock, size0, z_prod = reference.draw_attributes(
+    a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep = reference.draw_attributes(
         fp, draws, np.uint64(0), firms, np.uint64(0), rng.ATTR_INIT
     )
     raw = config.schema.firm_parameters
@@ -113,6 +113,7 @@ def test_founders_attributes_follow_their_distributions():
         (absorb, stats.beta(raw["absorb_a"], raw["absorb_b"])),
         (risk, stats.beta(raw["risk_a"], raw["risk_b"])),
         (lock, stats.beta(raw["lock_a"], raw["lock_b"])),
+        (dep, stats.beta(raw["dep_a"], raw["dep_b"])),
         (a0, stats.norm(raw["a0_mean"], raw["a0_sd"])),
         (z_prod, stats.norm()),
         (size0, stats.pareto(raw["size_alpha"])),
@@ -122,7 +123,7 @@ def test_founders_attributes_follow_their_distributions():
     low, high = int(raw["layers_min"]), int(raw["layers_max"])
     assert set(np.unique(layers)) == set(range(low, high + 1))
     # the four Beta attributes and the two normals come from different words: uncorrelated
-    for x, y in ((rd0, absorb), (risk, lock), (a0, z_prod)):
+    for x, y in ((rd0, absorb), (risk, lock), (a0, z_prod), (dep, layers), (dep, size0)):
         assert abs(np.corrcoef(x, y)[0, 1]) < 4.0 / np.sqrt(x.size)
 
 

@@ -11,6 +11,7 @@ from resonance.kernels.registry import (
     ENTERED,
     JUMP_SCALE,
     LOG_TFP,
+    N_METRICS,
     PARADIGM,
     RD,
     S_BREAKTHROUGH,
@@ -73,4 +74,4 @@ def test_no_snapshots_asked_none_made():
     config = small_config(scenarios=2, firms=10, quarters=4, paths=["baseline"])
     plan = make_plan(config)
     out = load().simulate(plan.params(0, 2), config.firm_vector, np.arange(2), config.seed, 10, 4)
-    assert isinstance(out, np.ndarray) and out.shape == (2, 1, 4, 16)
+    assert isinstance(out, np.ndarray) and out.shape == (2, 1, 4, N_METRICS)

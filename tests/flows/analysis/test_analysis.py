@@ -40,8 +40,9 @@ def _draws_store(tmp_path, unit, metric_values, sampler):
 
 
 def test_sobol_indices_of_ishigami_are_recovered(tmp_path):
-    config = load_config(DEFAULT_CONFIG, {"sampler": "saltelli", "sizes.scenarios": 12 * 2048})
-    unit = Design.of(config).unit(0, config.n_scenarios)  # the run's Saltelli design, 10 inputs
+    scenarios = (len(UNCERTAIN) + 2) * 2048  # N (d + 2) rows of a Saltelli design
+    config = load_config(DEFAULT_CONFIG, {"sampler": "saltelli", "sizes.scenarios": scenarios})
+    unit = Design.of(config).unit(0, config.n_scenarios)  # the run's Saltelli design
     x = -np.pi + 2 * np.pi * unit[:, :3]
     y = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
     ds = _draws_store(tmp_path, unit, y, "saltelli")
@@ -50,7 +51,7 @@ def test_sobol_indices_of_ishigami_are_recovered(tmp_path):
     # Analytic values for a = 7, b = 0.1 (Ishigami & Homma 1990; Sobol' & Levitan 1999).
     np.testing.assert_allclose(s.S1.values[:3], [0.3139, 0.4424, 0.0], atol=0.04)
     np.testing.assert_allclose(s.ST.values[:3], [0.5576, 0.4424, 0.2437], atol=0.04)
-    assert (np.abs(s.ST.values[3:]) < 0.02).all()  # the seven dummies do nothing
+    assert (np.abs(s.ST.values[3:]) < 0.02).all()  # the other inputs are dummies
     top = list(result.ranking.index[:3])
     assert set(top) == set(UNCERTAIN[:3])
 

@@ -30,7 +30,7 @@ def test_default_config_puts_every_baseline_fact_in_its_range(default_row):
 
 def test_default_config_keeps_every_path_below_ten_percent_and_all_paths_on_top(default_row):
     growth = {k: v for k, v in default_row.items() if k.startswith("tfp_growth[")}
-    assert len(growth) == 8
+    assert len(growth) == 10  # every path of the default config
     assert max(growth.values()) <= stylized.MAX_PATH_TFP_GROWTH
     assert max(growth, key=growth.get) == "tfp_growth[all_paths]"
 

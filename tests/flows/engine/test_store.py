@@ -160,7 +160,8 @@ def test_making_a_store_holds_memory_flat_in_the_scenario_count(tmp_path):
     peak(2**16)  # imports and first-use caches out of the way
     small, large = peak(2**20), peak(2**22)
     assert large < 1.25 * small, (small, large)
-    # one shard's design (float64, made and transformed), not the run's: 4 M scenarios'
-    # inputs alone would be 4 M x 10 x 8 bytes
-    shard = INPUT_SHARD_SCENARIOS * 10 * 8
-    assert large < 2.5 * shard < 4 * 2**22 * 10 * 8, large
+    # one shard's design (float64, made and transformed) and world events (17 bytes a
+    # scenario), not the run's: 4 M scenarios' inputs alone would be 4 M x that
+    per_scenario = len(load_config(DEFAULT_CONFIG).uncertain_names) * 8 + 17
+    shard = INPUT_SHARD_SCENARIOS * per_scenario
+    assert large < 2.5 * shard < 4 * 2**22 * per_scenario, large
