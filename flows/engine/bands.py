@@ -39,7 +39,7 @@ B1 = 512
 B2 = 64
 INT_BITS = 62  # head-room below int64's 63 bits for the fixed-point sums
 # Bytes of one metric's draws (float64, scenario x path x quarter) reduced in memory: the
-# default store's are 2.6 MB; 128 MiB is 50,000 scenarios of 8 paths x 40 quarters. The
+# default store's are 6.6 MB; 128 MiB is 41,943 scenarios of 10 paths x 40 quarters. The
 # reduction holds about twice that per metric, for reduce.THREADS metrics at once (512 MiB
 # at the cap). Beyond it the passes stream, in memory O(groups x bins).
 MEMORY_CAP = 128 * 2**20
