@@ -389,7 +389,7 @@ def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep
     values = {
         TECH: a0,
         PRODUCTIVITY: omega,
-        LOG_TFP: a0 + omega,
+        LOG_TFP: a0 + omega + np.where(bound > 0.0, np.log(keep), 0.0),
         PIPELINE: 0.0,
         PARADIGM: 0.0,
         DEBT: 0.0,

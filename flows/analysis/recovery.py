@@ -82,6 +82,10 @@ def half_lives(loss: np.ndarray) -> np.ndarray:
 def recovery(ds: xr.Dataset, reference: str = "baseline", window: int = 12) -> Recovery:
     """Loss and recovery of every path of a ``draws`` group after the chokepoint."""
     ds = by_metric(ds)
+    if LOSS not in ds:
+        raise ResonanceError(
+            "recovery", f"the store has no {LOSS}", "a store made before issue 15; run it again"
+        )
     check(ds, LOSS, (reference,))
     if window < 1:
         raise ResonanceError(f"--window {window}", "must be at least 1 quarter")

@@ -108,7 +108,8 @@ def where(ds: xr.Dataset, expr: str) -> xr.Dataset:
     """The scenarios of a ``draws`` group that ``expr`` selects: a 0/1 variable on
     ``scenario`` (``chokepoint``: where the chokepoint struck), its negation (``not
     chokepoint``), or a variable on ``scenario`` compared with a number
-    (``choke_severity>0.3``, ``chokepoint_time<=5``; NaN compares false). Lazy: only the
+    (``choke_severity>0.3``, ``chokepoint_time<=5``; a NaN value is never selected, negated
+    or not, so ``not chokepoint_time<=5`` is ``chokepoint_time>5``). Lazy: only the
     variable of ``expr`` is read. Raises ResonanceError for an expression it cannot read,
     a variable the store lacks and a selection of no scenario."""
     found = _WHERE.match(expr)
@@ -121,9 +122,11 @@ def where(ds: xr.Dataset, expr: str) -> xr.Dataset:
     name, op = found["name"], found["op"]
     on_scenario = [str(n) for n, v in ds.variables.items() if v.dims == ("scenario",)]
     if name not in on_scenario:
-        hint = "a store made before the chokepoint (issue 15) has none; re-run it"
-        if on_scenario:
-            hint = f"the store's variables on scenario: {', '.join(sorted(on_scenario))}"
+        hint = f"the store's variables on scenario: {', '.join(sorted(on_scenario))}"
+        from resonance.flows.engine.layout import EVENTS
+
+        if name in EVENTS:
+            hint = "a store made before the chokepoint (issue 15) has none; run it again"
         raise ResonanceError(f"--where {expr}", f"no variable {name} on scenario", hint)
     values = np.asarray(ds[name].values)
     if op is None:
@@ -132,10 +135,14 @@ def where(ds: xr.Dataset, expr: str) -> xr.Dataset:
                 f"--where {expr}", f"{name} is not a 0/1 mark", f"compare it: {name}>0.5"
             )
         mask = values == 1
+        if found["neg"]:
+            mask = ~mask
     else:
-        mask = _OPS[op](values.astype(np.float64), float(found["value"]))
-    if found["neg"]:
-        mask = ~mask
+        x = values.astype(np.float64)
+        mask = _OPS[op](x, float(found["value"]))
+        if found["neg"]:
+            mask = ~mask
+        mask &= ~np.isnan(x)  # NaN (no strike: no chokepoint_time) is never selected
     if not mask.any():
         raise ResonanceError(f"--where {expr}", f"selects none of the {mask.size} scenarios")
     return ds.isel(scenario=np.flatnonzero(mask))

@@ -321,7 +321,7 @@ def recovery_table(r: Recovery) -> Table:
         ("loss at strike", "right"),
         (f"left after {r.window} q: median [p25, p75]", "right"),
         ("half-life, quarters", "right"),
-        ("mean loss over the window", "right"),
+        ("mean loss over the window (median)", "right"),
         (f"P(recovers faster than {r.reference})", "right"),
     ):
         table.add_column(name, justify=justify)

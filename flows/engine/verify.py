@@ -22,8 +22,8 @@ import zarr
 
 from resonance.flows.config import RunConfig
 from resonance.flows.engine import store as zstore
-from resonance.flows.engine.layout import DRAWS, OUTCOME, package_versions
-from resonance.flows.engine.plan import make_plan
+from resonance.flows.engine.layout import DRAWS, EVENTS, OUTCOME, package_versions
+from resonance.flows.engine.plan import make_plan, world_events
 from resonance.flows.engine.reduce import store_bands
 from resonance.kernels.registry import METRICS, SNAPSHOT
 
@@ -132,15 +132,19 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
 
 
 def _input_difference(draws, config: RunConfig, plan, chunk: int) -> Difference | None:
-    """The first stored scenario input of ``chunk`` that is not the design's, or None."""
+    """The first stored scenario input of ``chunk`` that is not the design's, or None: the
+    uncertain parameters, then the world events (``layout.EVENTS``) the kernel simulated."""
     start, stop = plan.chunks[chunk]
     theta = plan.design.theta(start, stop)
-    for d, name in enumerate(config.uncertain_names):
+    expected = {name: theta[:, d] for d, name in enumerate(config.uncertain_names)}
+    if all(name in draws for name in EVENTS):  # stores before issue 15 have none
+        expected.update(world_events(config, theta, start, stop))
+    for name, values in expected.items():
         stored = draws[name][start:stop]
-        at = _first_difference(stored, theta[:, d])
+        at = _first_difference(stored, values)
         if at is not None:
             where = {"scenario": start + at[0]}
-            return Difference(chunk, name, where, float(stored[at]), float(theta[at[0], d]))
+            return Difference(chunk, name, where, float(stored[at]), float(values[at[0]]))
     return None
 
 
@@ -185,7 +189,8 @@ def repair(store: str, differences: list[Difference]) -> list[int]:
     config = zstore.store_config(store)
     chunks = sorted({d.chunk for d in differences if d.chunk >= 0})
     if chunks or any(d.chunk < 0 for d in differences):
-        inputs = sorted({d.chunk for d in differences if d.variable in config.uncertain_names})
+        rewritable = {*config.uncertain_names, *EVENTS}
+        inputs = sorted({d.chunk for d in differences if d.variable in rewritable})
         with zstore.writer_lock(store):
             zstore.invalidate_bands(store)
             zstore.rewrite_inputs(config, store, inputs)

@@ -132,3 +132,79 @@ def test_the_draws_group_has_the_new_metric(store):
     ds = xr.open_zarr(store, group="draws")
     assert list(ds.metric.values) == list(METRICS)
     assert "chokepoint_loss" in ds.metric.values
+
+
+def test_recovery_of_a_known_loss():
+    """Event time, half-life, censoring and the window, on losses of known answer."""
+    from resonance.flows.analysis.recovery import recovery
+
+    t = 10  # quarters; the time coordinate of quarter q is (q + 1) / 4
+    loss = np.zeros((4, 2, t))
+    # scenario 0: struck in quarter 2; baseline halves after 3 quarters, "fast" after 1
+    loss[0, 0, 2:] = [0.2, 0.2, 0.15, 0.1, 0.1, 0.1, 0.1, 0.1]
+    loss[0, 1, 2:] = [0.2, 0.1, 0.05, 0.05, 0.02, 0.02, 0.02, 0.02]
+    # scenario 1: struck in quarter 7, too late for a window of 4: left out
+    loss[1, :, 7:] = 0.3
+    # scenario 2: not struck; scenario 3: struck in quarter 0, the baseline never halves
+    loss[3, 0, :] = 0.1
+    loss[3, 1, :] = [0.1, 0.1, 0.1, 0.1, 0.04, 0.04, 0.04, 0.04, 0.04, 0.04]
+    ds = xr.Dataset(
+        {
+            "chokepoint_loss": (("scenario", "path", "time"), loss),
+            "chokepoint": ("scenario", np.array([1, 1, 0, 1], dtype=np.int8)),
+            "chokepoint_time": ("scenario", np.array([0.75, 2.0, np.nan, 0.25])),
+        },
+        coords={"path": ["baseline", "fast"], "time": (np.arange(t) + 1) / 4},
+    )
+    r = recovery(ds, window=4)
+    assert (r.n, r.struck, r.scenarios) == (2, 3, 4)
+    np.testing.assert_array_equal(r.half_life, [[3.0, 1.0], [np.inf, 4.0]])
+    np.testing.assert_allclose(r.remaining, [[0.5, 0.1], [1.0, 0.4]])
+    assert r.table.loc["fast", "p_faster"] == 1.0 and r.order() == ["fast", "baseline"]
+    assert r.table.loc["fast", "loss_at_strike"] == pytest.approx(0.15)
+    np.testing.assert_allclose(r.event["loss_mean"].sel(path="fast").values[:2], [0.15, 0.1])
+
+
+def test_a_negated_comparison_never_selects_a_missing_time(store):
+    from resonance.flows.analysis.select import where
+
+    ds = open_draws(store)
+    struck = int(ds["chokepoint"].sum())
+    late = where(ds, "chokepoint_time>3").sizes["scenario"]
+    assert where(ds, "not chokepoint_time<=3").sizes["scenario"] == late
+    assert late + where(ds, "chokepoint_time<=3").sizes["scenario"] == struck
+
+
+def test_a_saltelli_store_records_the_events_of_its_shared_counters(tmp_path):
+    """Saltelli rows of one base sample share a counter: the stored strike quarter is the
+    kernel's for that counter (the rows differ only in their probabilities)."""
+    from resonance.flows.engine.plan import draw_ids
+
+    store = str(tmp_path / "s.zarr")
+    d2 = len(load_config(DEFAULT_CONFIG).uncertain_names) + 2  # rows of one base sample
+    config = load_config(
+        DEFAULT_CONFIG,
+        {
+            "sampler": "saltelli",
+            "sizes.scenarios": 4 * d2,
+            "sizes.firms": 10,
+            "sizes.quarters": 12,
+            "chunk_scenarios": d2,
+            "paths": ["baseline"],
+            "store": store,
+        },
+    )
+    run_plan(make_plan(config), SequentialExecutor())
+    ds = open_draws(store)
+    loss = ds["chokepoint_loss"].sel(path="baseline").values  # (scenario, time)
+    when = ds["chokepoint_time"].values
+    for s in range(ds.sizes["scenario"]):
+        if ds["chokepoint"].values[s]:
+            assert (loss[s][ds.time.values < when[s]] == 0.0).all()
+            assert loss[s][ds.time.values == when[s]][0] > 0.0
+        else:
+            assert (loss[s] == 0.0).all()
+    ids = draw_ids("saltelli", 0, 4 * d2, d2)
+    for base in range(4):  # one strike quarter per counter, where its rows strike
+        times = when[ids == base]
+        assert np.unique(times[np.isfinite(times)]).size <= 1

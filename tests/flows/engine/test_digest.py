@@ -33,16 +33,16 @@ from tests.helpers import DEFAULT_CONFIG
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
     "rocketlake": {  # recorded with the S4 mechanisms of issue 15
         "sobol": (
-            "6067e0731c86f2f12f1b4c186e982345e4b37ae48271c3914fd51c4b8041ecdc",
-            "a83a1fa2f1ab2ac056419319c25d16c37d1874a4e1c7ab8675d42176064cd80f",
+            "ac3faabe15edd64bbcbeeb1e0dfd70a00e4a14221cb6aef845196df1ef4f4e06",
+            "00432de7d67bfa18462d1605c066a0ae411c34e0bc1c4ee6b7a3d0d9812b229b",
         ),
         "mc": (
-            "d8a08bcd196504909f9032c7147c877d55b467963d6c10086efa44fdb2c743cc",
-            "9c8dbc876c7ab354cbac017da9aa02d9b43661b39eee0980465b495b41159c36",
+            "3f2190cf050be532bc93fcc141660f66a88a896ad2bf8660006393b2b071ff4f",
+            "53056bac4e0b0c676af7fe5c3f64d83ca9023d6b150a25a2b10c5df1ea96a5ae",
         ),
         "lhs": (
-            "7abc536bd24ffaf9e1947f392b41238caec8d3d322f2c80e7844dd6f664475e0",
-            "03d2baa83a7f0754fed42da020084783076f81da1673150ecaad8a0f6ad22d2d",
+            "90af5896aff48b065a34358d7a5159ad1a10a390bcd1822a58dd2516ceb4902e",
+            "bb150c4f1b6eb4e9bba79b861335c09034c083696c3eac7f683add3fe37a1406",
         ),
     },
     # znver4's digests (AMD EPYC) predate issue 15 and could not be recorded again on an

@@ -68,6 +68,19 @@ def test_an_overwritten_value_is_named_and_repaired(made, store, capsys):
     assert main(["verify", str(store), "--chunks", "all"]) == 0
 
 
+def test_a_damaged_chokepoint_mark_is_named_and_rewritten(store, capsys):
+    # the world events are checked against the kernel's own draw, and --repair rewrites them
+    marks = zarr.open_array(store, path="draws/chokepoint", mode="r+")
+    kept = marks[:]
+    marks[20] = 1 - kept[20]
+    assert main(["verify", str(store), "--chunks", "all", "--repair"]) == 1
+    out = capsys.readouterr().out
+    assert f"chunk 2: chokepoint[scenario=20] is {1 - kept[20]}" in out
+    np.testing.assert_array_equal(zarr.open_array(store, path="draws/chokepoint")[:], kept)
+    assert _rerun(store, PATHS) == 0
+    assert main(["verify", str(store), "--chunks", "all"]) == 0
+
+
 def test_a_truncated_chunk_is_named_and_recomputed(made, store, capsys):
     _, paths, before = made
     obj = store / "draws" / "outcome" / "c.2.0.0.0"  # the chunk's one shard
