@@ -157,10 +157,11 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, 
     state[BOUND, i] = bound
     # What a bound firm keeps of its efficiency and output (S4 §5.2): fixed on this path.
     keep = 1.0 - p[CHOKE_SEVERITY] * min(1.0, p[DEPENDENCE] * dep)
+    log_keep = math.log(keep)
     state[KEEP, i] = keep
-    state[LOG_KEEP, i] = math.log(keep)
+    state[LOG_KEEP, i] = log_keep
     # a bound entrant's TFP bears the loss from its first quarter, as the firm loop's does
-    state[LOG_TFP, i] = a0 + p[PROD_SD] * z_prod + (math.log(keep) if bound > 0.0 else 0.0)
+    state[LOG_TFP, i] = a0 + p[PROD_SD] * z_prod + (log_keep if bound > 0.0 else 0.0)
     # Fixed for the firm's life on this path: computed once here, not every quarter.
     state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH], np.float64)  # S0 §4.1 (3)
     state[CONVERSION_LAG, i] = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)  # S0 §4.3 (1)
