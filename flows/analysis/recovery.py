@@ -92,7 +92,8 @@ def recovery(ds: xr.Dataset, reference: str = "baseline", window: int = 12) -> R
     scenarios = ds.sizes["scenario"]
     hit = where(ds, "chokepoint")
     n_quarters = hit.sizes["time"]
-    strike = np.rint(hit["chokepoint_time"].values * 4.0).astype(np.int64) - 1
+    # the strike's quarter: chokepoint_time is that quarter's value of the time coordinate
+    strike = np.searchsorted(hit.time.values, hit["chokepoint_time"].values)
     whole = strike + window <= n_quarters - 1
     if not whole.any():
         raise ResonanceError(
