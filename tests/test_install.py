@@ -18,10 +18,14 @@ PyPI's ``kernels`` (with its dependencies) into the same environment. It checks 
   top-level ``flows`` or ``kernels`` (an import left unrenamed would);
 - ``python -m resonance --help`` and the ``resonance`` script run.
 
-The environment sees the system site-packages, so numpy, numba, dask, prefect, ... are not
+The environment sees the site-packages of the interpreter that runs the tests (a user's
+virtual environment or the base interpreter), so numpy, numba, dask, prefect, ... are not
 downloaded; building needs setuptools>=68 from PyPI (build isolation, as a user's ``pip
 install`` does) and ``kernels`` comes from PyPI. The test is skipped only when PyPI cannot
 be reached.
+
+No folder of the repository root may shadow the installed package: the commands and imports
+also run with the copy of the repository as working directory.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 DIST = "resonance_scenarios"  # the distribution's name as dist-info and wheel files spell it
 # Source folder -> where it installs (pyproject.toml's [tool.setuptools.package-dir]).
 PACKAGE_DIRS = {
-    "resonance": "resonance",
+    "src/resonance": "resonance",
     "kernels": "resonance/kernels",
     "flows": "resonance/flows",
 }
@@ -88,10 +92,12 @@ def _env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], tmp: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    # cwd is outside the repository, so its folders cannot shadow what is installed.
+def _run(
+    args: list[str], tmp: Path, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    # By default cwd is outside the repository; the shadowing checks pass the repository.
     return subprocess.run(
-        args, cwd=tmp, env=_env(tmp), capture_output=True, text=True, timeout=timeout
+        args, cwd=cwd or tmp, env=_env(tmp), capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -107,6 +113,40 @@ def _pip(python: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
             pytest.skip(f"PyPI cannot be reached (pip {args[0]}): {unreachable[-1].strip()}")
         pytest.fail(f"pip {' '.join(args)} failed ({result.returncode}):\n{output}")
     return result
+
+
+def _site_dirs(python: Path, tmp: Path) -> list[str]:
+    """The site-packages folders that ``python`` imports from, its own first."""
+    code = (
+        "import json, sys; print(json.dumps([p for p in sys.path"
+        " if p.endswith(('site-packages', 'dist-packages'))]))"
+    )
+    result = _run([str(python), "-c", code], tmp)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def make_venv(python: Path, dest: Path, tmp: Path, *, with_pip: bool = True) -> tuple[Path, Path]:
+    """A fresh venv at ``dest`` that also sees the packages ``python`` sees; returns its
+    interpreter and its site-packages folder.
+
+    ``venv --system-site-packages`` is not enough: run from a user's virtual environment it
+    exposes the *base* interpreter's site-packages, not the environment the project and its
+    dependencies were installed into. A ``.pth`` file listing ``python``'s site folders does
+    what is meant in both cases; as plain path lines, the ``.pth`` files inside those folders
+    (an editable install's finder, for one) are not run, so only the wheel installed here
+    provides ``resonance``.
+    """
+    outer = _site_dirs(python, tmp)
+    args = [str(python), "-m", "venv", str(dest)] + ([] if with_pip else ["--without-pip"])
+    made = _run(args, tmp)
+    assert made.returncode == 0, made.stdout + made.stderr
+    inner = dest / "bin" / "python"
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(_run([str(inner), "-c", purelib], tmp).stdout.strip())
+    assert site.is_dir() and site.is_relative_to(dest), site
+    (site / "_outer_site_packages.pth").write_text("".join(f"{p}\n" for p in outer))
+    return inner, site
 
 
 def _copy_source(dest: Path) -> None:
@@ -157,12 +197,7 @@ def venv(tmp_path_factory):
     _copy_source(src)
 
     venv_dir = tmp / "venv"
-    made = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv_dir)], tmp)
-    assert made.returncode == 0, made.stdout + made.stderr
-    python = venv_dir / "bin" / "python"
-    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    site = Path(_run([str(python), "-c", purelib], tmp).stdout.strip())
-    assert site.is_dir() and site.is_relative_to(venv_dir), site
+    python, site = make_venv(Path(sys.executable), venv_dir, tmp)
 
     wheels = tmp / "wheels"
     _pip(python, tmp, "wheel", "--no-deps", "--retries", "1", "--wheel-dir", str(wheels), str(src))
@@ -234,12 +269,37 @@ def test_imports_beside_pypi_kernels(venv):
     assert seen["version"] == venv["wheel"].name.split("-")[1]
 
 
-def test_command_line(venv):
+@pytest.mark.parametrize("where", ["outside", "repository root"])
+def test_command_line(venv, where):
     python, tmp = venv["python"], venv["tmp"]
+    cwd = venv["src"] if where == "repository root" else tmp
     for args in (
         [str(python), "-m", "resonance", "--help"],
         [str(venv["dir"] / "bin" / "resonance"), "--help"],
     ):
-        result = _run(args, tmp)
+        result = _run(args, tmp, cwd=cwd)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "usage:" in result.stdout.lower()
+
+
+def test_repository_root_does_not_shadow_the_installed_package(venv):
+    """Run from the checkout after ``pip install .``, the installed package is imported."""
+    code = "import resonance.kernels, resonance.flows.cli; print(resonance.kernels.__file__)"
+    result = _run([str(venv["python"]), "-c", code], venv["tmp"], cwd=venv["src"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert Path(result.stdout.strip()).is_relative_to(venv["site"] / "resonance")
+
+
+def test_venv_made_from_a_users_venv_sees_its_packages(tmp_path):
+    """The environment of the tests above, made from inside a user's virtual environment,
+    sees what that environment holds (``--system-site-packages`` would show the base
+    interpreter's instead, where the project's dependencies need not be)."""
+    users_python, users_site = make_venv(
+        Path(sys.executable), tmp_path / "users-venv", tmp_path, with_pip=False
+    )
+    (users_site / "only_in_the_users_venv.py").write_text("WHERE = 'users venv'\n")
+    inner, _ = make_venv(users_python, tmp_path / "inner", tmp_path, with_pip=False)
+    code = "import only_in_the_users_venv, numpy; print(only_in_the_users_venv.WHERE)"
+    result = _run([str(inner), "-c", code], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "users venv"
