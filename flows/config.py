@@ -24,6 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from resonance.flows.budget import budgets, solve_intensities
+from resonance.flows.costs import check_priced, load_costs
 from resonance.flows.errors import ConfigError, config_error_from
 from resonance.flows.files import read_yaml_text
 from resonance.flows.paths import LeverArrays, PolicyPath, expand, lever_coordinates, load_path
@@ -62,6 +64,10 @@ class Schema(BaseModel):
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
     store: str = "runs/resonance.zarr"
     cluster: str = "local"
+    costs: str = "costs.yaml"  # the costs file, beside the config (flows/costs.py)
+    # Mean policy cost per year (share of R&D spending) every path with levers is scaled
+    # to, unless its file gives its own budget (flows/budget.py); None: levers as written.
+    budget: float | None = Field(default=None, gt=0.0)
     paths: list[str] = Field(min_length=1)
     uncertain: dict[str, Annotated[Distribution, BeforeValidator(parse)]]
     parameters: dict[str, float]
@@ -208,10 +214,28 @@ class RunConfig:
         )
         self.firm_vector = np.array([fp[n] for n in FIRM_PARAMETERS], dtype=np.float64)
         self._check_paths_keep_ranges()
+        costs_file = Path(schema.costs)
+        self.costs = load_costs(
+            costs_file if costs_file.is_absolute() else source.parent / costs_file
+        )
+        corners = np.repeat(self.nominal[None, :], 2, axis=0)
+        corners[:, self.uncertain_index] = self.bounds.T
+        check_priced(self.costs, self.levers.apply(corners), corners, self.paths)
+        # Equal budgets: each budgeted path's changes scaled by the intensity that makes
+        # its mean cost its budget (a pilot simulation where costs follow activity).
+        if any(b is not None for b in budgets(self)):
+            intensity = solve_intensities(self)
+            self.levers = self.levers.with_intensity(intensity)
+            self.lever_coords["budget_intensity"] = intensity
+            self._check_paths_keep_ranges()
         content = schema.model_dump(mode="json")
         canonical = yaml.safe_dump(content, sort_keys=True)
         self.canonical = canonical  # the validated config, overrides applied, as YAML
-        self.sha256 = hashlib.sha256(canonical.encode()).hexdigest()
+        # The draws depend on the costs file's content and the paths' levers too, which
+        # live in files of their own: both join what the digests hash.
+        content["costs"] = self.costs.entries
+        content["paths"] = [[p.name, p.levers, p.budget] for p in self.paths]
+        self.sha256 = hashlib.sha256(yaml.safe_dump(content, sort_keys=True).encode()).hexdigest()
         # What a store's draws depend on: everything but how many scenarios there are (a
         # store grows), where the store lies and which cluster computes it (neither
         # changes a bit). A store belongs to every config of its identity.

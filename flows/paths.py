@@ -15,6 +15,7 @@ coordinates on the store's ``path`` dimension (``lever_coordinates``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class PathFile(BaseModel):
     description: str = ""
     combine: list[str] = []
     policies: int | None = Field(default=None, ge=1, le=100_000)
+    budget: float | None = Field(default=None, gt=0.0)  # mean policy_cost (flows/budget.py)
     set: dict[str, float | tuple[float, float]] = {}
     scale: dict[str, float | tuple[float, float]] = {}
     add: dict[str, float | tuple[float, float]] = {}
@@ -57,6 +59,9 @@ class PolicyPath:
     ranges: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     policies: int = 0  # how many policies the ranges stand for
     family: str = ""  # for a drawn policy, the path file's name
+    # Mean cost per year (share of R&D spending) the lever changes are scaled to: every
+    # change x one intensity t, found by flows/budget.py. None: the levers as written.
+    budget: float | None = None
 
     def merge(self, other: PolicyPath, where: str) -> None:
         """Add ``other``'s levers to this path's (see the module docstring for the rules)."""
@@ -143,6 +148,13 @@ def load_path(ref: str, paths_dir: Path, _seen: tuple[str, ...] = ()) -> PolicyP
     if "/" in spec.name:
         raise ConfigError(f"{where}.name", f"{spec.name!r}", "a name without '/'")
     path.policies = spec.policies or 0
+    if spec.budget is not None and path.ranges:
+        raise ConfigError(
+            f"{where}.budget",
+            "with lever ranges",
+            "a budget scales fixed levers; the frontier of ranged policies is `resonance frontier`",
+        )
+    path.budget = spec.budget
     for sub in spec.combine:
         part = load_path(sub, paths_dir, (*_seen, str(file)))
         if part.ranges:
@@ -233,6 +245,7 @@ class LeverArrays:
     add: np.ndarray
     at_least: np.ndarray
     at_most: np.ndarray
+    intensity: np.ndarray  # float64 (path,): every change x t (1: the levers as written)
 
     @classmethod
     def from_paths(cls, paths: list[PolicyPath]) -> LeverArrays:
@@ -244,6 +257,7 @@ class LeverArrays:
             add=np.zeros(shape),
             at_least=np.full(shape, -np.inf),
             at_most=np.full(shape, np.inf),
+            intensity=np.ones(len(paths)),
         )
         for p, path in enumerate(paths):
             for name, value in path.levers["set"].items():
@@ -261,4 +275,20 @@ class LeverArrays:
         """
         values = np.where(self.set_mask, self.set_value, base[:, None, :])
         values = values * self.scale + self.add
-        return np.minimum(np.maximum(values, self.at_least), self.at_most)
+        values = np.minimum(np.maximum(values, self.at_least), self.at_most)
+        if (self.intensity == 1.0).all():
+            return values
+        # A path at intensity t: every parameter's change from the baseline scaled by t.
+        t = self.intensity[None, :, None]
+        scaled = base[:, None, :] + t * (values - base[:, None, :])
+        return np.where(t == 1.0, values, scaled)
+
+    def with_intensity(self, intensity: np.ndarray) -> LeverArrays:
+        """These levers with every path's changes scaled by ``intensity`` (path,)."""
+        return dataclasses.replace(self, intensity=np.asarray(intensity, dtype=np.float64))
+
+    def only(self, p: int) -> LeverArrays:
+        """The levers of path ``p`` alone (a path dimension of one)."""
+        return LeverArrays(
+            **{f.name: getattr(self, f.name)[p : p + 1] for f in dataclasses.fields(self)}
+        )

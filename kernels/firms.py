@@ -72,7 +72,8 @@ IND_TFP0 = 4  # share-weighted exp(A) before the first quarter
 IND_WORLD = 5  # F_w, the world technology frontier (log tech, S4 §5.1)
 IND_BREAKTHROUGH = 6  # share of firms that broke through last quarter (synergy, S4 §3.2)
 IND_STRIKE = 7  # quarter the scenario's chokepoint strikes, -1 if never (S4 §5.2)
-N_INDUSTRY = 8
+IND_RD0 = 8  # the industry's R&D intensity before the first quarter, sum of share0 rd0
+N_INDUSTRY = 9
 
 
 @rng.jit
@@ -180,6 +181,7 @@ def init_path(state, ind, attrs, p, strike):
     mean_a = 0.0
     best_a = -math.inf
     tfp0 = 0.0
+    rd0 = 0.0
     for i in range(n):
         reset_firm(
             state,
@@ -199,6 +201,7 @@ def init_path(state, ind, attrs, p, strike):
         state[ENTERED, i] = 0.0
         mean_a += attrs[rng.ATTR_A0, i]
         best_a = max(best_a, attrs[rng.ATTR_A0, i])
+        rd0 += attrs[rng.ATTR_SIZE, i] * attrs[rng.ATTR_RD0, i]
         tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(
             attrs[rng.ATTR_A0, i] + p[PROD_SD] * attrs[rng.ATTR_PROD, i]
         )
@@ -210,3 +213,4 @@ def init_path(state, ind, attrs, p, strike):
     ind[IND_WORLD] = best_a + p[WORLD_GAP]
     ind[IND_BREAKTHROUGH] = 0.0
     ind[IND_STRIKE] = strike
+    ind[IND_RD0] = rd0

@@ -24,6 +24,7 @@ from resonance.kernels.firms import (
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
+    IND_RD0,
     IND_STRIKE,
     IND_TFP0,
     IND_TRUST,
@@ -50,9 +51,14 @@ from resonance.kernels.registry import (
     CHOKE_PROB,
     CHOKE_SEVERITY,
     COMPETITIVENESS,
+    CONVERSION_CEILING,
     CONVERSION_LAG,
     CONVERTED,
     COOP,
+    COST_CONVERSIONS,
+    COST_FAILURES,
+    COST_FLAT,
+    COST_RD_SPENDING,
     DATA,
     DATA0,
     DATA_SHARING,
@@ -111,9 +117,9 @@ from resonance.kernels.registry import (
     M_INDUSTRY,
     M_NEW_PARADIGM,
     M_NEW_QUALITY,
+    M_POLICY_COST,
     M_TECH,
     M_TFP,
-    M_TRADITIONAL,
     N_METRICS,
     N_STATE,
     NETWORK,
@@ -465,8 +471,12 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
 
     # Valley of death.
     waiting = pipeline > 0.0
-    rate = P(LAMBDA0) * (1.0 + P(COOP)) * (1.0 - damp) * st[CONVERSION_LAG]
-    conv = waiting & (u_conv < rate)
+    # Hazards compose as rates (MODEL.md §10): p = 1 - exp(-λ Π multipliers); the
+    # undelayed hazard saturates at its ceiling.
+    undelayed = P(LAMBDA0) * (1.0 + P(COOP)) * (1.0 - damp)
+    ceiling = P(CONVERSION_CEILING)
+    rate = ceiling * (1.0 - np.exp(-undelayed / ceiling)) * st[CONVERSION_LAG]
+    conv = waiting & (u_conv < 1.0 - np.exp(-rate))
     decays = waiting & ~conv
     conv_den = np.where(waiting, share, 0.0).sum(axis=1)
     conv_num = np.where(conv, share, 0.0).sum(axis=1)
@@ -482,11 +492,8 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     debt_service = debt / P(Z_TAU)
 
     # Breakthroughs: sizes drawn only for the firms that broke through.
-    p_d = (
-        (1.0 - np.exp(-P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd))
-        * st[RISK_GATE]
-        * talent_gap
-        * synergy
+    p_d = 1.0 - np.exp(
+        -P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd * st[RISK_GATE] * talent_gap * synergy
     )
     broke = u_break < p_d
     s_idx, i_idx = np.nonzero(broke)
@@ -541,9 +548,10 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     regime = (np.minimum(u_t, np.minimum(u_f, u_i)) >= P(THRESHOLD)).astype(np.float64)
     kept = np.where(bound > 0.0, st[KEEP], 1.0)
     loss = 1.0 - kept
-    e_trad = (gain_s - debt_service) / rd_div * (1.0 - damp) * kept
-    e = e_trad * (1.0 + P(RESONANCE) * d * regime)
-    st[EFFICIENCY] = e
+    rd0 = ind[IND_RD0][:, None]
+    e = (gain_s - debt_service) * kept / rd0  # net gain per unit of starting R&D intensity
+    signal = e * (1.0 - damp) * (1.0 + P(RESONANCE) * d * regime)  # reinvestment only
+    st[EFFICIENCY] = signal
     st[CONVERTED] = conv
     st[BROKE_THROUGH] = broke
 
@@ -556,10 +564,9 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     st[BOUND] = bound
     comp = np.exp(st[LOG_TFP]) / (1.0 + debt)
     st[COMPETITIVENESS] = comp
-    mean_eff = (share * e).sum(axis=1, keepdims=True)
+    mean_signal = (share * signal).sum(axis=1, keepdims=True)
     mean_comp = (share * comp).sum(axis=1, keepdims=True)
-    out[:, M_EFFICIENCY] = mean_eff[:, 0]
-    out[:, M_TRADITIONAL] = (share * e_trad).sum(axis=1)
+    out[:, M_EFFICIENCY] = QUARTERS_PER_YEAR * (share * e).sum(axis=1)
     out[:, M_TECH] = u_t.mean(axis=1)
     out[:, M_FACTOR] = u_f.mean(axis=1)
     out[:, M_INDUSTRY] = u_i.mean(axis=1)
@@ -575,7 +582,15 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     out[:, M_CHOKE_LOSS] = (share * loss).sum(axis=1)
 
     # Reinvestment and replicator selection.
-    rd[:] = np.clip(rd + P(ETA_RE) * (e - mean_eff) * rd, P(RD_MIN), P(RD_MAX))
+    rd_spending = (share * rd).sum(axis=1) / ind[IND_RD0]
+    failures = conv_den - conv_num
+    out[:, M_POLICY_COST] = (
+        p[:, 0, COST_FLAT]
+        + p[:, 0, COST_RD_SPENDING] * rd_spending
+        + p[:, 0, COST_FAILURES] * failures
+        + p[:, 0, COST_CONVERSIONS] * conv_num
+    )
+    rd[:] = np.clip(rd + P(ETA_RE) * (signal - mean_signal) * rd, P(RD_MIN), P(RD_MAX))
     with np.errstate(divide="ignore", invalid="ignore"):
         share[:] = np.where(
             mean_comp > 0.0, share * (1.0 + P(CHI) * (comp - mean_comp) / mean_comp), share
@@ -652,6 +667,7 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
         ind[IND_WORLD] = attrs[rng.ATTR_A0].max(axis=1) + p[:, 0, WORLD_GAP]
         ind[IND_BREAKTHROUGH] = 0.0
         ind[IND_STRIKE] = strikes
+        ind[IND_RD0] = (attrs[rng.ATTR_SIZE] * attrs[rng.ATTR_RD0]).sum(axis=1)
         for t in range(n_quarters):
             _quarter(st, ind, p, fp, draws, scen, t, out[:, path, t])
     return out

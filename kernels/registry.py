@@ -133,9 +133,11 @@ _PARAMETERS = (
     E("w_k", "1", (0.0, INF), "capital weight", "Weight of patient capital in U_F."),
     E("b_f", "1", (-50.0, 50.0), "factor bias", "Offset of the factor-allocation logistic."),
     E("resonance", "1", (0.0, INF), "resonance multiplier",
-      "Efficiency premium of full coordination in the new-quality regime (S0 §2.3)."),
-    E("rd_eps", "1", (1e-06, 1.0), "R&D floor in ratios",
-      "Smallest R&D intensity used as a divisor."),
+      "Premium of full coordination in the new-quality regime on the reinvestment signal: "
+      "a firm whose every dimension clears the threshold draws R&D in proportion to "
+      "(1 + resonance D) (S0 §2 intro, §2.3); not part of reported efficiency."),
+    E("rd_eps", "1", (1e-06, 1.0), "R&D floor of U_T",
+      "Smallest R&D intensity used as the divisor of technology efficiency U_T."),
     E("eta_re", "1", (0.0, 1.0), "reinvestment rate",
       "Response of R&D intensity to relative efficiency (positive loop)."),
     E("rd_min", "1", (1e-06, 1.0), "lowest R&D intensity", "Lower clip of R&D intensity."),
@@ -184,6 +186,10 @@ _PARAMETERS = (
     E("synergy", "1", (0.0, INF), "cross-field synergy",
       "σ_syn: the disruptive hazard is multiplied by 1 + σ_syn x last quarter's industry "
       "breakthrough rate (S4 §3.2)."),
+    E("conversion_ceiling", "1/quarter", (1e-09, INF), "conversion hazard ceiling",
+      "λ_max: the undelayed conversion hazard λ0 (1 + coop)(1 - damp) saturates at it, "
+      "λ_max (1 - exp(-λ / λ_max)): crossing the valley of death takes time however much "
+      "support it gets (1/quarter: a 90-day minimum viable product, S0 §5.3); MODEL.md §10."),
 )
 
 PARAMETERS: tuple[str, ...] = tuple(e.name for e in _PARAMETERS)
@@ -198,8 +204,20 @@ PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
     W_D, W_H, W_K, B_F, RESONANCE, RD_EPS, ETA_RE, RD_MIN, RD_MAX, CHI, EXIT_SHARE,
     EXIT_HAZARD, ENTRANT_GAP, ENTRANT_SHARE, PROD_RHO, PROD_SD, WORLD_GROWTH, WORLD_GAP,
     WORLD_LEARNING, OPENNESS, CHOKE_PROB, CHOKE_SEVERITY, DEPENDENCE, TALENT_STAR, SYNERGY,
+    CONVERSION_CEILING,
 ) = range(len(PARAMETERS))
 N_PARAMETERS = len(PARAMETERS)
+# The policy cost coefficients of a path (MODEL.md §10; flows/costs.py computes them from
+# the costs file and the path's lever changes): columns N_PARAMETERS.. of the kernel's
+# parameter vector, after the model's parameters. Each is a share of the industry's R&D
+# spending per year, paid flat or per unit of an activity the kernel tracks (ACTIVITIES);
+# a path without levers has all four exactly 0, and so a policy_cost of exactly 0.
+ACTIVITIES: tuple[str, ...] = ("rd_spending", "failures", "conversions")
+COST_COEFFICIENTS: tuple[str, ...] = ("cost_flat", *(f"cost_per_{a}" for a in ACTIVITIES))
+COST_FLAT, COST_RD_SPENDING, COST_FAILURES, COST_CONVERSIONS = range(
+    N_PARAMETERS, N_PARAMETERS + len(COST_COEFFICIENTS)
+)
+N_INPUTS = N_PARAMETERS + len(COST_COEFFICIENTS)  # length of the kernel's parameter vector
 # Parameters of the world's events: every path of a scenario must see the same event
 # (common random numbers), so a path file may not lever them (flows/paths.py).
 WORLD_EVENT: tuple[str, ...] = ("choke_prob", "choke_severity")
@@ -324,11 +342,13 @@ N_SNAPSHOT = len(SNAPSHOT)
 # Outcome metrics (MODEL.md §6): out[s, p, t, m], one value per scenario, path, quarter.
 # --------------------------------------------------------------------------------------
 _METRICS = (
-    E("innovation_efficiency", "1", "innovation efficiency",
-      "Share-weighted mean of E: net technology gain per unit of R&D intensity, multiplied by "
-      "the resonance premium and the institutional damper (S0 §1.2.2)."),
-    E("traditional_efficiency", "1", "traditional innovation efficiency",
-      "Share-weighted mean of E without the resonance premium: E0 * (1 - damp)."),
+    E("innovation_efficiency", "1/year", "innovation efficiency",
+      "Net technology gain per year (log-technology points: the smoothed gain of the firms' "
+      "technology less their transition-debt service and the chokepoint's loss, "
+      "share-weighted) per unit of the industry's R&D intensity before the first quarter "
+      "(the same on every path). 0.35 means: each percent of revenue the industry spent on "
+      "R&D at the start buys 0.35 % of technology a year. No premium, damper or per-firm "
+      "floor: a path raises it only by raising technology (docs/model.md §3)."),
     E("tech_efficiency", "1", "technological-revolution efficiency",
       "Mean of U_T over firms (S0 §1.2.2 (1))."),
     E("factor_efficiency", "1", "factor-allocation efficiency",
@@ -360,12 +380,17 @@ _METRICS = (
       "Share-weighted mean share of efficiency (and of TFP) lost to the key-technology "
       "chokepoint, s_c min(1, dependence dep_i) over the firms it still binds (S4 §5.2); 0 "
       "before it strikes and in scenarios where it does not."),
+    E("policy_cost", "1/year", "policy cost",
+      "Public cost of the path's levers per year, as a share of the industry's R&D spending "
+      "(0.10 = a tenth of what the firms spend on R&D): flat costs plus costs paid per unit "
+      "of R&D spending, failures and conversions (configs/costs.yaml; MODEL.md §10). "
+      "Exactly 0 on a path without levers."),
 )
 METRICS: tuple[str, ...] = tuple(e.name for e in _METRICS)
 METRIC_INFO: dict[str, Entry] = {e.name: e for e in _METRICS}
 (
-    M_EFFICIENCY, M_TRADITIONAL, M_TECH, M_FACTOR, M_INDUSTRY, M_COUPLING, M_COORDINATION,
+    M_EFFICIENCY, M_TECH, M_FACTOR, M_INDUSTRY, M_COUPLING, M_COORDINATION,
     M_COUPLING_CORR, M_COORDINATION_CORR, M_NEW_QUALITY, M_NEW_PARADIGM, M_BREAKTHROUGH,
-    M_CONVERSION, M_GAP, M_TFP, M_DATA, M_CHOKE_LOSS,
+    M_CONVERSION, M_GAP, M_TFP, M_DATA, M_CHOKE_LOSS, M_POLICY_COST,
 ) = range(len(METRICS))
 N_METRICS = len(METRICS)

@@ -39,6 +39,7 @@ from resonance.kernels.registry import (
     LOCK_A,
     LOCK_B,
     LOG_TFP,
+    N_INPUTS,
     N_METRICS,
     N_SNAPSHOT,
     N_STATE,
@@ -100,7 +101,8 @@ def record_quarter(snap_year, state, jump_size, jump_scale, quarter_of_year):
 def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out, snap, F):
     """Run a chunk into ``out`` (and ``snap``).
 
-    params:       float64 (s, p, N_PARAMETERS): each scenario's parameters under each path.
+    params:       float64 (s, p, N_INPUTS): each scenario's parameters under each path, then
+                  the path's cost coefficients (registry.COST_COEFFICIENTS).
     firm_params:  float64 (N_FIRM_PARAMETERS,): firm distributions and jump shapes.
     tables:       dtype F (7, knots + 1): ``quantile_tables`` (sizes and Beta attributes).
     scenario_ids: int64 (s,): global scenario indices (the RNG counter).
@@ -210,8 +212,11 @@ def simulate(
     """
     F = float_type(precision)
     params = np.ascontiguousarray(params, dtype=np.float64)
-    if params.ndim != 3:
-        raise ValueError(f"params must have dims (scenario, path, parameter), got {params.shape}")
+    if params.ndim != 3 or params.shape[2] != N_INPUTS:
+        raise ValueError(
+            f"params must have dims (scenario, path, N_INPUTS = {N_INPUTS}): the model's "
+            f"parameters then the cost coefficients; got {params.shape}"
+        )
     out = np.empty((params.shape[0], params.shape[1], n_quarters, N_METRICS))
     k = min(max(int(snapshots), 0), params.shape[0])
     snap = np.zeros(
@@ -235,7 +240,7 @@ def simulate(
 def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, history, jumps, F):
     """One scenario and path with per-firm traces, for mechanism tests and diagnostics.
 
-    params: float64 (N_PARAMETERS,); out: (t, m); history: (t, N_STATE, i), the firm state
+    params: float64 (N_INPUTS,); out: (t, m); history: (t, N_STATE, i), the firm state
     after each quarter; jumps: (t, i), each quarter's breakthrough sizes before scaling.
     ``entered`` in the history is 1 only in the quarter of the entry.
     """

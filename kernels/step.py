@@ -32,6 +32,7 @@ from resonance.kernels.firms import (
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
+    IND_RD0,
     IND_STRIKE,
     IND_TFP0,
     IND_TRUST,
@@ -53,9 +54,14 @@ from resonance.kernels.registry import (
     CHI,
     CHOKE_SEVERITY,
     COMPETITIVENESS,
+    CONVERSION_CEILING,
     CONVERSION_LAG,
     CONVERTED,
     COOP,
+    COST_CONVERSIONS,
+    COST_FAILURES,
+    COST_FLAT,
+    COST_RD_SPENDING,
     DATA,
     DATA_SHARING,
     DEBT,
@@ -101,9 +107,9 @@ from resonance.kernels.registry import (
     M_INDUSTRY,
     M_NEW_PARADIGM,
     M_NEW_QUALITY,
+    M_POLICY_COST,
     M_TECH,
     M_TFP,
-    M_TRADITIONAL,
     NETWORK,
     NU,
     OPENNESS,
@@ -198,7 +204,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     draws:  scratch for the quarter's (shock, jump size, step size, productivity
             innovation, exit uniform, world-learning uniform), shape (6, firms), F.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
-    p:      model parameters of this scenario and path, shape (N_PARAMETERS,), float64.
+    p:      model parameters of this scenario and path, then its cost coefficients,
+            shape (N_INPUTS,), float64.
     fp:     firm-distribution parameters, shape (N_FIRM_PARAMETERS,), float64.
     tables: quantile tables (``simulate.quantile_tables``), shape (7, knots + 1), dtype F.
     k0, k1: Philox key (``rng.split_seed``); scenario: global scenario index; t: quarter.
@@ -273,7 +280,12 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     one = F(1.0)
     n_f = F(n)
     frontier_f = F(frontier)
-    conv_rate = F(p[LAMBDA0] * (1.0 + p[COOP]) * (1.0 - damp))
+    # Hazards compose as rates (MODEL.md §10): p = 1 - exp(-λ Π multipliers), which no
+    # stack of levers can push past 1; and the undelayed conversion hazard saturates at
+    # its ceiling λ_max (a conversion takes time whatever the support). Negated:
+    undelayed = p[LAMBDA0] * (1.0 + p[COOP]) * (1.0 - damp)
+    ceiling = p[CONVERSION_CEILING]
+    neg_conv_rate = F(-ceiling * (1.0 - math.exp(-undelayed / ceiling)))
     lock_w = F(p[LOCK_W])
     z_cost = F(p[Z_COST])
     delta_p = F(p[DELTA_P])
@@ -314,6 +326,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     b_f = F(p[B_F])
     threshold = F(p[THRESHOLD])
     undamped = F(1.0 - damp)
+    per_rd0 = F(1.0 / ind[IND_RD0])  # the industry's R&D intensity at t = 0, every path's
     resonance = F(p[RESONANCE])
     shock_vol = F(p[SHOCK_VOL])
     prod_rho = F(p[PROD_RHO])
@@ -336,7 +349,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         step_size[i] = rng.beta_quantile(tables[rng.TABLE_STEP], step_size[i], F)
 
     s_eff = zero
-    s_trad = zero
+    s_signal = zero
     s_ut = zero
     s_uf = zero
     s_ui = zero
@@ -383,10 +396,10 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
         # Valley of death: a waiting pipeline converts or decays (S0 §4.1 (2), §5.1).
         waiting = pipe > zero
-        rate = conv_rate * lag_i
-        hit = waiting & (u_conv < rate)
+        p_conv = one - vmath.exp(neg_conv_rate * lag_i)
+        hit = waiting & (u_conv < p_conv)
         conv = one if hit else zero
-        decay = delta_p * pipe if waiting & (u_conv >= rate) else zero
+        decay = delta_p * pipe if waiting & (u_conv >= p_conv) else zero
         conv_den += share_i if waiting else zero
         conv_num += share_i if hit else zero
         adoption_i += pipe * (one - lock_i * lock_w) if hit else zero
@@ -403,7 +416,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
         # Disruptive breakthrough, gated by risk tolerance (S0 §3.1 path 1, §4.1 (3)),
         # the talent gap and the synergy of last quarter's breakthroughs (S4 §3.2).
-        p_d = (one - vmath.exp(rate_d * revenue_rd)) * gate_i * talent_gap * synergy_f
+        p_d = one - vmath.exp(rate_d * revenue_rd * gate_i * talent_gap * synergy_f)
         bt = u_break < p_d
         pipe += jump_scale * jump_size[i] if bt else zero
 
@@ -444,12 +457,14 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         d = math.sqrt(c * total)
         regime = one if min(u_t, min(u_f, u_i)) >= threshold else zero  # threshold effect
 
-        # Innovation efficiency: net gain per unit R&D, resonance premium, damper; a firm
-        # the chokepoint binds loses s_c min(1, dependence dep_i) of it (S4 §5.2).
-        # (keep_i = 1 - s_c min(1, dependence dep_i), cached by reset_firm)
+        # Innovation efficiency (docs/model.md §3): the net technology gain per quarter
+        # per unit of the industry's starting R&D intensity; a firm the chokepoint binds
+        # loses s_c min(1, dependence dep_i) of it (S4 §5.2; keep_i cached by reset_firm).
+        # The reinvestment signal adds the damper and the resonance premium (S0 §2.3) to
+        # it: they steer R&D between firms, but are no part of the reported efficiency.
         kept = keep_i if bound_i > zero else one
-        e_trad = (gain_i - debt_i * per_z_tau) * per_rd * undamped * kept
-        e = e_trad * (one + resonance * d * regime)
+        e = (gain_i - debt_i * per_z_tau) * kept * per_rd0
+        signal = e * undamped * (one + resonance * d * regime)
 
         # Idiosyncratic productivity (deviation 8): a persistent AR(1) part ω and the
         # quarter's transitory shock ε on top of technology make the firm's log TFP.
@@ -473,7 +488,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         gain_s[i] = gain_i
         productivity[i] = omega_i
         log_tfp[i] = log_tfp_i
-        efficiency[i] = e
+        efficiency[i] = signal
         converted[i] = conv
         broke[i] = one if bt else zero
         comp[i] = comp_i
@@ -481,7 +496,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
         s_comp += share_i * comp_i
         s_eff += share_i * e
-        s_trad += share_i * e_trad
+        s_signal += share_i * signal
         s_ut += u_t
         s_uf += u_f
         s_ui += u_i
@@ -495,15 +510,17 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         s_data += data_i
 
     # Reinvestment (positive loop) and replicator selection (S0 §2.4 (3), S2 §4.2).
-    mean_eff = s_eff  # shares sum to 1
+    mean_signal = s_signal  # shares sum to 1
     eta_re = F(p[ETA_RE])
     rd_min = F(p[RD_MIN])
     rd_max = F(p[RD_MAX])
     pull = F(p[CHI]) / s_comp if s_comp > zero else zero
     total_share = zero
     s_loss = zero
+    s_rd = zero
     for i in range(n):
-        rd[i] = min(rd_max, max(rd_min, rd[i] + eta_re * (efficiency[i] - mean_eff) * rd[i]))
+        s_rd += share[i] * rd[i]  # the quarter's R&D spending per unit of revenue
+        rd[i] = min(rd_max, max(rd_min, rd[i] + eta_re * (efficiency[i] - mean_signal) * rd[i]))
         # The chokepoint's loss, summed here rather than in the firm loop: a seventeenth
         # running sum there cost 15 % of the kernel's speed (measured on the Intel VM,
         # 19.8 vs 23.1 M firm-steps/s per thread; the vectorised loop is that sensitive).
@@ -562,8 +579,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     ind[IND_WORLD] = world
     ind[IND_BREAKTHROUGH] = s_bt / n
 
-    out[M_EFFICIENCY] = mean_eff
-    out[M_TRADITIONAL] = s_trad
+    out[M_EFFICIENCY] = QUARTERS_PER_YEAR * s_eff
     out[M_TECH] = s_ut / n
     out[M_FACTOR] = s_uf / n
     out[M_INDUSTRY] = s_ui / n
@@ -579,3 +595,13 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     out[M_TFP] = tfp / ind[IND_TFP0]
     out[M_DATA] = s_data / n
     out[M_CHOKE_LOSS] = s_loss
+    # The path's policy cost (MODEL.md §10): flat, and per unit of the activities the
+    # levers pay for (R&D spending against its level at t = 0; the revenue shares of firms
+    # whose breakthrough waits in the valley without converting, and that convert). All
+    # four coefficients are exactly 0 on a path without levers, and so is the cost.
+    out[M_POLICY_COST] = (
+        p[COST_FLAT]
+        + p[COST_RD_SPENDING] * (s_rd * per_rd0)
+        + p[COST_FAILURES] * (conv_den - conv_num)
+        + p[COST_CONVERSIONS] * conv_num
+    )

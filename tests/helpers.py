@@ -23,7 +23,7 @@ def small_config(scenarios=8, firms=40, quarters=24, **overrides):
 
 def write_config(tmp_path: Path, mutate, name: str = "config.yaml") -> Path:
     """The default config changed by ``mutate(raw_dict)``, written to ``tmp_path`` beside a
-    copy of the path files it names."""
+    copy of the path files and the costs file it names."""
     import yaml
 
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
@@ -31,6 +31,7 @@ def write_config(tmp_path: Path, mutate, name: str = "config.yaml") -> Path:
     (tmp_path / "paths").mkdir(exist_ok=True)
     for f in (ROOT / "configs" / "paths").glob("*.yaml"):
         (tmp_path / "paths" / f.name).write_text(f.read_text())
+    (tmp_path / "costs.yaml").write_text((ROOT / "configs" / "costs.yaml").read_text())
     file = tmp_path / name
     file.write_text(yaml.safe_dump(raw))
     return file
@@ -82,5 +83,8 @@ def path_index(config, name: str) -> int:
 
 
 def nominal_params(config) -> np.ndarray:
-    """The nominal parameter vector (uncertain ones at mid-range), float64 (k,)."""
-    return config.nominal.copy()
+    """The kernel's parameter vector at the nominal values (uncertain ones at mid-range)
+    and without policy cost, float64 (N_INPUTS,)."""
+    from resonance.kernels.registry import COST_COEFFICIENTS
+
+    return np.concatenate([config.nominal, np.zeros(len(COST_COEFFICIENTS))])

@@ -1,10 +1,13 @@
-"""Calibration: score a config on the stylized facts (MODEL.md §8) and the calibration
-targets (MODEL.md §4, "Calibration"), and search a few parameters for the best score.
+"""Calibration: score a config's baseline on the stylized facts (MODEL.md §8) and the
+calibration target (MODEL.md §4, "Calibration"), and search a few parameters for the best
+score.
 
-``evaluate(config)`` simulates the config's sample once (every path, yearly firm
-snapshots of every scenario) and returns one row of numbers: each baseline fact, every
-path's TFP growth, the targets, and ``score``, the total distance of the facts and
-targets from their ranges (0 when everything is in range, see :func:`score`).
+Calibration looks at the baseline only (MODEL.md §10): how the policy paths rank is what
+the service exists to find out, so no path enters the score, and :func:`evaluate` does not
+even simulate them. ``evaluate(config)`` simulates the config's sample of the baseline
+once (yearly firm snapshots of every scenario) and returns one row of numbers: each fact,
+the target, and ``score``, the total distance of the facts and the target from their
+ranges (0 when everything is in range, see :func:`measure`).
 
 ``search(spec)`` draws candidates of the parameters a calibration file names
 (``configs/calibration.yaml``) from a scrambled Sobol design (scipy.stats.qmc), evaluates
@@ -24,24 +27,14 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+import yaml
 
 from resonance.flows.analysis import facts as stylized
 from resonance.flows.errors import ConfigError
 from resonance.flows.files import read_yaml_text
 
-# The dimension each single path is meant to move, and which way (MODEL.md §7, property 8).
-TARGETS = {
-    "technological_transition": ("breakthrough_rate", +1),
-    "factor_reset": ("factor_efficiency", +1),
-    "organizational_reconstruction": ("conversion_rate", +1),
-    "ecological_coordination": ("industry_efficiency", +1),
-    "digital_empowerment": ("factor_efficiency", +1),
-    "policy_coordination": ("institutional_gap", -1),
-    "independent_innovation": ("chokepoint_loss", -1),
-    "international_cooperation": ("tech_efficiency", +1),
-}
 PARADIGM_RANGE = (0.2, 0.6)  # baseline median new_paradigm_share after the horizon
-COMBINED = "all_paths"  # the path that must beat every single path on efficiency
+BASELINE = "baseline"  # the one path calibration sees
 # Weight of the distance from the middle of each fact's range inside it: a small pull to
 # the centre, so that of two in-range candidates the one with margins ranks first.
 CENTRE_WEIGHT = 0.05
@@ -67,14 +60,19 @@ def _off_centre(value: float, low: float, high: float) -> float:
 
 
 def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> dict[str, float]:
-    """Facts and targets of one sample: outcomes float64 (s, p, t, m) and its snapshots
-    (scenario, path, year, firm) -> a flat dict of numbers (see the module docstring)."""
+    """Facts and target of one sample's baseline: outcomes float64 (s, p, t, m) and its
+    snapshots (scenario, path, year, firm) -> a flat dict of numbers (see the module
+    docstring). Only the baseline's slices are read: any other path's values cannot
+    change a number of the row."""
     from resonance.kernels.registry import METRICS
 
-    if "baseline" not in paths:
+    if BASELINE not in paths:
         raise ConfigError("paths", f"{paths}", "calibration needs the baseline path")
+    b = paths.index(BASELINE)
+    outcomes = outcomes[:, b : b + 1]
+    snapshots = snapshots.sel(path=[BASELINE])
     per_scenario = stylized.scenario_facts(snapshots)
-    table = stylized.summarise(per_scenario, "baseline")
+    table = stylized.summarise(per_scenario, BASELINE)
     row: dict[str, float] = {}
     distance = 0.0
     centre = 0.0
@@ -91,52 +89,33 @@ def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> di
     row["growth_kurtosis_first"] = float(by_year[0])
     row["growth_kurtosis_last"] = float(by_year[-1])
     distance += float(np.mean([_outside(v, kurt.low, kurt.high) > 0 for v in by_year]))
-    growth = {p: float(table["median"].sel(fact="tfp_growth", path=p)) for p in paths}
-    for p, g in growth.items():
-        row[f"tfp_growth[{p}]"] = g
-        distance += _outside(g, -math.inf, stylized.MAX_PATH_TFP_GROWTH) if p != "baseline" else 0
-    if COMBINED in paths:  # all_paths grows fastest, with a margin below the ceiling
-        best_single = max(g for p, g in growth.items() if p != COMBINED)
-        distance += max(0.0, best_single - growth[COMBINED]) / stylized.MAX_PATH_TFP_GROWTH
-        centre += _off_centre(growth[COMBINED], 0.0, stylized.MAX_PATH_TFP_GROWTH)
-
-    final = outcomes[:, :, -1, :]  # (s, p, m) at the horizon
-    b = paths.index("baseline")
-    paradigm = float(np.median(final[:, b, METRICS.index("new_paradigm_share")]))
+    final = outcomes[:, 0, -1, :]  # (s, m): the baseline at the horizon
+    paradigm = float(np.median(final[:, METRICS.index("new_paradigm_share")]))
     row["new_paradigm_share"] = paradigm
     for metric in ("new_quality_share", "tech_efficiency", "innovation_efficiency"):
-        row[metric] = float(np.median(final[:, b, METRICS.index(metric)]))  # reported only
+        row[metric] = float(np.median(final[:, METRICS.index(metric)]))  # reported only
     distance += _outside(paradigm, *PARADIGM_RANGE)
-    moved = 0
-    for path, (metric, sign) in TARGETS.items():
-        if path in paths:
-            m = METRICS.index(metric)
-            diff = sign * (outcomes[:, paths.index(path), :, m] - outcomes[:, b, :, m]).mean()
-            row[f"moves[{path}]"] = float(diff)
-            moved += diff > 0
-            distance += 0.0 if diff > 0 else 1.0
-    if COMBINED in paths:
-        e = METRICS.index("innovation_efficiency")
-        medians = {p: float(np.median(final[:, k, e])) for k, p in enumerate(paths)}
-        lead = medians[COMBINED] - max(v for p, v in medians.items() if p not in (COMBINED,))
-        row["efficiency_lead"] = lead  # all_paths over the best other path, median
-        distance += 0.0 if lead > 0 else 1.0
     row["misses"] = distance
     row["score"] = distance + CENTRE_WEIGHT * centre
     return row
 
 
 def evaluate(config) -> dict[str, float]:
-    """Simulate ``config``'s scenarios once (every path, every firm kept yearly) in this
-    process and :func:`measure` them."""
+    """Simulate ``config``'s scenarios once on the baseline alone (every firm kept
+    yearly) in this process and :func:`measure` them. The config's other paths are not
+    run: the score cannot depend on them."""
     from resonance.flows.analysis.facts import snapshots_dataset
+    from resonance.flows.config import config_from_mapping
     from resonance.flows.engine.plan import make_plan
 
-    plan = make_plan(config)
-    job = dataclasses.replace(plan.job, snapshots=config.n_scenarios)
-    outcomes, snap = job.simulate(0, config.n_scenarios)
-    paths = list(config.path_names)
-    return measure(outcomes, snapshots_dataset(snap, paths), paths)
+    if BASELINE not in config.path_names:
+        raise ConfigError("paths", f"{config.path_names}", "calibration needs the baseline path")
+    alone = config_from_mapping(
+        yaml.safe_load(config.canonical), config.text, config.source, {"paths": [BASELINE]}
+    )
+    job = dataclasses.replace(make_plan(alone).job, snapshots=alone.n_scenarios)
+    outcomes, snap = job.simulate(0, alone.n_scenarios)
+    return measure(outcomes, snapshots_dataset(snap, [BASELINE]), [BASELINE])
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,19 @@ def lever_coords(config: RunConfig) -> dict:
     policy's value, NaN on the paths of other files."""
     out = {}
     for key, values in config.lever_coords.items():
+        if key == "budget_intensity":  # flows/budget.py
+            out[key] = xr.Variable(
+                "path",
+                values,
+                {
+                    "long_name": "budget intensity",
+                    "units": "1",
+                    "description": "The factor t every lever change of the path is scaled "
+                    "by so that its mean policy cost equals its budget (1: the levers as "
+                    "written; flows/budget.py).",
+                },
+            )
+            continue
         lever, parameter = next(
             (lv, key[len(f"lever_{lv}_") :]) for lv in LEVER_WORDS if key.startswith(f"lever_{lv}_")
         )

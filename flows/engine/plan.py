@@ -14,6 +14,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from resonance.flows.config import RunConfig
+from resonance.flows.costs import CostTable
 from resonance.flows.engine.layout import time_coordinate
 from resonance.flows.paths import LeverArrays
 from resonance.kernels import load
@@ -125,17 +126,26 @@ def _whole_design(sampler: str, seed: int, n: int, names: tuple[str, ...]) -> np
 
 
 def scenario_params(
-    nominal: np.ndarray, levers: LeverArrays, uncertain_index: np.ndarray, theta: np.ndarray
+    nominal: np.ndarray,
+    levers: LeverArrays,
+    uncertain_index: np.ndarray,
+    theta: np.ndarray,
+    costs: CostTable,
+    seed: int,
+    ids: np.ndarray,
 ) -> np.ndarray:
-    """Parameters of scenarios with world parameters theta (s, d) under every path.
+    """The kernel's parameter vectors of scenarios with world parameters theta (s, d)
+    under every path: the model's parameters, then the path's cost coefficients.
 
     nominal: (k,) fixed values; uncertain_index: int64 (d,), the columns theta fills;
-    returns float64 (s, p, k). Cheap, so tasks compute it where they run instead of
-    shipping (s, p, k) arrays around.
+    costs, seed, ids: the costs table, the run seed and the scenarios' RNG counters (int64
+    (s,), for uncertain costs). Returns float64 (s, p, N_INPUTS). Cheap, so tasks compute
+    it where they run instead of shipping (s, p, k) arrays around.
     """
     base = np.repeat(nominal[None, :], theta.shape[0], axis=0)
     base[:, uncertain_index] = theta
-    return levers.apply(base)
+    levered = levers.apply(base)
+    return np.concatenate([levered, costs.coefficients(base, levered, seed, ids)], axis=2)
 
 
 def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) -> dict:
@@ -185,6 +195,7 @@ class ChunkJob:
     nominal: np.ndarray  # float64 (k,)
     uncertain_index: np.ndarray  # int64 (d,)
     levers: LeverArrays
+    costs: CostTable
     firm_params: np.ndarray  # float64 (N_FIRM_PARAMETERS,)
     seed: int
     n_firms: int
@@ -200,6 +211,7 @@ class ChunkJob:
             config.nominal,
             config.uncertain_index,
             config.levers,
+            config.costs,
             config.firm_vector,
             config.seed,
             config.n_firms,
@@ -210,19 +222,23 @@ class ChunkJob:
             config.n_snapshots,
         )
 
-    def params(self, theta: np.ndarray) -> np.ndarray:
-        """float64 (s, p, k) parameters of scenarios with world parameters theta (s, d)."""
-        return scenario_params(self.nominal, self.levers, self.uncertain_index, theta)
+    def params(self, theta: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """float64 (s, p, N_INPUTS) kernel parameters of scenarios with world parameters
+        theta (s, d) and RNG counters ids (int64 (s,))."""
+        return scenario_params(
+            self.nominal, self.levers, self.uncertain_index, theta, self.costs, self.seed, ids
+        )
 
     def simulate(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Scenarios [start, stop) from the Numba kernel: outcomes float64 (s, p, t, m), and
         the firm snapshots float32 (k, p, y, v, i) of those among the run's first K
         scenarios (None when there are none)."""
         k = max(0, min(stop, self.snapshots) - start)
+        ids = draw_ids(self.design.sampler, start, stop, self.saltelli_multiple)
         result = load().simulate(
-            self.params(self.design.theta(start, stop)),
+            self.params(self.design.theta(start, stop), ids),
             self.firm_params,
-            draw_ids(self.design.sampler, start, stop, self.saltelli_multiple),
+            ids,
             np.uint64(self.seed),
             self.n_firms,
             self.n_quarters,
@@ -235,10 +251,11 @@ class ChunkJob:
         """Load (or, with a cold cache, compile) the kernel of this job's precision in this
         process: one scenario of two firms for one quarter, at the nominal parameters."""
         theta = self.nominal[self.uncertain_index][None, :]
+        ids = np.zeros(1, dtype=np.int64)
         load().simulate(
-            self.params(theta),
+            self.params(theta, ids),
             self.firm_params,
-            np.zeros(1, dtype=np.int64),
+            ids,
             np.uint64(self.seed),
             2,
             1,
@@ -288,8 +305,11 @@ class Plan:
         return Design.of(self.config)
 
     def params(self, start: int, stop: int) -> np.ndarray:
-        """Parameters of scenarios [start, stop) under every path: float64 (s, p, k)."""
-        return self.job.params(self.design.theta(start, stop))
+        """Kernel parameters of scenarios [start, stop) under every path: float64
+        (s, p, N_INPUTS), the model's parameters then the cost coefficients."""
+        config = self.config
+        ids = draw_ids(config.sampler, start, stop, config.saltelli_multiple)
+        return self.job.params(self.design.theta(start, stop), ids)
 
     def simulate_chunk(self, start: int, stop: int) -> np.ndarray:
         """Outcomes of scenarios [start, stop): float64 (s, p, t, m)."""

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resonance.flows.analysis import calibrate
 from resonance.flows.analysis.recovery import event_time, remaining
 from resonance.flows.engine.plan import make_plan
 from resonance.kernels import reference
@@ -28,16 +27,26 @@ from resonance.kernels.registry import (
     CHOKE_SEVERITY,
     DATA,
     DATA0,
+    DEBT,
     DELTA_D,
+    ETA_RE,
+    EXIT_HAZARD,
+    EXIT_SHARE,
     FEEDBACK,
+    G_HALF,
+    GAIN,
     INST_LAG,
     INTEGRATION,
+    LAMBDA0,
+    METRIC_INFO,
     METRICS,
     N_METRICS,
     N_STATE,
     NETWORK,
     OPENNESS,
     R_CRIT,
+    RD,
+    RESONANCE,
     SHARE,
     SYNERGY,
     TALENT_STAR,
@@ -45,6 +54,7 @@ from resonance.kernels.registry import (
     WORLD_GAP,
     WORLD_GROWTH,
     WORLD_LEARNING,
+    Z_TAU,
 )
 from resonance.kernels.rng import chokepoint_quarters, split_seed
 from resonance.kernels.simulate import N_DRAWS, quantile_tables, simulate, trace
@@ -57,10 +67,10 @@ UNIT_METRICS = [
     if m
     not in (
         "innovation_efficiency",
-        "traditional_efficiency",
         "institutional_gap",
         "tfp",
         "data_stock",
+        "policy_cost",
     )
 ]
 
@@ -224,12 +234,12 @@ def test_neutral_path_reproduces_baseline(tmp_path):
 
 
 def test_threshold_of_one_leaves_only_the_traditional_form(config):
-    out = run_variants(config, [{THRESHOLD: 1.0}])[0]
-    assert (out[..., METRICS.index("new_quality_share")] == 0.0).all()
-    np.testing.assert_array_equal(
-        out[..., METRICS.index("innovation_efficiency")],
-        out[..., METRICS.index("traditional_efficiency")],
-    )
+    # The regime's only channel is the resonance premium of the reinvestment signal: at
+    # threshold 1 no firm is in it, so the premium's size no longer matters at all.
+    low, high = run_variants(config, [{THRESHOLD: 1.0}, {THRESHOLD: 1.0, RESONANCE: 5.0}])
+    assert (low[..., METRICS.index("new_quality_share")] == 0.0).all()
+    np.testing.assert_array_equal(low, high)
+    assert not np.array_equal(run_variants(config, [{RESONANCE: 5.0}])[0], low)
 
 
 # 5. Risk aversion paradox -----------------------------------------------------------------
@@ -280,8 +290,18 @@ def test_efficiency_dips_after_conversion_then_rises_above_its_old_level(config)
 
 # 8. Each path moves its own target dimension ----------------------------------------------
 
-# The intended dimension of each path: the calibration scores the same table.
-TARGETS = calibrate.TARGETS
+# The intended dimension of each path, and which way: a test of mechanisms only. No path
+# is a calibration target (MODEL.md §10): calibration looks at the baseline alone.
+TARGETS = {
+    "technological_transition": ("breakthrough_rate", +1),
+    "factor_reset": ("factor_efficiency", +1),
+    "organizational_reconstruction": ("conversion_rate", +1),
+    "ecological_coordination": ("industry_efficiency", +1),
+    "digital_empowerment": ("factor_efficiency", +1),
+    "policy_coordination": ("institutional_gap", -1),
+    "independent_innovation": ("chokepoint_loss", -1),
+    "international_cooperation": ("tech_efficiency", +1),
+}
 
 
 @pytest.mark.parametrize("path", list(TARGETS))
@@ -456,3 +476,62 @@ def test_talent_above_the_need_everywhere_changes_nothing(config):
     np.testing.assert_array_equal(ample, free)
     rate = METRICS.index("breakthrough_rate")
     assert short[..., rate].mean() < 0.5 * free[..., rate].mean()
+
+
+# 15. No saturation (MODEL.md §10) ---------------------------------------------------------
+
+RATES_AND_SHARES = [
+    m
+    for m in METRICS
+    if METRIC_INFO[m].units == "1/quarter" or METRIC_INFO[m].long_name.endswith("share")
+]
+
+
+@pytest.mark.slow
+def test_no_path_saturates_a_rate_or_share_on_the_default_config():
+    """Hazards compose as rates, so stacking every lever (all_paths) cannot push a rate
+    or share to its bound: no path's median at the horizon is within 0.02 of 0 or 1."""
+    assert {"conversion_rate", "breakthrough_rate", "new_paradigm_share"} <= set(
+        RATES_AND_SHARES
+    )
+    config = small_config(scenarios=64, firms=400)
+    out = make_plan(config).simulate()[:, :, -1, :]  # (s, p, m) at the horizon
+    for m in RATES_AND_SHARES:
+        medians = np.median(out[:, :, METRICS.index(m)], axis=0)
+        for p, median in enumerate(medians):
+            assert 0.02 < median < 0.98, (config.path_names[p], m, median)
+
+
+# 16. Innovation efficiency moves only with real outcomes (MODEL.md §10) --------------------
+
+
+def test_premium_and_damper_cannot_move_innovation_efficiency(config):
+    """Without reinvestment (eta_re = 0) and conversion (lambda0 = 0), the resonance
+    premium and the institutional damper touch no real outcome; then they must leave
+    innovation efficiency bit-identical too (under the old ratio definition both scaled
+    it directly)."""
+    still = {ETA_RE: 0.0, LAMBDA0: 0.0}
+    variants = run_variants(
+        config,
+        [still, {**still, RESONANCE: 10.0}, {**still, G_HALF: 1e-6}, {**still, G_HALF: 100.0}],
+    )
+    for other in variants[1:]:
+        np.testing.assert_array_equal(other, variants[0])
+
+
+def test_innovation_efficiency_is_the_net_gain_per_starting_rd(config):
+    """The metric is four quarters of the share-weighted net gain over the industry's R&D
+    intensity at t = 0, checked against a step-by-step recomputation (no exits, so that
+    no entrant resets a firm's state after the quarter's efficiency is taken)."""
+    params = nominal_params(config)
+    params[EXIT_HAZARD] = params[EXIT_SHARE] = 0.0
+    stepper = Stepper(config, params, 200, 2)
+    rd0 = float((stepper.state[SHARE] * stepper.state[RD]).sum())
+    for t in range(12):
+        share = stepper.state[SHARE].copy()
+        state = stepper.quarter(t)
+        net = state[GAIN] - state[DEBT] / params[Z_TAU]
+        expected = 4.0 * (share * net).sum() / rd0  # no chokepoint struck here
+        assert stepper.row[METRICS.index("innovation_efficiency")] == pytest.approx(
+            expected, rel=1e-12, abs=1e-15
+        )

@@ -45,7 +45,6 @@ SNAPSHOT_CONSTANTS = {
 }
 METRIC_CONSTANTS = {
     "M_EFFICIENCY": "innovation_efficiency",
-    "M_TRADITIONAL": "traditional_efficiency",
     "M_TECH": "tech_efficiency",
     "M_FACTOR": "factor_efficiency",
     "M_INDUSTRY": "industry_efficiency",
@@ -61,6 +60,7 @@ METRIC_CONSTANTS = {
     "M_TFP": "tfp",
     "M_DATA": "data_stock",
     "M_CHOKE_LOSS": "chokepoint_loss",
+    "M_POLICY_COST": "policy_cost",
 }
 
 
