@@ -60,6 +60,13 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sampler", choices=("mc", "lhs", "sobol", "saltelli"), help="scenario design")
     g.add_argument("--chunk", type=_positive, help="scenarios per task")
     g.add_argument("--out", help="store location (directory or fsspec URL)")
+    g.add_argument(
+        "--budget",
+        type=_positive_float,
+        metavar="X",
+        help="scale every path with levers to a mean policy cost of X a year (share of R&D "
+        "spending)",
+    )
 
 
 def _overrides(args) -> dict:
@@ -71,6 +78,7 @@ def _overrides(args) -> dict:
         "sampler": args.sampler,
         "chunk_scenarios": args.chunk,
         "store": args.out,
+        "budget": args.budget,
         "paths": [p.strip() for p in args.paths.split(",") if p.strip()] if args.paths else None,
     }
 
@@ -180,6 +188,15 @@ def _parser() -> argparse.ArgumentParser:
     side.add_argument("--minimize", action="store_true", help="less of the metric is better")
     side.add_argument("--maximize", action="store_true", help="more of the metric is better")
     rob.add_argument("--out", help="write the rank chart of the criteria to this image")
+
+    front = sub.add_parser(
+        "frontier", help="the Pareto set of policy cost against paired effect and regret"
+    )
+    front.add_argument("store")
+    front.add_argument("--metric", default="tfp_growth")
+    front.add_argument("--quarter", type=int, default=-1, help="quarter index (default: last)")
+    front.add_argument("--reference", default="baseline", help="path the effects are against")
+    front.add_argument("--out", help="write the two frontier panels to this image")
 
     sens = sub.add_parser("sensitivity", help="which uncertain parameters decide a metric")
     sens.add_argument("store")
@@ -334,8 +351,22 @@ def cmd_robust(args) -> int:
     maximize = False if args.minimize else (True if args.maximize else None)
     result = robustness(ds, args.metric, args.quarter, args.satisfice, maximize)
     console.print(tables.robustness_table(result))
+    if result.effects is not None:  # the size of each path's effect beside its odds
+        console.print(tables.effects_table(result.effects))
     if args.out:
         console.print(f"wrote {figures.robustness_chart(result, args.out)}")
+    return 0
+
+
+def cmd_frontier(args) -> int:
+    from resonance.flows.analysis.frontier import frontier, frontier_chart, frontier_table
+
+    ds = _open_draws(args.store)
+    _check_quarter(ds, args.quarter)
+    table = frontier(ds, args.metric, args.quarter, args.reference)
+    console.print(frontier_table(table))
+    if args.out:
+        console.print(f"wrote {frontier_chart(table, args.out)}")
     return 0
 
 
@@ -684,6 +715,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "recovery": cmd_recovery,
     "robust": cmd_robust,
+    "frontier": cmd_frontier,
     "sensitivity": cmd_sensitivity,
     "discover": cmd_discover,
     "report": cmd_report,

@@ -10,11 +10,15 @@ satisficing share P(v >= X) (v <= X when minimising) with its binomial standard 
 the worst case, the 10th percentile on the bad side, the mean and standard deviation of v;
 and the rank of each path under each criterion (1 = best).
 
-The draws are read one store chunk at a time (dim letters: s = scenarios of a chunk,
-p = paths), so memory is flat in the number of scenarios. Counts, minima and maxima are
-exact; means are float64 sums in chunk order; the two percentiles come from the exact
-streaming histograms of the bands (``flows/engine/bands.py``), within
+The draws are read a few store chunks at a time (``effects.blocks``; dim letters: s =
+scenarios of a block, p = paths), so memory is flat in the number of scenarios. Counts,
+minima and maxima are exact; means are float64 sums in block order; the two percentiles
+come from the exact streaming histograms of the bands (``flows/engine/bands.py``), within
 ``quantile_error`` of the numpy value.
+
+Beside the criteria, the size of each path's effect against a reference path (the
+baseline) on the same worlds: the mean difference with its 95 % interval, the difference
+per unit of policy cost and P(beats the reference) (``effects.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from resonance.flows.analysis.select import check
+from resonance.flows.analysis.effects import blocks, check_outcome, effects, series
 from resonance.flows.engine import bands
 from resonance.flows.engine.layout import by_metric
 from resonance.flows.errors import ResonanceError
@@ -59,16 +63,9 @@ class Robustness:
     satisfice: float | None
     quantile_error: float  # bound on the error of regret_p90 and tail_p10
     table: xr.Dataset
-
-
-def _blocks(values: xr.DataArray):
-    """The (s, p) numpy blocks of a lazy (scenario, path) array, one store chunk at a time."""
-    data = values.data
-    if not hasattr(data, "blocks"):
-        yield np.asarray(data, dtype=np.float64)
-        return
-    for k in range(data.numblocks[0]):
-        yield np.asarray(data.blocks[k, :].compute(), dtype=np.float64)
+    # every path against the reference (``effects.effects``, in the direction of
+    # ``maximize``); None when the store has no path of that name
+    effects: xr.Dataset | None = None
 
 
 def robustness(
@@ -77,20 +74,23 @@ def robustness(
     quarter: int = -1,
     satisfice: float | None = None,
     maximize: bool | None = None,
+    reference: str = "baseline",
 ) -> Robustness:
-    """Robustness of every path of the ``draws`` group ``ds`` on ``metric`` at ``quarter``.
+    """Robustness of every path of the ``draws`` group ``ds`` on ``metric`` (a metric of
+    the store, or ``tfp_growth``) at ``quarter``.
 
     maximize: whether more of the metric is better; None takes the metric's own direction
-    (all but ``institutional_gap``). satisfice: the threshold X of the satisficing share.
+    (all but ``institutional_gap`` and ``chokepoint_loss``). satisfice: the threshold X of
+    the satisficing share. reference: the path every path's effect is measured against.
     """
     ds = by_metric(ds)  # a draws group as stored: a variable per metric
-    check(ds, metric)
+    check_outcome(ds, metric)
     if satisfice is not None and not np.isfinite(satisfice):
         raise ResonanceError("--satisfice", f"{satisfice}", "a finite threshold")
     if maximize is None:
         maximize = metric not in LOWER_IS_BETTER
     paths = [str(p) for p in ds.path.values]
-    values = ds[metric].isel(time=quarter).transpose("scenario", "path")
+    values = series(ds, metric).isel(time=quarter).transpose("scenario", "path")
     sign = 1.0 if maximize else -1.0  # work on u = sign * v, where more is always better
 
     def stacked(v):
@@ -101,7 +101,7 @@ def robustness(
 
     class Stacked:  # re-iterable: every band pass reads the blocks afresh
         def __iter__(self):
-            return (stacked(v) for v in _blocks(values))
+            return (stacked(v) for (v,) in blocks([values]))
 
     chunks = Stacked()
 
@@ -152,6 +152,9 @@ def robustness(
         coords={"path": paths, "criterion": criteria},
     )
     table["rank"] = (("criterion", "path"), np.array(ranks))
+    paired = None
+    if reference in paths:
+        paired = effects(ds, metric, quarter, reference, higher_is_better=bool(maximize))
     return Robustness(
         metric,
         float(ds.time[quarter]),
@@ -160,4 +163,5 @@ def robustness(
         satisfice,
         float(np.max(q["error"])),
         table,
+        paired,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from rich.markup import escape
 from rich.table import Table
 
 from resonance.flows.analysis.compare import Comparison
@@ -69,11 +70,77 @@ def summary_markdown(bands: xr.Dataset, metrics=None, store: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _decimals(lo: float, hi: float) -> int | None:
+    """Decimals that show an interval's half-width to two significant digits (None for a
+    point or an unknown interval)."""
+    half = 0.5 * (hi - lo)
+    if not np.isfinite(half) or half <= 0:
+        return None
+    return int(max(0, 1 - np.floor(np.log10(half))))
+
+
+def estimate(
+    value: float,
+    low: float,
+    high: float,
+    sign: bool = True,
+    sep: str = ", ",
+    places: int | None = None,
+) -> str:
+    """``value [low, high]`` rounded to the interval's precision (two significant digits of
+    its half-width), the value signed when ``sign``; "—" for NaN. ``places`` caps the
+    decimals (what rounds to 0 shows as 0); without it, a half-width below 1e-5
+    shows in exponent notation. ``sep=","`` keeps the interval in one piece where a narrow
+    console wraps a table's cells."""
+    if not np.isfinite(value):
+        return "—"
+    found = _decimals(low, high)
+    if found is None or (places is None and found > 6):
+        fmt = ".3g" if found is None else ".2g"
+    else:
+        found = found if places is None else min(found, places)
+        fmt = f".{found}f"
+        value, low, high = (round(x, found) + 0.0 for x in (value, low, high))  # no -0
+    head = _signed(value, fmt) if sign else f"{value:{fmt}}"
+    if np.isnan(low) or np.isnan(high):
+        return head
+    return f"{head} [{low:{fmt}}{sep}{high:{fmt}}]"
+
+
+def chance(p: float, se: float) -> str:
+    """A probability and its standard error in per cent: ``83 ± 1.2``, ``99 ± 0.2`` (s.e.
+    to two significant digits above 1 %, one below); "—" for NaN."""
+    if not np.isfinite(p):
+        return "—"
+    se = 100 * se
+    return f"{100 * p:.0f} ± {se:.2g}" if se >= 1 else f"{100 * p:.0f} ± {se:.1g}"
+
+
+def _signed(x: float, fmt: str = ".3g") -> str:
+    """``x`` with its sign, + too (none for 0)."""
+    return f"{x:+{fmt}}" if x != 0 else f"{x:{fmt}}"
+
+
+def _unit(units: str) -> str:
+    return "" if units in ("1", "") else f" {units}"
+
+
 def comparison_table(c: Comparison) -> Table:
+    """The paired differences b - a: their quantiles, mean and spread, then the size of the
+    effect (mean and median with 95 % intervals, per unit of policy cost) and the odds."""
     better = "higher" if c.higher_is_better else "lower"
-    table = Table(
-        title=f"{c.metric}: {c.b} - {c.a} after {c.years:g} years, paired over "
+    median = estimate(c.median, c.median_low, c.median_high)
+    title = (
+        f"{c.metric}: {c.b} - {c.a} after {c.years:g} years, paired over "
         f"{c.n} scenarios ({better} is better)"
+    )
+    table = Table(
+        title=title,
+        min_width=len(title),  # the title on one line where the console is wide enough
+        caption=escape(
+            f"{c.b} beats {c.a} in {chance(c.p_better, c.p_better_se)} % of the worlds, "
+            f"by a median of {median}{_unit(c.units)} (95 % intervals)"
+        ),
     )
     table.add_column("statistic")
     table.add_column("value", justify="right")
@@ -81,7 +148,19 @@ def comparison_table(c: Comparison) -> Table:
         table.add_row("median" if q == 0.5 else f"p{100 * q:g} of difference", f"{v:.4g}")
     table.add_row("mean difference", f"{c.mean:.4g} ± {c.mean_se:.2g} (MC s.e.)")
     table.add_row("std of difference", f"{c.std:.4g}")
-    table.add_row(f"P({c.b} beats {c.a})", f"{c.p_better:.3f} ± {c.p_better_se:.3f}")
+    table.add_row(
+        f"P({c.b} beats {c.a})", f"{c.p_better:.3f} ± {c.p_better_se:.3f}", end_section=True
+    )
+    table.add_row("effect: mean difference [95 % CI]", estimate(c.mean, c.mean_low, c.mean_high))
+    table.add_row("effect: median difference [95 % CI]", median)
+    if c.has_cost:
+        cost = "—" if not np.isfinite(c.cost) else f"{c.cost:.3g}"
+        table.add_row("extra cumulative policy cost (years of R&D spending)", cost)
+        per_cost = estimate(c.per_cost, c.per_cost_low, c.per_cost_high)
+    else:
+        per_cost = "— (no policy_cost in this store)"
+    table.add_row("effect per unit of cost [95 % CI]", per_cost)
+    table.add_row(f"{c.b} wins, % of worlds (± s.e.)", chance(c.p_better, c.p_better_se))
     return table
 
 
@@ -166,7 +245,8 @@ def discovery_tables(d: Discovery, steps: int = 12) -> list[Table]:
 
 
 def robustness_table(r: Robustness) -> Table:
-    """Every path under every criterion, the rank (1 = best) beside each value."""
+    """Every path under every criterion, the rank (1 = best) beside each value (the size
+    of each path's effect against the reference: :func:`effects_table`)."""
     goal = "higher" if r.maximize else "lower"
     title = (
         f"Robustness of {r.metric} after {r.years:g} years over {r.n:,} worlds "
@@ -200,9 +280,121 @@ def robustness_table(r: Robustness) -> Table:
     return table
 
 
+def effects_table(e: xr.Dataset) -> Table:
+    """The size of every path's effect against the reference (``effects.effects``), one row
+    per path: mean difference [95 % CI], extra cumulative policy cost, difference per unit
+    of that cost [95 % CI], and how often the path wins (P(beats the reference) in % ±
+    s.e.)."""
+    ref = e.attrs["reference"]
+    unit = _unit(e.attrs["difference_units"])
+    better = "higher" if e.attrs["higher_is_better"] else "lower"
+    table = Table(
+        title=escape(
+            f"Effect on {e.attrs['metric']} against {ref} after {e.attrs['years']:g} years, "
+            f"paired over {int(e['n'].values[0]):,} worlds ({better} is better)"
+        ),
+        caption=escape(
+            f"Δ = path - {ref} on the same world{unit and f' ({unit.strip()})'}, 95 % "
+            "intervals; cost: extra cumulative policy cost in years of industry R&D spending"
+            + ("" if e.attrs["has_cost"] else " (this store has none)")
+            + f"; per cost: mean Δ / mean cost; wins: P(beats {ref}) in % ± s.e."
+        ),
+    )
+    table.add_column("path", no_wrap=True)
+    for name in ("Δ mean [95 % CI]", "Δ median [95 % CI]", "cost", "Δ per cost [95 % CI]"):
+        table.add_column(escape(name), justify="right")
+    table.add_column("wins %", justify="right", no_wrap=True)
+    for path in (str(p) for p in e.path.values):
+        row = e.sel(path=path)
+        if path == ref:
+            table.add_row(path, "—", "—", "—", "—", "—")
+            continue
+        cost = float(row.cost)
+        table.add_row(
+            path,
+            estimate(float(row["mean"]), float(row.mean_low), float(row.mean_high), sep=","),
+            estimate(float(row["median"]), float(row.median_low), float(row.median_high), sep=","),
+            "—" if not np.isfinite(cost) else f"{cost:.3g}",
+            estimate(
+                float(row.per_cost), float(row.per_cost_low), float(row.per_cost_high), sep=","
+            ),
+            chance(float(row.p_better), float(row.p_better_se)),
+        )
+    return table
+
+
+def headline_table(growth: xr.Dataset, bands: xr.Dataset) -> Table:
+    """The run's closing table: per path, the headline outcomes side by side (aggregate TFP
+    growth, %/yr, median [p5, p95] over scenarios; the medians of the coupling
+    coordination degree and of innovation efficiency, from the bands at the same quarter)
+    and the path against the reference on TFP growth (mean difference in percentage points
+    per year [95 % CI], per unit of extra cumulative policy cost, P(beats it) in per cent
+    ± s.e.). About 120 columns; a narrower console wraps cells before their interval.
+
+    growth: ``effects.effects(draws, "tfp_growth", ...)``; bands: the store's root group.
+    """
+    ref = growth.attrs["reference"]
+    quarter = growth.attrs["quarter"]
+    firms = bands.attrs.get("n_firms")
+    caption = (
+        "TFP growth: compound annual rate, median [p5, p95] over scenarios; coordination, "
+        f"innovation efficiency: medians. Δ: the path's TFP growth - {ref}'s on the same "
+        "world (percentage points a year), mean [95 % CI]; per cost: mean Δ per unit of "
+        "extra cumulative policy cost (one year's industry R&D spending"
+        + ("" if growth.attrs["has_cost"] else "; this store has none")
+        + f"); wins: P(beats {ref}) in % ± s.e."
+    )
+    table = Table(
+        title=f"Headline outcomes after {growth.attrs['years']:g} years "
+        f"({int(growth['n'].values[0]):,} scenarios x "
+        + (f"{firms:,}" if isinstance(firms, int) else str(firms))
+        + " firms)",
+        caption=escape(caption),
+    )
+    table.add_column("path", no_wrap=True)
+    table.add_column("TFP growth\n%/yr", justify="right")
+    table.add_column("coordi-\nnation", justify="right")
+    table.add_column("innovation\nefficiency", justify="right")
+    table.add_column(f"Δ TFP growth\nvs {ref}", justify="right")
+    table.add_column("Δ per\ncost", justify="right")
+    table.add_column("wins\n%", justify="right")
+
+    def median(metric: str, path: str) -> str:
+        if metric not in bands:
+            return "—"
+        value = bands[metric].sel(path=path, quantile=0.5).isel(time=quarter)
+        return f"{float(value):#.3g}"
+
+    for path in (str(p) for p in growth.path.values):
+        row = growth.sel(path=path)
+        level = (
+            f"{float(row.value_median):.2f} [{float(row.value_p5):.2f},{float(row.value_p95):.2f}]"
+        )
+        if path == ref:
+            paired = ["—", "—", "—"]
+        else:
+            per_cost = float(row.per_cost)
+            paired = [
+                # a thousandth of a point a year is no effect: at most three decimals
+                estimate(
+                    float(row["mean"]), float(row.mean_low), float(row.mean_high), sep=",", places=3
+                ),
+                # percentage points a year per year of R&D spending: two decimals
+                "—" if not np.isfinite(per_cost) else _signed(round(per_cost, 2) + 0.0, ".2f"),
+                chance(float(row.p_better), float(row.p_better_se)),
+            ]
+        table.add_row(
+            path,
+            level,
+            median("coordination", path),
+            median("innovation_efficiency", path),
+            *paired,
+        )
+    return table
+
+
 CALIBRATION_COLUMNS = (
     ("tfp_growth", "TFP %/yr"),
-    ("tfp_growth[all_paths]", "all_paths %/yr"),
     ("size_tail_mid", "tail mid"),
     ("size_tail_end", "tail end"),
     ("growth_kurtosis", "kurtosis"),

@@ -1,5 +1,5 @@
 """What a run prints: its header, the cluster line, the progress bar, the closing line and
-the headline bands."""
+the closing table of headline outcomes."""
 
 from __future__ import annotations
 
@@ -114,16 +114,28 @@ def convergence(step, grow_to: int | None, cap: int) -> None:
 
 
 def show_bands(store: str) -> None:
-    """The headline metric's final bands on every path of a finished store, and where to
-    see the rest."""
-    from resonance.flows.analysis.tables import summary_table
+    """The closing table of a finished store (``tables.headline_table``): per path, the
+    headline outcomes side by side (TFP growth %/yr, coordination, innovation efficiency)
+    and the path against the baseline (the first path when there is none) on TFP growth,
+    paired on the same worlds; then where to see the rest."""
+    from resonance.flows.analysis.effects import TFP_GROWTH, effects
+    from resonance.flows.analysis.tables import headline_table
     from resonance.flows.engine import timing
-    from resonance.flows.engine.store import open_bands
+    from resonance.flows.engine.store import open_bands, open_draws
 
     timing.mark("report_begin")
-    console.print(summary_table(open_bands(store), HEADLINE[:1]))
+    bands = open_bands(store)
+    draws = open_draws(store)
+    paths = [str(p) for p in draws.path.values]
+    reference = "baseline" if "baseline" in paths else paths[0]
+    console.print(headline_table(effects(draws, TFP_GROWTH, reference=reference), bands))
     console.print(
         f"all metrics: resonance summary {store}; fan chart: "
         f"resonance plot {store} --metric {HEADLINE[0]}"
     )
+    if len(paths) > 1:
+        console.print(
+            f"paired effects: resonance compare {store} {reference} PATH --metric "
+            f"{TFP_GROWTH}; resonance robust {store}"
+        )
     timing.mark("report")

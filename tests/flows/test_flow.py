@@ -90,7 +90,7 @@ def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):
     store = str(tmp_path / "cli.zarr")
     assert main(tiny_run(store, engine=None)) == 0  # through Prefect, the default
     assert asyncio.run(count_runs()) == before + 1
-    assert "Uncertainty bands after 1 years" in capsys.readouterr().out
+    assert "Headline outcomes after 1 years" in capsys.readouterr().out
 
 
 def test_resonance_run_starts_its_own_prefect_server_and_prints_only_its_own_lines(tmp_path):

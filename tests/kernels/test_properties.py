@@ -491,9 +491,7 @@ RATES_AND_SHARES = [
 def test_no_path_saturates_a_rate_or_share_on_the_default_config():
     """Hazards compose as rates, so stacking every lever (all_paths) cannot push a rate
     or share to its bound: no path's median at the horizon is within 0.02 of 0 or 1."""
-    assert {"conversion_rate", "breakthrough_rate", "new_paradigm_share"} <= set(
-        RATES_AND_SHARES
-    )
+    assert {"conversion_rate", "breakthrough_rate", "new_paradigm_share"} <= set(RATES_AND_SHARES)
     config = small_config(scenarios=64, firms=400)
     out = make_plan(config).simulate()[:, :, -1, :]  # (s, p, m) at the horizon
     for m in RATES_AND_SHARES:

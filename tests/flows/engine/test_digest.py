@@ -8,7 +8,9 @@ Store format 2 (one sharded ``outcome`` array, the design made per chunk) change
 the rocketlake digests were recorded before it and passed after it. Issue 15 changed the
 model (S4's world frontier, chokepoint, talent gap and synergy; three more uncertain
 parameters, so every design point moved) and the store (the chokepoint's variables): the
-digests were recorded anew, on rocketlake only.
+digests were recorded anew, on rocketlake only. Issue 24 changed the model again (hazards
+composed as rates, the conversion ceiling, innovation efficiency redefined, the metric
+policy_cost in place of traditional_efficiency): recorded anew, on rocketlake.
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
@@ -31,22 +33,22 @@ from resonance.flows.engine.plan import make_plan
 from tests.helpers import DEFAULT_CONFIG
 
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
-    "rocketlake": {  # recorded with the S4 mechanisms of issue 15
+    "rocketlake": {  # recorded with the priced policies of issue 24
         "sobol": (
-            "ac3faabe15edd64bbcbeeb1e0dfd70a00e4a14221cb6aef845196df1ef4f4e06",
-            "00432de7d67bfa18462d1605c066a0ae411c34e0bc1c4ee6b7a3d0d9812b229b",
+            "25cc97d1f0738a7ed4472b758cfcc512cb64563cf3f8765c331ce7858da0ef9a",
+            "6248cd70742ea52073e2be0778ed37c1ccc23a1418da7adbd9cab61f350c3691",
         ),
         "mc": (
-            "3f2190cf050be532bc93fcc141660f66a88a896ad2bf8660006393b2b071ff4f",
-            "53056bac4e0b0c676af7fe5c3f64d83ca9023d6b150a25a2b10c5df1ea96a5ae",
+            "1137620ac0e8cac2866395347e36f2534c4c111203b28d3a157c96cf59b61624",
+            "9c49fa40e91f961610ca353d8c5f5f26be749a1a07d8464733eaffb8d6fe2494",
         ),
         "lhs": (
-            "90af5896aff48b065a34358d7a5159ad1a10a390bcd1822a58dd2516ceb4902e",
-            "bb150c4f1b6eb4e9bba79b861335c09034c083696c3eac7f683add3fe37a1406",
+            "ece77a5208b71ac652a71df7d71bea81e78475db91c8ac62c3829548e46d6d4f",
+            "2f8803d4aa079a60cf97c082b54884967957539e016f8111eee97be3bf65c034",
         ),
     },
-    # znver4's digests (AMD EPYC) predate issue 15 and could not be recorded again on an
-    # Intel machine: the test skips there until they are.
+    # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again
+    # on an Intel machine: the test skips there until they are.
 }
 HOST = llvm.get_host_cpu_name()
 
