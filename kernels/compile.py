@@ -33,10 +33,23 @@ def cache_dir() -> Path:
     import numba
 
     digest = hashlib.sha256(numba.__version__.encode())
-    for file in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(file.read_bytes())
+    digest.update(model_digest().encode())
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "resonance" / "numba" / digest.hexdigest()[:16]
+
+
+def model_digest() -> str:
+    """SHA-256 (hex) of every ``kernels/*.py`` file in name order: the model's code.
+
+    A store records it, and a run refuses to resume or grow a store made under another
+    digest (its chunks would mix two models). Comments count too: a digest is cheap to
+    refuse on and a store is cheap to recompute, a silent mix is not.
+    """
+    digest = hashlib.sha256()
+    for file in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def configure() -> None:

@@ -549,8 +549,10 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     kept = np.where(bound > 0.0, st[KEEP], 1.0)
     loss = 1.0 - kept
     rd0 = ind[IND_RD0][:, None]
-    e = (gain_s - debt_service) * kept / rd0  # net gain per unit of starting R&D intensity
-    signal = e * (1.0 - damp) * (1.0 + P(RESONANCE) * d * regime)  # reinvestment only
+    net = (gain_s - debt_service) * kept
+    e = net / rd0  # net gain per unit of starting R&D intensity
+    # reinvestment only: the firm's own return on its R&D, damper and premium
+    signal = net / rd_div * (1.0 - damp) * (1.0 + P(RESONANCE) * d * regime)
     st[EFFICIENCY] = signal
     st[CONVERTED] = conv
     st[BROKE_THROUGH] = broke

@@ -460,11 +460,13 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         # Innovation efficiency (docs/model.md §3): the net technology gain per quarter
         # per unit of the industry's starting R&D intensity; a firm the chokepoint binds
         # loses s_c min(1, dependence dep_i) of it (S4 §5.2; keep_i cached by reset_firm).
-        # The reinvestment signal adds the damper and the resonance premium (S0 §2.3) to
-        # it: they steer R&D between firms, but are no part of the reported efficiency.
+        # The reinvestment signal is the firm's own return on its R&D, with the damper
+        # and the resonance premium (S0 §2.3): they steer R&D between firms, but are no
+        # part of the reported efficiency.
         kept = keep_i if bound_i > zero else one
-        e = (gain_i - debt_i * per_z_tau) * kept * per_rd0
-        signal = e * undamped * (one + resonance * d * regime)
+        net = (gain_i - debt_i * per_z_tau) * kept
+        e = net * per_rd0
+        signal = net * per_rd * undamped * (one + resonance * d * regime)
 
         # Idiosyncratic productivity (deviation 8): a persistent AR(1) part ω and the
         # quarter's transitory shock ε on top of technology make the firm's log TFP.

@@ -37,6 +37,7 @@ import xarray as xr
 
 from resonance import DISTRIBUTION
 from resonance.flows.config import RunConfig
+from resonance.kernels.compile import model_digest
 from resonance.kernels.registry import (
     METRIC_INFO,
     METRICS,
@@ -116,6 +117,9 @@ def provenance(config: RunConfig) -> dict:
         # what decides whether a later run may resume or grow this store: the config
         # without its scenario count, store and cluster (RunConfig.identity)
         "identity_sha256": config.identity,
+        # the model's code (every kernels/*.py): a store made under another refuses to be
+        # resumed or grown, so no store mixes chunks of two models
+        "model_sha256": model_digest(),
         # the validated config with its overrides, and where it was read: resonance verify
         # rebuilds the run from these
         "config_effective": config.canonical,

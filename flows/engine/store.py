@@ -58,6 +58,7 @@ from resonance.flows.engine.layout import (
     store_bytes,
 )
 from resonance.flows.errors import StoreError
+from resonance.kernels.compile import model_digest
 from resonance.kernels.registry import METRICS, SNAPSHOT
 
 _HELD: set[Path] = set()  # the store directories whose writer lock this process holds
@@ -191,6 +192,22 @@ def _mode(config: RunConfig, store: str, overwrite: bool) -> str:
             f"was made with store format {attrs.get('store_format', 1)}, which this version "
             f"reads but does not resume or grow (it writes format {STORE_FORMAT})",
             "pass --overwrite to replace it, or run into another --out",
+        )
+    model = model_digest()
+    if attrs.get("model_sha256") != model:
+        made = attrs.get("model_sha256")
+        what = (
+            f"was made by another version of the model (kernels {made[:12]}, this "
+            f"installation's {model[:12]}): resuming or growing it would mix chunks of two "
+            "models"
+            if made
+            else "records no model digest (made before stores did): it may hold another "
+            "model's chunks"
+        )
+        raise StoreError(
+            store,
+            what,
+            "pass --overwrite to recompute it under this model, or run into another --out",
         )
     held, n = int(attrs["n_scenarios"]), config.n_scenarios
     if n == held:

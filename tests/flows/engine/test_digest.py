@@ -35,16 +35,16 @@ from tests.helpers import DEFAULT_CONFIG
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
     "rocketlake": {  # recorded with the priced policies of issue 24
         "sobol": (
-            "25cc97d1f0738a7ed4472b758cfcc512cb64563cf3f8765c331ce7858da0ef9a",
-            "6248cd70742ea52073e2be0778ed37c1ccc23a1418da7adbd9cab61f350c3691",
+            "903a3d83dacf66b68f2b027c9d080cc418b12fe15b65ad6d044c8e77b86a6fd0",
+            "01f2f0842f5e5057ee52d3931e7c80411efe4cafdbeb64c0e70726f90a38a7d8",
         ),
         "mc": (
-            "1137620ac0e8cac2866395347e36f2534c4c111203b28d3a157c96cf59b61624",
-            "9c49fa40e91f961610ca353d8c5f5f26be749a1a07d8464733eaffb8d6fe2494",
+            "dea8d9927967dd91d1694f4019b5e0baa6133a82a009ce9023f8d62cf014bff7",
+            "634ee5b52352ebb2b95bcff979c9974f905035654980dd1830ec6822ae8a3bcc",
         ),
         "lhs": (
-            "ece77a5208b71ac652a71df7d71bea81e78475db91c8ac62c3829548e46d6d4f",
-            "2f8803d4aa079a60cf97c082b54884967957539e016f8111eee97be3bf65c034",
+            "8e6f9fe7b97e16121f59b2553ae774b76f50cdbd479078dac7d7737229c2df88",
+            "0041d53a737e3fa5ece00cb5ec245933660e996bd7b5bdf032829d409fdc2402",
         ),
     },
     # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again

@@ -165,3 +165,32 @@ def test_making_a_store_holds_memory_flat_in_the_scenario_count(tmp_path):
     per_scenario = len(load_config(DEFAULT_CONFIG).uncertain_names) * 8 + 17
     shard = INPUT_SHARD_SCENARIOS * per_scenario
     assert large < 2.5 * shard < 4 * 2**22 * per_scenario, large
+
+
+@pytest.mark.parametrize("recorded", ["0" * 64, None])
+def test_a_store_of_another_model_is_not_resumed_or_grown(tmp_path, capsys, recorded):
+    """A store records the digest of the model's code (kernels/*.py); a run under another
+    model refuses to resume or grow it in one line, so no store mixes two models' chunks,
+    and --overwrite recomputes it."""
+    import zarr
+
+    from resonance.kernels.compile import model_digest
+
+    out = tmp_path / "s.zarr"
+    assert _run(out) == 0
+    group = zarr.open_group(str(out), mode="r+")
+    assert group.attrs["model_sha256"] == model_digest()
+    attrs = dict(group.attrs)
+    if recorded is None:
+        attrs.pop("model_sha256")  # a store made before stores recorded their model
+    else:
+        attrs["model_sha256"] = recorded
+    group.attrs.clear()
+    group.attrs.update(attrs)
+    capsys.readouterr()
+    for extra in ([], ["--scenarios", "8"]):  # resume, then grow
+        assert main([*tiny_run(out, firms=8, quarters=2), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "model" in err and "--overwrite" in err, err
+    assert _run(out, "--overwrite") == 0
+    assert zarr.open_group(str(out), mode="r").attrs["model_sha256"] == model_digest()
