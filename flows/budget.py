@@ -6,19 +6,24 @@ spending, the mean of the metric ``policy_cost`` over scenarios and quarters. Th
 lever changes are then scaled by one intensity t (every parameter's change from the
 baseline x t, ``LeverArrays.with_intensity``) so that the mean cost equals X.
 
-t is found on a pilot: the run's own first ``PILOT_SCENARIOS`` scenarios of its design,
-with ``min(firms, PILOT_FIRMS)`` firms, the path alone.
+t is found on a pilot: ``PILOT_SCENARIOS`` worlds of the config's own distributions drawn
+by its ``mc`` stream (the same whatever the run's sampler and size, so a store that grows
+keeps its levers), with the run's own number of firms, the path alone.
 
 - A path whose levers are all priced flat (no activity base) costs exactly t times its
   cost at t = 1 in every scenario and quarter, so t = X / cost(1) without simulating.
 - Otherwise the cost depends on what the path does (R&D spending, failures,
   conversions): t is bisected on the pilot's simulated mean cost, on [0, t_hi] with t_hi
-  doubled from 1 until it costs at least X (at most ``T_MAX``), to a relative error of
-  ``TOLERANCE`` in the pilot's mean cost.
+  doubled from 1 until it costs at least X, to a relative error of ``TOLERANCE`` in the
+  pilot's mean cost; the cost moves in small steps (firms' events are discrete), so where
+  no t meets that, the nearest within 10 x ``TOLERANCE`` is taken, and a jump across X
+  wider than that is refused in one line.
 
-Either way the pilot's mean is the budget to that tolerance; the full design's mean
-differs from it by the pilot's sampling error (docs/model.md §10 measures it on the
-equal-budget config). A path that cannot reach its budget is refused in one line.
+t never takes a parameter out of its valid range: a budget that the largest such t (at
+most ``T_MAX``) cannot reach is refused in one line. The pilot's mean is the budget to the
+tolerance; the run's mean differs from it by the pilot's sampling error, 64 worlds against
+the run's (docs/model.md §10 measures it). Drawn policies (a path file's lever ranges) keep
+their drawn levers: a config's budget does not scale them, and their file may not have one.
 """
 
 from __future__ import annotations
@@ -27,65 +32,99 @@ import dataclasses
 
 import numpy as np
 
-from resonance.flows.errors import ConfigError
-from resonance.kernels.registry import COST_FLAT, M_POLICY_COST, N_PARAMETERS
+from ..kernels import load
+from ..kernels.registry import COST_FLAT, M_POLICY_COST, N_PARAMETERS
+from .errors import ConfigError
 
 PILOT_SCENARIOS = 64
-PILOT_FIRMS = 250
 T_MAX = 64.0
 TOLERANCE = 1e-4
 
 
 def budgets(config) -> list[float | None]:
-    """Each path's budget: its own, else the config's for a path with levers, else None."""
+    """Each path's budget: its own, else the config's for a fixed path with levers, else
+    None (the baseline, and drawn policies, whose levers are the design's)."""
     out = []
     for path in config.paths:
         has_levers = any(path.levers[lever] for lever in path.levers)
         out.append(
             path.budget
             if path.budget is not None
-            else (config.schema.budget if has_levers else None)
+            else (config.schema.budget if has_levers and not path.family else None)
         )
     return out
 
 
+def largest_intensity(config, p: int) -> float:
+    """The largest t (at most T_MAX) that keeps every parameter of path ``p`` in its valid
+    range at both corners of the world parameters (the change is linear in t)."""
+    from ..kernels.registry import PARAMETER_INFO, PARAMETERS
+
+    corners = np.repeat(config.nominal[None, :], 2, axis=0)
+    corners[:, config.uncertain_index] = config.bounds.T
+    change = config.levers.only(p).apply(corners)[:, 0, :] - corners  # (2, k) at t = 1
+    t = T_MAX
+    for k, name in enumerate(PARAMETERS):
+        lo, hi = PARAMETER_INFO[name].bounds
+        for c in range(2):
+            d = change[c, k]
+            if d > 0:
+                t = min(t, (hi - corners[c, k]) / d)
+            elif d < 0:
+                t = min(t, (lo - corners[c, k]) / d)
+    return float(t)
+
+
 def solve_intensities(config) -> np.ndarray:
     """float64 (path,): the intensity of each path (1 where it has no budget)."""
-    from resonance.flows.engine.plan import ChunkJob, draw_ids
+    from .engine.plan import ChunkJob
 
     targets = budgets(config)
     intensity = np.ones(len(config.paths))
     if all(b is None for b in targets):
         return intensity
-    n = min(PILOT_SCENARIOS, config.n_scenarios)
-    base_job = dataclasses.replace(
-        ChunkJob.of(config), n_firms=min(config.n_firms, PILOT_FIRMS), snapshots=0
+    n = PILOT_SCENARIOS
+    job = ChunkJob.of(config)
+    pilot = dataclasses.replace(
+        job, design=dataclasses.replace(job.design, sampler="mc", n=n), snapshots=0
     )
-    theta = base_job.design.theta(0, n)
-    ids = draw_ids(config.sampler, 0, n, config.saltelli_multiple)
+    theta, ids = pilot.design.theta(0, n), np.arange(n, dtype=np.int64)
     for p, budget in enumerate(targets):
         if budget is None:
             continue
         levers = config.levers.only(p)
-        job = dataclasses.replace(base_job, levers=levers)
-        params = job.params(theta, ids)  # (s, 1, N_INPUTS) at t = 1
-        activity = params[:, 0, N_PARAMETERS:].copy()
-        activity[:, COST_FLAT - N_PARAMETERS] = 0.0
-        if not activity.any():  # flat costs only: exactly linear in t
-            unit = float(params[:, 0, COST_FLAT].mean())
-            intensity[p] = _checked(config, p, budget, budget / unit if unit > 0 else np.inf)
-            continue
+        path_job = dataclasses.replace(pilot, levers=levers)
+        top = largest_intensity(config, p)
 
-        def cost(t: float, job=job, levers=levers) -> float:
-            scaled = dataclasses.replace(job, levers=levers.with_intensity([t]))
-            out = scaled.simulate(0, n)[0]
+        def cost(t: float, path_job=path_job, levers=levers) -> float:
+            """The pilot's mean policy cost a year at intensity t."""
+            scaled = dataclasses.replace(path_job, levers=levers.with_intensity([t]))
+            params = scaled.params(theta, ids)  # (s, 1, N_INPUTS)
+            if _flat(scaled, theta, ids):  # flat costs only: no simulation needed
+                return float(params[:, 0, COST_FLAT].mean())
+            out = load().simulate(
+                params,
+                scaled.firm_params,
+                ids,
+                np.uint64(scaled.seed),
+                scaled.n_firms,
+                scaled.n_quarters,
+                scaled.precision,
+            )
             return float(out[:, 0, :, M_POLICY_COST].mean())
 
-        low, high = 0.0, 1.0
+        if _flat(path_job, theta, ids):  # exactly linear in t
+            unit = cost(1.0)
+            t = budget / unit if unit > 0 else np.inf
+            if not t <= top:
+                raise _out_of_reach(config, p, budget, top, unit * min(top, T_MAX))
+            intensity[p] = t
+            continue
+        low, high = 0.0, min(1.0, top)
         while cost(high) < budget:
-            low, high = high, 2.0 * high
-            if high > T_MAX:
-                _checked(config, p, budget, np.inf)
+            if high >= top:
+                raise _out_of_reach(config, p, budget, top, cost(top))
+            low, high = high, min(2.0 * high, top)
         for _ in range(60):
             mid = 0.5 * (low + high)
             c = cost(mid)
@@ -93,15 +132,31 @@ def solve_intensities(config) -> np.ndarray:
                 low = high = mid
                 break
             low, high = (mid, high) if c < budget else (low, mid)
-        intensity[p] = _checked(config, p, budget, 0.5 * (low + high))
+        t = 0.5 * (low + high)
+        c = cost(t)
+        if abs(c - budget) > 10 * TOLERANCE * budget:
+            raise ConfigError(
+                f"paths.{config.paths[p].name}.budget",
+                f"{budget:g} is not met within {TOLERANCE:g} (the pilot's cost jumps from "
+                f"below to {c:.6g} at t = {t:.6g})",
+                "give a budget a little above or below",
+            )
+        intensity[p] = t
     return intensity
 
 
-def _checked(config, p: int, budget: float, t: float) -> float:
-    if not np.isfinite(t) or t > T_MAX:
-        raise ConfigError(
-            f"paths.{config.paths[p].name}.budget",
-            f"{budget:g} is out of reach",
-            f"its levers cost less even at {T_MAX:g} times their size; lower the budget",
-        )
-    return float(t)
+def _flat(job, theta, ids) -> bool:
+    """Whether every price the path pays is flat (none paid on an activity)."""
+    params = job.params(theta, ids)
+    activity = params[:, 0, N_PARAMETERS:].copy()
+    activity[:, COST_FLAT - N_PARAMETERS] = 0.0
+    return not activity.any()
+
+
+def _out_of_reach(config, p: int, budget: float, top: float, reached: float) -> ConfigError:
+    return ConfigError(
+        f"paths.{config.paths[p].name}.budget",
+        f"{budget:g} is out of reach",
+        f"at the largest intensity its parameters allow (t = {top:.4g}) it costs "
+        f"{reached:.4g} a year; lower the budget",
+    )

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from resonance.flows.engine.console import console
-from resonance.flows.errors import ResonanceError
+from .engine.console import console
+from .errors import ResonanceError
 
 err_console = Console(stderr=True)
 
@@ -286,13 +286,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open_draws(store: str):
-    from resonance.flows.engine.store import open_draws
+    from .engine.store import open_draws
 
     return _noted(open_draws(store), store)
 
 
 def _open_bands(store: str):
-    from resonance.flows.engine.store import open_bands
+    from .engine.store import open_bands
 
     return _noted(open_bands(store), store)
 
@@ -315,12 +315,12 @@ def _check_quarter(ds, quarter: int) -> None:
 
 
 def cmd_compare(args) -> int:
-    from resonance.flows.analysis import compare, figures, tables
+    from .analysis import compare, figures, tables
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
     if args.where:
-        from resonance.flows.analysis.select import where
+        from .analysis.select import where
 
         ds = where(ds, args.where)
         console.print(f"{ds.sizes['scenario']} scenarios where {args.where}")
@@ -332,8 +332,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_recovery(args) -> int:
-    from resonance.flows.analysis import figures, tables
-    from resonance.flows.analysis.recovery import recovery
+    from .analysis import figures, tables
+    from .analysis.recovery import recovery
 
     result = recovery(_open_draws(args.store), args.reference, args.window)
     console.print(tables.recovery_table(result))
@@ -343,8 +343,8 @@ def cmd_recovery(args) -> int:
 
 
 def cmd_robust(args) -> int:
-    from resonance.flows.analysis import figures, tables
-    from resonance.flows.analysis.robust import robustness
+    from .analysis import figures, tables
+    from .analysis.robust import robustness
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
@@ -359,7 +359,7 @@ def cmd_robust(args) -> int:
 
 
 def cmd_frontier(args) -> int:
-    from resonance.flows.analysis.frontier import frontier, frontier_chart, frontier_table
+    from .analysis.frontier import frontier, frontier_chart, frontier_table
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
@@ -371,7 +371,7 @@ def cmd_frontier(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from resonance.flows.analysis import figures, sensitivity, tables
+    from .analysis import figures, sensitivity, tables
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
@@ -391,7 +391,7 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    from resonance.flows.analysis import discover, figures, tables
+    from .analysis import discover, figures, tables
 
     ds = _open_draws(args.store)
     _check_quarter(ds, args.quarter)
@@ -416,7 +416,7 @@ def cmd_discover(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from resonance.flows.config import load_config
+    from .config import load_config
 
     config = load_config(args.config, _overrides(args))
     console.print(
@@ -432,8 +432,8 @@ PREFECT_STARTUP_SECONDS = 120
 
 
 def cmd_run(args) -> int:
-    from resonance.flows.engine import timing
-    from resonance.flows.engine.startup import check_prefect_url, early_cluster, resolve
+    from .engine import timing
+    from .engine.startup import check_prefect_url, early_cluster, resolve
 
     with timing.recording() as clock:
         # Everything the user can get wrong is checked here, before anything starts.
@@ -446,16 +446,16 @@ def cmd_run(args) -> int:
         if args.max_scenarios and args.until_se is None:
             raise ResonanceError("--max-scenarios", "only applies with --until-se")
         if args.until_se is not None:
-            from resonance.flows.engine.converge import check
+            from .engine.converge import check
 
             check(config, args.max_scenarios)
-        from resonance.flows.engine.console import announce
+        from .engine.console import announce
 
         announce(config)  # at once: the cluster and the kernels take some seconds
         with early_cluster(spec, args.workers, args.scheduler):
             _run(args, config, spec)
     if args.until_se is None:  # a growing run's sizes each have their own line
-        from resonance.flows.engine.console import console
+        from .engine.console import console
 
         parts = clock.split()
         console.print(timing.line(parts), highlight=False, soft_wrap=True)
@@ -465,11 +465,11 @@ def cmd_run(args) -> int:
 
 def _run(args, config, spec) -> None:
     """The run of checked inputs, through Prefect or (``--engine direct``) not."""
-    from resonance.flows.engine.startup import ahead
+    from .engine.startup import ahead
 
     if args.engine == "direct":
-        from resonance.flows.engine.console import show_bands
-        from resonance.flows.engine.execute import run
+        from .engine.console import show_bands
+        from .engine.execute import run
 
         with ahead(config, spec, args.workers, args.scheduler):
             run(
@@ -502,10 +502,10 @@ def _run(args, config, spec) -> None:
     # The run starts on its cluster at once; Prefect (its import, its server) starts
     # meanwhile, and the flow's simulate task joins the run (startup.run_ahead).
     with ahead(config, spec, args.workers, args.scheduler, run=run):
-        from resonance.flows.engine.startup import PrefectUnavailable, join_ahead, prefect_api
+        from .engine.startup import PrefectUnavailable, join_ahead, prefect_api
 
         try:
-            from resonance.flows.flow import scenario_run
+            from .flow import scenario_run
 
             with prefect_api(timeout, config.store):
                 scenario_run(
@@ -519,7 +519,7 @@ def _run(args, config, spec) -> None:
                 )
         except PrefectUnavailable as exc:  # the run goes on without Prefect: finish it
             join_ahead(config, spec, args.workers, args.scheduler, *run.values())
-            from resonance.flows.engine.console import show_bands
+            from .engine.console import show_bands
 
             show_bands(config.store)
             problem = f"{exc.problem}; the run finished without a Prefect record"
@@ -527,7 +527,7 @@ def _run(args, config, spec) -> None:
 
 
 def cmd_summary(args) -> int:
-    from resonance.flows.analysis.tables import summary_table
+    from .analysis.tables import summary_table
 
     bands = _open_bands(args.store)
     _check_quarter(bands, args.quarter)
@@ -536,8 +536,8 @@ def cmd_summary(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from resonance.flows.analysis.figures import fan_chart
-    from resonance.flows.metrics import check_metric
+    from .analysis.figures import fan_chart
+    from .metrics import check_metric
 
     check_metric(args.metric)
     out = fan_chart(_open_bands(args.store), args.metric, args.out)
@@ -547,12 +547,12 @@ def cmd_plot(args) -> int:
 
 def cmd_facts(args) -> int:
 
-    from resonance.flows.analysis import facts as stylized
-    from resonance.flows.analysis.tables import facts_tables
+    from .analysis import facts as stylized
+    from .analysis.tables import facts_tables
 
     target = Path(args.target)
     if target.is_dir():
-        from resonance.flows.engine.store import open_firms
+        from .engine.store import open_firms
 
         snapshots = open_firms(args.target)
         if args.paths:
@@ -566,7 +566,7 @@ def cmd_facts(args) -> int:
             snapshots = snapshots.sel(path=names)
         where = f"{args.target} ({snapshots.sizes['scenario']} scenarios x "
     else:
-        from resonance.flows.config import load_config
+        from .config import load_config
 
         overrides = {
             "sizes.scenarios": args.scenarios,
@@ -606,7 +606,7 @@ def cmd_facts(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from resonance.flows.engine import verify as check
+    from .engine import verify as check
 
     _open_draws(args.store)  # a finished store, or one line saying it is not
     if args.chunks == "all":
@@ -634,8 +634,8 @@ def cmd_verify(args) -> int:
 
 
 def cmd_convergence(args) -> int:
-    from resonance.flows.analysis import figures, tables
-    from resonance.flows.engine.store import open_convergence
+    from .analysis import figures, tables
+    from .engine.store import open_convergence
 
     history = open_convergence(args.store)
     if history is None:
@@ -649,9 +649,9 @@ def cmd_convergence(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from resonance.flows.analysis import calibrate
-    from resonance.flows.analysis.tables import calibration_table
-    from resonance.flows.engine.console import progress_bar
+    from .analysis import calibrate
+    from .analysis.tables import calibration_table
+    from .engine.console import progress_bar
 
     spec = calibrate.load_spec(args.spec)
     if args.out:
@@ -695,7 +695,7 @@ def _check_writable(out: str) -> None:
 
 
 def cmd_report(args) -> int:
-    from resonance.flows.analysis.report import report_markdown
+    from .analysis.report import report_markdown
 
     _open_draws(args.store)  # a finished store, or one line saying it is not
     text = report_markdown(args.store, args.metric, args.baseline)

@@ -24,18 +24,18 @@ from pydantic import (
     field_validator,
 )
 
-from resonance.flows.budget import budgets, solve_intensities
-from resonance.flows.costs import check_priced, load_costs
-from resonance.flows.errors import ConfigError, config_error_from
-from resonance.flows.files import read_yaml_text
-from resonance.flows.paths import LeverArrays, PolicyPath, expand, lever_coordinates, load_path
-from resonance.flows.uncertain import Distribution, parse
-from resonance.kernels.registry import (
+from ..kernels.registry import (
     FIRM_INFO,
     FIRM_PARAMETERS,
     PARAMETER_INFO,
     PARAMETERS,
 )
+from .budget import budgets, solve_intensities
+from .costs import check_priced, load_costs
+from .errors import ConfigError, config_error_from
+from .files import read_yaml_text
+from .paths import LeverArrays, PolicyPath, expand, lever_coordinates, load_path
+from .uncertain import Distribution, parse
 
 MAX_SEED = 2**64 - 1
 # Most scenarios a design of each sampler holds: Sobol' by scipy's 30-bit engine, the

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from resonance.flows.errors import ResonanceError
+from .errors import ResonanceError
 
 RESULTS_ROOT = "RESONANCE_RESULTS_ROOT"
 CONFIG_ROOT = "RESONANCE_CONFIG_ROOT"
@@ -64,10 +64,10 @@ def confine(config_path: str, overrides: dict, cluster: str | None) -> None:
     """Refuse a deployment's flow run whose config, path files, cluster file or store lie
     outside the roots (see the module docstring). Only the config, once it is known to be
     inside the config folder, is read before every other file has been checked."""
-    from resonance.flows.config import load_config
-    from resonance.flows.engine.cluster import cluster_file
-    from resonance.flows.files import read_yaml_text
-    from resonance.flows.paths import resolve_path_file
+    from .config import load_config
+    from .engine.cluster import cluster_file
+    from .files import read_yaml_text
+    from .paths import resolve_path_file
 
     results, configs = roots()
     _check_file("config_path", config_path, configs)

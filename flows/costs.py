@@ -35,14 +35,14 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from resonance.flows.errors import ConfigError, config_error_from
-from resonance.flows.files import read_yaml_mapping
-from resonance.kernels.registry import (
+from ..kernels.registry import (
     ACTIVITIES,
     COST_COEFFICIENTS,
     N_PARAMETERS,
     PARAMETERS,
 )
+from .errors import ConfigError, config_error_from
+from .files import read_yaml_mapping
 
 COST_STREAM = 67  # Philox variate of a scenario's uncertain costs (kernels/rng.py: 64-66 taken)
 COST_FIRM = 0xFFFFFFFC  # its firm word, beside THETA_FIRM, POLICY_FIRM and CHOKE_FIRM
@@ -98,7 +98,7 @@ class CostTable:
     def unit_costs(self, seed: int, ids: np.ndarray) -> np.ndarray:
         """float64 (s, k): each scenario's cost per unit of change; uncertain ones drawn
         uniformly from their range by the scenario's counter ``ids`` (int64 (s,))."""
-        from resonance.kernels import reference
+        from ..kernels import reference
 
         units = np.repeat(self.cost[None, :], len(ids), axis=0)
         if self.uncertain.size:
@@ -137,8 +137,8 @@ def load_costs(file: Path, where: str = "costs") -> CostTable:
     raw = read_yaml_mapping(file, where, "costs file")
     try:
         spec = CostsFile.model_validate(raw)
-    except ValidationError as exc:
-        raise config_error_from(exc, where) from exc
+    except ValidationError as exc:  # its keys start at the file's own: costs.<name>.<field>
+        raise config_error_from(exc, "") from exc
     index = {name: k for k, name in enumerate(PARAMETERS)}
     shape = (N_PARAMETERS,)
     cost, low, high = np.zeros(shape), np.zeros(shape), np.zeros(shape)
@@ -183,8 +183,9 @@ def load_costs(file: Path, where: str = "costs") -> CostTable:
 def check_priced(table: CostTable, levered: np.ndarray, nominal: np.ndarray, paths) -> None:
     """Every parameter a path changes has a cost, and a relative cost a non-zero baseline.
 
-    levered: float64 (2, p, k), the paths at two corners of the world parameters; nominal:
-    float64 (2, k), the same corners before any lever; paths: the PolicyPath of each p.
+    levered: float64 (2, p, k), the paths at the two corners of the world parameters (the
+    ends of every uncertain parameter's support); nominal: float64 (2, k), the same corners
+    before any lever; paths: the PolicyPath of each p.
     """
     changed = (levered != nominal[:, None, :]).any(axis=0)  # (p, k)
     for p, path in enumerate(paths):
@@ -196,7 +197,9 @@ def check_priced(table: CostTable, levered: np.ndarray, nominal: np.ndarray, pat
                     f"levers {name}, which has no cost",
                     f"give {name} an entry in the costs file (every lever has a price)",
                 )
-            if table.relative[k] and (nominal[:, k] == 0.0).any():
+            # The corners are the support's ends: a relative change needs a baseline value
+            # away from 0 in every world, so the support must not reach or cross 0.
+            if table.relative[k] and nominal[:, k].min() <= 0.0 <= nominal[:, k].max():
                 raise ConfigError(
                     f"costs.{name}.per",
                     "relative, but its baseline value is 0",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from resonance.flows.errors import ConfigError
+from .errors import ConfigError
 
 
 def read_yaml_mapping(file: Path, where: str, what: str = "file") -> dict:

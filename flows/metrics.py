@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from resonance.flows.errors import ResonanceError
-from resonance.kernels.registry import METRICS
+from ..kernels.registry import METRICS
+from .errors import ResonanceError
 
 HEADLINE = (
     "innovation_efficiency",
@@ -12,7 +12,7 @@ HEADLINE = (
     "coordination",
     "tfp",
 )
-LOWER_IS_BETTER = {"institutional_gap", "chokepoint_loss"}
+LOWER_IS_BETTER = {"institutional_gap", "chokepoint_loss", "policy_cost"}
 
 
 def check_metric(metric: str) -> str:

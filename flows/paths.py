@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from resonance.flows.errors import ConfigError, config_error_from
-from resonance.flows.files import read_yaml_mapping
-from resonance.kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS, WORLD_EVENT
+from ..kernels.registry import FIRM_PARAMETERS, N_PARAMETERS, PARAMETERS, WORLD_EVENT
+from .errors import ConfigError, config_error_from
+from .files import read_yaml_mapping
 
 LEVERS = ("set", "scale", "add", "at_least", "at_most")
 _INDEX = {name: k for k, name in enumerate(PARAMETERS)}
@@ -176,7 +176,7 @@ def _policy_design(path: PolicyPath, sampler: str, seed: int) -> np.ndarray:
     n, d = path.policies, len(path.ranges)
     name_word = zlib.crc32(path.name.encode())
     if sampler == "mc":  # the run's Philox, in its NumPy form (no compiled code at load)
-        from resonance.kernels import reference, rng
+        from ..kernels import reference, rng
 
         key = reference.split_seed(seed)
         ids = np.arange(n, dtype=np.uint64)

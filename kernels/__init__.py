@@ -15,16 +15,16 @@ Plain modules, importable as they are: ``registry`` (names, order, units of para
 state and metrics), ``reference`` (the same model in vectorised NumPy).
 """
 
-from resonance.kernels.registry import FIRM_PARAMETERS, METRICS, PARAMETERS
+from .registry import FIRM_PARAMETERS, METRICS, PARAMETERS
 
 
 def load():
     """Configure numba for the kernels (once per process) and return
     ``resonance.kernels.simulate``, the module of entry points."""
-    from resonance.kernels.compile import configure
+    from .compile import configure
 
     configure()
-    from resonance.kernels import simulate
+    from . import simulate
 
     return simulate
 

@@ -33,18 +33,14 @@ def cache_dir() -> Path:
     import numba
 
     digest = hashlib.sha256(numba.__version__.encode())
-    digest.update(model_digest().encode())
+    digest.update(source_digest().encode())
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "resonance" / "numba" / digest.hexdigest()[:16]
 
 
-def model_digest() -> str:
-    """SHA-256 (hex) of every ``kernels/*.py`` file in name order: the model's code.
-
-    A store records it, and a run refuses to resume or grow a store made under another
-    digest (its chunks would mix two models). Comments count too: a digest is cheap to
-    refuse on and a store is cheap to recompute, a silent mix is not.
-    """
+def source_digest() -> str:
+    """SHA-256 (hex) of every ``kernels/*.py`` file in name order: the kernels' code, the
+    core of the model digest a store records (``flows/engine/layout.py: model_digest``)."""
     digest = hashlib.sha256()
     for file in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(file.name.encode())

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from resonance.kernels import rng, vmath
-from resonance.kernels.registry import (
+from . import rng, vmath
+from .registry import (
     A0_MEAN,
     A0_SD,
     ABSORB,

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from resonance.kernels import rng, vmath
-from resonance.kernels.firms import (
+from . import rng, vmath
+from .firms import (
     IND_BREAKTHROUGH,
     IND_CONVERSION,
     IND_FACTOR,
@@ -32,7 +32,7 @@ from resonance.kernels.firms import (
     N_ATTRIBUTES,
     N_INDUSTRY,
 )
-from resonance.kernels.registry import (
+from .registry import (
     A0_MEAN,
     A0_SD,
     A_CAP,
@@ -174,7 +174,7 @@ from resonance.kernels.registry import (
     ZETA_C,
     ZETA_D,
 )
-from resonance.kernels.step import QUARTERS_PER_YEAR
+from .step import QUARTERS_PER_YEAR
 
 # ---------------------------------------------------------------------------------------
 # Philox4x32-10 and its variates on arrays (uint64 words holding 32 bits).

@@ -286,7 +286,7 @@ STATE = (
     "risk",  # risk tolerance (attribute)
     "layers",  # decision layers (attribute)
     "lock",  # sunk-cost lock-in (attribute)
-    "efficiency",  # E of the last quarter
+    "efficiency",  # the reinvestment signal of the last quarter (own return on R&D, step.py)
     "converted",  # 1 if the firm converted in the last quarter
     "broke_through",  # 1 if the firm had a breakthrough in the last quarter
     "competitiveness",  # c_i of the last quarter, for selection

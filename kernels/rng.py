@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 from scipy import special
 
-from resonance.kernels.vmath import FASTMATH
+from .vmath import FASTMATH
 
 # Philox4x32 round multipliers and Weyl key increments (Random123, philox.h).
 PHILOX_M0 = np.uint64(0xD2511F53)

@@ -21,9 +21,9 @@ import numpy as np
 from numba import config as numba_config
 from numba import njit, prange
 
-from resonance.kernels import rng
-from resonance.kernels.firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
-from resonance.kernels.registry import (
+from . import rng
+from .firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from .registry import (
     ABSORB_A,
     ABSORB_B,
     BROKE_THROUGH,
@@ -59,7 +59,7 @@ from resonance.kernels.registry import (
     STEP_A,
     STEP_B,
 )
-from resonance.kernels.step import quarter
+from .step import quarter
 
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
 QUARTERS_PER_YEAR = 4  # snapshots are taken at the end of each whole year
@@ -263,12 +263,20 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
 def trace(params, firm_params, scenario, seed, n_firms, n_quarters, precision="float32"):
     """Per-firm traces of one scenario and path: (metrics (t, m), efficiency (t, i),
     converted (t, i), state history (t, N_STATE, i), breakthrough sizes before scaling
-    (t, i)), all float64."""
+    (t, i)), all float64. ``efficiency`` is the firms' reinvestment signal (the state row
+    ``efficiency``: own return on R&D with damper and premium), not the reported metric.
+    params: float64 (N_INPUTS,), the model's parameters then the cost coefficients."""
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    if params.shape != (N_INPUTS,):
+        raise ValueError(
+            f"params must have shape (N_INPUTS = {N_INPUTS},): the model's parameters then "
+            f"the cost coefficients; got {params.shape}"
+        )
     out = np.empty((n_quarters, N_METRICS))
     history = np.empty((n_quarters, N_STATE, n_firms))
     jumps = np.empty((n_quarters, n_firms))
     trace_into(
-        np.ascontiguousarray(params, dtype=np.float64),
+        params,
         np.ascontiguousarray(firm_params, dtype=np.float64),
         quantile_tables(firm_params, precision),
         int(scenario),

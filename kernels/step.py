@@ -26,8 +26,8 @@ import math
 import numpy as np
 from numba import njit
 
-from resonance.kernels import rng, vmath
-from resonance.kernels.firms import (
+from . import rng, vmath
+from .firms import (
     IND_BREAKTHROUGH,
     IND_CONVERSION,
     IND_FACTOR,
@@ -41,7 +41,7 @@ from resonance.kernels.firms import (
     logistic,
     reset_firm,
 )
-from resonance.kernels.registry import (
+from .registry import (
     A_CAP,
     ABSORB,
     ADOPTION,

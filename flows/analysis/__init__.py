@@ -18,10 +18,10 @@ whatever the store's size; only that vector is computed.
 - tables.py and figures.py: what the CLI prints and draws.
 """
 
-from resonance.flows.analysis.accessor import ResonanceAccessor
-from resonance.flows.analysis.compare import Comparison, compare
-from resonance.flows.analysis.discover import Discovery, discover
-from resonance.flows.analysis.sensitivity import Sensitivity, sensitivity
+from .accessor import ResonanceAccessor
+from .compare import Comparison, compare
+from .discover import Discovery, discover
+from .sensitivity import Sensitivity, sensitivity
 
 __all__ = [
     "Comparison",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import xarray as xr
 
-from resonance.flows.analysis.compare import Comparison, compare
-from resonance.flows.analysis.discover import Discovery, discover
-from resonance.flows.analysis.robust import Robustness, robustness
-from resonance.flows.analysis.sensitivity import Sensitivity, sensitivity
-from resonance.flows.engine.layout import by_metric
+from ..engine.layout import by_metric
+from .compare import Comparison, compare
+from .discover import Discovery, discover
+from .robust import Robustness, robustness
+from .sensitivity import Sensitivity, sensitivity
 
 
 @xr.register_dataset_accessor("resonance")

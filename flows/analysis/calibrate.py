@@ -29,9 +29,9 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from resonance.flows.analysis import facts as stylized
-from resonance.flows.errors import ConfigError
-from resonance.flows.files import read_yaml_text
+from ..errors import ConfigError
+from ..files import read_yaml_text
+from . import facts as stylized
 
 PARADIGM_RANGE = (0.2, 0.6)  # baseline median new_paradigm_share after the horizon
 BASELINE = "baseline"  # the one path calibration sees
@@ -64,7 +64,7 @@ def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> di
     snapshots (scenario, path, year, firm) -> a flat dict of numbers (see the module
     docstring). Only the baseline's slices are read: any other path's values cannot
     change a number of the row."""
-    from resonance.kernels.registry import METRICS
+    from ...kernels.registry import METRICS
 
     if BASELINE not in paths:
         raise ConfigError("paths", f"{paths}", "calibration needs the baseline path")
@@ -104,9 +104,9 @@ def evaluate(config) -> dict[str, float]:
     """Simulate ``config``'s scenarios once on the baseline alone (every firm kept
     yearly) in this process and :func:`measure` them. The config's other paths are not
     run: the score cannot depend on them."""
-    from resonance.flows.analysis.facts import snapshots_dataset
-    from resonance.flows.config import config_from_mapping
-    from resonance.flows.engine.plan import make_plan
+    from ..config import config_from_mapping
+    from ..engine.plan import make_plan
+    from .facts import snapshots_dataset
 
     if BASELINE not in config.path_names:
         raise ConfigError("paths", f"{config.path_names}", "calibration needs the baseline path")
@@ -137,7 +137,7 @@ class Spec:
 
 def load_spec(file: str | Path) -> Spec:
     """Read and check a calibration file (see configs/calibration.yaml)."""
-    from resonance.flows.config import load_config
+    from ..config import load_config
 
     raw, _ = read_yaml_text(Path(file), str(file), "calibration file")
     known = {"config", "scenarios", "firms", "candidates", "seed", "search", "fixed", "confirm"}
@@ -219,7 +219,7 @@ def search(spec: Spec, progress=None) -> xr.Dataset:
 
     progress: an optional callable(done, total) after each evaluation.
     """
-    from resonance.flows.config import load_config
+    from ..config import load_config
 
     names = list(spec.search)
     design = candidates(spec)

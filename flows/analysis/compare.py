@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from resonance.flows.analysis.effects import check_outcome, effects, series
-from resonance.flows.analysis.select import QUANTILES
-from resonance.flows.engine.layout import by_metric
+from ..engine.layout import by_metric
+from .effects import check_outcome, effects, series
+from .select import QUANTILES
 
 
 @dataclass

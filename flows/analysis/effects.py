@@ -47,11 +47,11 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from resonance.flows.analysis.select import check
-from resonance.flows.engine import bands
-from resonance.flows.engine.layout import by_metric
-from resonance.flows.errors import ResonanceError
-from resonance.flows.metrics import LOWER_IS_BETTER
+from ..engine import bands
+from ..engine.layout import by_metric
+from ..errors import ResonanceError
+from ..metrics import LOWER_IS_BETTER
+from .select import check
 
 TFP_GROWTH = "tfp_growth"  # derived: compound annual growth rate of tfp, %/yr
 DERIVED = {TFP_GROWTH: ("tfp", "%/yr", "aggregate TFP growth (compound annual rate)")}
@@ -71,7 +71,7 @@ def units(draws: xr.Dataset, metric: str) -> str:
     """The units of ``metric`` (a stored metric or a derived outcome)."""
     if metric in DERIVED:
         return DERIVED[metric][1]
-    from resonance.kernels.registry import METRIC_INFO
+    from ...kernels.registry import METRIC_INFO
 
     return str(draws[metric].attrs.get("units", METRIC_INFO[metric].units))
 

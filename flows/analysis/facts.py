@@ -192,7 +192,7 @@ def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
     (scenario, path, year) for the years 2..Y."""
     years = snapshots.sizes["year"]
     if years < 2:
-        from resonance.flows.errors import ResonanceError
+        from ..errors import ResonanceError
 
         raise ResonanceError(
             "facts",
@@ -294,8 +294,8 @@ def facts(snapshots: xr.Dataset, baseline: str = "baseline") -> xr.Dataset:
 def snapshots_dataset(snap: np.ndarray, paths, first_scenario: int = 0) -> xr.Dataset:
     """Kernel snapshots float32 (k, p, y, v, i) as a Dataset laid out, typed and described
     as the store's ``firms`` group."""
-    from resonance.flows.engine.layout import SNAPSHOT_DTYPES, firms_dataset
-    from resonance.kernels.registry import SNAPSHOT
+    from ...kernels.registry import SNAPSHOT
+    from ..engine.layout import SNAPSHOT_DTYPES, firms_dataset
 
     arrays = {
         name: snap[:, :, :, v, :].astype(SNAPSHOT_DTYPES[name]) for v, name in enumerate(SNAPSHOT)
@@ -306,7 +306,7 @@ def snapshots_dataset(snap: np.ndarray, paths, first_scenario: int = 0) -> xr.Da
 def simulate_snapshots(config) -> xr.Dataset:
     """Simulate every scenario of ``config`` in this process, keeping every firm's yearly
     snapshots (for samples: 16 scenarios x 1,000 firms x 8 paths take about a second)."""
-    from resonance.flows.engine.plan import make_plan
+    from ..engine.plan import make_plan
 
     plan = make_plan(config)
     job = dataclasses.replace(plan.job, snapshots=config.n_scenarios)

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from resonance.flows.analysis.compare import Comparison
-from resonance.flows.analysis.discover import Discovery
-from resonance.flows.analysis.recovery import Recovery
-from resonance.flows.analysis.robust import CRITERIA, Robustness
-from resonance.flows.analysis.sensitivity import Sensitivity
-from resonance.flows.metrics import check_metric
-from resonance.kernels.registry import METRIC_INFO
+from ...kernels.registry import METRIC_INFO
+from ..metrics import check_metric
+from .compare import Comparison
+from .discover import Discovery
+from .recovery import Recovery
+from .robust import CRITERIA, Robustness
+from .sensitivity import Sensitivity
 
 
 def _pyplot():

@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from resonance.flows.analysis.effects import effects
-from resonance.flows.analysis.robust import robustness
-from resonance.flows.errors import ResonanceError
+from ..errors import ResonanceError
+from .effects import effects
+from .robust import robustness
 
 
 def pareto(cost: np.ndarray, loss: np.ndarray) -> np.ndarray:

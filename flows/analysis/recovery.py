@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from resonance.flows.analysis.select import QUANTILES, check, where
-from resonance.flows.engine.layout import by_metric
-from resonance.flows.errors import ResonanceError
+from ..engine.layout import by_metric
+from ..errors import ResonanceError
+from .select import QUANTILES, check, where
 
 LOSS = "chokepoint_loss"
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from resonance.flows.analysis.compare import compare
-from resonance.flows.analysis.sensitivity import sensitivity
-from resonance.flows.analysis.tables import summary_markdown
-from resonance.flows.metrics import HEADLINE, check_metric
+from ..metrics import HEADLINE, check_metric
+from .compare import compare
+from .sensitivity import sensitivity
+from .tables import summary_markdown
 
 
 def _provenance(bands: xr.Dataset, store: str) -> str:
@@ -78,8 +78,8 @@ def report_markdown(
     store: str, metric: str = "innovation_efficiency", baseline: str = "baseline"
 ) -> str:
     """The whole report of ``store`` as markdown (see the module docstring)."""
-    from resonance.flows.analysis.select import check
-    from resonance.flows.engine.store import open_bands, open_draws
+    from ..engine.store import open_bands, open_draws
+    from .select import check
 
     bands = open_bands(store)
     draws = open_draws(store)

@@ -29,11 +29,11 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from resonance.flows.analysis.effects import blocks, check_outcome, effects, series
-from resonance.flows.engine import bands
-from resonance.flows.engine.layout import by_metric
-from resonance.flows.errors import ResonanceError
-from resonance.flows.metrics import LOWER_IS_BETTER
+from ..engine import bands
+from ..engine.layout import by_metric
+from ..errors import ResonanceError
+from ..metrics import LOWER_IS_BETTER
+from .effects import blocks, check_outcome, effects, series
 
 # criterion -> (label, higher is better for the path)
 CRITERIA = {

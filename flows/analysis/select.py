@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from resonance.flows.errors import ResonanceError
-from resonance.flows.metrics import check_metric
+from ..errors import ResonanceError
+from ..metrics import check_metric
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -39,8 +39,8 @@ def input_names(ds: xr.Dataset) -> list[str]:
     world events (``layout.EVENTS``, outcomes of the draws rather than inputs), in the
     design's column order (the store's ``uncertain`` attribute; else the registry's), so
     order-dependent methods (PRIM's ties, the tree ensemble) see them as the run did."""
-    from resonance.flows.engine.layout import EVENTS
-    from resonance.kernels.registry import PARAMETERS
+    from ...kernels.registry import PARAMETERS
+    from ..engine.layout import EVENTS
 
     found = [str(n) for n, v in ds.data_vars.items() if v.dims == ("scenario",) and n not in EVENTS]
     order = list(ds.attrs.get("uncertain", [])) or list(PARAMETERS)
@@ -123,7 +123,7 @@ def where(ds: xr.Dataset, expr: str) -> xr.Dataset:
     on_scenario = [str(n) for n, v in ds.variables.items() if v.dims == ("scenario",)]
     if name not in on_scenario:
         hint = f"the store's variables on scenario: {', '.join(sorted(on_scenario))}"
-        from resonance.flows.engine.layout import EVENTS
+        from ..engine.layout import EVENTS
 
         if name in EVENTS:
             hint = "a store made before the chokepoint (issue 15) has none; run it again"

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from resonance.flows.analysis.select import cases, check, input_names
-from resonance.flows.engine.layout import by_metric
-from resonance.flows.errors import ResonanceError
+from ..engine.layout import by_metric
+from ..errors import ResonanceError
+from .select import cases, check, input_names
 
 
 def sobol_indices(

@@ -7,13 +7,13 @@ import xarray as xr
 from rich.markup import escape
 from rich.table import Table
 
-from resonance.flows.analysis.compare import Comparison
-from resonance.flows.analysis.discover import Discovery
-from resonance.flows.analysis.recovery import Recovery
-from resonance.flows.analysis.robust import Robustness
-from resonance.flows.analysis.sensitivity import Sensitivity
-from resonance.flows.metrics import check_metric
-from resonance.kernels.registry import METRICS
+from ...kernels.registry import METRICS
+from ..metrics import check_metric
+from .compare import Comparison
+from .discover import Discovery
+from .recovery import Recovery
+from .robust import Robustness
+from .sensitivity import Sensitivity
 
 
 def summary_table(bands: xr.Dataset, metrics=None, quarter: int = -1) -> Table:

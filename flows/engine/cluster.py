@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from resonance.flows.errors import ConfigError, config_error_from
-from resonance.flows.files import read_yaml_mapping
+from ..errors import ConfigError, config_error_from
+from ..files import read_yaml_mapping
 
 
 class ClusterSpec(BaseModel):
@@ -101,7 +101,7 @@ def _kernel_setup_plugin():
         name = "resonance-kernel-setup"
 
         def setup(self, worker):
-            from resonance.kernels.compile import configure
+            from ...kernels.compile import configure
 
             configure()
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from resonance.flows.config import RunConfig
-from resonance.flows.metrics import HEADLINE
+from ..config import RunConfig
+from ..metrics import HEADLINE
 
 if TYPE_CHECKING:
-    from resonance.flows.engine.execute import RunReport
+    from .execute import RunReport
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 PATIENCE = 2.0  # seconds a run may be silent: longer waits say what they wait for
@@ -118,10 +118,10 @@ def show_bands(store: str) -> None:
     headline outcomes side by side (TFP growth %/yr, coordination, innovation efficiency)
     and the path against the baseline (the first path when there is none) on TFP growth,
     paired on the same worlds; then where to see the rest."""
-    from resonance.flows.analysis.effects import TFP_GROWTH, effects
-    from resonance.flows.analysis.tables import headline_table
-    from resonance.flows.engine import timing
-    from resonance.flows.engine.store import open_bands, open_draws
+    from ..analysis.effects import TFP_GROWTH, effects
+    from ..analysis.tables import headline_table
+    from . import timing
+    from .store import open_bands, open_draws
 
     timing.mark("report_begin")
     bands = open_bands(store)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from resonance.flows.config import RunConfig
-from resonance.flows.engine import store as zstore
-from resonance.flows.errors import ConfigError
-from resonance.flows.metrics import HEADLINE, LOWER_IS_BETTER
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..metrics import HEADLINE, LOWER_IS_BETTER
+from . import store as zstore
 
 METRIC = HEADLINE[0]
 STATISTICS = ("median", "p_beats_baseline")
@@ -55,7 +55,7 @@ def resume_size(config: RunConfig) -> RunConfig:
     """``config`` at the size its store has already grown to, when that is larger: a run of
     ``--until-se`` that is repeated (or retried by Prefect) goes on from there instead of
     being refused as a store that would shrink."""
-    from resonance.flows.engine.store import held_scenarios
+    from .store import held_scenarios
 
     held = held_scenarios(config, config.store)
     return config.with_scenarios(held) if held and held > config.n_scenarios else config

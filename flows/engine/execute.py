@@ -23,18 +23,18 @@ from typing import Protocol
 import numba
 import numpy as np
 
-from resonance.flows.config import RunConfig
-from resonance.flows.engine import console, converge, startup, timing
-from resonance.flows.engine import store as zstore
-from resonance.flows.engine.bands import MapReduce, sequential_map_reduce
-from resonance.flows.engine.cluster import (
+from ...kernels import load
+from ..config import RunConfig
+from ..errors import StoreError
+from . import console, converge, startup, timing
+from . import store as zstore
+from .bands import MapReduce, sequential_map_reduce
+from .cluster import (
     ClusterSpec,
     connect,
 )
-from resonance.flows.engine.plan import ChunkJob, Plan, make_plan
-from resonance.flows.engine.reduce import store_bands
-from resonance.flows.errors import StoreError
-from resonance.kernels import load
+from .plan import ChunkJob, Plan, make_plan
+from .reduce import store_bands
 
 Progress = Callable[[int, int], None]  # progress(chunks done, chunks in all)
 
@@ -194,7 +194,7 @@ class RunReport:
 def warm_kernel_cache(plan: Plan) -> None:
     """Compile (or load) the kernel once here before many workers reach for the cache at
     once (numba#4807); a cold compile says so after two seconds (console.waiting)."""
-    from resonance.kernels.compile import cache_dir
+    from ...kernels.compile import cache_dir
 
     with console.waiting(f"compiling the kernels (once; cached in {cache_dir()})"):
         plan.job.warm()

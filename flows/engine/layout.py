@@ -28,23 +28,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 
-from resonance import DISTRIBUTION
-from resonance.flows.config import RunConfig
-from resonance.kernels.compile import model_digest
-from resonance.kernels.registry import (
+from ... import DISTRIBUTION
+from ...kernels.compile import source_digest
+from ...kernels.registry import (
     METRIC_INFO,
     METRICS,
     PARAMETER_INFO,
     SNAPSHOT,
     SNAPSHOT_INFO,
 )
+from ..config import RunConfig
 
 FIRMS = "firms"
 STORE_MARK = "resonance_store"  # root attribute that tells a resonance store from anything else
@@ -105,6 +107,25 @@ def store_bytes(config: RunConfig, scenarios: int) -> int:
     firm_year = sum(np.dtype(d).itemsize for d in SNAPSHOT_DTYPES.values())
     snapshots = k * p * (t // 4) * config.n_firms * firm_year
     return int(scenarios * per_scenario + snapshots)
+
+
+# The modules besides the kernels that make the kernel's inputs from a config: a change of
+# any of them changes what a chunk computes as surely as a change of the kernels does.
+INPUT_MODULES = ("paths.py", "costs.py", "budget.py", "uncertain.py", "engine/plan.py")
+
+
+def model_digest() -> str:
+    """SHA-256 (hex) of the model's code: every ``kernels/*.py`` and the ``INPUT_MODULES``
+    of ``flows/``. A store records it, and a run refuses to resume or grow a store made
+    under another (its chunks would mix two models); ``verify`` says so and ``--repair``
+    refuses. Comments count too: a digest is cheap to refuse on and a store cheap to
+    recompute, a silent mix is not."""
+    digest = hashlib.sha256(source_digest().encode())
+    flows = Path(__file__).resolve().parents[1]
+    for name in INPUT_MODULES:
+        digest.update(name.encode())
+        digest.update((flows / name).read_bytes())
+    return digest.hexdigest()
 
 
 def provenance(config: RunConfig) -> dict:

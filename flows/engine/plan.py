@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from resonance.flows.config import RunConfig
-from resonance.flows.costs import CostTable
-from resonance.flows.engine.layout import time_coordinate
-from resonance.flows.paths import LeverArrays
-from resonance.kernels import load
-from resonance.kernels.registry import PARAMETERS
+from ...kernels import load
+from ...kernels.registry import PARAMETERS
+from ..config import RunConfig
+from ..costs import CostTable
+from ..paths import LeverArrays
+from .layout import time_coordinate
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from resonance.flows.config import RunConfig
-from resonance.flows.engine import bands as B
-from resonance.flows.engine import store as zstore
-from resonance.kernels.registry import METRICS
+from ...kernels.registry import METRICS
+from ..config import RunConfig
+from . import bands as B
+from . import store as zstore
 
 KEYS = ("quantiles", "mean", "std", "error")
 THREADS = 2  # metrics in flight at once in memory

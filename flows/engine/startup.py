@@ -28,19 +28,19 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from resonance.flows.config import RunConfig, load_config
-from resonance.flows.engine import cluster, console, timing
-from resonance.flows.engine.cluster import (
+from ..config import RunConfig, load_config
+from ..errors import ResonanceError
+from . import cluster, console, timing
+from .cluster import (
     ClusterSpec,
     check_scheduler,
     load_cluster,
     scheduler_address,
 )
-from resonance.flows.errors import ResonanceError
 
 if TYPE_CHECKING:
-    from resonance.flows.engine.execute import RunReport
-    from resonance.flows.engine.plan import ChunkJob
+    from .execute import RunReport
+    from .plan import ChunkJob
 
 
 def resolve(
@@ -58,12 +58,12 @@ def resolve(
     the size its store has already grown to, if larger (``converge.resume_size``)."""
     config = load_config(config_path, overrides)
     if grows:
-        from resonance.flows.engine.converge import resume_size
+        from .converge import resume_size
 
         config = resume_size(config)
     spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
     if config.store not in _AHEAD:  # a run started ahead was checked before it began
-        from resonance.flows.engine.store import check
+        from .store import check
 
         check(config, config.store, overwrite)
     address = scheduler_address(spec, scheduler)
@@ -79,7 +79,7 @@ def run_ahead(config: RunConfig, spec: ClusterSpec, **kwargs) -> None:
     """Start ``execute.run`` of these arguments in a thread now. The next ``run`` of the
     same store in this process waits for it and, given the same arguments, returns its
     report (or raises its error) instead of running again (:func:`join_ahead`)."""
-    from resonance.flows.engine.execute import run
+    from .execute import run
 
     future: Future = Future()
 
@@ -287,7 +287,7 @@ def early_cluster(spec: ClusterSpec, workers: int | None, scheduler: str | None)
 
 def warm_workers(job: ChunkJob) -> None:
     """Task body on every worker: load the kernel of ``job``'s precision."""
-    from resonance.kernels.compile import configure
+    from ...kernels.compile import configure
 
     configure()
     job.warm()
@@ -311,9 +311,9 @@ def ahead(
     import distributed  # noqa: F401
     import fsspec  # noqa: F401  (the store's first look at its path)
 
-    from resonance.flows.engine import execute, store  # noqa: F401  (zarr, xarray)
-    from resonance.flows.engine.plan import ChunkJob
-    from resonance.kernels.compile import cache_dir
+    from ...kernels.compile import cache_dir
+    from . import execute, store  # noqa: F401  (zarr, xarray)
+    from .plan import ChunkJob
 
     job = ChunkJob.of(config)
     # Here first: workers compiling a cold cache at once can crash (numba#4807).

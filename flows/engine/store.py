@@ -37,8 +37,10 @@ import xarray as xr
 import zarr
 from zarr.core.sync import sync  # runs a coroutine on zarr's own I/O loop, as zarr's API does
 
-from resonance.flows.config import RunConfig, config_from_text
-from resonance.flows.engine.layout import (
+from ...kernels.registry import METRICS, SNAPSHOT
+from ..config import RunConfig, config_from_text
+from ..errors import StoreError
+from .layout import (
     DRAWS,
     EVENTS,
     FIRMS,
@@ -53,13 +55,11 @@ from resonance.flows.engine.layout import (
     input_chunk,
     input_shard,
     metric_attrs,
+    model_digest,
     path_time_coords,
     provenance,
     store_bytes,
 )
-from resonance.flows.errors import StoreError
-from resonance.kernels.compile import model_digest
-from resonance.kernels.registry import METRICS, SNAPSHOT
 
 _HELD: set[Path] = set()  # the store directories whose writer lock this process holds
 
@@ -450,7 +450,7 @@ def _write_inputs(config: RunConfig, draws, start: int, stop: int | None = None)
     """Write the scenario inputs (each uncertain parameter, ``scenario`` and the world
     events of ``layout.EVENTS``) of scenarios [start, stop or n_scenarios), a shard at a
     time, from the design's points of that shard (memory: one shard, 8 MB a parameter)."""
-    from resonance.flows.engine.plan import Design, world_events
+    from .plan import Design, world_events
 
     design, n = Design.of(config), config.n_scenarios if stop is None else stop
     big = input_shard(config.chunk_scenarios)
@@ -478,7 +478,7 @@ def _extend(config: RunConfig, store: str) -> None:
     Every step can be repeated, and the new size is recorded only at the end: a run killed
     half-way leaves a store of the old size that the next run grows again.
     """
-    from resonance.flows.engine.plan import Design
+    from .plan import Design
 
     root = zarr.open_group(store, mode="r+", use_consolidated=False)
     held, n, cs = int(root.attrs["n_scenarios"]), config.n_scenarios, config.chunk_scenarios
@@ -844,7 +844,7 @@ def open_bands(store: str) -> xr.Dataset:
     cs = config.chunk_scenarios
     starts = np.unique(ids // cs) * cs
     chunks = [(int(a), min(int(a) + cs, config.n_scenarios)) for a in starts]
-    from resonance.flows.engine.reduce import store_bands  # it reads through this module
+    from .reduce import store_bands  # it reads through this module
 
     bands = store_bands(store, config, chunks)
     attrs = dict(zarr.open_group(store, mode="r").attrs)

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import zarr
 
-from resonance.flows.config import RunConfig
-from resonance.flows.engine import store as zstore
-from resonance.flows.engine.layout import DRAWS, EVENTS, OUTCOME, package_versions
-from resonance.flows.engine.plan import make_plan, world_events
-from resonance.flows.engine.reduce import store_bands
-from resonance.kernels.registry import METRICS, SNAPSHOT
+from ...kernels.registry import METRICS, SNAPSHOT
+from ..config import RunConfig
+from ..errors import StoreError
+from . import store as zstore
+from .layout import DRAWS, EVENTS, OUTCOME, model_digest, package_versions
+from .plan import make_plan, world_events
+from .reduce import store_bands
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Verification:
     differences: list[Difference] = field(default_factory=list)  # the first of each chunk
     bands: Difference | None = None  # the first band that differs from the stored draws'
     warnings: list[str] = field(default_factory=list)  # package versions that differ
+    model_changed: bool = False  # the store records another model digest than this code's
 
     @property
     def ok(self) -> bool:
@@ -80,6 +82,13 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
         for name, now in package_versions().items()
         if name in recorded and recorded[name] != now
     ]
+    made = dict(zarr.open_group(store, mode="r").attrs).get("model_sha256")
+    result.model_changed = made != model_digest()
+    if result.model_changed:
+        result.warnings.append(
+            f"the store was made by model {str(made)[:12]}, this installation is "
+            f"{model_digest()[:12]}: differences may be the model's change, not damage"
+        )
     paths = list(config.path_names)
     zstore.draws_arrays(store, config.sha256)  # one line for a store it cannot read
     draws = zarr.open_group(store, path=DRAWS, mode="r")
@@ -186,6 +195,14 @@ def repair(store: str, differences: list[Difference]) -> list[int]:
     """Clear the done marks of the chunks found different; the next run recomputes them.
     Holds the store's writer lock (StoreError while a run writes it) and says the bands are
     no longer those of the draws, so the next run recomputes them too."""
+    made = dict(zarr.open_group(store, mode="r").attrs).get("model_sha256")
+    if made != model_digest():
+        raise StoreError(
+            store,
+            "was made by another version of the model: its chunks cannot be repaired "
+            "under this one",
+            "run the config again with --overwrite to recompute it",
+        )
     config = zstore.store_config(store)
     chunks = sorted({d.chunk for d in differences if d.chunk >= 0})
     if chunks or any(d.chunk < 0 for d in differences):

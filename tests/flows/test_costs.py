@@ -111,12 +111,15 @@ def test_equal_budgets_scale_each_path_to_the_same_mean_cost():
     intensity = config.lever_coords["budget_intensity"]
     assert intensity[0] == 1.0  # the baseline has no levers to scale
     assert (intensity[1:] != 1.0).all()
-    # On the pilot (the run's own first scenarios, at most PILOT_FIRMS firms) each path costs its
-    # budget to the bisection's tolerance, or exactly where every cost is flat.
-    firms = min(config.n_firms, budget.PILOT_FIRMS)
-    pilot = dataclasses.replace(make_plan(config).job, n_firms=firms)
-    cost = pilot.simulate(0, 64)[0][:, :, :, COST].mean(axis=(0, 2))
-    np.testing.assert_allclose(cost[1:], 0.04, rtol=2 * budget.TOLERANCE)
+    # On the pilot (64 worlds of the config's distributions by its mc stream, the run's
+    # firms) each path costs its budget to the bisection's tolerance, or exactly where
+    # every cost is flat.
+    job = make_plan(config).job
+    pilot = dataclasses.replace(
+        job, design=dataclasses.replace(job.design, sampler="mc", n=budget.PILOT_SCENARIOS)
+    )
+    cost = pilot.simulate(0, budget.PILOT_SCENARIOS)[0][:, :, :, COST].mean(axis=(0, 2))
+    np.testing.assert_allclose(cost[1:], 0.04, rtol=10 * budget.TOLERANCE)
     assert cost[0] == 0.0
     # The levers really moved: every path's parameters are the baseline's plus t x change.
     written = load_config(DEFAULT_CONFIG, SMALL)
@@ -128,10 +131,38 @@ def test_equal_budgets_scale_each_path_to_the_same_mean_cost():
     )
 
 
+def test_a_budget_does_not_depend_on_the_scenario_count_or_the_sampler():
+    """A store grows under one identity: its levers must not move with its size."""
+    paths = {"paths": ["baseline", "technological_transition", "digital_empowerment"]}
+    seen = [
+        load_config(
+            DEFAULT_CONFIG, {**SMALL, **paths, "sizes.scenarios": n, "sampler": s, "budget": 0.05}
+        ).lever_coords["budget_intensity"]
+        for n, s in ((16, "sobol"), (128, "sobol"), (32, "mc"))
+    ]
+    for other in seen[1:]:
+        np.testing.assert_array_equal(other, seen[0])
+
+
+def test_a_config_budget_leaves_drawn_policies_as_drawn():
+    config = load_config(
+        DEFAULT_CONFIG,
+        {
+            **SMALL,
+            "paths": ["baseline", "spillover_support", "ecological_coordination"],
+            "budget": 0.05,
+        },
+    )
+    intensity = dict(zip(config.path_names, config.lever_coords["budget_intensity"], strict=True))
+    assert all(t == 1.0 for name, t in intensity.items() if "/" in name)
+    assert intensity["ecological_coordination"] != 1.0
+
+
 def test_an_unreachable_budget_is_refused_in_one_line(capsys):
     code = main(["validate", str(DEFAULT_CONFIG), "--scenarios", "8", "--budget", "1e6"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "budget" in err
+    assert "out of reach" in err and "largest intensity" in err
 
 
 def test_a_budget_with_lever_ranges_is_refused(tmp_path, capsys):

@@ -174,7 +174,7 @@ def test_a_store_of_another_model_is_not_resumed_or_grown(tmp_path, capsys, reco
     and --overwrite recomputes it."""
     import zarr
 
-    from resonance.kernels.compile import model_digest
+    from resonance.flows.engine.layout import model_digest
 
     out = tmp_path / "s.zarr"
     assert _run(out) == 0
@@ -188,6 +188,14 @@ def test_a_store_of_another_model_is_not_resumed_or_grown(tmp_path, capsys, reco
     group.attrs.clear()
     group.attrs.update(attrs)
     capsys.readouterr()
+    # verify says the model changed (its bits may differ for that reason), repair refuses
+    from resonance.flows.engine import verify
+    from resonance.flows.errors import StoreError
+
+    assert main(["verify", str(out), "--chunks", "1"]) == 0
+    assert "differences may be the model" in " ".join(capsys.readouterr().err.split())
+    with pytest.raises(StoreError, match="another version of the model"):
+        verify.repair(str(out), [verify.Difference(0, "tfp", {}, 0.0, 1.0)])
     for extra in ([], ["--scenarios", "8"]):  # resume, then grow
         assert main([*tiny_run(out, firms=8, quarters=2), *extra]) == 2
         err = capsys.readouterr().err.strip()
