@@ -26,14 +26,17 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.states import Failed
 
-from .config import RunConfig
-from .confine import confine, from_deployment
-from .engine import timing
-from .engine.cluster import ClusterSpec
-from .engine.console import show_bands
-from .engine.execute import RunReport, run
-from .engine.startup import resolve
-from .errors import ResonanceError
+# Absolute imports, unlike the rest of the package: Prefect's worker loads this file by its
+# path (prefect.yaml's entrypoint flows/flow.py:scenario_run), outside its package, where a
+# relative import has no parent to resolve against.
+from resonance.flows.config import RunConfig
+from resonance.flows.confine import confine, from_deployment
+from resonance.flows.engine import timing
+from resonance.flows.engine.cluster import ClusterSpec
+from resonance.flows.engine.console import show_bands
+from resonance.flows.engine.execute import RunReport, run
+from resonance.flows.engine.startup import resolve
+from resonance.flows.errors import ResonanceError
 
 
 @task(name="validate", cache_policy=NONE)
@@ -76,7 +79,7 @@ def simulate(
     With ``until_se``, grow the store until converged (flows/engine/converge.py)."""
     from prefect.runtime import task_run
 
-    from .engine.store import belongs_to
+    from resonance.flows.engine.store import belongs_to
 
     # A retry resumes what an earlier try wrote: it replaces the store only if no try has
     # made it this config's yet.
@@ -95,9 +98,9 @@ def simulate(
 @task(name="report", cache_policy=NONE)
 def report(config: RunConfig) -> str:
     """A markdown artifact with the final-quarter bands and a link to the store."""
-    from .analysis.tables import summary_markdown
-    from .engine.store import open_bands
-    from .metrics import HEADLINE
+    from resonance.flows.analysis.tables import summary_markdown
+    from resonance.flows.engine.store import open_bands
+    from resonance.flows.metrics import HEADLINE
 
     bands = open_bands(config.store)
     store = config.store if "://" in config.store else str(Path(config.store).resolve())
