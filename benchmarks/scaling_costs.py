@@ -62,9 +62,9 @@ def chunk_costs(chunks: int = 4) -> dict:
     import numpy as np
 
     from resonance.flows.config import load_config
-    from resonance.flows.engine import store as zstore
     from resonance.flows.engine.execute import prepare_store
     from resonance.flows.engine.plan import make_plan
+    from resonance.flows.engine.store_io import write_chunk
 
     with tempfile.TemporaryDirectory() as tmp:
         n = 32 * (chunks + 1)
@@ -78,7 +78,7 @@ def chunk_costs(chunks: int = 4) -> dict:
             began = time.perf_counter()
             outcomes, snapshots = plan.job.simulate(a, b)
             mid = time.perf_counter()
-            zstore.write_chunk(config.store, config.sha256, a, b, outcomes, snapshots)
+            write_chunk(config.store, config.sha256, a, b, outcomes, snapshots)
             end = time.perf_counter()
             size = _store_size(Path(config.store))
             if k:  # chunk 0 also holds the firm snapshots
@@ -103,7 +103,8 @@ def input_costs(n: int = 2**22) -> dict:
     import tracemalloc
 
     from resonance.flows.config import load_config
-    from resonance.flows.engine import store as zstore
+    from resonance.flows.engine.execute import DesignInputs
+    from resonance.flows.engine.store_write import open_or_create
 
     with tempfile.TemporaryDirectory() as tmp:
         small = {"sizes.firms": 2, "sizes.quarters": 4, "sizes.firm_snapshots": 0}
@@ -113,7 +114,7 @@ def input_costs(n: int = 2**22) -> dict:
         )
         tracemalloc.start()
         began = time.perf_counter()
-        zstore.open_or_create(config, config.store, overwrite=False)
+        open_or_create(config, config.store, False, DesignInputs.of(config))
         seconds = time.perf_counter() - began
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

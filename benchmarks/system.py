@@ -147,7 +147,7 @@ def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:
     """Seconds of the store writes and of the band reduction, against the simulation."""
     from resonance.flows.engine.execute import SequentialExecutor, finalise_bands, prepare_store
     from resonance.flows.engine.plan import make_plan
-    from resonance.flows.engine.store import write_chunk
+    from resonance.flows.engine.store_io import write_chunk
 
     with tempfile.TemporaryDirectory() as tmp:
         config = sized_config(f"{tmp}/b.zarr", scenarios, firms, quarters, chunk)

@@ -286,13 +286,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open_draws(store: str):
-    from .engine.store import open_draws
+    from .engine.store_read import open_draws
 
     return _noted(open_draws(store), store)
 
 
 def _open_bands(store: str):
-    from .engine.store import open_bands
+    from .engine.store_read import open_bands
 
     return _noted(open_bands(store), store)
 
@@ -552,7 +552,7 @@ def cmd_facts(args) -> int:
 
     target = Path(args.target)
     if target.is_dir():
-        from .engine.store import open_firms
+        from .engine.store_read import open_firms
 
         snapshots = open_firms(args.target)
         if args.paths:
@@ -635,7 +635,7 @@ def cmd_verify(args) -> int:
 
 def cmd_convergence(args) -> int:
     from .analysis import figures, tables
-    from .engine.store import open_convergence
+    from .engine.store_read import open_convergence
 
     history = open_convergence(args.store)
     if history is None:

@@ -79,7 +79,7 @@ def simulate(
     With ``until_se``, grow the store until converged (flows/engine/converge.py)."""
     from prefect.runtime import task_run
 
-    from resonance.flows.engine.store import belongs_to
+    from resonance.flows.engine.store_state import belongs_to
 
     # A retry resumes what an earlier try wrote: it replaces the store only if no try has
     # made it this config's yet.
@@ -99,7 +99,7 @@ def simulate(
 def report(config: RunConfig) -> str:
     """A markdown artifact with the final-quarter bands and a link to the store."""
     from resonance.flows.analysis.tables import summary_markdown
-    from resonance.flows.engine.store import open_bands
+    from resonance.flows.engine.store_read import open_bands
     from resonance.flows.metrics import HEADLINE
 
     bands = open_bands(config.store)

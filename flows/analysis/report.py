@@ -78,7 +78,7 @@ def report_markdown(
     store: str, metric: str = "innovation_efficiency", baseline: str = "baseline"
 ) -> str:
     """The whole report of ``store`` as markdown (see the module docstring)."""
-    from ..engine.store import open_bands, open_draws
+    from ..engine.store_read import open_bands, open_draws
     from .select import check
 
     bands = open_bands(store)

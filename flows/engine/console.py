@@ -121,7 +121,7 @@ def show_bands(store: str) -> None:
     from ..analysis.effects import TFP_GROWTH, effects
     from ..analysis.tables import headline_table
     from . import timing
-    from .store import open_bands, open_draws
+    from .store_read import open_bands, open_draws
 
     timing.mark("report_begin")
     bands = open_bands(store)

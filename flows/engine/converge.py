@@ -27,7 +27,8 @@ import xarray as xr
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..metrics import HEADLINE, LOWER_IS_BETTER
-from . import store as zstore
+from .store_read import open_convergence, open_draws
+from .store_state import held_scenarios
 
 METRIC = HEADLINE[0]
 STATISTICS = ("median", "p_beats_baseline")
@@ -55,8 +56,6 @@ def resume_size(config: RunConfig) -> RunConfig:
     """``config`` at the size its store has already grown to, when that is larger: a run of
     ``--until-se`` that is repeated (or retried by Prefect) goes on from there instead of
     being refused as a store that would shrink."""
-    from .store import held_scenarios
-
     held = held_scenarios(config, config.store)
     return config.with_scenarios(held) if held and held > config.n_scenarios else config
 
@@ -115,7 +114,7 @@ class Step:
 
 def step_of(config: RunConfig, target: float) -> Step:
     """Measure ``config``'s finished store."""
-    draws = zstore.open_draws(config.store)
+    draws = open_draws(config.store)
     x = np.asarray(draws[METRIC].isel(time=-1).transpose("scenario", "path").values)
     paths = [str(p) for p in draws.path.values]
     value, se = measure(x, paths)
@@ -136,7 +135,7 @@ def history(step: Step, store: str) -> xr.Dataset:
             "statistic": np.array(STATISTICS, dtype=object),
         },
     )
-    old = zstore.open_convergence(store)
+    old = open_convergence(store)
     if old is not None:
         old = old.load()
         keep = old.n_scenarios.values != step.n

@@ -27,14 +27,18 @@ from ...kernels import load
 from ..config import RunConfig
 from ..errors import StoreError
 from . import console, converge, startup, timing
-from . import store as zstore
 from .bands import MapReduce, sequential_map_reduce
 from .cluster import (
     ClusterSpec,
     connect,
 )
-from .plan import ChunkJob, Plan, make_plan
+from .plan import ChunkJob, Design, Plan, make_plan, world_events
 from .reduce import store_bands
+from .store_io import StoredChunks, done_chunks, read_draws_chunk, write_chunk
+from .store_lock import clear_writer, record_writer, writer_lock
+from .store_read import bands_current
+from .store_state import check
+from .store_write import invalidate_bands, open_or_create, write_bands, write_convergence
 
 Progress = Callable[[int, int], None]  # progress(chunks done, chunks in all)
 
@@ -60,7 +64,7 @@ class ChunkTask:
 
     job: ChunkJob
     store: str
-    config_sha256: str  # keys the workers' cache of open store arrays (store.draws_arrays)
+    config_sha256: str  # keys the workers' cache of open store arrays (store_io.draws_arrays)
     threads: int
 
 
@@ -72,7 +76,7 @@ def run_chunk(task: ChunkTask, chunk: int, start: int, stop: int) -> tuple[int, 
     began = time.perf_counter()
     outcomes, snapshots = task.job.simulate(start, stop)
     simulated = time.perf_counter()
-    zstore.write_chunk(task.store, task.config_sha256, start, stop, outcomes, snapshots)
+    write_chunk(task.store, task.config_sha256, start, stop, outcomes, snapshots)
     return chunk, simulated - began, time.perf_counter() - simulated
 
 
@@ -82,7 +86,7 @@ def _summarise_chunks(
     """Summary of a group of chunks, read one at a time (memory: a chunk and a summary)."""
     result = None
     for bounds in group:
-        part = summarise(zstore.read_draws_chunk(store, config_sha256, *bounds))
+        part = summarise(read_draws_chunk(store, config_sha256, *bounds))
         result = part if result is None else merge(result, part)
     return result
 
@@ -101,7 +105,7 @@ class SequentialExecutor:
             yield fn(shared, *args)
 
     def map_reduce(self, store: str, config_sha256: str, chunks: list[tuple[int, int]]):
-        return sequential_map_reduce(zstore.StoredChunks(store, config_sha256, chunks))
+        return sequential_map_reduce(StoredChunks(store, config_sha256, chunks))
 
 
 class DaskExecutor:
@@ -200,10 +204,31 @@ def warm_kernel_cache(plan: Plan) -> None:
         plan.job.warm()
 
 
+@dataclass(frozen=True)
+class DesignInputs:
+    """The scenario inputs a store records (``store_write.ScenarioInputs``), made here on
+    the driver from the run's design: the store itself runs no sampler and no kernel."""
+
+    config: RunConfig
+    design: Design
+
+    @classmethod
+    def of(cls, config: RunConfig) -> DesignInputs:
+        return cls(config, Design.of(config))
+
+    def parameters(self, start: int, stop: int) -> np.ndarray:
+        """Uncertain parameters of scenarios [start, stop): float64 (s, d), own units."""
+        return self.design.theta(start, stop)
+
+    def events(self, parameters: np.ndarray, start: int, stop: int) -> dict[str, np.ndarray]:
+        """The world events (``layout.EVENTS``) of scenarios [start, stop): (s,) each."""
+        return world_events(self.config, parameters, start, stop)
+
+
 def prepare_store(plan: Plan, overwrite: bool = False) -> list[int]:
     """Create or check the plan's store; the indices of the chunks still to compute."""
-    zstore.open_or_create(plan.config, plan.config.store, overwrite)
-    return np.flatnonzero(zstore.done_chunks(plan.config.store) == 0).tolist()
+    open_or_create(plan.config, plan.config.store, overwrite, DesignInputs.of(plan.config))
+    return np.flatnonzero(done_chunks(plan.config.store) == 0).tolist()
 
 
 def simulate_chunks(
@@ -246,9 +271,7 @@ def finalise_bands(plan: Plan, executor: Executor) -> None:
     """Reduce the stored draws to bands and write them (the store's last write)."""
     config = plan.config
     map_reduce = executor.map_reduce(config.store, config.sha256, plan.chunks)
-    zstore.write_bands(
-        config.store, config, store_bands(config.store, config, plan.chunks, map_reduce)
-    )
+    write_bands(config.store, config, store_bands(config.store, config, plan.chunks, map_reduce))
     timing.mark("bands")
 
 
@@ -258,25 +281,25 @@ def run_plan(
     """The whole recipe: prepare the store, simulate what is missing, write the bands.
 
     The store is ``plan.config.store``. ``overwrite`` replaces a resonance store of another
-    config (never anything else: store.check).
+    config (never anything else: store_state.check).
     """
     began = time.perf_counter()
     store = plan.config.store
-    zstore.check(plan.config, store, overwrite)  # before the lock creates anything there
-    with zstore.writer_lock(store):
+    check(plan.config, store, overwrite)  # before the lock creates anything there
+    with writer_lock(store):
         todo = prepare_store(plan, overwrite)
-        zstore.record_writer(store)
+        record_writer(store)
         if todo:
-            zstore.invalidate_bands(store)  # until the new ones are written
+            invalidate_bands(store)  # until the new ones are written
         try:
             seconds = simulate_chunks(plan, executor, todo, progress)
         except OSError as exc:
             if exc.errno is None:  # not the file system: a lost connection to a worker...
                 raise
             raise write_failed(store, exc) from None
-        if todo or not zstore.bands_current(store):
+        if todo or not bands_current(store):
             finalise_bands(plan, executor)
-        zstore.clear_writer(store)
+        clear_writer(store)
     return RunReport(
         store,
         len(todo),
@@ -290,7 +313,7 @@ def run_plan(
 def write_failed(store: str, exc: OSError) -> StoreError:
     """The one line for a chunk that could not be written (a full or read-only file
     system, a lost mount): what failed, and that the finished chunks are kept."""
-    done = int(zstore.done_chunks(store).sum())
+    done = int(done_chunks(store).sum())
     what = exc.strerror or str(exc)
     where = f" at {exc.filename}" if exc.filename else ""
     return StoreError(
@@ -344,7 +367,7 @@ def run(
             if until_se is None:
                 return report
             step = converge.step_of(config, until_se)
-            zstore.write_convergence(config.store, converge.history(step, config.store))
+            write_convergence(config.store, converge.history(step, config.store))
             grow_to = None if step.converged else converge.next_size(config, cap)
             console.convergence(step, grow_to, cap)
             if grow_to is None:

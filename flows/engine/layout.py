@@ -23,7 +23,7 @@
   ``new_paradigm``, ``entered``, ``breakthrough_value`` with dims (scenario, path, year,
   firm), chunked along ``scenario`` as the draws are. Absent when K is 0.
 
-``store.py`` writes what this module lays out.
+``store_write.py`` writes what this module lays out.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ SNAPSHOT_DTYPES = {
 }
 DRAWS = "draws"
 OUTCOME = "outcome"  # the draws' one array of every metric
+CONVERGENCE = "convergence"  # the group of a run grown until converged (converge.py)
 STORE_FORMAT = 2  # root attribute store_format; stores without it are format 1
 # The scenario inputs are written by the driver, this many scenarios (rounded down to whole
 # chunks) at a time: 8 MB a parameter, one object per parameter per shard.
@@ -65,7 +66,7 @@ INPUT_SHARD_SCENARIOS = 2**20
 # would make writing 10^7 scenarios' inputs take a minute; a chunk's read decodes 128 KB.
 INPUT_CHUNK_SCENARIOS = 2**14
 # Chunk keys "c.<k>.0.0.0" side by side in one directory: listing it tells the finished
-# chunks (store.done_chunks) without a directory per chunk.
+# chunks (store_io.done_chunks) without a directory per chunk.
 FLAT_KEYS = {"name": "default", "separator": "."}
 # The attributes every variable carries; the draws keep each metric's as coordinates.
 FIELDS = ("long_name", "units", "description")
@@ -270,7 +271,7 @@ def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
     Written with ``compute=False`` (metadata only). The lazy arrays are cut in shards of
     inputs (``input_shard``), so the template's graph has a task per million scenarios,
     not one per chunk; the ``scenario`` coordinate is not in it (it would be materialised
-    as an index): ``store.py`` writes it, with the inputs, a shard at a time.
+    as an index): ``store_write.py`` writes it, with the inputs, a shard at a time.
     """
     n, p, t, m = config.n_scenarios, len(config.path_names), config.n_quarters, len(METRICS)
     cs = config.chunk_scenarios

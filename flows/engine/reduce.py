@@ -18,7 +18,7 @@ import numpy as np
 from ...kernels.registry import METRICS
 from ..config import RunConfig
 from . import bands as B
-from . import store as zstore
+from .store_io import StoredChunks, read_draws
 
 KEYS = ("quantiles", "mean", "std", "error")
 THREADS = 2  # metrics in flight at once in memory
@@ -53,7 +53,7 @@ def store_bands(
     if method == "exact":
 
         def one(metric: str) -> dict:
-            x = zstore.read_draws(store, config.sha256, chunks, metric)
+            x = read_draws(store, config.sha256, chunks, metric)
             return B.exact_bands(x, config.quantiles)
 
         # One metric's read (zarr's I/O thread) overlaps another's reduction (numpy's sort
@@ -63,6 +63,6 @@ def store_bands(
         bands = {key: np.stack([r[key] for r in per_metric], axis=2) for key in KEYS}
         return {**bands, "method": method}
     if map_reduce is None:
-        map_reduce = B.sequential_map_reduce(zstore.StoredChunks(store, config.sha256, chunks))
+        map_reduce = B.sequential_map_reduce(StoredChunks(store, config.sha256, chunks))
     shape = (len(config.path_names), config.n_quarters, len(METRICS))
     return {**B.compute_bands(map_reduce, shape, config.quantiles), "method": method}

@@ -63,7 +63,7 @@ def resolve(
         config = resume_size(config)
     spec = load_cluster(cluster or config.cluster, Path(config_path).parent / "clusters")
     if config.store not in _AHEAD:  # a run started ahead was checked before it began
-        from .store import check
+        from .store_state import check
 
         check(config, config.store, overwrite)
     address = scheduler_address(spec, scheduler)
@@ -312,7 +312,7 @@ def ahead(
     import fsspec  # noqa: F401  (the store's first look at its path)
 
     from ...kernels.compile import cache_dir
-    from . import execute, store  # noqa: F401  (zarr, xarray)
+    from . import execute  # noqa: F401  (and through it the store_* modules: zarr, xarray)
     from .plan import ChunkJob
 
     job = ChunkJob.of(config)

@@ -23,10 +23,14 @@ import zarr
 from ...kernels.registry import METRICS, SNAPSHOT
 from ..config import RunConfig
 from ..errors import StoreError
-from . import store as zstore
+from .execute import DesignInputs
 from .layout import DRAWS, EVENTS, OUTCOME, model_digest, package_versions
 from .plan import make_plan, world_events
 from .reduce import store_bands
+from .store_io import clear_done, done_chunks, draws_arrays, read_draws_chunk
+from .store_lock import writer_lock
+from .store_read import bands_current, store_config
+from .store_write import invalidate_bands, rewrite_inputs
 
 
 @dataclass
@@ -70,9 +74,9 @@ def _first_difference(stored: np.ndarray, fresh: np.ndarray) -> tuple | None:
 
 def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
     """Re-simulate ``chunks`` random finished chunks (None: all) and recompute the bands."""
-    config = zstore.store_config(store)
+    config = store_config(store)
     plan = make_plan(config)
-    done = np.flatnonzero(zstore.done_chunks(store) == 1)
+    done = np.flatnonzero(done_chunks(store) == 1)
     if chunks is not None and chunks < len(done):
         done = np.sort(np.random.default_rng(seed).choice(done, chunks, replace=False))
     result = Verification([int(c) for c in done])
@@ -90,7 +94,7 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
             f"{model_digest()[:12]}: differences may be the model's change, not damage"
         )
     paths = list(config.path_names)
-    zstore.draws_arrays(store, config.sha256)  # one line for a store it cannot read
+    draws_arrays(store, config.sha256)  # one line for a store it cannot read
     draws = zarr.open_group(store, path=DRAWS, mode="r")
     for chunk in result.checked:
         start, stop = plan.chunks[chunk]
@@ -100,7 +104,7 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
             continue
         fresh, snaps = plan.job.simulate(start, stop)
         try:
-            stored = zstore.read_draws_chunk(store, config.sha256, start, stop)
+            stored = read_draws_chunk(store, config.sha256, start, stop)
         except Exception:  # a damaged object: zarr's codecs raise many kinds
             result.differences.append(_unreadable(store, chunk, start, stop))
             continue
@@ -135,7 +139,7 @@ def verify(store: str, chunks: int | None = 4, seed: int = 0) -> Verification:
                         )
                     )
                     break
-    if not result.differences and zstore.bands_current(store):
+    if not result.differences and bands_current(store):
         result.bands = _check_bands(store, config, plan)
     return result
 
@@ -203,13 +207,13 @@ def repair(store: str, differences: list[Difference]) -> list[int]:
             "under this one",
             "run the config again with --overwrite to recompute it",
         )
-    config = zstore.store_config(store)
+    config = store_config(store)
     chunks = sorted({d.chunk for d in differences if d.chunk >= 0})
     if chunks or any(d.chunk < 0 for d in differences):
         rewritable = {*config.uncertain_names, *EVENTS}
         inputs = sorted({d.chunk for d in differences if d.variable in rewritable})
-        with zstore.writer_lock(store):
-            zstore.invalidate_bands(store)
-            zstore.rewrite_inputs(config, store, inputs)
-            zstore.clear_done(store, chunks)  # the store's one writer
+        with writer_lock(store):
+            invalidate_bands(store)
+            rewrite_inputs(config, store, inputs, DesignInputs.of(config))
+            clear_done(store, chunks)  # the store's one writer
     return chunks

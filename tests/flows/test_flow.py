@@ -10,7 +10,7 @@ import xarray as xr
 import zarr
 
 from resonance.flows.config import ConfigError
-from resonance.flows.engine.store import done_chunks
+from resonance.flows.engine.store_io import done_chunks
 from resonance.flows.flow import scenario_run, validate
 from tests.helpers import DEFAULT_CONFIG, tiny_run
 

@@ -12,7 +12,7 @@ from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine.execute import SequentialExecutor, run_plan
 from resonance.flows.engine.plan import make_plan
-from resonance.flows.engine.store import open_draws
+from resonance.flows.engine.store_read import open_draws
 from resonance.flows.errors import ConfigError
 from resonance.kernels.registry import METRICS
 from tests.helpers import DEFAULT_CONFIG, write_config

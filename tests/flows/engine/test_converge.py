@@ -9,7 +9,7 @@ import xarray as xr
 from resonance.flows.cli import main
 from resonance.flows.engine.converge import measure
 from resonance.flows.engine.layout import by_metric
-from resonance.flows.engine.store import open_convergence
+from resonance.flows.engine.store_read import open_convergence
 from tests.helpers import tiny_run
 
 

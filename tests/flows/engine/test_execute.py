@@ -19,7 +19,7 @@ from resonance.flows.engine.cluster import ClusterSpec, connect
 from resonance.flows.engine.execute import DaskExecutor, SequentialExecutor, run_plan
 from resonance.flows.engine.layout import by_metric
 from resonance.flows.engine.plan import make_plan
-from resonance.flows.engine.store import done_chunks
+from resonance.flows.engine.store_io import done_chunks
 from resonance.kernels.registry import METRICS, SNAPSHOT
 from tests.helpers import DEFAULT_CONFIG, ROOT, tiny_run
 

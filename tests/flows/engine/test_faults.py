@@ -20,11 +20,12 @@ import zarr
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine import execute
-from resonance.flows.engine import store as zstore
 from resonance.flows.engine.cluster import ClusterSpec, connect
 from resonance.flows.engine.execute import DaskExecutor, SequentialExecutor, run_plan
 from resonance.flows.engine.plan import make_plan
-from resonance.flows.engine.store import done_chunks
+from resonance.flows.engine.store_io import clear_done, done_chunks
+from resonance.flows.engine.store_read import bands_current, open_bands, open_draws
+from resonance.flows.engine.store_write import invalidate_bands
 from tests.flows.engine.test_execute import SMALL, _assert_same_store
 from tests.helpers import DEFAULT_CONFIG, ROOT, tiny_run
 
@@ -131,11 +132,11 @@ def test_a_second_writer_is_refused_at_once_and_a_killed_one_leaves_no_lock(tmp_
 def test_a_stopped_store_is_read_from_its_finished_chunks(tmp_path, reference, capsys):
     store = tmp_path / "stopped.zarr"
     shutil.copytree(reference, store)
-    zstore.invalidate_bands(str(store))
-    zstore.clear_done(str(store), [1])  # as if stopped before chunk 1 was marked
-    bands = zstore.open_bands(str(store))
+    invalidate_bands(str(store))
+    clear_done(str(store), [1])  # as if stopped before chunk 1 was marked
+    bands = open_bands(str(store))
     assert bands.attrs["n_scenarios"] == 16 and "2 of 3 chunks" in bands.attrs["progress"]
-    draws = zstore.open_draws(str(store))
+    draws = open_draws(str(store))
     ids = [*range(8), *range(16, 24)]
     np.testing.assert_array_equal(draws.scenario.values, ids)
     exact = draws.tfp.quantile(bands["quantile"], dim="scenario").transpose(*bands.tfp.dims)
@@ -159,7 +160,7 @@ def test_an_interrupt_in_the_band_reduction_recomputes_only_the_bands(
     monkeypatch.setattr(execute, "store_bands", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _sequential(store)
-    assert done_chunks(str(store)).all() and not zstore.bands_current(str(store))
+    assert done_chunks(str(store)).all() and not bands_current(str(store))
     monkeypatch.setattr(execute, "store_bands", real)
     report = run_plan(make_plan(_config(store)), SequentialExecutor())
     assert (report.computed, report.skipped) == (0, 3)

@@ -12,7 +12,7 @@ from resonance.flows.config import load_config
 from resonance.flows.engine.execute import SequentialExecutor, run_plan
 from resonance.flows.engine.layout import by_metric
 from resonance.flows.engine.plan import make_plan
-from resonance.flows.engine.store import done_chunks
+from resonance.flows.engine.store_io import done_chunks
 from resonance.kernels.registry import METRICS, SNAPSHOT
 from tests.helpers import DEFAULT_CONFIG, tiny_run
 
@@ -71,19 +71,19 @@ def test_a_partial_last_chunk_is_recomputed_whole_and_snapshots_grow(tmp_path):
 
 
 def test_an_extension_killed_half_way_is_grown_again(tmp_path, monkeypatch):
-    from resonance.flows.engine import store as zstore
+    from resonance.flows.engine import store_write
 
     grown, fresh = tmp_path / "grown.zarr", tmp_path / "fresh.zarr"
     _run(grown, 64)
-    real_provenance = zstore.provenance
+    real_provenance = store_write.provenance
 
     def cut_off(config):  # the arrays are resized, the new size not yet recorded
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(zstore, "provenance", cut_off)
+    monkeypatch.setattr(store_write, "provenance", cut_off)
     with pytest.raises(KeyboardInterrupt):
         _run(grown, 128)
-    monkeypatch.setattr(zstore, "provenance", real_provenance)
+    monkeypatch.setattr(store_write, "provenance", real_provenance)
     assert zarr.open_group(str(grown)).attrs["n_scenarios"] == 64
     _run(grown, 128)
     _run(fresh, 128)
@@ -91,19 +91,19 @@ def test_an_extension_killed_half_way_is_grown_again(tmp_path, monkeypatch):
 
 
 def test_a_run_at_the_old_size_after_a_killed_extension_cuts_the_arrays_back(tmp_path, monkeypatch):
-    from resonance.flows.engine import store as zstore
+    from resonance.flows.engine import store_write
 
     store, fresh = tmp_path / "cut.zarr", tmp_path / "fresh.zarr"
     _run(store, 64)
-    real_provenance = zstore.provenance
+    real_provenance = store_write.provenance
 
     def cut_off(config):  # the arrays are resized to 128, the new size not yet recorded
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(zstore, "provenance", cut_off)
+    monkeypatch.setattr(store_write, "provenance", cut_off)
     with pytest.raises(KeyboardInterrupt):
         _run(store, 128)
-    monkeypatch.setattr(zstore, "provenance", real_provenance)
+    monkeypatch.setattr(store_write, "provenance", real_provenance)
     assert zarr.open_group(str(store), path="draws")["outcome"].shape[0] == 128  # the tails
     _run(store, 64)  # resumes at the recorded size
     for consolidated in (True, False):  # the arrays themselves, not only the stale summary

@@ -133,8 +133,9 @@ def test_making_a_store_holds_memory_flat_in_the_scenario_count(tmp_path):
     import tracemalloc
 
     from resonance.flows.config import load_config
-    from resonance.flows.engine import store as zstore
+    from resonance.flows.engine.execute import DesignInputs
     from resonance.flows.engine.layout import INPUT_SHARD_SCENARIOS
+    from resonance.flows.engine.store_write import open_or_create
     from tests.helpers import DEFAULT_CONFIG
 
     def peak(n: int) -> int:
@@ -152,7 +153,7 @@ def test_making_a_store_holds_memory_flat_in_the_scenario_count(tmp_path):
         )
         tracemalloc.start()
         try:
-            zstore.open_or_create(config, config.store, overwrite=False)
+            open_or_create(config, config.store, False, DesignInputs.of(config))
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
