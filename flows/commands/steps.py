@@ -1,0 +1,369 @@
+"""The steps of the analysis commands declared in ``declared.py``: what each opens,
+computes, prints and draws.
+
+Every step takes what the step before returned (``opens(args)``, ``compute(data, args)``,
+``table(result, args)``, ``figure(result, args)``) and the parsed arguments; it imports the
+analysis package when it runs, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from rich.text import Text
+
+from ..engine.console import console
+from ..errors import ResonanceError
+from .base import Plain
+
+
+def tables(name: str):
+    """A table hook: ``analysis.tables.<name>(result)``, one renderable."""
+
+    def table(result, args):
+        from ..analysis import tables
+
+        return (getattr(tables, name)(result),)
+
+    return table
+
+
+def chart(name: str):
+    """A figure hook: ``analysis.figures.<name>(result, args.out)``, the path written."""
+
+    def figure(result, args):
+        from ..analysis import figures
+
+        return getattr(figures, name)(result, args.out)
+
+    return figure
+
+
+def same(data, args):
+    """compute of a command that prints what it opened: the data itself."""
+    return data
+
+
+# summary, plot: the bands
+def summary_table(ds, args):
+    """The bands' table at ``--quarter`` of the ``--metric``s (all when none)."""
+    from ..analysis.tables import summary_table
+
+    return (summary_table(ds, args.metric, args.quarter),)
+
+
+def check_metric(args) -> None:
+    """``--metric`` is a metric of the registry, or one line (before the store is opened)."""
+    from ..metrics import check_metric
+
+    check_metric(args.metric)
+
+
+def fan_chart(ds, args):
+    """A fan chart of the bands of ``--metric``, written to ``args.out``; its path."""
+    from ..analysis.figures import fan_chart
+
+    return fan_chart(ds, args.metric, args.out)
+
+
+# compare, recovery, robust, frontier, sensitivity, discover: the draws
+def compare(ds, args):
+    """The paired comparison of path b against a (``analysis.compare``), on the scenarios
+    ``--where`` selects (their count printed first)."""
+    from ..analysis import compare
+
+    if args.where:
+        from ..analysis.select import where
+
+        ds = where(ds, args.where)
+        console.print(f"{ds.sizes['scenario']} scenarios where {args.where}")
+    return compare(ds, args.a, args.b, args.metric, args.quarter)
+
+
+def recovery(ds, args):
+    """Each path's loss after a chokepoint against ``--reference`` (``analysis.recovery``)."""
+    from ..analysis.recovery import recovery
+
+    return recovery(ds, args.reference, args.window)
+
+
+def robustness(ds, args):
+    """Regret, satisficing and worst case of every path (``analysis.robust``)."""
+    from ..analysis.robust import robustness
+
+    maximize = False if args.minimize else (True if args.maximize else None)
+    return robustness(ds, args.metric, args.quarter, args.satisfice, maximize)
+
+
+def robustness_tables(result, args):
+    """The criteria's table, then the effect sizes beside the odds (when there are some)."""
+    from ..analysis import tables
+
+    yield tables.robustness_table(result)
+    if result.effects is not None:
+        yield tables.effects_table(result.effects)
+
+
+def frontier(ds, args):
+    """The Pareto table of cost against effect and regret (``analysis.frontier``)."""
+    from ..analysis.frontier import frontier
+
+    return frontier(ds, args.metric, args.quarter, args.reference)
+
+
+def frontier_table(table, args):
+    """The frontier's table (``analysis.frontier.frontier_table``), one renderable."""
+    from ..analysis.frontier import frontier_table
+
+    return (frontier_table(table),)
+
+
+def frontier_chart(table, args):
+    """The two frontier panels, written to ``args.out``; its path."""
+    from ..analysis.frontier import frontier_chart
+
+    return frontier_chart(table, args.out)
+
+
+def sensitivity(ds, args):
+    """(the sensitivity result of ``analysis.sensitivity``, the store's sampler)."""
+    from ..analysis import sensitivity
+
+    result = sensitivity(ds, args.metric, args.quarter, args.path, bootstrap=args.bootstrap)
+    return result, ds.attrs.get("sampler")
+
+
+def sensitivity_table(computed, args):
+    """The indices' table, and why there are no Sobol indices when there are none."""
+    from ..analysis.tables import sensitivity_table
+
+    result, sampler = computed
+    yield sensitivity_table(result)
+    if result.sobol is None and sampler == "saltelli":
+        yield "Sobol indices are for one path of a Saltelli store, not a family."
+    elif result.sobol is None:
+        n = len([p for p in result.ranking.index if not str(p).startswith("lever_")])
+        yield (
+            f"Sobol indices need a Saltelli design: run with --sampler saltelli "
+            f"(scenarios a multiple of {n + 2}, e.g. {128 * (n + 2)})."
+        )
+
+
+def sensitivity_chart(computed, args):
+    """A bar chart of the indices, written to ``args.out``; its path."""
+    from ..analysis import figures
+
+    return figures.sensitivity_chart(computed[0], args.out)
+
+
+def discover(ds, args):
+    """PRIM boxes of the cases ``--below`` or ``--above`` the threshold (``analysis.discover``)."""
+    from ..analysis import discover
+
+    below = args.below is not None
+    return discover(
+        ds,
+        args.metric,
+        args.below if below else args.above,
+        below,
+        args.quarter,
+        args.path,
+        density=args.density,
+        box=args.box,
+        boxes=args.boxes,
+        resamples=max(0, args.resample),
+    )
+
+
+def discovery_tables(result, args):
+    """The boxes' tables (``analysis.tables.discovery_tables``), in order."""
+    from ..analysis import tables
+
+    return tables.discovery_tables(result)
+
+
+# facts: firm snapshots of a store, or simulated from a config
+def snapshots(args):
+    """(firm snapshots (scenario, path, year, firm), a description of where they come from)."""
+    if Path(args.target).is_dir():
+        from ..engine.store_read import open_firms
+
+        snapshots = open_firms(args.target)
+        if args.paths:
+            names = [p.strip() for p in args.paths.split(",")]
+            known = [str(p) for p in snapshots.path.values]
+            for name in names:
+                if name not in known:
+                    raise ResonanceError(
+                        f"--paths {name}", "not in this store", f"the store has: {', '.join(known)}"
+                    )
+            snapshots = snapshots.sel(path=names)
+        where = f"{args.target} ({snapshots.sizes['scenario']} scenarios x "
+    else:
+        from ..analysis import facts as stylized
+        from ..config import load_config
+
+        overrides = {
+            "sizes.scenarios": args.scenarios,
+            "sizes.firms": args.firms,
+            "paths": [p.strip() for p in args.paths.split(",")] if args.paths else None,
+        }
+        config = load_config(args.target, overrides)
+        snapshots = stylized.simulate_snapshots(config)
+        where = f"{args.target}, simulated ({config.n_scenarios} scenarios x "
+    where += f"{snapshots.sizes['firm']} firms, {snapshots.sizes['year']} years)"
+    return snapshots, where
+
+
+class _Facts(NamedTuple):
+    """What ``facts`` computes: the table, where the firms come from, the baseline's misses."""
+
+    table: object  # analysis.facts.facts: dims (path, fact)
+    where: str
+    unmeasured: list[str]  # facts of the baseline the sample cannot measure
+    missed: list[str]  # facts of the baseline out of their range
+
+
+def facts(data, args) -> _Facts:
+    """The stylized facts of every path (``analysis.facts``), and the baseline's misses."""
+    from ..analysis import facts as stylized
+
+    snapshots, where = data
+    if args.baseline not in snapshots.path.values:
+        raise ResonanceError(
+            f"--baseline {args.baseline}",
+            "not among the paths",
+            "the ranges are for the baseline: include it in --paths",
+        )
+    table = stylized.facts(snapshots, args.baseline)
+    base = table.sel(path=args.baseline)
+    unmeasured = [str(f) for f in base.fact.values if int(base.measured.sel(fact=f)) == 0]
+    missed = [
+        str(f)
+        for f in base.fact.values
+        if not bool(base.in_range.sel(fact=f)) and str(f) not in unmeasured
+    ]
+    return _Facts(table, where, unmeasured, missed)
+
+
+def facts_tables(result: _Facts, args):
+    """The facts' tables, then one line on the baseline: unmeasured, out of range, or fine."""
+    from ..analysis.tables import facts_tables
+
+    yield from facts_tables(result.table, result.where)
+    if result.unmeasured:
+        yield f"{args.baseline}: not measurable in this sample: {', '.join(result.unmeasured)}"
+    if result.missed:
+        yield (
+            f"{args.baseline}: {len(result.missed)} of {result.table.sizes['fact']} facts out of "
+            f"range: {', '.join(result.missed)}"
+        )
+    elif not result.unmeasured:
+        yield f"{args.baseline}: every fact in range"
+
+
+def facts_status(result: _Facts, args) -> int:
+    """1 when ``--check`` and a fact of the baseline is out of its range, else 0."""
+    return 1 if args.check and result.missed else 0
+
+
+# convergence: the history of a store grown --until-se
+def history(args):
+    """The convergence history of ``args.store`` (``engine.store_read.open_convergence``)."""
+    from ..engine.store_read import open_convergence
+
+    history = open_convergence(args.store)
+    if history is None:
+        raise ResonanceError(
+            args.store, "has no convergence history", "grow it with resonance run --until-se X"
+        )
+    return history
+
+
+def convergence_table(history, args):
+    """The statistic +- standard error at each size of the history, one renderable."""
+    from ..analysis import tables
+
+    return (tables.convergence_table(history.load()),)
+
+
+# calibrate: a calibration file
+def calibration_spec(args):
+    """The checked calibration file (``analysis.calibrate.load_spec``); ``--out`` writable."""
+    from ..analysis import calibrate
+
+    spec = calibrate.load_spec(args.spec)
+    if args.out:
+        parent = Path(args.out).resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise ResonanceError(
+                f"--out {args.out}", "cannot be written", "choose a writable folder"
+            )
+    return spec
+
+
+def calibrate(spec, args):
+    """(the spec, the candidates ranked by ``analysis.calibrate.search``), with its progress."""
+    from ..analysis import calibrate
+    from ..engine.console import progress_bar
+
+    console.print(
+        f"calibrate: {spec.candidates} candidates over {len(spec.search)} parameters "
+        f"({', '.join(spec.search)}), each {spec.scenarios} scenarios x {spec.firms} firms of "
+        f"{spec.config.name}"
+        + (
+            f"; the best {spec.confirm_top} again on {spec.confirm_scenarios}"
+            if spec.confirm_top
+            else ""
+        )
+    )
+    with progress_bar(True, "calibrate", "candidates") as progress:
+        return spec, calibrate.search(spec, progress)
+
+
+def calibration_tables(computed, args):
+    """The best ``--top`` candidates, a verdict, and the best one as config lines."""
+    from ..analysis.tables import calibration_table
+
+    spec, ranking = computed
+    yield calibration_table(ranking, args.top)
+    best = ranking.isel(candidate=0)
+    verdict = (
+        "every fact and target in range"
+        if float(best.misses) == 0
+        else (f"{float(best.misses):.3g} misses left: widen the ranges or change a mechanism")
+    )
+    yield f"best candidate ({verdict}), as config lines:"
+    sections: dict[str, list[str]] = {}
+    for name in spec.search:
+        section, key = name.rsplit(".", 1)
+        sections.setdefault(section, []).append(f"  {key}: {float(best[name]):.4g}")
+    for section, lines in sections.items():
+        yield Text(f"{section}:\n" + "\n".join(lines))
+
+
+def calibration_csv(computed, args):
+    """Every candidate's numbers, written to ``args.out`` as CSV; its path."""
+    computed[1].to_dataframe().to_csv(args.out)
+    return args.out
+
+
+# report: markdown of every table the docs show
+def report(ds, args):
+    """The markdown report of the store (``analysis.report``)."""
+    from ..analysis.report import report_markdown
+
+    return report_markdown(args.store, args.metric, args.baseline)
+
+
+def report_text(text, args):
+    """The markdown as it is, unless ``--out`` writes it to a file."""
+    return () if args.out else (Plain(text),)
+
+
+def report_file(text, args):
+    """The markdown, written to ``args.out``; its path."""
+    Path(args.out).write_text(text)
+    return args.out
