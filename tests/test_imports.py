@@ -97,3 +97,15 @@ def test_imports_inside_the_packages_are_relative():
                     if name == "resonance" or name.startswith("resonance.")
                 ]
     assert not absolute, absolute
+
+
+def test_the_architecture_page_holds_the_import_graph_of_the_code():
+    """docs/architecture.md's import graph is the one docs/import_graph.py reads off the
+    source now: regenerate it with `python docs/import_graph.py --write` after a change."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "docs/import_graph.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    assert generator.render(generator.graph()) in page
