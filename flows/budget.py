@@ -32,7 +32,6 @@ import dataclasses
 
 import numpy as np
 
-from ..kernels import load
 from ..kernels.registry import COST_FLAT, M_POLICY_COST, N_PARAMETERS
 from .errors import ConfigError
 
@@ -60,8 +59,7 @@ def largest_intensity(config, p: int) -> float:
     range at both corners of the world parameters (the change is linear in t)."""
     from ..kernels.registry import PARAMETER_INFO, PARAMETERS
 
-    corners = np.repeat(config.nominal[None, :], 2, axis=0)
-    corners[:, config.uncertain_index] = config.bounds.T
+    corners = config.corners()
     change = config.levers.only(p).apply(corners)[:, 0, :] - corners  # (2, k) at t = 1
     t = T_MAX
     for k, name in enumerate(PARAMETERS):
@@ -99,22 +97,11 @@ def solve_intensities(config) -> np.ndarray:
         def cost(t: float, path_job=path_job, levers=levers) -> float:
             """The pilot's mean policy cost a year at intensity t."""
             scaled = dataclasses.replace(path_job, levers=levers.with_intensity([t]))
-            params = scaled.params(theta, ids)  # (s, 1, N_INPUTS)
-            if _flat(scaled, theta, ids):  # flat costs only: no simulation needed
-                return float(params[:, 0, COST_FLAT].mean())
-            out = load().simulate(
-                params,
-                scaled.firm_params,
-                ids,
-                np.uint64(scaled.seed),
-                scaled.n_firms,
-                scaled.n_quarters,
-                scaled.precision,
-            )
-            return float(out[:, 0, :, M_POLICY_COST].mean())
+            return float(scaled.simulate(0, n)[0][:, 0, :, M_POLICY_COST].mean())
 
-        if _flat(path_job, theta, ids):  # exactly linear in t
-            unit = cost(1.0)
+        params = path_job.params(theta, ids)  # (s, 1, N_INPUTS) at t = 1
+        if not _paid_on_activity(params):  # flat costs only: exactly linear in t
+            unit = float(params[:, 0, COST_FLAT].mean())
             t = budget / unit if unit > 0 else np.inf
             if not t <= top:
                 raise _out_of_reach(config, p, budget, top, unit * min(top, T_MAX))
@@ -145,12 +132,11 @@ def solve_intensities(config) -> np.ndarray:
     return intensity
 
 
-def _flat(job, theta, ids) -> bool:
-    """Whether every price the path pays is flat (none paid on an activity)."""
-    params = job.params(theta, ids)
-    activity = params[:, 0, N_PARAMETERS:].copy()
-    activity[:, COST_FLAT - N_PARAMETERS] = 0.0
-    return not activity.any()
+def _paid_on_activity(params: np.ndarray) -> bool:
+    """Whether any price of the kernel parameters ``params`` (s, p, N_INPUTS) is paid on
+    an activity (R&D spending, failures, conversions) rather than flat."""
+    coefficients = np.delete(params[..., N_PARAMETERS:], COST_FLAT - N_PARAMETERS, axis=-1)
+    return bool(coefficients.any())
 
 
 def _out_of_reach(config, p: int, budget: float, top: float, reached: float) -> ConfigError:

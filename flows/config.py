@@ -218,15 +218,14 @@ class RunConfig:
         self.costs = load_costs(
             costs_file if costs_file.is_absolute() else source.parent / costs_file
         )
-        corners = np.repeat(self.nominal[None, :], 2, axis=0)
-        corners[:, self.uncertain_index] = self.bounds.T
+        corners = self.corners()
         check_priced(self.costs, self.levers.apply(corners), corners, self.paths)
         # Equal budgets: each budgeted path's changes scaled by the intensity that makes
         # its mean cost its budget (a pilot simulation where costs follow activity).
+        self.budget_intensity = None  # float64 (path,) where budgets scaled the paths
         if any(b is not None for b in budgets(self)):
-            intensity = solve_intensities(self)
-            self.levers = self.levers.with_intensity(intensity)
-            self.lever_coords["budget_intensity"] = intensity
+            self.budget_intensity = solve_intensities(self)
+            self.levers = self.levers.with_intensity(self.budget_intensity)
             self._check_paths_keep_ranges()
         content = schema.model_dump(mode="json")
         canonical = yaml.safe_dump(content, sort_keys=True)
@@ -244,10 +243,17 @@ class RunConfig:
             (content[section] if section else content).pop(name)
         self.identity = hashlib.sha256(yaml.safe_dump(content, sort_keys=True).encode()).hexdigest()
 
-    def _check_paths_keep_ranges(self) -> None:
-        """A path must not push any parameter out of its valid range at the corners of θ."""
+    def corners(self) -> np.ndarray:
+        """float64 (2, N_PARAMETERS): the parameters before any lever at the two corners of
+        the world, every uncertain one at the low, then the high end of its support (a
+        lever's change is monotone in each, so its extremes over θ lie at these)."""
         corners = np.repeat(self.nominal[None, :], 2, axis=0)
         corners[:, self.uncertain_index] = self.bounds.T
+        return corners
+
+    def _check_paths_keep_ranges(self) -> None:
+        """A path must not push any parameter out of its valid range at the corners of θ."""
+        corners = self.corners()
         values = self.levers.apply(corners)  # (2, path, parameter)
         for p, path in enumerate(self.paths):
             for k, name in enumerate(PARAMETERS):
@@ -266,12 +272,16 @@ class RunConfig:
             raise AttributeError(name)
         return getattr(schema, name)
 
+    def with_overrides(self, overrides: dict) -> RunConfig:
+        """This config, validated again with dotted-key ``overrides`` on its content."""
+        return config_from_mapping(
+            yaml.safe_load(self.canonical), self.text, self.source, overrides
+        )
+
     def with_scenarios(self, n: int) -> RunConfig:
         """This config with ``n`` scenarios (same identity): the next size of a growing
         store (``resonance run --until-se``)."""
-        return config_from_mapping(
-            yaml.safe_load(self.canonical), self.text, self.source, {"sizes.scenarios": n}
-        )
+        return self.with_overrides({"sizes.scenarios": n})
 
     @property
     def saltelli_multiple(self) -> int:

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 
 from ..errors import ConfigError
 from ..files import read_yaml_text
@@ -104,15 +103,12 @@ def evaluate(config) -> dict[str, float]:
     """Simulate ``config``'s scenarios once on the baseline alone (every firm kept
     yearly) in this process and :func:`measure` them. The config's other paths are not
     run: the score cannot depend on them."""
-    from ..config import config_from_mapping
     from ..engine.plan import make_plan
     from .facts import snapshots_dataset
 
     if BASELINE not in config.path_names:
         raise ConfigError("paths", f"{config.path_names}", "calibration needs the baseline path")
-    alone = config_from_mapping(
-        yaml.safe_load(config.canonical), config.text, config.source, {"paths": [BASELINE]}
-    )
+    alone = config.with_overrides({"paths": [BASELINE]})
     job = dataclasses.replace(make_plan(alone).job, snapshots=alone.n_scenarios)
     outcomes, snap = job.simulate(0, alone.n_scenarios)
     return measure(outcomes, snapshots_dataset(snap, [BASELINE]), [BASELINE])

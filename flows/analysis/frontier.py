@@ -53,8 +53,7 @@ def frontier(
     rob = robustness(draws, metric, quarter)
     years = float(eff.attrs["years"])
     sign = 1.0 if eff.attrs["higher_is_better"] else -1.0
-    cost = eff["cost"].values / years
-    cost = np.where(eff.path.values == reference, 0.0, cost)
+    cost = eff["cost"].values / years  # the reference's extra cost is its own less itself: 0
     effect = eff["mean"].values
     regret = rob.table["regret_mean"].sel(path=eff.path).values
     table = xr.Dataset(

@@ -193,7 +193,7 @@ def path_time_coords(config: RunConfig) -> dict:
             "description": "End of each simulated quarter.",
         },
     )
-    return {"time": time, "path": path_coordinate(config.path_names), **lever_coords(config)}
+    return {"time": time, "path": path_coordinate(config.path_names), **path_coords(config)}
 
 
 LEVER_WORDS = {
@@ -210,19 +210,6 @@ def lever_coords(config: RunConfig) -> dict:
     policy's value, NaN on the paths of other files."""
     out = {}
     for key, values in config.lever_coords.items():
-        if key == "budget_intensity":  # flows/budget.py
-            out[key] = xr.Variable(
-                "path",
-                values,
-                {
-                    "long_name": "budget intensity",
-                    "units": "1",
-                    "description": "The factor t every lever change of the path is scaled "
-                    "by so that its mean policy cost equals its budget (1: the levers as "
-                    "written; flows/budget.py).",
-                },
-            )
-            continue
         lever, parameter = next(
             (lv, key[len(f"lever_{lv}_") :]) for lv in LEVER_WORDS if key.startswith(f"lever_{lv}_")
         )
@@ -235,6 +222,25 @@ def lever_coords(config: RunConfig) -> dict:
                 "units": "1" if lever == "scale" else info.units,
                 "description": f"The policy's {lever} lever of {parameter}, drawn from its "
                 "path file's range; NaN on paths without it.",
+            },
+        )
+    return out
+
+
+def path_coords(config: RunConfig) -> dict:
+    """Every coordinate on ``path`` but its names: the drawn levers (``lever_coords``) and,
+    where budgets scaled the paths, each path's intensity (flows/budget.py)."""
+    out = lever_coords(config)
+    if config.budget_intensity is not None:
+        out["budget_intensity"] = xr.Variable(
+            "path",
+            config.budget_intensity,
+            {
+                "long_name": "budget intensity",
+                "units": "1",
+                "description": "The factor t every lever change of the path is scaled by so "
+                "that its mean policy cost equals its budget (1: the levers as written; "
+                "flows/budget.py).",
             },
         )
     return out
@@ -395,7 +401,7 @@ def firms_template(config: RunConfig) -> xr.Dataset | None:
         name: da.zeros((k, p, years, n), dtype=SNAPSHOT_DTYPES[name], chunks=(cs, p, years, n))
         for name in SNAPSHOT
     }
-    return firms_dataset(arrays, config.path_names, levers=lever_coords(config))
+    return firms_dataset(arrays, config.path_names, levers=path_coords(config))
 
 
 def firms_dataset(arrays: dict, paths, first_scenario: int = 0, levers=None) -> xr.Dataset:

@@ -108,7 +108,7 @@ def test_a_bad_costs_file_is_refused_in_one_line(tmp_path, capsys, change, paths
 
 def test_equal_budgets_scale_each_path_to_the_same_mean_cost():
     config = load_config(DEFAULT_CONFIG, {**SMALL, "sizes.scenarios": 64, "budget": 0.04})
-    intensity = config.lever_coords["budget_intensity"]
+    intensity = config.budget_intensity
     assert intensity[0] == 1.0  # the baseline has no levers to scale
     assert (intensity[1:] != 1.0).all()
     # On the pilot (64 worlds of the config's distributions by its mc stream, the run's
@@ -137,7 +137,7 @@ def test_a_budget_does_not_depend_on_the_scenario_count_or_the_sampler():
     seen = [
         load_config(
             DEFAULT_CONFIG, {**SMALL, **paths, "sizes.scenarios": n, "sampler": s, "budget": 0.05}
-        ).lever_coords["budget_intensity"]
+        ).budget_intensity
         for n, s in ((16, "sobol"), (128, "sobol"), (32, "mc"))
     ]
     for other in seen[1:]:
@@ -153,7 +153,7 @@ def test_a_config_budget_leaves_drawn_policies_as_drawn():
             "budget": 0.05,
         },
     )
-    intensity = dict(zip(config.path_names, config.lever_coords["budget_intensity"], strict=True))
+    intensity = dict(zip(config.path_names, config.budget_intensity, strict=True))
     assert all(t == 1.0 for name, t in intensity.items() if "/" in name)
     assert intensity["ecological_coordination"] != 1.0
 

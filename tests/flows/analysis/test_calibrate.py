@@ -36,19 +36,18 @@ def test_default_config_meets_the_calibration_target(default_row):
     assert default_row["misses"] == 0
 
 
+def _same_row(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        assert b[key] == value or (math.isnan(b[key]) and math.isnan(value)), key
+
+
 def test_the_score_names_no_path_but_the_baseline(default_row):
     """No path is tuned to win (MODEL.md §10): the row names no other path, and another
     path's outcomes, however wild, cannot change one number of it."""
     assert not any("[" in key for key in default_row), sorted(default_row)
-    config = load_config(
-        DEFAULT_CONFIG,
-        {
-            "sizes.scenarios": 4,
-            "sizes.firms": 150,
-            "sizes.firm_snapshots": 4,
-            "paths": ["baseline", "all_paths"],
-        },
-    )
+    small = {"sizes.scenarios": 4, "sizes.firms": 150, "sizes.firm_snapshots": 4}
+    config = load_config(DEFAULT_CONFIG, {**small, "paths": ["baseline", "all_paths"]})
     from resonance.flows.analysis.facts import snapshots_dataset
     from resonance.flows.engine.plan import make_plan
 
@@ -60,26 +59,10 @@ def test_the_score_names_no_path_but_the_baseline(default_row):
     rng = np.random.default_rng(0)
     wild_outcomes[:, 1] = rng.normal(size=wild_outcomes[:, 1].shape) * 100
     wild_snap[:, 1] = rng.normal(size=wild_snap[:, 1].shape).astype(wild_snap.dtype)
-    wild = calibrate.measure(wild_outcomes, snapshots_dataset(wild_snap, paths), paths)
-    assert wild.keys() == row.keys()
-    for key, value in row.items():
-        assert wild[key] == value or (math.isnan(wild[key]) and math.isnan(value)), key
+    _same_row(row, calibrate.measure(wild_outcomes, snapshots_dataset(wild_snap, paths), paths))
     # evaluate() does not even run the other paths: the config's own paths do not matter.
-    alone = calibrate.evaluate(
-        load_config(
-            DEFAULT_CONFIG,
-            {
-                "sizes.scenarios": 4,
-                "sizes.firms": 150,
-                "sizes.firm_snapshots": 4,
-                "paths": ["baseline"],
-            },
-        )
-    )
-    both = calibrate.evaluate(config)
-    assert alone.keys() == both.keys()
-    for key, value in alone.items():
-        assert both[key] == value or (math.isnan(both[key]) and math.isnan(value)), key
+    alone = load_config(DEFAULT_CONFIG, {**small, "paths": ["baseline"]})
+    _same_row(calibrate.evaluate(alone), calibrate.evaluate(config))
 
 
 def test_growth_rate_shape_is_in_range_every_year(default_row):
