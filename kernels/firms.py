@@ -1,6 +1,6 @@
 """Firm attributes and the initial state (MODEL.md §2 and §4 "Initial state").
 
-Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (9).
+Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (10).
 
 Attributes are drawn once per firm-scenario draw, from the ATTR_INIT streams, and shared
 by every path. An entrant that replaces firm i in quarter t draws fresh attributes from
@@ -16,6 +16,8 @@ import numpy as np
 from . import rng, vmath
 from .registry import (
     A0_MEAN,
+    AGE_MEAN,
+    BORN,
     A0_SD,
     ABSORB,
     ADOPTION,
@@ -61,7 +63,7 @@ from .registry import (
     X0,
 )
 
-N_ATTRIBUTES = 9
+N_ATTRIBUTES = 10
 
 # Industry-level state of one scenario and path, ind[j]:
 IND_INSTITUTIONS = 0  # Q, institutional level (log tech)
@@ -73,13 +75,14 @@ IND_WORLD = 5  # F_w, the world technology frontier (log tech, S4 §5.1)
 IND_BREAKTHROUGH = 6  # share of firms that broke through last quarter (synergy, S4 §3.2)
 IND_STRIKE = 7  # quarter the scenario's chokepoint strikes, -1 if never (S4 §5.2)
 IND_RD0 = 8  # the industry's R&D intensity before the first quarter, sum of share0 rd0
-N_INDUSTRY = 9
+IND_RD = 9  # the industry's R&D intensity of the last quarter, sum of share rd
+N_INDUSTRY = 10
 
 
 @rng.jit
 def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
-    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep),
-    float64 each, from three Philox blocks (``rng.ATTR_NORMALS``, ``ATTR_BETAS``,
+    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep,
+    age), float64 each, from three Philox blocks (``rng.ATTR_NORMALS``, ``ATTR_BETAS``,
     ``ATTR_COUNTS``) with no loop: entry is as cheap as a few firm-quarters.
 
     fp: firm parameters, shape (N_FIRM_PARAMETERS,); tables: the kernel's quantile tables
@@ -88,11 +91,12 @@ def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     is ``rng.ATTR_INIT`` for the founding firms (time word 0) or ``rng.ATTR_ENTRY`` for an
     entrant (time word t). size0 is the unnormalised Pareto weight (at least 1); z_prod a
     standard normal, which the path's prod_sd scales into the firm's starting idiosyncratic
-    productivity.
+    productivity; age the founders' age at t = 0 in quarters, Exponential(4 age_mean) (an
+    entrant ignores it: it starts at 0).
     """
     n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
     b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_BETAS, 0)
-    c0, c1, c2, _ = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
+    c0, c1, c2, c3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
     F = np.float64
     a0 = fp[A0_MEAN] + fp[A0_SD] * rng.box_muller(n0, n1)
     z_prod = rng.box_muller(n2, n3)
@@ -103,7 +107,8 @@ def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     layers = rng.uniform_int(c0, fp[LAYERS_MIN], fp[LAYERS_MAX])
     size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
     dep = rng.beta_quantile(tables[rng.TABLE_DEP], c2, F)
-    return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep
+    age = -4.0 * fp[AGE_MEAN] * math.log(c3)  # uniforms lie in (0, 1): finite
+    return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age
 
 
 @rng.jit
@@ -127,12 +132,15 @@ def logistic(x, F):
 
 
 @rng.jit
-def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound):
+def reset_firm(
+    state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound, born
+):
     """Put firm i in its initial state with the given attributes (p: one path's params).
 
     Its idiosyncratic productivity starts in the stationary law of the AR(1), prod_sd z_prod;
     ``bound`` is 1 for an entrant after the chokepoint struck (it depends on the same
-    foreign key technology), else 0.
+    foreign key technology), else 0; ``born`` the first quarter it lives through (an
+    entrant of quarter t: t + 1; a founder: minus its age in quarters).
     """
     state[TECH, i] = a0
     state[PRODUCTIVITY, i] = p[PROD_SD] * z_prod
@@ -156,7 +164,9 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, 
     state[BROKE_THROUGH, i] = 0.0
     state[ENTERED, i] = 1.0  # founders are cleared by init_path
     state[BOUND, i] = bound
-    # What a bound firm keeps of its efficiency and output (S4 §5.2): fixed on this path.
+    state[BORN, i] = born
+    # What a bound firm keeps of its efficiency and output (S4 §5.2), at entry: its
+    # substitution effort wins it back over time (step.py).
     keep = 1.0 - p[CHOKE_SEVERITY] * min(1.0, p[DEPENDENCE] * dep)
     log_keep = math.log(keep)
     state[KEEP, i] = keep
@@ -197,6 +207,7 @@ def init_path(state, ind, attrs, p, strike):
             attrs[rng.ATTR_PROD, i],
             attrs[rng.ATTR_DEP, i],
             0.0,
+            -attrs[rng.ATTR_AGE, i],
         )
         state[ENTERED, i] = 0.0
         mean_a += attrs[rng.ATTR_A0, i]
@@ -214,3 +225,4 @@ def init_path(state, ind, attrs, p, strike):
     ind[IND_BREAKTHROUGH] = 0.0
     ind[IND_STRIKE] = strike
     ind[IND_RD0] = rd0
+    ind[IND_RD] = rd0

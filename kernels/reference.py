@@ -22,6 +22,7 @@ from . import rng, vmath
 from .firms import (
     IND_BREAKTHROUGH,
     IND_CONVERSION,
+    IND_RD,
     IND_FACTOR,
     IND_INSTITUTIONS,
     IND_RD0,
@@ -34,6 +35,15 @@ from .firms import (
 )
 from .registry import (
     A0_MEAN,
+    AGE_MEAN,
+    BORN,
+    DATA_INTEGRATION,
+    DATA_LIFT,
+    LINE_SIZE,
+    RD_BURDEN,
+    SUBSTITUTION,
+    SUBSTITUTION_RATE,
+    TALENT_POOL,
     A0_SD,
     A_CAP,
     ABSORB,
@@ -232,16 +242,18 @@ def inverse_normal(u):
 
 
 def draw_attributes(fp, draws, scenario, firm, time, base):
-    """Attributes (a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep) for broadcast
-    counters: two normals, five Beta variates and two uniforms from ``draws``."""
+    """Attributes (a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age) for
+    broadcast counters: two normals, five Beta variates and three uniforms from ``draws``;
+    age in quarters (founders only)."""
     z_a0, z_prod = draws.attribute_normals(scenario, firm, time, base)
     rd0, absorb, risk, lock = draws.attribute_betas(scenario, firm, time, base)
-    u_layers, u_size = draws.attribute_uniforms(scenario, firm, time, base)
+    u_layers, u_size, u_age = draws.attribute_uniforms(scenario, firm, time, base)
     dep = draws.dependence(scenario, firm, time, base)
     a0 = fp[A0_MEAN] + fp[A0_SD] * z_a0
     layers = np.floor(fp[LAYERS_MIN] + u_layers * (fp[LAYERS_MAX] - fp[LAYERS_MIN] + 1.0))
     size0 = u_size ** (-1.0 / fp[SIZE_ALPHA])
-    return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep
+    age = -4.0 * fp[AGE_MEAN] * np.log(u_age)
+    return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age
 
 
 def box_muller(u0, u1):
@@ -313,7 +325,8 @@ class CounterDraws:
         )
 
     def attribute_uniforms(self, scenario, firm, time, base):
-        return uniforms(self.key, scenario, firm, time, base + rng.ATTR_COUNTS, 0)[:2]
+        u = uniforms(self.key, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
+        return u[0], u[1], u[3]  # u[2] is the dependence's
 
 
 class GeneratorDraws:
@@ -344,7 +357,7 @@ class GeneratorDraws:
         return tuple(self.gen.beta(a, b, shape) for a, b in self.attribute_shapes)
 
     def attribute_uniforms(self, scenario, firm, time, base):
-        return tuple(self.gen.random((2, *self._shape(scenario, firm))))
+        return tuple(self.gen.random((3, *self._shape(scenario, firm))))
 
     def events(self, scenario, firm, time):
         return tuple(self.gen.random((4, *self._shape(scenario, firm))))
@@ -386,7 +399,7 @@ def logistic(x):
 # ---------------------------------------------------------------------------------------
 
 
-def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound):
+def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound, born):
     """Initial state for the firms selected by boolean (s, i) ``where``; p is (s, 1, k)."""
     s_idx = np.nonzero(where)[0]
     omega = p[s_idx, 0, PROD_SD] * z_prod
@@ -418,6 +431,7 @@ def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep
         RISK_GATE: logistic((risk - p[s_idx, 0, R_CRIT]) / p[s_idx, 0, GATE_WIDTH]),
         CONVERSION_LAG: 1.0 / (1.0 + p[s_idx, 0, LAG_PER_LAYER] * layers),
         BOUND: bound,
+        BORN: born,
         KEEP: keep,
         LOG_KEEP: np.log(keep),
     }
@@ -463,11 +477,18 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     severity = np.where(struck, P(CHOKE_SEVERITY), 0.0)
     synergy = 1.0 + P(SYNERGY) * ind[IND_BREAKTHROUGH][:, None]
     bound = np.where(t == strike, 1.0, st[BOUND])
+    # One pool of high-end talent, filled less as the industry's disruptive R&D rises.
+    fill = 1.0 - np.exp(-P(TALENT_POOL) / np.maximum(patient * ind[IND_RD][:, None], 1e-30))
 
     u_conv, u_break, u_step, u_spill = draws.events(scen, firm, t)
     a_old = tech.copy()
     x_old = integration.copy()
     revenue_rd = rd * share * n
+    # Substitution R&D: not available to innovation, shrinks the exposure to the chokepoint.
+    innovating_rd = (1.0 - P(SUBSTITUTION)) * revenue_rd
+    pace = np.minimum(1.0, P(SUBSTITUTION_RATE) * P(SUBSTITUTION) * revenue_rd)
+    st[LOG_KEEP] *= 1.0 - pace
+    st[KEEP] = np.exp(st[LOG_KEEP])
 
     # Valley of death.
     waiting = pipeline > 0.0
@@ -483,8 +504,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     adoption += np.where(conv, pipeline * (1.0 - st[LOCK] * P(LOCK_W)), 0.0)
     new_debt = np.where(conv, P(Z_COST) * pipeline, 0.0)
     decay = np.where(decays, P(DELTA_P) * pipeline, 0.0)
-    bound = np.where(conv, 0.0, bound)
-    talent_gap = np.minimum(1.0, talent / P(TALENT_STAR))
+    talent_gap = np.minimum(1.0, talent / P(TALENT_STAR)) * fill
     talent += P(PHI_FAIL) * decay
     pipeline[:] = np.where(conv, 0.0, pipeline - decay)
     paradigm[conv] = 1.0
@@ -493,21 +513,31 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
 
     # Breakthroughs: sizes drawn only for the firms that broke through.
     p_d = 1.0 - np.exp(
-        -P(OPPORTUNITY) * P(ZETA_D) * patient * revenue_rd * st[RISK_GATE] * talent_gap * synergy
+        -P(OPPORTUNITY) * P(ZETA_D) * patient * innovating_rd * st[RISK_GATE] * talent_gap * synergy
     )
     broke = u_break < p_d
     s_idx, i_idx = np.nonzero(broke)
     jump = draws.jump(scen[s_idx, 0], i_idx.astype(np.uint64), t)
     pipeline[s_idx, i_idx] += p[s_idx, 0, JUMP_SCALE] * jump
 
-    # Incremental steps on the (saturating) old track.
-    p_c = 1.0 - np.exp(-P(INCREMENTAL) * P(ZETA_C) * (1.0 - patient) * revenue_rd)
+    # Factors: data first, its usable stock lifts the incremental step and integration.
+    activity = share * n * x_old
+    data[:] = data * (1.0 - P(DELTA_D)) + activity * (1.0 + P(NETWORK) * net) * P(FEEDBACK)
+    log_usable = np.log(1.0 + data + sharing * pool)
+    talent[:] = talent * (1.0 - P(TALENT_DECAY)) + P(TRAIN) * rd
+    capital[:] = capital * (1.0 - P(DELTA_K)) + patient * revenue_rd
+
+    # Incremental steps on the (saturating) old track, lifted by leveraged data.
+    p_c = 1.0 - np.exp(-P(INCREMENTAL) * P(ZETA_C) * (1.0 - patient) * innovating_rd)
     stepped = u_step < p_c
     s_idx, i_idx = np.nonzero(stepped)
     step = draws.step(scen[s_idx, 0], i_idx.astype(np.uint64), t)
     cap = np.where(paradigm > 0.0, 0.0, logistic((a_old - P(A_CAP)) / P(CAP_WIDTH)))
     gain = np.zeros_like(tech)
-    gain[s_idx, i_idx] = p[s_idx, 0, INC_SCALE] * (1.0 - cap[s_idx, i_idx]) * step
+    lift = 1.0 + P(DATA_LIFT) * P(W_D) * log_usable
+    gain[s_idx, i_idx] = (
+        p[s_idx, 0, INC_SCALE] * (1.0 - cap[s_idx, i_idx]) * step * lift[s_idx, i_idx]
+    )
 
     gain += P(SPILLOVER) * st[ABSORB] * x_old * np.maximum(0.0, frontier - a_old) * u_spill
     world_pull = P(WORLD_LEARNING) * P(OPENNESS) * (1.0 - severity)
@@ -518,20 +548,16 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     tech[:] = a_old + gain
     gain_s[:] = P(SMOOTHING) * gain + (1.0 - P(SMOOTHING)) * gain_s
 
-    # Factors and integration.
-    activity = share * n * x_old
-    data[:] = data * (1.0 - P(DELTA_D)) + activity * (1.0 + P(NETWORK) * net) * P(FEEDBACK)
-    usable = data + sharing * pool
-    talent[:] = talent * (1.0 - P(TALENT_DECAY)) + P(TRAIN) * rd
-    capital[:] = capital * (1.0 - P(DELTA_K)) + patient * revenue_rd
+    # Integration, pulled up by data (S2's loop closed).
+    x_pull = P(DATA_INTEGRATION) * log_usable * (1.0 - x_old)
     integration[:] = np.clip(
-        x_old + P(NU) * (conv + P(SPILLOVER) * net) - P(DELTA_X) * x_old, 0.0, 1.0
+        x_old + P(NU) * (conv + P(SPILLOVER) * net) - P(DELTA_X) * x_old + x_pull, 0.0, 1.0
     )
 
     # Efficiency dimensions, coupling, threshold, efficiency.
     rd_div = np.maximum(rd, P(RD_EPS))
     u_t = 1.0 - np.exp(-P(K_T) * gain_s / rd_div)
-    u_f = logistic(P(W_D) * np.log(1.0 + usable) + P(W_H) * talent + P(W_K) * capital - P(B_F))
+    u_f = logistic(P(W_D) * log_usable + P(W_H) * talent + P(W_K) * capital - P(B_F))
     u_i = integration / (1.0 + debt)
     total = (u_t + u_f + u_i) / 3.0
     prod = u_t * u_f * u_i
@@ -558,13 +584,17 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     st[BROKE_THROUGH] = broke
 
     # Idiosyncratic productivity: AR(1) ω plus the transitory shock ε, on top of A.
-    innovation = P(PROD_SD) * np.sqrt(1.0 - P(PROD_RHO) ** 2)
+    # Both are the mean over the firm's 1 + N share / line_size product lines.
+    per_sd = 1.0 / np.sqrt(1.0 + n / P(LINE_SIZE) * share)
+    innovation = P(PROD_SD) * np.sqrt(1.0 - P(PROD_RHO) ** 2) * per_sd
     st[PRODUCTIVITY] = P(PROD_RHO) * st[PRODUCTIVITY] + innovation * draws.productivity(
         scen, firm, t
     )
-    st[LOG_TFP] = tech + st[PRODUCTIVITY] + P(SHOCK_VOL) * draws.shock(scen, firm, t) + np.log(kept)
+    shock = P(SHOCK_VOL) * per_sd * draws.shock(scen, firm, t)
+    st[LOG_TFP] = tech + st[PRODUCTIVITY] + shock + np.where(bound > 0.0, st[LOG_KEEP], 0.0)
     st[BOUND] = bound
-    comp = np.exp(st[LOG_TFP]) / (1.0 + debt)
+    # R&D is paid for: the quarter's R&D comes out of competitiveness.
+    comp = np.exp(st[LOG_TFP]) / (1.0 + debt) * (1.0 - P(RD_BURDEN) * rd)
     st[COMPETITIVENESS] = comp
     mean_signal = (share * signal).sum(axis=1, keepdims=True)
     mean_comp = (share * comp).sum(axis=1, keepdims=True)
@@ -584,6 +614,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     out[:, M_CHOKE_LOSS] = (share * loss).sum(axis=1)
 
     # Reinvestment and replicator selection.
+    share_before, rd_before = share.copy(), rd.copy()
     rd_spending = (share * rd).sum(axis=1) / ind[IND_RD0]
     failures = conv_den - conv_num
     out[:, M_POLICY_COST] = (
@@ -604,7 +635,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     exits = (share < P(EXIT_SHARE) / n) | (u_exit * (1.0 + n * share) < 2.0 * P(EXIT_HAZARD))
     if exits.any():
         s_idx, i_idx = np.nonzero(exits)
-        a0, rd0, ab, rk, ly, lk, _, zp, dp = draw_attributes(
+        a0, rd0, ab, rk, ly, lk, _, zp, dp, _ = draw_attributes(
             fp, draws, scen[s_idx, 0], i_idx.astype(np.uint64), t, rng.ATTR_ENTRY
         )
         _reset(
@@ -621,6 +652,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
             zp,
             dp,
             np.where(struck[s_idx, 0], 1.0, 0.0),
+            t + 1.0,
         )
         entered = exits.any(axis=1, keepdims=True)
         share[:] = np.where(entered, share / share.sum(axis=1, keepdims=True), share)
@@ -633,6 +665,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     ind[IND_FACTOR] = u_f.mean(axis=1)
     ind[IND_WORLD] = world[:, 0]
     ind[IND_BREAKTHROUGH] = broke.mean(axis=1)
+    ind[IND_RD] = (share_before * rd_before).sum(axis=1)
     out[:, M_CONVERSION] = ind[IND_CONVERSION]
     out[:, M_TFP] = tfp / ind[IND_TFP0]
 
@@ -658,7 +691,8 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
     for path in range(n_paths):
         p = params[:, path : path + 1, :]  # (s, 1, k)
         st = np.empty((N_STATE, n_scen, n_firms))
-        _reset(st, np.ones((n_scen, n_firms), bool), p, *(a.ravel() for a in attrs), 0.0)
+        *founding, age = (a.ravel() for a in attrs)
+        _reset(st, np.ones((n_scen, n_firms), bool), p, *founding, 0.0, -age)
         ind = np.empty((N_INDUSTRY, n_scen))
         ind[IND_INSTITUTIONS] = attrs[rng.ATTR_A0].mean(axis=1)
         ind[IND_TRUST] = p[:, 0, PI0]
@@ -670,6 +704,7 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
         ind[IND_BREAKTHROUGH] = 0.0
         ind[IND_STRIKE] = strikes
         ind[IND_RD0] = (attrs[rng.ATTR_SIZE] * attrs[rng.ATTR_RD0]).sum(axis=1)
+        ind[IND_RD] = ind[IND_RD0]
         for t in range(n_quarters):
             _quarter(st, ind, p, fp, draws, scen, t, out[:, path, t])
     return out

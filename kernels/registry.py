@@ -178,8 +178,9 @@ _PARAMETERS = (
       "efficiency a fully dependent firm loses until its own breakthrough frees it (S4 "
       "§5.2); a world event, the same on every path."),
     E("dependence", "1", (0.0, INF), "dependence on foreign key technology",
-      "Multiplier of every firm's dependence dep_i (a lever: independent innovation lowers "
-      "it, S4 §5.2); a firm's share at risk is min(1, dependence dep_i)."),
+      "Multiplier of every firm's dependence dep_i at its founding or entry (S4 §5.2): a "
+      "firm's share at risk starts at min(1, dependence dep_i) and shrinks only with its "
+      "substitution effort."),
     E("talent_star", "1", (1e-09, INF), "high-end talent need",
       "H*: talent at which the disruptive hazard is no longer held back by the high-end "
       "talent gap, min(1, H / H*) (S4 §5.2)."),
@@ -190,6 +191,33 @@ _PARAMETERS = (
       "λ_max: the undelayed conversion hazard λ0 (1 + coop)(1 - damp) saturates at it, "
       "λ_max (1 - exp(-λ / λ_max)): crossing the valley of death takes time however much "
       "support it gets (1/quarter: a 90-day minimum viable product, S0 §5.3); MODEL.md §10."),
+    # The seeds' mechanisms closed (MODEL.md §11; docs/model.md §3b).
+    E("data_lift", "1", (0.0, 5.0), "data productivity of innovation",
+      "θ_D: an incremental step is (1 + θ_D w_D ln(1 + E_D)) times as large, with E_D the "
+      "firm's usable data and w_D its leverage: data lowers the cost of innovation (S0 §2.3 "
+      "(2), §3.2), so the §4.4 loop runs through technology."),
+    E("data_integration", "1/quarter", (0.0, 1.0), "data pull on integration",
+      "ν_D: usable data pulls a firm's integration X up by ν_D ln(1 + E_D) (1 - X) a quarter, "
+      "closing S2's data-network-activity loop (S2 §3.3): activity feeds data, data the "
+      "network, the network activity."),
+    E("rd_burden", "1", (0.0, 1.0), "short-run burden of R&D",
+      "Share of R&D spending that comes out of the firm's competitiveness in the quarter it "
+      "is spent, c_i x (1 - rd_burden rd_i): R&D is paid for (as in K+S models), so more R&D "
+      "has a price in market share."),
+    E("substitution", "1", (0.0, 0.9), "substitution effort",
+      "σ_s: share of every firm's R&D aimed at substituting the foreign key technology "
+      "(S4 §5.2, §7.3); it is not available to incremental or disruptive work."),
+    E("substitution_rate", "1", (0.0, INF), "substitution productivity",
+      "κ_s: a firm's exposure to the chokepoint (its log loss) shrinks by the share "
+      "min(1, κ_s σ_s RD_i / R̄) a quarter; only this effort loosens the binding."),
+    E("talent_pool", "1", (1e-09, INF), "high-end talent pool",
+      "P_H: the scenario's pool of high-end talent, in units of the industry's disruptive R&D "
+      "intensity it can staff; every firm draws on it, and the talent gap of the disruptive "
+      "hazard is scaled by the pool's fill 1 - exp(-P_H / (h rd̄)) (S0 §4.2 (2), S4 §5.2)."),
+    E("line_size", "1", (1e-06, INF), "product-line size",
+      "Size of one product line relative to the average firm: a firm of share s runs "
+      "1 + N s / line_size independent lines, and its idiosyncratic productivity shocks are "
+      "their mean (Amaral et al. 1998; Sutton 2002): large firms grow less erratically."),
 )
 
 PARAMETERS: tuple[str, ...] = tuple(e.name for e in _PARAMETERS)
@@ -204,7 +232,8 @@ PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
     W_D, W_H, W_K, B_F, RESONANCE, RD_EPS, ETA_RE, RD_MIN, RD_MAX, CHI, EXIT_SHARE,
     EXIT_HAZARD, ENTRANT_GAP, ENTRANT_SHARE, PROD_RHO, PROD_SD, WORLD_GROWTH, WORLD_GAP,
     WORLD_LEARNING, OPENNESS, CHOKE_PROB, CHOKE_SEVERITY, DEPENDENCE, TALENT_STAR, SYNERGY,
-    CONVERSION_CEILING,
+    CONVERSION_CEILING, DATA_LIFT, DATA_INTEGRATION, RD_BURDEN, SUBSTITUTION,
+    SUBSTITUTION_RATE, TALENT_POOL, LINE_SIZE,
 ) = range(len(PARAMETERS))
 N_PARAMETERS = len(PARAMETERS)
 # The policy cost coefficients of a path (MODEL.md §10; flows/costs.py computes them from
@@ -255,13 +284,15 @@ _FIRM = (
     E("dep_a", "1", (1.0, 64.0), "key-technology dependence shape a",
       "dep ~ Beta(a, b): a firm's dependence on foreign key technology (S4 §5.2)."),
     E("dep_b", "1", (1.0, 64.0), "key-technology dependence shape b", "dep ~ Beta(a, b)."),
+    E("age_mean", "years", (0.0, 100.0), "founders' mean age",
+      "A founding firm's age at t = 0 ~ Exponential(mean age_mean); entrants start at 0."),
 )
 FIRM_PARAMETERS: tuple[str, ...] = tuple(e.name for e in _FIRM)
 FIRM_INFO: dict[str, Entry] = {e.name: e for e in _FIRM}
 (
     A0_MEAN, A0_SD, RD0_A, RD0_B, ABSORB_A, ABSORB_B, RISK_A, RISK_B, LAYERS_MIN,
     LAYERS_MAX, LOCK_A, LOCK_B, SIZE_ALPHA, JUMP_SIGMA, JUMP_CAP, STEP_A, STEP_B, DEP_A,
-    DEP_B,
+    DEP_B, AGE_MEAN,
 ) = range(len(FIRM_PARAMETERS))
 N_FIRM_PARAMETERS = len(FIRM_PARAMETERS)
 
@@ -295,18 +326,19 @@ STATE = (
     "entered",  # 1 once an entrant took the slot; cleared by whoever records it (snapshots)
     "productivity",  # ω, idiosyncratic log productivity, AR(1) (docs/model.md, deviation 8)
     "log_tfp",  # A + ω + ε + log(1 - loss): the firm's log TFP this quarter (ε the shock)
-    "bound",  # 1 while a struck chokepoint binds the firm, until its next conversion
-    # Share of efficiency a bound firm keeps, 1 - s_c min(1, dependence dep) (dep: its
-    # dependence on foreign key technology, S4 §5.2), and its log: fixed per firm and path
-    # (s_c is the scenario's), cached like the risk gate so the firm loop takes no log.
+    "bound",  # 1 once a struck chokepoint binds the firm (for the rest of its life)
+    # Share of efficiency a bound firm keeps, 1 - s_c min(1, dependence dep) at entry (dep:
+    # its dependence on foreign key technology, S4 §5.2; s_c the scenario's severity), and
+    # its log; the log shrinks toward 0 with the firm's substitution effort (step.py).
     "chokepoint_keep",
     "chokepoint_log_keep",
+    "born",  # quarter the firm entered (founders: minus their age at t = 0, in quarters)
 )
 (
     TECH, PIPELINE, PARADIGM, DEBT, ADOPTION, INTEGRATION, DATA, TALENT, CAPITAL, GAIN, RD,
     SHARE, ABSORB, RISK, LAYERS, LOCK, EFFICIENCY, CONVERTED, BROKE_THROUGH,
     COMPETITIVENESS, RISK_GATE, CONVERSION_LAG, ENTERED, PRODUCTIVITY, LOG_TFP, BOUND, KEEP,
-    LOG_KEEP,
+    LOG_KEEP, BORN,
 ) = range(len(STATE))
 N_STATE = len(STATE)
 
@@ -329,11 +361,14 @@ _SNAPSHOT = (
     E("breakthrough_value", "log tech", "breakthrough value",
       "Sum of the sizes of the firm's disruptive breakthroughs during the year (log-technology "
       "units added to its pipeline), 0 without one."),
+    E("age", "years", "firm age",
+      "Years since the firm took its slot, at the end of the year (founders start with an "
+      "age drawn at t = 0; an entrant of this year is younger than 1)."),
 )
 SNAPSHOT: tuple[str, ...] = tuple(e.name for e in _SNAPSHOT)
 SNAPSHOT_INFO: dict[str, Entry] = {e.name: e for e in _SNAPSHOT}
 (
-    S_LOG_TFP, S_SHARE, S_RD, S_PARADIGM, S_ENTERED, S_BREAKTHROUGH,
+    S_LOG_TFP, S_SHARE, S_RD, S_PARADIGM, S_ENTERED, S_BREAKTHROUGH, S_AGE,
 ) = range(len(SNAPSHOT))
 N_SNAPSHOT = len(SNAPSHOT)
 
@@ -378,8 +413,9 @@ _METRICS = (
     E("data_stock", "1", "mean data stock", "Mean private data stock Dd over firms."),
     E("chokepoint_loss", "1", "efficiency lost to the chokepoint",
       "Share-weighted mean share of efficiency (and of TFP) lost to the key-technology "
-      "chokepoint, s_c min(1, dependence dep_i) over the firms it still binds (S4 §5.2); 0 "
-      "before it strikes and in scenarios where it does not."),
+      "chokepoint over the firms it binds (S4 §5.2): s_c min(1, dependence dep_i) at a firm's "
+      "entry, less what its substitution effort has won back since; 0 before it strikes and "
+      "in scenarios where it does not."),
     E("policy_cost", "1/year", "policy cost",
       "Public cost of the path's levers per year, as a share of the industry's R&D spending "
       "(0.10 = a tenth of what the firms spend on R&D): flat costs plus costs paid per unit "

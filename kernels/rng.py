@@ -75,10 +75,11 @@ CHOKE_FIRM = 0xFFFFFFFD
     ATTR_SIZE,
     ATTR_PROD,
     ATTR_DEP,
-) = range(9)
+    ATTR_AGE,
+) = range(10)
 # ... and the three blocks of one firm's ATTR_INIT / ATTR_ENTRY streams: two Box-Muller
 # normals (a0, z_prod); four uniforms through the Beta tables (rd0, absorb, risk, lock);
-# (layers, size0, dependence through its Beta table, unused).
+# (layers, size0, dependence through its Beta table, a founder's age).
 ATTR_NORMALS, ATTR_BETAS, ATTR_COUNTS = range(3)
 # Rows of the quantile tables the kernels take (``simulate.quantile_tables``).
 TABLE_JUMP, TABLE_STEP, TABLE_RD0, TABLE_ABSORB, TABLE_RISK, TABLE_LOCK, TABLE_DEP = range(7)

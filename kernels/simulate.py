@@ -25,6 +25,7 @@ from . import rng
 from .firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
 from .registry import (
     ABSORB_A,
+    BORN,
     ABSORB_B,
     BROKE_THROUGH,
     CHOKE_PROB,
@@ -49,6 +50,7 @@ from .registry import (
     RD0_B,
     RISK_A,
     RISK_B,
+    S_AGE,
     S_BREAKTHROUGH,
     S_ENTERED,
     S_LOG_TFP,
@@ -73,14 +75,15 @@ N_DRAWS = 6  # rows of the per-quarter draw scratch (``step.quarter``)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def record_quarter(snap_year, state, jump_size, jump_scale, quarter_of_year):
-    """Fold quarter ``quarter_of_year`` (0..3) of a year into that year's firm snapshot.
+def record_quarter(snap_year, state, jump_size, jump_scale, t):
+    """Fold quarter t into its year's firm snapshot.
 
     snap_year: float32 (N_SNAPSHOT, i), written. Entry and breakthrough value accumulate over
     the year (``state[ENTERED]`` is cleared once read); levels are taken at its last quarter.
     jump_size: dtype F (i,), this quarter's breakthrough sizes (rng.SIZES, before scaling).
     """
     n = state.shape[1]
+    quarter_of_year = t % QUARTERS_PER_YEAR
     if quarter_of_year == 0:
         for i in range(n):
             snap_year[S_ENTERED, i] = 0.0
@@ -95,6 +98,8 @@ def record_quarter(snap_year, state, jump_size, jump_scale, quarter_of_year):
             snap_year[S_SHARE, i] = state[SHARE, i]
             snap_year[S_RD, i] = state[RD, i]
             snap_year[S_PARADIGM, i] = state[PARADIGM, i]
+            # years lived by the end of quarter t; born is the first quarter lived through
+            snap_year[S_AGE, i] = (t + 1.0 - state[BORN, i]) / QUARTERS_PER_YEAR
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -151,7 +156,7 @@ def simulate_into(params, firm_params, tables, scenario_ids, seed, n_firms, out,
                         state,
                         draws[1],
                         params[j, p, JUMP_SCALE],
-                        t % QUARTERS_PER_YEAR,
+                        t,
                     )
 
 

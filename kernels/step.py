@@ -29,6 +29,7 @@ from numba import njit
 from . import rng, vmath
 from .firms import (
     IND_BREAKTHROUGH,
+    IND_RD,
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
@@ -63,6 +64,8 @@ from .registry import (
     COST_FLAT,
     COST_RD_SPENDING,
     DATA,
+    DATA_INTEGRATION,
+    DATA_LIFT,
     DATA_SHARING,
     DEBT,
     DELTA_D,
@@ -89,6 +92,7 @@ from .registry import (
     K_T,
     KEEP,
     LAMBDA0,
+    LINE_SIZE,
     LOCK,
     LOCK_W,
     LOG_KEEP,
@@ -122,6 +126,7 @@ from .registry import (
     PROD_SD,
     PRODUCTIVITY,
     RD,
+    RD_BURDEN,
     RD_EPS,
     RD_MAX,
     RD_MIN,
@@ -132,9 +137,12 @@ from .registry import (
     SHOCK_VOL,
     SMOOTHING,
     SPILLOVER,
+    SUBSTITUTION,
+    SUBSTITUTION_RATE,
     SYNERGY,
     TALENT,
     TALENT_DECAY,
+    TALENT_POOL,
     TALENT_STAR,
     TECH,
     THRESHOLD,
@@ -274,6 +282,11 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     severity = p[CHOKE_SEVERITY] if struck else 0.0
     # Synergy across fields: last quarter's breakthroughs raise this quarter's hazard.
     synergy = 1.0 + p[SYNERGY] * ind[IND_BREAKTHROUGH]
+    # One pool of high-end talent per scenario (S0 §4.2 (2), S4 §5.2): its fill falls as
+    # the industry's disruptive R&D (last quarter's) draws on it, so one firm's hiring
+    # tightens every firm's talent gap.
+    demand = patient * ind[IND_RD]
+    fill = 1.0 - math.exp(-p[TALENT_POOL] / max(demand, TINY))
 
     # The firm loop's constants, in F.
     zero = F(0.0)
@@ -294,7 +307,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     per_z_tau = F(1.0 / p[Z_TAU])
     rate_d = F(-p[OPPORTUNITY] * p[ZETA_D] * patient)
     synergy_f = F(synergy)
-    per_talent_star = F(1.0 / p[TALENT_STAR])
+    per_talent_star = F(fill / p[TALENT_STAR])
+    fill_f = F(fill)
     world_f = F(world)
     world_pull = F(p[WORLD_LEARNING] * p[OPENNESS] * (1.0 - severity))
     binds_now = one if t == strike else zero
@@ -327,6 +341,12 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     threshold = F(p[THRESHOLD])
     undamped = F(1.0 - damp)
     per_rd0 = F(1.0 / ind[IND_RD0])  # the industry's R&D intensity at t = 0, every path's
+    data_lift = F(p[DATA_LIFT] * p[W_D])
+    data_x = F(p[DATA_INTEGRATION])
+    rd_burden = F(p[RD_BURDEN])
+    innovating = F(1.0 - p[SUBSTITUTION])
+    substitution_pace = F(p[SUBSTITUTION_RATE] * p[SUBSTITUTION])
+    per_line = F(n / p[LINE_SIZE])
     resonance = F(p[RESONANCE])
     shock_vol = F(p[SHOCK_VOL])
     prod_rho = F(p[PROD_RHO])
@@ -390,9 +410,15 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         gain_i = gain_s[i]
         omega_i = productivity[i]
         bound_i = max(bound[i], binds_now)
-        keep_i = keep[i]
         log_keep_i = log_keep[i]
         revenue_rd = rd_i * share_i * n_f  # RD_i / R̄ = rd_i share_i market / (market / N)
+        # The share σ_s of R&D aimed at the foreign key technology (S4 §5.2, §7.3) is not
+        # available to incremental or disruptive work ...
+        innovating_rd = innovating * revenue_rd
+        # ... and shrinks the firm's exposure (its log loss) at a pace that grows with that
+        # spending; nothing else loosens the binding, a conversion no longer frees it.
+        log_keep_i *= one - min(one, substitution_pace * revenue_rd)
+        keep_i = vmath.exp(log_keep_i)
 
         # Valley of death: a waiting pipeline converts or decays (S0 §4.1 (2), §5.1).
         waiting = pipe > zero
@@ -407,23 +433,29 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         debt_i = debt_i * keep_z + (z_cost * pipe if hit else zero)
         pipe = zero if hit else pipe - decay
         paradigm_i = one if hit else paradigm_i
-        # An own breakthrough converted frees the firm from foreign key technology.
-        bound_i = zero if hit else bound_i
         # The high-end talent gap (S4 §5.2), with last quarter's talent (before failure
         # learning): a firm short of H* cannot attempt the hardest work as often.
-        talent_gap = min(one, talent_i * per_talent_star)
+        talent_gap = min(fill_f, talent_i * per_talent_star)
         talent_i += phi_fail * decay  # failure becomes knowledge
 
         # Disruptive breakthrough, gated by risk tolerance (S0 §3.1 path 1, §4.1 (3)),
         # the talent gap and the synergy of last quarter's breakthroughs (S4 §3.2).
-        p_d = one - vmath.exp(rate_d * revenue_rd * gate_i * talent_gap * synergy_f)
+        p_d = one - vmath.exp(rate_d * innovating_rd * gate_i * talent_gap * synergy_f)
         bt = u_break < p_d
         pipe += jump_scale * jump_size[i] if bt else zero
 
+        # Factors (S0 §3.2, S2 §3.3): data-network-activity loop, talent, patient capital.
+        data_i = data_i * keep_d + share_i * n_f * x_old * data_gain
+        log_usable = vmath.log(one + data_i + shared)  # ln(1 + E_D): shared data is non-rival
+        talent_i = talent_i * keep_h + train * rd_i
+        capital_i = capital_i * keep_k + patient_f * revenue_rd
+
         # Incremental innovation; the old track saturates above a_cap (S0 §3.1, §4.1 (1)).
-        p_c = one - vmath.exp(rate_c * revenue_rd)
+        # Data lowers the cost of innovation (S0 §2.3 (2), §3.2): leveraged data lifts the
+        # step, so the §4.4 loop runs through technology.
+        p_c = one - vmath.exp(rate_c * innovating_rd)
         cap = zero if paradigm_i > zero else logistic((a_old - a_cap) * per_cap_width, F)
-        step = inc_scale * (one - cap) * step_size[i]
+        step = inc_scale * (one - cap) * step_size[i] * (one + data_lift * log_usable)
         gain = step if u_step < p_c else zero
 
         # Spillover and imitation of the frontier (S2 §3.2.2-3.2.3).
@@ -438,20 +470,15 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         tech_i = a_old + gain
         gain_i = smoothing * gain + keep_gain * gain_i  # ΔA
 
-        # Factors (S0 §3.2, S2 §3.3): data-network-activity loop, talent, patient capital.
-        data_i = data_i * keep_d + share_i * n_f * x_old * data_gain
-        usable = data_i + shared  # E_D: shared data is non-rival
-        talent_i = talent_i * keep_h + train * rd_i
-        capital_i = capital_i * keep_k + patient_f * revenue_rd
-
-        # Industrial integration (S2 §4.2-4.3).
-        x_new = min(one, max(zero, x_old * keep_x + nu * conv + x_drift))
+        # Industrial integration (S2 §4.2-4.3); data pulls it up, closing S2's loop (§3.3).
+        x_pull = data_x * log_usable * (one - x_old)
+        x_new = min(one, max(zero, x_old * keep_x + nu * conv + x_drift + x_pull))
 
         # The three efficiency dimensions in [0, 1] (S0 §1.2.2).
         per_rd = one / max(rd_i, rd_eps)
         per_debt = one / (one + debt_i)
         u_t = one - vmath.exp(-k_t * gain_i * per_rd)
-        u_f = logistic(w_d * vmath.log(one + usable) + w_h * talent_i + w_k * capital_i - b_f, F)
+        u_f = logistic(w_d * log_usable + w_h * talent_i + w_k * capital_i - b_f, F)
         u_i = x_new * per_debt  # X (1 - Z / (1 + Z))
         c, c_star, total = coupling(u_t, u_f, u_i, F)
         d = math.sqrt(c * total)
@@ -459,7 +486,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
         # Innovation efficiency (docs/model.md §3): the net technology gain per quarter
         # per unit of the industry's starting R&D intensity; a firm the chokepoint binds
-        # loses s_c min(1, dependence dep_i) of it (S4 §5.2; keep_i cached by reset_firm).
+        # loses the share 1 - keep_i of it (S4 §5.2): s_c min(1, dependence dep_i) at entry,
+        # less what its substitution effort has won back.
         # The reinvestment signal is the firm's own return on its R&D, with the damper
         # and the resonance premium (S0 §2.3): they steer R&D between firms, but are no
         # part of the reported efficiency.
@@ -469,14 +497,21 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         signal = net * per_rd * undamped * (one + resonance * d * regime)
 
         # Idiosyncratic productivity (deviation 8): a persistent AR(1) part ω and the
-        # quarter's transitory shock ε on top of technology make the firm's log TFP.
-        omega_i = prod_rho * omega_i + prod_innovation * prod_z[i]
+        # quarter's transitory shock ε on top of technology make the firm's log TFP. Both
+        # are the mean of the shocks of the firm's 1 + N share / line_size product lines
+        # (docs/model.md §3b): a large firm's luck averages out.
+        per_sd = one / math.sqrt(one + per_line * share_i)
+        omega_i = prod_rho * omega_i + prod_innovation * per_sd * prod_z[i]
         # The chokepoint's loss is a loss of output at given inputs: of TFP too.
         log_tfp_i = (
-            tech_i + omega_i + shock_vol * shock_z[i] + (log_keep_i if bound_i > zero else zero)
+            tech_i
+            + omega_i
+            + shock_vol * per_sd * shock_z[i]
+            + (log_keep_i if bound_i > zero else zero)
         )
-        # Competitiveness c_i for niche selection: TFP, less the revenue debt takes.
-        comp_i = vmath.exp(log_tfp_i) * per_debt
+        # Competitiveness c_i for niche selection: TFP, less the revenue debt takes and
+        # the R&D spent this quarter (R&D is paid for, MODEL.md §11).
+        comp_i = vmath.exp(log_tfp_i) * per_debt * (one - rd_burden * rd_i)
 
         tech[i] = tech_i
         pipeline[i] = pipe
@@ -495,6 +530,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         broke[i] = one if bt else zero
         comp[i] = comp_i
         bound[i] = bound_i
+        keep[i] = keep_i
+        log_keep[i] = log_keep_i
 
         s_comp += share_i * comp_i
         s_eff += share_i * e
@@ -549,7 +586,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         total_after = 0.0
         for i in range(n):
             if u_exit[i] > zero:
-                a0, rd0, ab, rk, ly, lk, _, zp, dp = draw_attributes(
+                a0, rd0, ab, rk, ly, lk, _, zp, dp, _ = draw_attributes(
                     fp, tables, k0, k1, scenario, i, t, rng.ATTR_ENTRY
                 )
                 reset_firm(
@@ -566,6 +603,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
                     zp,
                     dp,
                     1.0 if struck else 0.0,
+                    t + 1.0,
                 )
             total_after += share[i]
         per_total = F(1.0 / total_after)
@@ -580,6 +618,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     ind[IND_FACTOR] = s_uf / n
     ind[IND_WORLD] = world
     ind[IND_BREAKTHROUGH] = s_bt / n
+    ind[IND_RD] = s_rd
 
     out[M_EFFICIENCY] = QUARTERS_PER_YEAR * s_eff
     out[M_TECH] = s_ut / n

@@ -34,6 +34,7 @@ STATE_CONSTANTS = {
     "BOUND": "bound",
     "KEEP": "chokepoint_keep",
     "LOG_KEEP": "chokepoint_log_keep",
+    "BORN": "born",
 }
 SNAPSHOT_CONSTANTS = {
     "S_LOG_TFP": "log_tfp",
@@ -42,6 +43,7 @@ SNAPSHOT_CONSTANTS = {
     "S_PARADIGM": "new_paradigm",
     "S_ENTERED": "entered",
     "S_BREAKTHROUGH": "breakthrough_value",
+    "S_AGE": "age",
 }
 METRIC_CONSTANTS = {
     "M_EFFICIENCY": "innovation_efficiency",

@@ -99,12 +99,13 @@ def test_counters_are_independent_streams():
 
 def test_founders_attributes_follow_their_distributions():
     """20,000 founders of one scenario: Beta attributes through their tables, normals by
-    Box-Muller, Pareto sizes, integer layers (KS tests; MODEL.md §2 and docs/model.md)."""
+    Box-Muller, Pareto sizes, integer layers, exponential ages (KS tests; MODEL.md §2 and
+    docs/model.md)."""
     config = load_config(DEFAULT_CONFIG)
     fp = config.firm_vector
     draws = reference.CounterDraws(42, fp)
     firms = np.arange(20_000, dtype=np.uint64)
-    a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep = reference.draw_attributes(
+    a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age = reference.draw_attributes(
         fp, draws, np.uint64(0), firms, np.uint64(0), rng.ATTR_INIT
     )
     raw = config.schema.firm_parameters
@@ -117,13 +118,14 @@ def test_founders_attributes_follow_their_distributions():
         (a0, stats.norm(raw["a0_mean"], raw["a0_sd"])),
         (z_prod, stats.norm()),
         (size0, stats.pareto(raw["size_alpha"])),
+        (age, stats.expon(scale=4.0 * raw["age_mean"])),  # quarters
     ]
     for x, law in checks:
         assert stats.kstest(x, law.cdf).pvalue > 1e-3
     low, high = int(raw["layers_min"]), int(raw["layers_max"])
     assert set(np.unique(layers)) == set(range(low, high + 1))
     # the four Beta attributes and the two normals come from different words: uncorrelated
-    for x, y in ((rd0, absorb), (risk, lock), (a0, z_prod), (dep, layers), (dep, size0)):
+    for x, y in ((rd0, absorb), (risk, lock), (a0, z_prod), (dep, layers), (dep, size0), (age, dep)):
         assert abs(np.corrcoef(x, y)[0, 1]) < 4.0 / np.sqrt(x.size)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from resonance.flows.engine.plan import make_plan
 from resonance.kernels import load
 from resonance.kernels.registry import (
+    BORN,
     BROKE_THROUGH,
     ENTERED,
     JUMP_SCALE,
@@ -14,6 +15,7 @@ from resonance.kernels.registry import (
     N_METRICS,
     PARADIGM,
     RD,
+    S_AGE,
     S_BREAKTHROUGH,
     S_ENTERED,
     S_LOG_TFP,
@@ -41,7 +43,7 @@ def test_snapshots_equal_the_per_firm_trace():
     out, snap = kernels.simulate(params, config.firm_vector, ids, config.seed, 40, 14, snapshots=4)
     without = kernels.simulate(params, config.firm_vector, ids, config.seed, 40, 14)
     np.testing.assert_array_equal(out, without)  # snapshots change no outcome
-    assert snap.shape == (4, 2, 3, 6, 40) and snap.dtype == np.float32
+    assert snap.shape == (4, 2, 3, 7, 40) and snap.dtype == np.float32
     entries = 0
     for j in range(4):
         for p in range(2):
@@ -65,9 +67,15 @@ def test_snapshots_equal_the_per_firm_trace():
                 np.testing.assert_allclose(
                     got[S_BREAKTHROUGH], params[j, p, JUMP_SCALE] * value, rtol=1e-6
                 )
+                # age: years since the firm's first quarter, by the end of the year;
+                # entrants of the year are younger than one, founders start older than 0
+                age = (4 * year + 4 - end[BORN]) / 4
+                np.testing.assert_allclose(got[S_AGE], age, rtol=1e-6)
+                assert (got[S_AGE][entered > 0] < 1).all()
                 entries += int(entered.sum())
     assert entries > 0  # the entry flag was exercised
     assert (snap[..., S_BREAKTHROUGH, :] > 0).any()
+    assert (snap[:, :, 0, S_AGE, :] > 1).any()  # founders carry their age from t = 0
 
 
 def test_no_snapshots_asked_none_made():
