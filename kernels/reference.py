@@ -39,6 +39,8 @@ from .registry import (
     BORN,
     DATA_INTEGRATION,
     DATA_LIFT,
+    DEMAND_EVENTS,
+    DEMAND_VOL,
     LINE_SIZE,
     RD_BURDEN,
     SUBSTITUTION,
@@ -304,6 +306,9 @@ class CounterDraws:
     def world(self, scenario, firm, time):
         return unit(block(self.key, scenario, firm, time, rng.FATE)[1])
 
+    def demand(self, scenario, firm, time):
+        return unit(block(self.key, scenario, firm, time, rng.FATE)[2])
+
     def chokepoint(self, scenario, prob, n_quarters):
         """Quarter of each scenario's chokepoint, -1 where none: int64 (s,)."""
         u = uniforms(self.key, scenario, np.uint64(rng.CHOKE_FIRM), 0, rng.CHOKE, 0)
@@ -380,6 +385,9 @@ class GeneratorDraws:
         return self.gen.random(self._shape(scenario, firm))
 
     def world(self, scenario, firm, time):
+        return self.gen.random(self._shape(scenario, firm))
+
+    def demand(self, scenario, firm, time):
         return self.gen.random(self._shape(scenario, firm))
 
     def chokepoint(self, scenario, prob, n_quarters):
@@ -590,7 +598,11 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     st[PRODUCTIVITY] = P(PROD_RHO) * st[PRODUCTIVITY] + innovation * draws.productivity(
         scen, firm, t
     )
-    shock = P(SHOCK_VOL) * per_sd * draws.shock(scen, firm, t)
+    z = draws.shock(scen, firm, t)
+    shock = P(SHOCK_VOL) * per_sd * z
+    # in a quarter with a product event, the same shock moves demand
+    event = draws.demand(scen, firm, t) < P(DEMAND_EVENTS)
+    demand = np.maximum(0.05, 1.0 + np.where(event, P(DEMAND_VOL) * per_sd * z, 0.0))
     st[LOG_TFP] = tech + st[PRODUCTIVITY] + shock + np.where(bound > 0.0, st[LOG_KEEP], 0.0)
     st[BOUND] = bound
     # R&D is paid for: the quarter's R&D comes out of competitiveness.
@@ -627,7 +639,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     with np.errstate(divide="ignore", invalid="ignore"):
         share[:] = np.where(
             mean_comp > 0.0, share * (1.0 + P(CHI) * (comp - mean_comp) / mean_comp), share
-        )
+        ) * demand
     share /= share.sum(axis=1, keepdims=True)
 
     # Exit and entry: attributes drawn only for the slots that turn over.

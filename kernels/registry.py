@@ -218,6 +218,13 @@ _PARAMETERS = (
       "Size of one product line relative to the average firm: a firm of share s runs "
       "1 + N s / line_size independent lines, and its idiosyncratic productivity shocks are "
       "their mean (Amaral et al. 1998; Sutton 2002): large firms grow less erratically."),
+    E("demand_vol", "1", (0.0, 1.0), "product-event size",
+      "σ_D: in a quarter when a firm launches or loses a product (probability demand_events) "
+      "the quarter's shock z moves its demand: its share is multiplied by "
+      "max(0.05, 1 + σ_D z / sqrt(lines)) before renormalisation (docs/model.md §3b)."),
+    E("demand_events", "1/quarter", (0.0, 1.0), "product-event rate",
+      "π_D: probability that a firm's demand moves by a product event in a quarter; rare "
+      "events make growth rates fat-tailed (Bottazzi & Secchi 2006)."),
 )
 
 PARAMETERS: tuple[str, ...] = tuple(e.name for e in _PARAMETERS)
@@ -233,7 +240,7 @@ PARAMETER_INFO: dict[str, Entry] = {e.name: e for e in _PARAMETERS}
     EXIT_HAZARD, ENTRANT_GAP, ENTRANT_SHARE, PROD_RHO, PROD_SD, WORLD_GROWTH, WORLD_GAP,
     WORLD_LEARNING, OPENNESS, CHOKE_PROB, CHOKE_SEVERITY, DEPENDENCE, TALENT_STAR, SYNERGY,
     CONVERSION_CEILING, DATA_LIFT, DATA_INTEGRATION, RD_BURDEN, SUBSTITUTION,
-    SUBSTITUTION_RATE, TALENT_POOL, LINE_SIZE,
+    SUBSTITUTION_RATE, TALENT_POOL, LINE_SIZE, DEMAND_VOL, DEMAND_EVENTS,
 ) = range(len(PARAMETERS))
 N_PARAMETERS = len(PARAMETERS)
 # The policy cost coefficients of a path (MODEL.md §10; flows/costs.py computes them from

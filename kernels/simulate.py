@@ -71,7 +71,7 @@ design_uniforms = rng.design_uniforms
 # Each scenario's chokepoint quarter: the kernel's own function, which the driver also
 # calls to store the event beside the scenario's inputs.
 chokepoint_quarters = rng.chokepoint_quarters
-N_DRAWS = 6  # rows of the per-quarter draw scratch (``step.quarter``)
+N_DRAWS = 7  # rows of the per-quarter draw scratch (``step.quarter``)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

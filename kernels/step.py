@@ -72,6 +72,8 @@ from .registry import (
     DELTA_K,
     DELTA_P,
     DELTA_X,
+    DEMAND_EVENTS,
+    DEMAND_VOL,
     EFFICIENCY,
     ENTRANT_GAP,
     ENTRANT_SHARE,
@@ -210,7 +212,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
     state:  firm state, shape (N_STATE, firms), dtype F; updated.
     draws:  scratch for the quarter's (shock, jump size, step size, productivity
-            innovation, exit uniform, world-learning uniform), shape (6, firms), F.
+            innovation, exit uniform, world-learning uniform, product-event uniform),
+            shape (7, firms), F.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, then its cost coefficients,
             shape (N_INPUTS,), float64.
@@ -247,6 +250,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     prod_z = draws[3]
     u_exit = draws[4]
     u_world = draws[5]
+    u_demand = draws[6]
     productivity = state[PRODUCTIVITY]
     log_tfp = state[LOG_TFP]
     bound = state[BOUND]
@@ -347,6 +351,9 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     innovating = F(1.0 - p[SUBSTITUTION])
     substitution_pace = F(p[SUBSTITUTION_RATE] * p[SUBSTITUTION])
     per_line = F(n / p[LINE_SIZE])
+    demand_vol = F(p[DEMAND_VOL])
+    demand_events = F(p[DEMAND_EVENTS])
+    demand_floor = F(0.05)
     resonance = F(p[RESONANCE])
     shock_vol = F(p[SHOCK_VOL])
     prod_rho = F(p[PROD_RHO])
@@ -361,9 +368,10 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         jump_size[i] = rng.unit(v1, F)
         step_size[i] = rng.unit(v2, F)
         prod_z[i] = vmath.inverse_normal(rng.unit(v3, F), F)
-        f0, f1, _, _ = rng.block(k0, k1, scenario, i, t, rng.FATE)
+        f0, f1, f2, _ = rng.block(k0, k1, scenario, i, t, rng.FATE)
         u_exit[i] = rng.unit(f0, F)
         u_world[i] = rng.unit(f1, F)
+        u_demand[i] = rng.unit(f2, F)
     for i in range(n):
         jump_size[i] = rng.beta_quantile(tables[rng.TABLE_JUMP], jump_size[i], F)
         step_size[i] = rng.beta_quantile(tables[rng.TABLE_STEP], step_size[i], F)
@@ -512,6 +520,11 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         # Competitiveness c_i for niche selection: TFP, less the revenue debt takes and
         # the R&D spent this quarter (R&D is paid for, MODEL.md §11).
         comp_i = vmath.exp(log_tfp_i) * per_debt * (one - rd_burden * rd_i)
+        # In a quarter with a product event the same shock moves the firm's demand, averaged
+        # over its lines (docs/model.md §3b); the factor is kept in the shock's row for the
+        # selection loop.
+        moved = demand_vol * per_sd * shock_z[i] if u_demand[i] < demand_events else zero
+        shock_z[i] = max(demand_floor, one + moved)
 
         tech[i] = tech_i
         pipeline[i] = pipe
@@ -564,7 +577,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         # running sum there cost 15 % of the kernel's speed (measured on the Intel VM,
         # 19.8 vs 23.1 M firm-steps/s per thread; the vectorised loop is that sensitive).
         s_loss += share[i] * (one - keep[i]) * bound[i]
-        share_i = share[i] * (one + pull * (comp[i] - s_comp))
+        share_i = share[i] * (one + pull * (comp[i] - s_comp)) * shock_z[i]
         share[i] = share_i
         total_share += share_i
 
