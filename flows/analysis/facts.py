@@ -1,4 +1,5 @@
-"""Stylized facts of real firms, measured on the yearly firm snapshots (MODEL.md §8).
+"""Stylized facts of real firms, measured on the yearly firm snapshots (MODEL.md §8 and
+the facts no single parameter sets, §11; their estimators are in ``panel_facts.py``).
 
 Input: the ``firms`` group of a store (or the same from a fresh simulation), dims
 (scenario, path, year, firm). Each fact is computed per scenario and path, then summarised
@@ -6,16 +7,24 @@ over scenarios (median, p5, p95) and set against its published range. Level fact
 measured at mid-horizon and at the horizon; change facts pool every pair of consecutive
 years of continuing firms (the slot was not taken by an entrant in the later year).
 
+A held-out fact (``Fact.held_out``) is measured and set against its range like the others,
+but calibration does not fit it (``calibrate.measure`` leaves it out of the distance) and
+``resonance facts --check`` does not fail on it: it is checked afterwards, on the fitted
+parameters (MODEL.md §11).
+
 Dim letters: s = scenarios, p = paths, y = years, i = firms.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+
+from . import panel_facts
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,7 @@ class Fact:
     high: float
     units: str
     source: str
+    held_out: bool = False  # measured and reported, not fitted (MODEL.md §11)
 
 
 def _level(name, label, definition, low, high, units, source) -> tuple[Fact, Fact]:
@@ -117,8 +127,53 @@ FACTS = (
         "%",
         "high-tech enterprise criteria and surveys",
     ),
+    Fact(
+        "size_variance",
+        "size-variance scaling",
+        "beta of sd(annual log-share growth) ~ size^-beta: continuing firms' growth, demeaned "
+        "per year, pooled over years and cut into deciles of log share at the start of the "
+        "year; minus the OLS slope of log sd on the deciles' mean log share",
+        0.1,
+        0.3,
+        "1",
+        "Amaral et al. 1997, Physica A 244 (0.18-0.20); Riccaboni et al. 2008, PNAS 105 (0.14-0.2)",
+    ),
+    Fact(
+        "up_or_out",
+        "up or out",
+        f"exit rate of firms aged <= {panel_facts.YOUNG_AGE:g} years (age at the end of the "
+        "year before the exit) over the exit rate of older firms, pooled over years",
+        1.5,
+        5.0,
+        "1",
+        "Dunne, Roberts & Samuelson 1989, QJE 104; Haltiwanger, Jarmin & Miranda 2013, REStat 95",
+        held_out=True,
+    ),
+    Fact(
+        "rd_return",
+        "return to R&D",
+        "OLS coefficient of a continuing firm's change in log TFP on its R&D intensity of the "
+        "year before, with year effects (rate-of-return form), pooled over years",
+        0.05,
+        0.5,
+        "1",
+        "Hall, Mairesse & Mohnen 2010, Handbook of the Economics of Innovation 2, ch. 24",
+        held_out=True,
+    ),
+    Fact(
+        "entrant_size",
+        "entrants are small",
+        "median market share of the year's entrants over that of the other firms, in the "
+        "entry year, pooled over years (range: below 1)",
+        0.0,
+        1.0,
+        "1",
+        "Dunne, Roberts & Samuelson 1988, RAND J. Econ. 19",
+    ),
 )
 FACT_NAMES = tuple(f.name for f in FACTS)
+FITTED = tuple(f for f in FACTS if not f.held_out)
+HELD_OUT = tuple(f for f in FACTS if f.held_out)
 MAX_PATH_TFP_GROWTH = 10.0  # %/yr: no path's median may exceed it (MODEL.md §8)
 TOP = 0.10  # the top share of firms (Hill) and of breakthroughs (skew)
 
@@ -189,7 +244,11 @@ def innovation_skew(value: np.ndarray) -> np.ndarray:
 def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
     """Every fact per scenario and path: snapshots (scenario, path, year, firm) -> a Dataset
     of (scenario, path) variables named as ``FACT_NAMES``, plus ``growth_kurtosis_by_year``
-    (scenario, path, year) for the years 2..Y."""
+    (scenario, path, year) for the years 2..Y and ``rd_return_se`` (scenario, path), the
+    firm-clustered standard error of ``rd_return``.
+
+    ``up_or_out`` reads the snapshots' ``age``; a Dataset without it (a store written
+    before the snapshots carried age) leaves that fact NaN: not measured."""
     years = snapshots.sizes["year"]
     if years < 2:
         from ..errors import ResonanceError
@@ -204,12 +263,14 @@ def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
     rd = snapshots.rd_intensity.values.astype(np.float64)
     entered = snapshots.entered.values.astype(np.float64)
     value = snapshots.breakthrough_value.values.astype(np.float64)
+    age = snapshots.age.values.astype(np.float64) if "age" in snapshots else None
     mid, end = years // 2 - 1, years - 1  # indices of the mid-horizon and horizon years
 
     aggregate = (share * np.exp(log_tfp)).sum(axis=-1)  # (s, p, y)
     growth = 100.0 * ((aggregate[..., -1] / aggregate[..., 0]) ** (1.0 / (years - 1)) - 1.0)
     q90, q10 = np.quantile(log_tfp, [0.9, 0.1], axis=-1)
     kurt, kurt_by_year = growth_kurtosis(np.log(np.maximum(share, 1e-300)), entered)
+    rd_rho, rd_se = panel_facts.rd_return(log_tfp, rd, entered)
     values = {
         "tfp_growth": growth,
         "size_tail_mid": hill_exponent(share[:, :, mid]),
@@ -222,10 +283,15 @@ def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
         "exit_rate": 100.0 * entered[:, :, 1:].mean(axis=(-1, -2)),
         "rd_mid": 100.0 * np.median(rd[:, :, mid], axis=-1),
         "rd_end": 100.0 * np.median(rd[:, :, end], axis=-1),
+        "size_variance": panel_facts.size_variance(share, entered),
+        "up_or_out": panel_facts.up_or_out(entered, age),
+        "rd_return": rd_rho,
+        "entrant_size": panel_facts.entrant_size(share, entered),
     }
     dims = ("scenario", "path")
     data = {name: (dims, values[name]) for name in FACT_NAMES}
     data["growth_kurtosis_by_year"] = (("scenario", "path", "year"), kurt_by_year)
+    data["rd_return_se"] = (dims, rd_se)
     coords = {
         "scenario": snapshots.scenario.values,
         "path": snapshots.path.values,
@@ -241,11 +307,15 @@ def summarise(per_scenario: xr.Dataset, baseline: str = "baseline") -> xr.Datase
     NaN median and is not in range.
 
     The ranges hold for ``baseline``; for the other paths only aggregate TFP growth is
-    checked (at most MAX_PATH_TFP_GROWTH %/yr), the rest is reported.
+    checked (at most MAX_PATH_TFP_GROWTH %/yr), the rest is reported. Held-out facts (coord
+    ``held_out``) are set against their ranges like the others: whether they count is the
+    caller's choice (``facts --check`` and calibration leave them out).
     """
     stacked = xr.concat([per_scenario[name] for name in FACT_NAMES], dim="fact")
     stacked = stacked.assign_coords(fact=list(FACT_NAMES))
-    q = stacked.quantile([0.05, 0.5, 0.95], dim="scenario", skipna=True)
+    with warnings.catch_warnings():  # a fact no scenario measures is NaN, said below
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        q = stacked.quantile([0.05, 0.5, 0.95], dim="scenario", skipna=True)
     paths = [str(p) for p in per_scenario.path.values]
     low = np.full((len(FACTS), len(paths)), np.nan)
     high = np.full((len(FACTS), len(paths)), np.nan)
@@ -281,6 +351,7 @@ def summarise(per_scenario: xr.Dataset, baseline: str = "baseline") -> xr.Datase
             "definition": ("fact", [f.definition for f in FACTS]),
             "units": ("fact", [f.units for f in FACTS]),
             "source": ("fact", [f.source for f in FACTS]),
+            "held_out": ("fact", [f.held_out for f in FACTS]),
         },
         attrs={"n_scenarios": per_scenario.sizes["scenario"], "baseline": baseline},
     )

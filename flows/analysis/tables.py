@@ -429,7 +429,9 @@ def calibration_table(ranking: xr.Dataset, top: int) -> Table:
 
 
 def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
-    """One rich table per path of the stylized facts (``analysis.facts.facts`` output)."""
+    """One rich table per path of the stylized facts (``analysis.facts.facts`` output).
+    A held-out fact's label ends in "*" (a caption says what that means); its "ok" says
+    whether it lands like any other's, in yellow when it does not (it is not fitted)."""
     out = []
     for path in table.path.values:
         t = table.sel(path=path)
@@ -446,6 +448,7 @@ def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
             )
         for f in t.fact.values:
             row = t.sel(fact=f)
+            held_out = "held_out" in row.coords and bool(row.held_out)
             units = str(row.units.values)
             unit = "" if units == "1" else f" {units}"
             low, high = float(row.low), float(row.high)
@@ -453,23 +456,35 @@ def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
                 span, ok = "—", "n/a"
             elif bool(row.checked):
                 span = f"≤ {high:g}" if np.isnan(low) else f"{low:g}–{high:g}"
-                ok = "yes" if bool(row.in_range) else "[bold red]no[/]"
+                miss = "[yellow]no[/]" if held_out else "[bold red]no[/]"
+                ok = "yes" if bool(row.in_range) else miss
             else:
                 span, ok = "—", ""
             tab.add_row(
-                str(row.label.values),
+                str(row.label.values) + ("*" if held_out else ""),
                 str(row.definition.values),
                 f"{float(row['median']):.3g} [{float(row.p5):.3g}, {float(row.p95):.3g}]{unit}",
                 span + ("" if span == "—" else unit),
                 str(row.source.values),
                 ok,
             )
+        captions = []
+        if "held_out" in t.coords and bool(t.held_out.any()):
+            captions.append(
+                "* held out: measured and checked against its range, not fitted by the "
+                "calibration, and not failing --check (MODEL.md §11)"
+            )
         if "growth_kurtosis_by_year" in t:
             years = t.growth_kurtosis_by_year
-            tab.caption = "growth-rate kurtosis year by year (median over scenarios): " + ", ".join(
-                f"year {int(y)} {float(v):.2g}"
-                for y, v in zip(years.year.values, years.values, strict=True)
+            captions.append(
+                "growth-rate kurtosis year by year (median over scenarios): "
+                + ", ".join(
+                    f"year {int(y)} {float(v):.2g}"
+                    for y, v in zip(years.year.values, years.values, strict=True)
+                )
             )
+        if captions:
+            tab.caption = "\n".join(captions)
         out.append(tab)
     return out
 

@@ -223,11 +223,13 @@ class _Facts(NamedTuple):
     table: object  # analysis.facts.facts: dims (path, fact)
     where: str
     unmeasured: list[str]  # facts of the baseline the sample cannot measure
-    missed: list[str]  # facts of the baseline out of their range
+    missed: list[str]  # fitted facts of the baseline out of their range
+    held_out_missed: list[str]  # held-out facts of the baseline out of their range
 
 
 def facts(data, args) -> _Facts:
-    """The stylized facts of every path (``analysis.facts``), and the baseline's misses."""
+    """The stylized facts of every path (``analysis.facts``), and the baseline's misses,
+    the fitted facts' apart from the held-out ones'."""
     from ..analysis import facts as stylized
 
     snapshots, where = data
@@ -240,32 +242,48 @@ def facts(data, args) -> _Facts:
     table = stylized.facts(snapshots, args.baseline)
     base = table.sel(path=args.baseline)
     unmeasured = [str(f) for f in base.fact.values if int(base.measured.sel(fact=f)) == 0]
-    missed = [
+    out = [
         str(f)
         for f in base.fact.values
         if not bool(base.in_range.sel(fact=f)) and str(f) not in unmeasured
     ]
-    return _Facts(table, where, unmeasured, missed)
+    held_out = {str(f) for f in base.fact.values if bool(base.held_out.sel(fact=f))}
+    missed = [f for f in out if f not in held_out]
+    return _Facts(table, where, unmeasured, missed, [f for f in out if f in held_out])
 
 
 def facts_tables(result: _Facts, args):
-    """The facts' tables, then one line on the baseline: unmeasured, out of range, or fine."""
+    """The facts' tables, then the baseline's fitted facts (unmeasured, out of range, or
+    fine) and its held-out facts, which ``--check`` does not fail on."""
     from ..analysis.tables import facts_tables
 
     yield from facts_tables(result.table, result.where)
+    table = result.table
+    held_out = [str(f) for f in table.fact[table.held_out.values].values]
+    fitted = table.sizes["fact"] - len(held_out)
     if result.unmeasured:
         yield f"{args.baseline}: not measurable in this sample: {', '.join(result.unmeasured)}"
+    if result.held_out_missed:
+        landed = "out of range: " + ", ".join(result.held_out_missed)
+    else:
+        measured = [f for f in held_out if f not in result.unmeasured]
+        landed = "every one measured in range" if measured else "none measured"
+    yield (
+        f"{args.baseline}: held-out facts (*, not fitted, so --check does not fail on them): "
+        f"{', '.join(held_out)}; {landed}"
+    )
     if result.missed:
         yield (
-            f"{args.baseline}: {len(result.missed)} of {result.table.sizes['fact']} facts out of "
+            f"{args.baseline}: {len(result.missed)} of {fitted} fitted facts out of "
             f"range: {', '.join(result.missed)}"
         )
-    elif not result.unmeasured:
-        yield f"{args.baseline}: every fact in range"
+    elif not set(result.unmeasured) - set(held_out):
+        yield f"{args.baseline}: every fitted fact in range"
 
 
 def facts_status(result: _Facts, args) -> int:
-    """1 when ``--check`` and a fact of the baseline is out of its range, else 0."""
+    """1 when ``--check`` and a fitted fact of the baseline is out of its range, else 0
+    (held-out facts are reported, never fitted: they do not fail the check)."""
     return 1 if args.check and result.missed else 0
 
 

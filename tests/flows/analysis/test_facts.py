@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from resonance.flows.analysis import facts as stylized
+from resonance.flows.analysis import panel_facts
 from resonance.flows.cli import main
 from tests.helpers import DEFAULT_CONFIG, tiny_run, write_config
 
@@ -55,6 +56,189 @@ def test_innovation_skew_counts_the_top_tenth_of_breakthroughs():
     assert np.isnan(stylized.innovation_skew(np.zeros((1, 1, 2, 50))))[0, 0]
 
 
+def _ages(entered: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+    """Ages (years at each year's end) of the occupants of (s, p, y, i) slots: founders
+    start at U(0.5, 10), an entrant is U(0, 1) old at its entry year's snapshot, and every
+    occupant ages a year a year (as the kernel's ``age`` snapshot)."""
+    age = np.empty(entered.shape)
+    age[:, :, 0] = gen.uniform(0.5, 10.0, size=entered[:, :, 0].shape)
+    for y in range(1, entered.shape[2]):
+        fresh = gen.uniform(0.0, 1.0, size=entered[:, :, y].shape)
+        age[:, :, y] = np.where(entered[:, :, y] == 1, fresh, age[:, :, y - 1] + 1.0)
+    return age
+
+
+def _gibrat_panel(beta: float, gen, shape=(3, 1, 10, 3000), entry: float = 0.0):
+    """Shares (s, p, y, i) whose annual log growth has sd 0.3 * size^-beta (size: the share
+    before the year, relative to the geometric mean), and entered (s, p, y, i): each year
+    a fraction ``entry`` of the slots goes to an entrant of a size unrelated to the last."""
+    log_size = np.empty(shape)
+    entered = np.zeros(shape)
+    log_size[:, :, 0] = gen.normal(0.0, 2.0, size=shape[:2] + shape[3:])
+    for y in range(1, shape[2]):
+        before = log_size[:, :, y - 1]
+        relative = before - before.mean(axis=-1, keepdims=True)
+        step = 0.3 * np.exp(-beta * relative) * gen.normal(size=before.shape)
+        entered[:, :, y] = gen.random(before.shape) < entry
+        new = gen.normal(0.0, 2.0, size=before.shape)  # as a founder: unrelated to before
+        log_size[:, :, y] = np.where(entered[:, :, y] == 1, new, before + np.clip(step, -3, 3))
+    share = np.exp(log_size)
+    return share / share.sum(axis=-1, keepdims=True), entered
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.2, 0.35])
+def test_size_variance_recovers_the_exponent_of_sd_on_size(beta):
+    share, entered = _gibrat_panel(beta, np.random.default_rng(10))
+    got = panel_facts.size_variance(share, entered)
+    assert got.shape == (3, 1)
+    np.testing.assert_allclose(got, beta, atol=0.03)
+
+
+def test_size_variance_leaves_out_entrants_and_needs_enough_firms_per_bin():
+    gen = np.random.default_rng(11)
+    share, entered = _gibrat_panel(0.2, gen, entry=0.05)
+    np.testing.assert_allclose(panel_facts.size_variance(share, entered), 0.2, atol=0.03)
+    counted = panel_facts.size_variance(share, np.zeros(share.shape))  # entrants as growth
+    assert (np.abs(counted - 0.2) > 0.1).all()
+    few = panel_facts.MIN_PER_BIN * panel_facts.SIZE_BINS - 1  # one firm-year short
+    small, none = _gibrat_panel(0.2, gen, shape=(1, 1, 2, few))
+    assert np.isnan(panel_facts.size_variance(small, none)).all()
+    flat = np.full((1, 1, 3, 500), 1 / 500)  # no growth at all: no spread to scale
+    assert np.isnan(panel_facts.size_variance(flat, np.zeros(flat.shape))).all()
+
+
+def _exits_by_age(young_hazard, old_hazard, gen, shape=(4, 1, 10, 5000)):
+    """entered, age (s, p, y, i): each year the occupant exits with a probability set by
+    its age at the year before (<= 2 years: young_hazard, else old_hazard)."""
+    entered = np.zeros(shape)
+    age = np.empty(shape)
+    age[:, :, 0] = gen.uniform(0.5, 10.0, size=shape[:2] + shape[3:])
+    for y in range(1, shape[2]):
+        hazard = np.where(age[:, :, y - 1] <= 2.0, young_hazard, old_hazard)
+        out = gen.random(hazard.shape) < hazard
+        entered[:, :, y] = out
+        age[:, :, y] = np.where(out, gen.uniform(0.0, 1.0, hazard.shape), age[:, :, y - 1] + 1)
+    return entered, age
+
+
+def test_up_or_out_recovers_the_ratio_of_exit_hazards_by_age():
+    entered, age = _exits_by_age(0.20, 0.05, np.random.default_rng(12))
+    got = panel_facts.up_or_out(entered, age)
+    np.testing.assert_allclose(got, 4.0, rtol=0.08)
+    same, age = _exits_by_age(0.08, 0.08, np.random.default_rng(13))
+    np.testing.assert_allclose(panel_facts.up_or_out(same, age), 1.0, rtol=0.08)
+
+
+def test_up_or_out_is_not_measured_without_young_exits_or_without_age():
+    entered, age = _exits_by_age(0.0, 0.05, np.random.default_rng(14))
+    assert np.isnan(panel_facts.up_or_out(entered, age)).all()  # no young firm exits
+    assert np.isnan(panel_facts.up_or_out(np.zeros((2, 1, 4, 50)), np.ones((2, 1, 4, 50)))).all()
+    assert np.isnan(panel_facts.up_or_out(entered, None)).all()  # a store without age
+
+
+def _rd_panel(rho, gen, shape=(3, 1, 10, 1000)):
+    """log TFP, R&D intensity, entered (s, p, y, i): Δ log TFP = rho * last year's R&D
+    intensity + a year effect (tied to the year's mean intensity, so that leaving out the
+    year effects would bias rho) + noise; a slot changing hands draws a new level."""
+    s, p, years, firms = shape
+    firm_rd = gen.beta(2, 30, size=(s, p, 1, firms))  # persistent, mean ~6 % of revenue
+    drift = 0.02 * np.arange(years)[None, None, :, None]  # the industry's R&D rises
+    rd = firm_rd + drift + 0.01 * gen.random(shape)
+    year_effect = 5.0 * rd.mean(axis=-1, keepdims=True)  # large, correlated with R&D
+    noise = 0.05 * gen.normal(size=rd[:, :, 1:].shape)
+    change = rho * rd[:, :, :-1] + year_effect[:, :, 1:] + noise
+    entered = np.zeros(shape)
+    entered[:, :, 1:] = gen.random(change.shape) < 0.05
+    change = np.where(entered[:, :, 1:] == 1, gen.normal(0, 3, size=change.shape), change)
+    log_tfp = np.concatenate([np.zeros((s, p, 1, firms)), np.cumsum(change, axis=2)], axis=2)
+    return log_tfp, rd, entered
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.2])
+def test_rd_return_recovers_the_rate_of_return_with_year_effects(rho):
+    log_tfp, rd, entered = _rd_panel(rho, np.random.default_rng(15))
+    got, se = panel_facts.rd_return(log_tfp, rd, entered)
+    assert got.shape == se.shape == (3, 1)
+    np.testing.assert_allclose(got, rho, atol=0.03)
+    assert ((se > 0) & (se < 0.05)).all()
+    assert (np.abs(got - rho) < 4 * se).all()
+
+
+def test_rd_return_is_not_measured_without_spread_or_rows():
+    log_tfp, rd, entered = _rd_panel(0.2, np.random.default_rng(16))
+    flat = np.broadcast_to(rd.mean(axis=-1, keepdims=True), rd.shape)  # one intensity a year
+    assert np.isnan(panel_facts.rd_return(log_tfp, flat, entered)[0]).all()
+    few = panel_facts.rd_return(log_tfp[..., :3], rd[..., :3], entered[..., :3])
+    assert np.isnan(few[0]).all() and np.isnan(few[1]).all()
+
+
+def test_entrant_size_is_the_ratio_of_median_shares_in_the_entry_year():
+    share = np.full((1, 1, 3, 9), 2.0)
+    entered = np.zeros(share.shape)
+    entered[0, 0, 1, :3] = 1  # year 2: three entrants of shares 0.5, 0.5, 9
+    share[0, 0, 1, :3] = [0.5, 0.5, 9.0]
+    entered[0, 0, 2, 3:5] = 1  # year 3: two more of 0.5 and 0.1
+    share[0, 0, 2, 3:5] = [0.5, 0.1]
+    entered[0, 0, 0, 5:] = 1  # entrants of the first year are not counted (years 2..Y)
+    share[0, 0, 0, 5:] = 100.0
+    # entrants 0.1, 0.5, 0.5, 0.5, 9 (median 0.5); incumbents all 2
+    assert panel_facts.entrant_size(share, entered)[0, 0] == pytest.approx(0.25)
+    assert np.isnan(panel_facts.entrant_size(share, np.zeros(share.shape))).all()
+
+
+def _synthetic_snapshots(gen, with_age=True, shape=(3, 1, 10, 3000)) -> xr.Dataset:
+    """Every snapshot variable of a known-answer panel (size-variance beta 0.2, no rd
+    return, entrants at a third of the incumbents' median share), as a store's Dataset."""
+    share, _ = _gibrat_panel(0.2, gen, shape)
+    entered, age = _exits_by_age(0.2, 0.05, gen, shape)
+    share = np.where(entered == 1, share / 3, share)  # entrants: a third of a founder's share
+    log_tfp = np.cumsum(0.01 * gen.normal(size=shape), axis=2)
+    data = {
+        "log_tfp": log_tfp,
+        "market_share": share,
+        "rd_intensity": gen.beta(2, 30, size=shape),
+        "new_paradigm": np.zeros(shape),
+        "entered": entered,
+        "breakthrough_value": np.zeros(shape),
+    }
+    if with_age:
+        data["age"] = age
+    dims = ("scenario", "path", "year", "firm")
+    return xr.Dataset(
+        {k: (dims, v.astype(np.float32)) for k, v in data.items()},
+        coords={"scenario": np.arange(shape[0]), "path": ["baseline"], "year": np.arange(1, 11)},
+    )
+
+
+def test_scenario_facts_measures_the_panel_facts_and_skips_age_when_a_store_lacks_it():
+    gen = np.random.default_rng(17)
+    snapshots = _synthetic_snapshots(gen)
+    per = stylized.scenario_facts(snapshots)
+    assert per.rd_return_se.dims == ("scenario", "path")
+    np.testing.assert_allclose(per.size_variance, 0.2, atol=0.04)
+    np.testing.assert_allclose(per.up_or_out, 4.0, rtol=0.15)
+    np.testing.assert_allclose(per.rd_return, 0.0, atol=4 * float(per.rd_return_se.max()))
+    # entrants are a third of a random incumbent's share: a third of the median
+    np.testing.assert_allclose(per.entrant_size, 1 / 3, rtol=0.15)
+    old = stylized.scenario_facts(snapshots.drop_vars("age"))
+    assert np.isnan(old.up_or_out).all()
+    for name in stylized.FACT_NAMES:
+        if name != "up_or_out":
+            np.testing.assert_array_equal(old[name], per[name])
+    table = stylized.summarise(old)
+    assert int(table.measured.sel(fact="up_or_out", path="baseline")) == 0
+
+
+def test_held_out_facts_are_marked_and_set_against_their_range():
+    assert {f.name for f in stylized.FACTS if f.held_out} == {"up_or_out", "rd_return"}
+    table = stylized.facts(_synthetic_snapshots(np.random.default_rng(18)))
+    assert table.held_out.sel(fact="up_or_out") and not table.held_out.sel(fact="size_variance")
+    assert bool(table.checked.sel(fact="up_or_out", path="baseline"))
+    assert bool(table.in_range.sel(fact="up_or_out", path="baseline"))  # 4 in 1.5-5
+    assert not bool(table.in_range.sel(fact="rd_return", path="baseline"))  # 0: below 0.05
+    assert (table.high.sel(fact="entrant_size", path="baseline") == 1.0).all()
+
+
 def test_facts_table_names_ranges_sources_and_checks_the_baseline():
     from resonance.flows.config import load_config
 
@@ -74,7 +258,10 @@ def test_facts_table_names_ranges_sources_and_checks_the_baseline():
     assert table.checked.sel(path="baseline").all()
     assert bool(table.checked.sel(path="factor_reset", fact="tfp_growth"))
     assert not table.checked.sel(path="factor_reset", fact="persistence")
-    assert (table.measured.sel(path="baseline") == 4).all()
+    # up or out reads the snapshots' age, which older kernels do not write
+    needs_age = [] if "age" in snapshots else ["up_or_out"]
+    assert (table.measured.sel(path="baseline").drop_sel(fact=needs_age) == 4).all()
+    assert (table.measured.sel(path="baseline", fact=needs_age) == 0).all()
     assert "Axtell" in str(table.source.sel(fact="size_tail_end").values)
     # a median pushed outside its range is reported out of range
     per_scenario = stylized.scenario_facts(snapshots)
@@ -116,6 +303,29 @@ def test_facts_of_a_store_read_its_snapshots(tmp_path, capsys):
     assert main(["facts", str(store)]) == 0  # reported, not checked
     out = capsys.readouterr().out
     assert "4 scenarios x 60 firms, 3 years" in out and "aggregate TFP growth" in out
+    assert "up or out*" in out and "not fitted" in out  # held-out facts are marked
     firms = xr.open_zarr(store, group="firms")
     direct = stylized.facts(firms)
     assert direct.sizes["fact"] == len(stylized.FACT_NAMES) and direct.sizes["path"] == 1
+
+
+def test_facts_check_reports_held_out_facts_but_does_not_fail_on_them():
+    from types import SimpleNamespace
+
+    from resonance.flows.commands import steps
+    from resonance.flows.config import load_config
+
+    sizes = {"sizes.scenarios": 4, "sizes.firms": 200, "paths": ["baseline"]}
+    snapshots = stylized.simulate_snapshots(load_config(DEFAULT_CONFIG, sizes))
+    # ages that say nothing of exits: young and old firms exit alike, up or out is ~1
+    age = np.random.default_rng(19).uniform(0.0, 6.0, size=snapshots.entered.shape)
+    snapshots = snapshots.assign(age=(snapshots.entered.dims, age.astype(np.float32)))
+    args = SimpleNamespace(baseline="baseline", check=True)
+    result = steps.facts((snapshots, "synthetic"), args)
+    assert "up_or_out" in result.held_out_missed
+    assert not {f.name for f in stylized.FACTS if f.held_out} & set(result.missed)
+    assert steps.facts_status(result, args) == (1 if result.missed else 0)
+    assert steps.facts_status(result._replace(missed=[]), args) == 0  # held-out misses only
+    lines = [line for line in steps.facts_tables(result, args) if isinstance(line, str)]
+    held = next(line for line in lines if "held-out" in line)
+    assert "not fitted" in held and "--check does not fail" in held and "up_or_out" in held
