@@ -10,7 +10,9 @@ model (S4's world frontier, chokepoint, talent gap and synergy; three more uncer
 parameters, so every design point moved) and the store (the chokepoint's variables): the
 digests were recorded anew, on rocketlake only. Issue 24 changed the model again (hazards
 composed as rates, the conversion ceiling, innovation efficiency redefined, the metric
-policy_cost in place of traditional_efficiency): recorded anew, on rocketlake.
+policy_cost in place of traditional_efficiency): recorded anew, on rocketlake. Issue 25
+changed it again (the seeds' mechanisms closed, product lines and events, firm age in the
+snapshots, recalibrated defaults): recorded anew, on rocketlake.
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
@@ -33,18 +35,18 @@ from resonance.flows.engine.plan import make_plan
 from tests.helpers import DEFAULT_CONFIG
 
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
-    "rocketlake": {  # recorded with the priced policies of issue 24
+    "rocketlake": {  # recorded with the mechanisms of issue 25
         "sobol": (
-            "903a3d83dacf66b68f2b027c9d080cc418b12fe15b65ad6d044c8e77b86a6fd0",
-            "01f2f0842f5e5057ee52d3931e7c80411efe4cafdbeb64c0e70726f90a38a7d8",
+            "4061818432744253f6b3a6aa7efa8efccf7a1379657ba194bda6f3164027a689",
+            "121c82fca4156f8a45a35510bf3107c5e6f6fe10e489597328446c3c40b1cfc3",
         ),
         "mc": (
-            "dea8d9927967dd91d1694f4019b5e0baa6133a82a009ce9023f8d62cf014bff7",
-            "634ee5b52352ebb2b95bcff979c9974f905035654980dd1830ec6822ae8a3bcc",
+            "ef7cfb692b155a10bd491ba2acb538b32e3f4249ae5515e9ff7d2113ede252bc",
+            "5dd6aeafba9c8f2c5c25ee9d66652ee986d8c187a3ef394bf8e88dca5914689f",
         ),
         "lhs": (
-            "8e6f9fe7b97e16121f59b2553ae774b76f50cdbd479078dac7d7737229c2df88",
-            "0041d53a737e3fa5ece00cb5ec245933660e996bd7b5bdf032829d409fdc2402",
+            "a9ca7d25dc3779df26d98116cffaadda08edd6a63030acb90bf574d0aa3262c2",
+            "09cb737890258a527a96ae973a725bd3a4d269622050d43d2e279e1f20a5b2f5",
         ),
     },
     # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again
