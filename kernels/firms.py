@@ -16,11 +16,11 @@ import numpy as np
 from . import rng, vmath
 from .registry import (
     A0_MEAN,
-    AGE_MEAN,
-    BORN,
     A0_SD,
     ABSORB,
     ADOPTION,
+    AGE_MEAN,
+    BORN,
     BOUND,
     BROKE_THROUGH,
     CAPITAL,
@@ -132,9 +132,7 @@ def logistic(x, F):
 
 
 @rng.jit
-def reset_firm(
-    state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound, born
-):
+def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound, born):
     """Put firm i in its initial state with the given attributes (p: one path's params).
 
     Its idiosyncratic productivity starts in the stationary law of the AR(1), prod_sd z_prod;

@@ -22,9 +22,9 @@ from . import rng, vmath
 from .firms import (
     IND_BREAKTHROUGH,
     IND_CONVERSION,
-    IND_RD,
     IND_FACTOR,
     IND_INSTITUTIONS,
+    IND_RD,
     IND_RD0,
     IND_STRIKE,
     IND_TFP0,
@@ -35,17 +35,6 @@ from .firms import (
 )
 from .registry import (
     A0_MEAN,
-    AGE_MEAN,
-    BORN,
-    DATA_INTEGRATION,
-    DATA_LIFT,
-    DEMAND_EVENTS,
-    DEMAND_VOL,
-    LINE_SIZE,
-    RD_BURDEN,
-    SUBSTITUTION,
-    SUBSTITUTION_RATE,
-    TALENT_POOL,
     A0_SD,
     A_CAP,
     ABSORB,
@@ -53,7 +42,9 @@ from .registry import (
     ABSORB_B,
     ADOPTION,
     ADOPTION_TAU,
+    AGE_MEAN,
     B_F,
+    BORN,
     BOUND,
     BROKE_THROUGH,
     CAP_WIDTH,
@@ -73,12 +64,16 @@ from .registry import (
     COST_RD_SPENDING,
     DATA,
     DATA0,
+    DATA_INTEGRATION,
+    DATA_LIFT,
     DATA_SHARING,
     DEBT,
     DELTA_D,
     DELTA_K,
     DELTA_P,
     DELTA_X,
+    DEMAND_EVENTS,
+    DEMAND_VOL,
     DEP_A,
     DEP_B,
     DEPENDENCE,
@@ -109,6 +104,7 @@ from .registry import (
     LAYERS,
     LAYERS_MAX,
     LAYERS_MIN,
+    LINE_SIZE,
     LOCK,
     LOCK_A,
     LOCK_B,
@@ -150,6 +146,7 @@ from .registry import (
     RD,
     RD0_A,
     RD0_B,
+    RD_BURDEN,
     RD_EPS,
     RD_MAX,
     RD_MIN,
@@ -166,10 +163,13 @@ from .registry import (
     SPILLOVER,
     STEP_A,
     STEP_B,
+    SUBSTITUTION,
+    SUBSTITUTION_RATE,
     SYNERGY,
     TALENT,
     TALENT0,
     TALENT_DECAY,
+    TALENT_POOL,
     TALENT_STAR,
     TECH,
     THRESHOLD,
@@ -637,9 +637,12 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     )
     rd[:] = np.clip(rd + P(ETA_RE) * (signal - mean_signal) * rd, P(RD_MIN), P(RD_MAX))
     with np.errstate(divide="ignore", invalid="ignore"):
-        share[:] = np.where(
-            mean_comp > 0.0, share * (1.0 + P(CHI) * (comp - mean_comp) / mean_comp), share
-        ) * demand
+        share[:] = (
+            np.where(
+                mean_comp > 0.0, share * (1.0 + P(CHI) * (comp - mean_comp) / mean_comp), share
+            )
+            * demand
+        )
     share /= share.sum(axis=1, keepdims=True)
 
     # Exit and entry: attributes drawn only for the slots that turn over.

@@ -25,8 +25,8 @@ from . import rng
 from .firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
 from .registry import (
     ABSORB_A,
-    BORN,
     ABSORB_B,
+    BORN,
     BROKE_THROUGH,
     CHOKE_PROB,
     CONVERTED,

@@ -29,10 +29,10 @@ from numba import njit
 from . import rng, vmath
 from .firms import (
     IND_BREAKTHROUGH,
-    IND_RD,
     IND_CONVERSION,
     IND_FACTOR,
     IND_INSTITUTIONS,
+    IND_RD,
     IND_RD0,
     IND_STRIKE,
     IND_TFP0,

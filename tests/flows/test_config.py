@@ -152,7 +152,6 @@ def test_all_paths_combines_every_single_path():
     from resonance.kernels.registry import (
         COOP,
         DATA_SHARING,
-        DEPENDENCE,
         H0,
         INST_LAG,
         LAMBDA0,
@@ -160,6 +159,7 @@ def test_all_paths_combines_every_single_path():
         OPENNESS,
         PATIENCE,
         R_CRIT,
+        SUBSTITUTION,
         TALENT_DECAY,
         TRAIN,
     )
@@ -177,7 +177,7 @@ def test_all_paths_combines_every_single_path():
     assert got[R_CRIT] == pytest.approx(nominal[R_CRIT] - 0.15)
     assert got[COOP] == pytest.approx(2.2)  # ecological coordination's 2 + cooperation's 0.2
     assert got[H0] == 0.7  # technological transition's set, above independent innovation's floor
-    assert got[DEPENDENCE] == 0.67 and got[OPENNESS] == 0.8
+    assert got[SUBSTITUTION] == 0.2 and got[OPENNESS] == 0.8  # independent innovation's floor
     assert got[TRAIN] == pytest.approx(nominal[TRAIN] * 1.5)
     assert got[INST_LAG] == min(nominal[INST_LAG], 6.0)
     assert got[DATA_SHARING] == max(nominal[DATA_SHARING], 0.6)

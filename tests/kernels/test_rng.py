@@ -125,7 +125,14 @@ def test_founders_attributes_follow_their_distributions():
     low, high = int(raw["layers_min"]), int(raw["layers_max"])
     assert set(np.unique(layers)) == set(range(low, high + 1))
     # the four Beta attributes and the two normals come from different words: uncorrelated
-    for x, y in ((rd0, absorb), (risk, lock), (a0, z_prod), (dep, layers), (dep, size0), (age, dep)):
+    for x, y in (
+        (rd0, absorb),
+        (risk, lock),
+        (a0, z_prod),
+        (dep, layers),
+        (dep, size0),
+        (age, dep),
+    ):
         assert abs(np.corrcoef(x, y)[0, 1]) < 4.0 / np.sqrt(x.size)
 
 

@@ -288,7 +288,9 @@ def test_facts_check_fails_when_innovation_steps_are_ten_times_larger(tmp_path, 
         )
         for name, f in (("default", DEFAULT_CONFIG), ("tenfold", file))
     }
-    assert growth["tenfold"] > 2 * growth["default"] and growth["tenfold"] > 6.0
+    # incremental steps are one source of growth among several (breakthroughs, the world
+    # frontier, selection): tenfold steps add more than two points and leave the range
+    assert growth["tenfold"] > growth["default"] + 2.0 and growth["tenfold"] > 6.0
     args = ["facts", str(file), "--scenarios", "16", "--firms", "1000", "--paths", "baseline"]
     assert main([*args, "--check"]) == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]

@@ -29,7 +29,8 @@ def test_sobol_points_are_scipys_bit_for_bit_at_any_offset(d):
 
 @pytest.mark.parametrize("sampler", ["mc", "sobol", "lhs", "saltelli"])
 def test_a_chunks_design_is_its_slice_of_the_whole_design(sampler):
-    n = 12 * 40 if sampler == "saltelli" else 500
+    multiple = load_config(DEFAULT_CONFIG).saltelli_multiple  # d + 2 rows a base sample
+    n = 30 * multiple if sampler == "saltelli" else 500
     config = load_config(DEFAULT_CONFIG, {"sizes.scenarios": n, "sampler": sampler})
     design = Design.of(config)
     whole = design.theta(0, n)
