@@ -3,10 +3,10 @@
 Every module of ``kernels/`` and ``flows/`` and the project modules it imports, at module
 level or inside a function (a lazy import is still a dependency), found by parsing the
 files: nothing is imported or installed. Imports under ``if TYPE_CHECKING:`` are left out:
-Python never runs them, they name types for annotations and type checkers only. ``--write`` puts the graph into
-``docs/architecture.md`` between its two markers; ``tests/test_imports.py`` checks that the
-file holds what this prints, so the page cannot drift from the code, and reports the
-import cycles it finds.
+Python never runs them, they name types for annotations and type checkers only.
+``--write`` puts the graph into ``docs/architecture.md`` between its two markers;
+``tests/test_imports.py`` checks that the file holds what this prints, so the page cannot
+drift from the code, and reports the import cycles it finds.
 """
 
 from __future__ import annotations

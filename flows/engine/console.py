@@ -7,7 +7,6 @@ import contextlib
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,9 +14,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import RunConfig
 from ..metrics import HEADLINE
 from .timing import Clock
-
-if TYPE_CHECKING:
-    from .execute import RunReport
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 PATIENCE = 2.0  # seconds a run may be silent: longer waits say what they wait for
@@ -86,8 +82,9 @@ def announce_cluster(n_workers: int, dashboard_link: str | None) -> None:
     console.print(f"Dask: {n_workers} workers, dashboard {dashboard_link}")
 
 
-def done(config: RunConfig, report: RunReport) -> None:
-    """The closing line: chunks computed and skipped, time, the rate of what was computed."""
+def done(config: RunConfig, report) -> None:
+    """The closing line: chunks computed and skipped, time, the rate of what was computed.
+    ``report``: the run's ``execute.RunReport`` (not imported: execute prints through here)."""
     steps = report.scenarios_computed * config.n_firms * config.n_quarters * len(config.path_names)
     rate = f"; {steps / report.seconds:,.0f} firm-steps/s overall" if steps else ""
     console.print(

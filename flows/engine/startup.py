@@ -57,12 +57,9 @@ class Launched:
         from .execute import run
 
         if request is None or request is self.request:
-            request = (
-                self.request
-                if self._checked
-                else self.request.again(self.request.options.overwrite)
-            )
-            self._checked = False
+            request, checked, self._checked = self.request, self._checked, False
+            if not checked:  # it has run: the store is not as the check found it
+                request = request.again(request.options.overwrite)
         return run(request, self.executor, self.clock)
 
     def start(self) -> None:

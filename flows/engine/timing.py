@@ -71,7 +71,7 @@ class Clock:
 
         ``startup``: to the first chunk (imports, the cluster, the kernel, the store);
         ``cluster_s`` and ``prefect_s``: when the cluster was up and Prefect's flow began,
-        from the start (the run does not wait for Prefect: ``startup.ahead``).
+        from the start (the run does not wait for Prefect: ``startup.Launched.start``).
         ``simulation``: first chunk to last; ``kernel``: the kernel's own seconds per
         task slot inside it and ``store_writes`` the writes'. ``bands``, ``report``;
         ``other`` the rest (Prefect's task records, shutting down).
