@@ -2,10 +2,11 @@
 
 Every module of ``kernels/`` and ``flows/`` and the project modules it imports, at module
 level or inside a function (a lazy import is still a dependency), found by parsing the
-files: nothing is imported or installed. ``--write`` puts the graph into
-``docs/architecture.md`` between its two markers; ``tests/test_imports.py`` checks that the
-file holds what this prints, so the page cannot drift from the code, and reports the
-import cycles it finds.
+files: nothing is imported or installed. Imports under ``if TYPE_CHECKING:`` are left out:
+Python never runs them, they name types for annotations and type checkers only.
+``--write`` puts the graph into ``docs/architecture.md`` between its two markers;
+``tests/test_imports.py`` checks that the file holds what this prints, so the page cannot
+drift from the code, and reports the import cycles it finds.
 """
 
 from __future__ import annotations
@@ -51,13 +52,36 @@ def _resolve(importer: str, is_package: bool, node: ast.ImportFrom) -> list[str]
     return [base] + [f"{base}.{alias.name}" for alias in node.names]
 
 
+def _type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is an ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``) block."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_time_nodes(tree: ast.AST):
+    """Every node of ``tree`` but those inside ``if TYPE_CHECKING:`` blocks (their
+    ``else:`` branches are kept: they run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if _type_checking(node):
+            stack.extend(node.orelse)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
 def graph() -> dict[str, set[str]]:
-    """Module -> the project modules it imports (itself excluded)."""
+    """Module -> the project modules it imports at run time (itself excluded)."""
     known = modules()
     edges: dict[str, set[str]] = {name: set() for name in known}
     for name, file in known.items():
         is_package = file.name == "__init__.py"
-        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+        for node in _run_time_nodes(ast.parse(file.read_text(), str(file))):
             if isinstance(node, ast.ImportFrom):
                 base, *named = _resolve(name, is_package, node)
                 # `from . import rng` depends on the submodule, not on the package's

@@ -78,57 +78,33 @@ PREFECT_STARTUP_SECONDS = 120
 
 
 def cmd_run(args) -> int:
-    from .engine import timing
-    from .engine.startup import check_prefect_url, early_cluster, resolve
+    from .engine.timing import Clock, line, save
+    from .request import RunOptions, RunRequest
 
-    with timing.recording() as clock:
-        # Everything the user can get wrong is checked here, before anything starts.
-        grows = args.until_se is not None
-        config, spec = resolve(
-            args.config, _overrides(args), args.cluster, args.overwrite, args.scheduler, grows
-        )
-        if args.engine == "prefect" and os.environ.get("PREFECT_API_URL"):
-            check_prefect_url(os.environ["PREFECT_API_URL"])
-        if args.max_scenarios and args.until_se is None:
-            raise ResonanceError("--max-scenarios", "only applies with --until-se")
-        if args.until_se is not None:
-            from .engine.converge import check
+    clock = Clock.started()
+    # Everything the user can get wrong is checked here, once, before anything starts.
+    request = RunRequest.of(RunOptions.from_args(args, _overrides(args)))
+    if args.engine == "prefect" and os.environ.get("PREFECT_API_URL"):
+        from .prefect_server import check_prefect_url
 
-            check(config, args.max_scenarios)
-        from .engine.console import announce
-
-        announce(config)  # at once: the cluster and the kernels take some seconds
-        with early_cluster(spec, args.workers, args.scheduler):
-            _run(args, config, spec)
-    if args.until_se is None:  # a growing run's sizes each have their own line
-        from .engine.console import console
-
+        check_prefect_url(os.environ["PREFECT_API_URL"])
+    _run(args, request, clock)
+    if not request.options.grows:  # a growing run's sizes each have their own line
         parts = clock.split()
-        console.print(timing.line(parts), highlight=False, soft_wrap=True)
-        timing.save(parts)
+        console.print(line(parts), highlight=False, soft_wrap=True)
+        save(parts)
     return 0
 
 
-def _run(args, config, spec) -> None:
-    """The run of checked inputs, through Prefect or (``--engine direct``) not."""
-    from .engine.startup import ahead
+def _run(args, request, clock) -> None:
+    """The run of a checked request, through Prefect or (``--engine direct``) not."""
+    from .engine.console import show_bands
+    from .engine.startup import launch
 
     if args.engine == "direct":
-        from .engine.console import show_bands
-        from .engine.execute import run
-
-        with ahead(config, spec, args.workers, args.scheduler):
-            run(
-                config,
-                spec,
-                workers=args.workers,
-                scheduler=args.scheduler,
-                overwrite=args.overwrite,
-                progress=not args.no_progress,
-                until_se=args.until_se,
-                max_scenarios=args.max_scenarios,
-            )
-        show_bands(config.store)
+        with launch(request, clock) as launched:
+            launched.run()
+            show_bands(request.config.store, clock)
         return
     # No telemetry from the temporary server: it has no network to send it over anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -139,35 +115,20 @@ def _run(args, config, spec) -> None:
     timeout = float(
         os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS)
     )
-    run = dict(
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        until_se=args.until_se,
-        max_scenarios=args.max_scenarios,
-    )
     # The run starts on its cluster at once; Prefect (its import, its server) starts
-    # meanwhile, and the flow's simulate task joins the run (startup.run_ahead).
-    with ahead(config, spec, args.workers, args.scheduler, run=run):
-        from .engine.startup import PrefectUnavailable, join_ahead, prefect_api
+    # meanwhile, and the flow's simulate task joins the run (startup.Launched.join).
+    with launch(request, clock) as launched:
+        launched.start()
+        from .prefect_server import PrefectUnavailable, prefect_api
 
         try:
             from .flow import scenario_run
 
-            with prefect_api(timeout, config.store):
-                scenario_run(
-                    config_path=str(args.config),
-                    overrides={k: v for k, v in _overrides(args).items() if v is not None},
-                    workers=args.workers,
-                    scheduler=args.scheduler,
-                    cluster=args.cluster,
-                    show_summary=True,
-                    **run,
-                )
+            with prefect_api(timeout, abort=launched.raise_if_failed):
+                scenario_run(**request.options.parameters(), show_summary=True, started=launched)
         except PrefectUnavailable as exc:  # the run goes on without Prefect: finish it
-            join_ahead(config, spec, args.workers, args.scheduler, *run.values())
-            from .engine.console import show_bands
-
-            show_bands(config.store)
+            launched.join(request)
+            show_bands(request.config.store, clock)
             problem = f"{exc.problem}; the run finished without a Prefect record"
             raise PrefectUnavailable(exc.where, problem, exc.hint) from None
 

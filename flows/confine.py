@@ -62,9 +62,10 @@ def check_store(store: str, results: str) -> None:
 
 def confine(config_path: str, overrides: dict, cluster: str | None) -> None:
     """Refuse a deployment's flow run whose config, path files, cluster file or store lie
-    outside the roots (see the module docstring). Only the config, once it is known to be
-    inside the config folder, is read before every other file has been checked."""
-    from .config import load_config
+    outside the roots (see the module docstring). Only the config's YAML, once it is known
+    to be inside the config folder, is read: the config itself is parsed and checked once,
+    after this (``request.RunRequest.of``)."""
+    from .config import Schema
     from .engine.cluster import cluster_file
     from .files import read_yaml_text
     from .paths import resolve_path_file
@@ -79,7 +80,10 @@ def confine(config_path: str, overrides: dict, cluster: str | None) -> None:
     name = str(cluster or overrides.get("cluster") or raw.get("cluster") or "local")
     file = cluster_file(name, base / "clusters")  # as load_cluster resolves it
     _check_file(f"cluster {name}", str(file), configs)
-    check_store(load_config(config_path, overrides).store, results)
+    # The store a config names, as the config's loader takes it: an override, else the
+    # file's, else the schema's default.
+    store = overrides.get("store") or raw.get("store") or Schema.model_fields["store"].default
+    check_store(str(store), results)
 
 
 def from_deployment() -> bool:

@@ -8,12 +8,15 @@ flow resumes from the store (a chunk's outcome shard, written last, marks it fin
 finished chunks are never computed twice. Prefect owns what it is good at: retries, run
 history, schedules, artifacts.
 
-The task calls the same recipe as ``resonance run --engine direct``
-(``resonance.flows.engine.execute.run``); the flow resolves its own parameters once (a
-deployment calls it without the CLI). Called from Python without ``PREFECT_API_URL``, it
-runs in Prefect's ephemeral local mode; with it set, the run appears on that server.
-``resonance run`` starts Prefect's temporary server itself and starts the run before the
-flow begins (``flows/engine/startup.py``); the ``simulate`` task then joins that run.
+The flow's parameters are a run's options (``resonance.flows.request.RunOptions``, whose
+fields this signature writes out because Prefect reads a deployment's parameter schema off
+it) and ``show_summary``. Task ``validate`` makes them one checked ``RunRequest``, which
+the other tasks take whole; ``simulate`` runs it through the same start-up and recipe as
+``resonance run --engine direct`` (``resonance.flows.engine.startup.launch``). Called from
+Python without ``PREFECT_API_URL``, the flow runs in Prefect's ephemeral local mode; with
+it set, the run appears on that server. ``resonance run`` checks its request, starts the
+run before the flow begins, and hands the flow that run (``started``): ``validate`` then
+takes its request instead of checking the options again, and ``simulate`` joins the run.
 """
 
 from __future__ import annotations
@@ -29,28 +32,23 @@ from prefect.states import Failed
 # Absolute imports, unlike the rest of the package: Prefect's worker loads this file by its
 # path (prefect.yaml's entrypoint flows/flow.py:scenario_run), outside its package, where a
 # relative import has no parent to resolve against.
-from resonance.flows.config import RunConfig
 from resonance.flows.confine import confine, from_deployment
-from resonance.flows.engine import timing
-from resonance.flows.engine.cluster import ClusterSpec
 from resonance.flows.engine.console import show_bands
-from resonance.flows.engine.execute import RunReport, run
-from resonance.flows.engine.startup import resolve
+from resonance.flows.engine.execute import RunReport
+from resonance.flows.engine.startup import Launched, launch
+from resonance.flows.engine.timing import Clock
 from resonance.flows.errors import ResonanceError
+from resonance.flows.request import RunOptions, RunRequest
 
 
 @task(name="validate", cache_policy=NONE)
-def validate(
-    config_path: str,
-    overrides: dict,
-    cluster: str | None,
-    overwrite: bool,
-    scheduler: str | None = None,
-    grows: bool = False,
-) -> tuple[RunConfig, ClusterSpec]:
-    """Load and check the config, the cluster and the store (ResonanceError names the
-    problem); ``grows``: a run of ``--until-se``, taken at its store's size."""
-    return resolve(config_path, overrides, cluster, overwrite, scheduler, grows)
+def validate(options: RunOptions, started: Launched | None = None) -> RunRequest:
+    """The run's checked request (ResonanceError names the first problem): the one
+    ``started`` was launched with, when its options are these (``resonance run`` checked
+    it before starting the run), else checked here (``RunRequest.of``)."""
+    if started is not None and started.request.options == options:
+        return started.request
+    return RunRequest.of(options)
 
 
 def _retry_unless_bad_input(task, task_run, state) -> bool:
@@ -65,27 +63,27 @@ def _retry_unless_bad_input(task, task_run, state) -> bool:
     retry_delay_seconds=2,
     retry_condition_fn=_retry_unless_bad_input,
 )
-def simulate(
-    config: RunConfig,
-    spec: ClusterSpec,
-    workers: int | None,
-    scheduler: str | None,
-    overwrite: bool,
-    progress: bool,
-    until_se: float | None = None,
-    max_scenarios: int | None = None,
-) -> RunReport:
-    """Simulate every unfinished chunk and reduce the bands; a retry resumes from the store.
-    With ``until_se``, grow the store until converged (flows/engine/converge.py)."""
+def simulate(request: RunRequest, started: Launched | None = None) -> RunReport:
+    """Simulate every unfinished chunk and reduce the bands (with ``until_se``, grow the
+    store until converged: flows/engine/converge.py): join the run ``started`` ahead for
+    this request, else launch and run it here. A retry resumes from the store."""
     from prefect.runtime import task_run
 
     from resonance.flows.engine.store_state import belongs_to
 
-    # A retry resumes what an earlier try wrote: it replaces the store only if no try has
-    # made it this config's yet.
-    retry = (task_run.run_count or 1) > 1
-    replace = overwrite and not (retry and belongs_to(config, config.store))
-    report = run(config, spec, workers, scheduler, replace, progress, until_se, max_scenarios)
+    report = started.join(request) if started is not None else None
+    if report is None:
+        if (task_run.run_count or 1) > 1:
+            # A retry resumes what an earlier try wrote: it replaces the store only if no
+            # try has made it this config's yet.
+            config = request.config
+            replace = request.options.overwrite and not belongs_to(config, config.store)
+            request = request.again(overwrite=replace)
+        if started is not None:  # its cluster is up still
+            report = started.run(request)
+        else:
+            with launch(request) as launched:
+                report = launched.run()
     get_run_logger().info(
         "simulated %d chunks (%d already in the store) in %.1f s",
         report.computed,
@@ -96,14 +94,15 @@ def simulate(
 
 
 @task(name="report", cache_policy=NONE)
-def report(config: RunConfig) -> str:
+def report(request: RunRequest) -> str:
     """A markdown artifact with the final-quarter bands and a link to the store."""
     from resonance.flows.analysis.tables import summary_markdown
     from resonance.flows.engine.store_read import open_bands
     from resonance.flows.metrics import HEADLINE
 
-    bands = open_bands(config.store)
-    store = config.store if "://" in config.store else str(Path(config.store).resolve())
+    store = request.config.store
+    bands = open_bands(store)
+    store = store if "://" in store else str(Path(store).resolve())
     markdown = summary_markdown(bands, HEADLINE, store)
     create_markdown_artifact(
         key="resonance-bands", markdown=markdown, description=f"Final-quarter bands of {store}"
@@ -124,31 +123,38 @@ def scenario_run(
     until_se: float | None = None,
     max_scenarios: int | None = None,
     show_summary: bool = False,
+    started: Launched | None = None,
 ) -> str:
     """Run a config into its store; returns the store location.
 
     config_path: run config YAML; out: store location (overrides the config's);
     overrides: dotted config keys to values (as ``resonance run`` passes them);
     workers / scheduler / cluster: where the chunks run (default: the config's cluster);
-    until_se / max_scenarios: grow the store until converged (``resonance run --until-se``).
+    until_se / max_scenarios: grow the store until converged (``resonance run --until-se``);
+    show_summary: print the closing table; started: the run ``resonance run`` launched and
+    started ahead for these options (no JSON value is one: a deployment cannot pass it).
     A run created through a deployment reads and writes only under the roots of
     ``resonance.flows.confine`` and fails in one line otherwise.
     """
-    timing.mark("prefect")  # Prefect's server answered: the flow run began
-    overrides = {**(overrides or {}), **({"store": out} if out else {})}
-    if from_deployment():  # its parameters came through the Prefect API: confine them
-        try:
-            confine(config_path, overrides, cluster)
-        except ResonanceError as exc:
-            get_run_logger().error("resonance: error: %s", exc)
-            return Failed(message=f"resonance: error: {exc}")
-    grows = until_se is not None
-    config, spec = validate(config_path, overrides, cluster, overwrite, scheduler, grows)
-    simulate(config, spec, workers, scheduler, overwrite, progress, until_se, max_scenarios)
-    report(config)
+    parameters = dict(locals())  # the options among them: RunOptions.of picks them by name
+    clock = started.clock if started is not None else Clock()
+    clock.mark("prefect")  # Prefect's server answered: the flow run began
+    deployment = from_deployment()  # its parameters came through the Prefect API
+    try:
+        options = RunOptions.of(parameters)
+        if deployment:
+            confine(options.config_path, options.config_overrides, options.cluster)
+    except ResonanceError as exc:
+        if not deployment:
+            raise
+        get_run_logger().error("resonance: error: %s", exc)
+        return Failed(message=f"resonance: error: {exc}")
+    request = validate(options, started)
+    simulate(request, started)
+    report(request)
     if show_summary:
-        show_bands(config.store)
-    return config.store
+        show_bands(request.config.store, clock)
+    return request.config.store
 
 
 if __name__ == "__main__":

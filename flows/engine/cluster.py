@@ -122,16 +122,6 @@ def connect(
     Shutting down is quiet: connections that close while the cluster stops are expected, and
     their log records would read as a failure of a run that succeeded.
     """
-    started = _ahead.get(_key(spec, workers, scheduler))
-    if started is not None and started.client().status == "running":
-        yield started.client()  # started ahead by this process (ahead()); closed there
-        return
-    with _connect(spec, workers, scheduler) as client:
-        yield client
-
-
-@contextlib.contextmanager
-def _connect(spec: ClusterSpec, workers: int | None, scheduler: str | None) -> Iterator:
     import distributed  # noqa: F401  its first import sets its loggers' levels: before ours
 
     # Dask's start-up chatter is INFO; under Prefect's log handler it would flood the run.
@@ -146,11 +136,12 @@ def _connect(spec: ClusterSpec, workers: int | None, scheduler: str | None) -> I
         yield client
 
 
-CLOSE_TIMEOUT = 30  # seconds to wait for a cluster started ahead to close
+CLOSE_TIMEOUT = 30  # seconds to wait for a cluster started in a thread to close
 
 
-class _Started:
-    """A cluster started in a thread and held open there until :meth:`close`."""
+class StartedCluster:
+    """A cluster started in a thread (:func:`started`) and held open there until
+    :meth:`close`: the caller goes on meanwhile and asks for the client when it needs it."""
 
     def __init__(self, spec: ClusterSpec, workers: int | None, scheduler: str | None):
         self._ready: Future = Future()
@@ -162,7 +153,7 @@ class _Started:
 
     def _hold(self, spec, workers, scheduler) -> None:
         try:
-            with _connect(spec, workers, scheduler) as client:
+            with connect(spec, workers, scheduler) as client:
                 self._ready.set_result(client)
                 self._closing.wait()
         except BaseException as exc:  # raised where the client is asked for
@@ -179,29 +170,18 @@ class _Started:
         self._thread.join(timeout)
 
 
-_ahead: dict[str, _Started] = {}  # clusters started ahead, by _key
-
-
-def _key(spec: ClusterSpec, workers: int | None, scheduler: str | None) -> str:
-    return f"{spec.model_dump_json()}|{workers}|{scheduler}"
-
-
 @contextlib.contextmanager
-def ahead(spec: ClusterSpec, workers: int | None = None, scheduler: str | None = None):
+def started(
+    spec: ClusterSpec, workers: int | None = None, scheduler: str | None = None
+) -> Iterator[StartedCluster]:
     """Start the cluster of ``spec`` (or reach ``scheduler``) now, in a thread, while this
-    one goes on; :func:`connect` with the same arguments in this process then waits for it
-    and yields its client instead of starting another. Closed on exit. Nested blocks of
-    the same cluster share the outermost one's."""
-    key = _key(spec, workers, scheduler)
-    if key in _ahead:
-        yield
-        return
-    _ahead[key] = started = _Started(spec, workers, scheduler)
+    one goes on; the handle yielded gives its client (:meth:`StartedCluster.client`).
+    Closed on exit."""
+    cluster = StartedCluster(spec, workers, scheduler)
     try:
-        yield
+        yield cluster
     finally:
-        _ahead.pop(key, None)
-        started.close()
+        cluster.close()
 
 
 def _client(

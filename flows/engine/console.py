@@ -7,16 +7,13 @@ import contextlib
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import RunConfig
 from ..metrics import HEADLINE
-
-if TYPE_CHECKING:
-    from .execute import RunReport
+from .timing import Clock
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 PATIENCE = 2.0  # seconds a run may be silent: longer waits say what they wait for
@@ -68,30 +65,26 @@ def waiting(label: str, after: float = PATIENCE):
             console.print(f"{label}: {time.perf_counter() - began:.1f} s", highlight=False)
 
 
-_announced: list[str] = []  # the last header printed, not printed twice in a row
-
-
-def announce(config: RunConfig, n_chunks: int | None = None) -> None:
-    """The run's one-line header: sizes, paths, chunks, store. ``resonance run`` prints it
-    as soon as its input is checked; the run's own call then prints nothing new."""
+def announce(config: RunConfig) -> None:
+    """The run's one-line header: sizes, paths, chunks, store. Printed as soon as the
+    run's input is checked (``startup.launch``), and for each size a growing run reaches."""
     draws = config.n_scenarios * config.n_firms
-    n_chunks = n_chunks or -(-config.n_scenarios // config.chunk_scenarios)
+    n_chunks = -(-config.n_scenarios // config.chunk_scenarios)  # plan.Chunks' count
     line = (
         f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
         f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
         f"{config.n_quarters} quarters, {n_chunks} chunks -> {config.store}"
     )
-    if _announced[-1:] != [line]:
-        console.print(line)
-        _announced[:] = [line]
+    console.print(line)
 
 
 def announce_cluster(n_workers: int, dashboard_link: str | None) -> None:
     console.print(f"Dask: {n_workers} workers, dashboard {dashboard_link}")
 
 
-def done(config: RunConfig, report: RunReport) -> None:
-    """The closing line: chunks computed and skipped, time, the rate of what was computed."""
+def done(config: RunConfig, report) -> None:
+    """The closing line: chunks computed and skipped, time, the rate of what was computed.
+    ``report``: the run's ``execute.RunReport`` (not imported: execute prints through here)."""
     steps = report.scenarios_computed * config.n_firms * config.n_quarters * len(config.path_names)
     rate = f"; {steps / report.seconds:,.0f} firm-steps/s overall" if steps else ""
     console.print(
@@ -113,17 +106,18 @@ def convergence(step, grow_to: int | None, cap: int) -> None:
         console.print(f"{head} > {step.target:g}: growing to {grow_to:,} scenarios")
 
 
-def show_bands(store: str) -> None:
+def show_bands(store: str, clock: Clock | None = None) -> None:
     """The closing table of a finished store (``tables.headline_table``): per path, the
     headline outcomes side by side (TFP growth %/yr, coordination, innovation efficiency)
     and the path against the baseline (the first path when there is none) on TFP growth,
-    paired on the same worlds; then where to see the rest."""
+    paired on the same worlds; then where to see the rest. ``clock``: the run's, which
+    gets the table's moments."""
     from ..analysis.effects import TFP_GROWTH, effects
     from ..analysis.tables import headline_table
-    from . import timing
     from .store_read import open_bands, open_draws
 
-    timing.mark("report_begin")
+    clock = clock or Clock()
+    clock.mark("report_begin")
     bands = open_bands(store)
     draws = open_draws(store)
     paths = [str(p) for p in draws.path.values]
@@ -138,4 +132,4 @@ def show_bands(store: str) -> None:
             f"paired effects: resonance compare {store} {reference} PATH --metric "
             f"{TFP_GROWTH}; resonance robust {store}"
         )
-    timing.mark("report")
+    clock.mark("report")

@@ -4,8 +4,9 @@
 every unfinished chunk (each task simulates its scenarios and writes its own region of the
 store), then the stored draws are reduced to bands (``reduce.py``), which are written
 last. A killed run loses only its unfinished chunks; the next run of the same config skips
-the finished ones and ends with the same bits. :func:`run` puts it on a cluster with a
-progress bar; ``resonance run --engine direct`` and the Prefect flow's task both call it.
+the finished ones and ends with the same bits. :func:`run` runs a request on the cluster
+``startup.launch`` started for it, with a progress bar; ``resonance run --engine direct``
+and the Prefect flow's task both reach it through ``startup.Launched``.
 
 Executors (the :class:`Executor` protocol): :class:`DaskExecutor` (a ``distributed.Client``
 on a local, existing or SLURM cluster) for real runs, :class:`SequentialExecutor` (this
@@ -14,11 +15,10 @@ process) for tests and tiny runs.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numba
 import numpy as np
@@ -26,12 +26,8 @@ import numpy as np
 from ...kernels import load
 from ..config import RunConfig
 from ..errors import StoreError
-from . import console, converge, startup, timing
+from . import console, converge
 from .bands import MapReduce, sequential_map_reduce
-from .cluster import (
-    ClusterSpec,
-    connect,
-)
 from .plan import ChunkJob, Design, Plan, make_plan, world_events
 from .reduce import store_bands
 from .store_io import StoredChunks, done_chunks, read_draws_chunk, write_chunk
@@ -39,6 +35,10 @@ from .store_lock import clear_writer, record_writer, writer_lock
 from .store_read import bands_current
 from .store_state import check
 from .store_write import invalidate_bands, open_or_create, write_bands, write_convergence
+from .timing import Clock
+
+if TYPE_CHECKING:
+    from ..request import RunRequest
 
 Progress = Callable[[int, int], None]  # progress(chunks done, chunks in all)
 
@@ -174,15 +174,6 @@ class DaskExecutor:
         return run
 
 
-@contextlib.contextmanager
-def dask_executor(
-    spec: ClusterSpec, workers: int | None = None, scheduler: str | None = None
-) -> Iterator[DaskExecutor]:
-    """A DaskExecutor on the cluster of ``spec`` (or on ``scheduler``); closed on exit."""
-    with connect(spec, workers, scheduler) as client:
-        yield DaskExecutor(client, spec.threads_per_worker)
-
-
 @dataclass
 class RunReport:
     """What a run did: chunks computed and skipped, seconds, the store."""
@@ -225,80 +216,100 @@ class DesignInputs:
         return world_events(self.config, parameters, start, stop)
 
 
-def prepare_store(plan: Plan, overwrite: bool = False) -> list[int]:
-    """Create or check the plan's store; the indices of the chunks still to compute."""
-    open_or_create(plan.config, plan.config.store, overwrite, DesignInputs.of(plan.config))
+def prepare_store(plan: Plan, overwrite: bool = False, mode: str | None = None) -> list[int]:
+    """Create, grow or resume the plan's store; the indices of the chunks still to compute.
+    ``mode``: what ``store_state.check`` decided for it, if the caller has asked already."""
+    inputs = DesignInputs.of(plan.config)
+    open_or_create(plan.config, plan.config.store, overwrite, inputs, mode)
     return np.flatnonzero(done_chunks(plan.config.store) == 0).tolist()
 
 
 def simulate_chunks(
-    plan: Plan, executor: Executor, todo: list[int], progress: Progress | None = None
+    plan: Plan,
+    executor: Executor,
+    todo: list[int],
+    progress: Progress | None = None,
+    clock: Clock | None = None,
+    warm: bool = True,
 ) -> list[float]:
     """Simulate and write the chunks ``todo``; the seconds each took.
 
     progress(done, total) is called after every finished chunk (done counts the chunks
-    that were finished before).
+    that were finished before). ``clock`` gets the moments and the tasks' seconds.
+    ``warm``: load the kernel here first; a caller that has (``startup.launch``) says not.
     """
+    clock = clock or Clock()
     total = len(plan.chunks)
     skipped = total - len(todo)
     if progress:
         progress(skipped, total)
     if not todo:
-        timing.mark("first_chunk")
-        timing.mark("simulated")
+        clock.mark("first_chunk")
+        clock.mark("simulated")
         return []
     config = plan.config
-    warm_kernel_cache(plan)
+    if warm:
+        warm_kernel_cache(plan)
     task = ChunkTask(
         plan.job, config.store, config.sha256, executor.threads or numba.get_num_threads()
     )
     items = ((k, *plan.chunks[k]) for k in todo)
     seconds = []
-    timing.mark("first_chunk")
+    clock.mark("first_chunk")
     per_scenario = config.n_firms * config.n_quarters * len(config.path_names)
     for n_done, (k, kernel_s, write_s) in enumerate(executor.map(run_chunk, task, items), 1):
         seconds.append(kernel_s + write_s)
-        timing.add("firm_steps", (plan.chunks[k][1] - plan.chunks[k][0]) * per_scenario)
-        timing.add("kernel", kernel_s)
-        timing.add("write", write_s)
+        clock.add("firm_steps", (plan.chunks[k][1] - plan.chunks[k][0]) * per_scenario)
+        clock.add("kernel", kernel_s)
+        clock.add("write", write_s)
         if progress:
             progress(skipped + n_done, total)
-    timing.mark("simulated")
+    clock.mark("simulated")
     return seconds
 
 
-def finalise_bands(plan: Plan, executor: Executor) -> None:
+def finalise_bands(plan: Plan, executor: Executor, clock: Clock | None = None) -> None:
     """Reduce the stored draws to bands and write them (the store's last write)."""
     config = plan.config
     map_reduce = executor.map_reduce(config.store, config.sha256, plan.chunks)
     write_bands(config.store, config, store_bands(config.store, config, plan.chunks, map_reduce))
-    timing.mark("bands")
+    (clock or Clock()).mark("bands")
 
 
 def run_plan(
-    plan: Plan, executor: Executor, overwrite: bool = False, progress: Progress | None = None
+    plan: Plan,
+    executor: Executor,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    *,
+    mode: str | None = None,
+    clock: Clock | None = None,
+    warm: bool = True,
 ) -> RunReport:
     """The whole recipe: prepare the store, simulate what is missing, write the bands.
 
     The store is ``plan.config.store``. ``overwrite`` replaces a resonance store of another
-    config (never anything else: store_state.check).
+    config (never anything else: store_state.check). ``mode``: what that check decided,
+    when the caller has made it (a run's request); else it is made here. ``clock`` and
+    ``warm``: see :func:`simulate_chunks`.
     """
     began = time.perf_counter()
     store = plan.config.store
-    check(plan.config, store, overwrite)  # before the lock creates anything there
+    if mode is None:
+        mode = check(plan.config, store, overwrite)  # before the lock creates anything there
     with writer_lock(store):
-        todo = prepare_store(plan, overwrite)
+        todo = prepare_store(plan, overwrite, mode)
         record_writer(store)
         if todo:
             invalidate_bands(store)  # until the new ones are written
         try:
-            seconds = simulate_chunks(plan, executor, todo, progress)
+            seconds = simulate_chunks(plan, executor, todo, progress, clock, warm)
         except OSError as exc:
             if exc.errno is None:  # not the file system: a lost connection to a worker...
                 raise
             raise write_failed(store, exc) from None
         if todo or not bands_current(store):
-            finalise_bands(plan, executor)
+            finalise_bands(plan, executor, clock)
         clear_writer(store)
     return RunReport(
         store,
@@ -323,53 +334,33 @@ def write_failed(store: str, exc: OSError) -> StoreError:
     )
 
 
-def run(
-    config: RunConfig,
-    spec: ClusterSpec,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    overwrite: bool = False,
-    progress: bool = True,
-    until_se: float | None = None,
-    max_scenarios: int | None = None,
-    *,
-    join: bool = True,
-) -> RunReport:
-    """Run ``config`` on the cluster of ``spec`` (or on ``scheduler``), printing the header,
-    the cluster and its dashboard, a progress bar and a closing line.
+def run(request: RunRequest, executor: DaskExecutor, clock: Clock | None = None) -> RunReport:
+    """Run ``request`` on ``executor``, which ``startup.launch`` made for it (the kernel
+    loaded here and on every worker, the first size's header printed): the cluster line,
+    then per size a progress bar and a closing line.
 
     With ``until_se``, grow the store on the same cluster until the headline standard
-    errors are at most that, or the next size would pass ``max_scenarios`` (converge.py);
-    the report is the last size's. With ``join``, a run of the same store started by
-    ``startup.run_ahead`` is waited for first; with the same arguments, its outcome is
-    this run's (``run_ahead`` itself runs with ``join=False``).
+    errors are at most that, or the next size would pass the request's ``cap``
+    (converge.py); each new size is checked against its store and announced. The report is
+    the last size's. ``clock`` gets the run's moments.
     """
-    if join:
-        args = (workers, scheduler, overwrite, progress, until_se, max_scenarios)
-        joined = startup.join_ahead(config, spec, *args)
-        if joined is not None:
-            return joined
-    cap = None
-    if until_se is not None:
-        cap = converge.check(config, max_scenarios)  # of the size asked for
-        config = converge.resume_size(config)
-    timing.mark("cluster_begin")
-    with dask_executor(spec, workers, scheduler) as executor:
-        timing.mark("cluster")
-        timing.set_threads(executor.slots)  # a task's kernel seconds are wall seconds
-        console.announce_cluster(executor.n_workers, executor.dashboard_link)
-        while True:
-            plan = make_plan(config)
-            console.announce(config, len(plan.chunks))
-            with console.progress_bar(progress, "simulating") as update:
-                report = run_plan(plan, executor, overwrite, update)
-            console.done(config, report)
-            if until_se is None:
-                return report
-            step = converge.step_of(config, until_se)
-            write_convergence(config.store, converge.history(step, config.store))
-            grow_to = None if step.converged else converge.next_size(config, cap)
-            console.convergence(step, grow_to, cap)
-            if grow_to is None:
-                return report
-            config, overwrite = config.with_scenarios(grow_to), False
+    clock = clock or Clock()
+    options, config = request.options, request.config
+    overwrite, mode = options.overwrite, request.store
+    clock.set_threads(executor.slots)  # a task's kernel seconds are wall seconds
+    console.announce_cluster(executor.n_workers, executor.dashboard_link)
+    while True:
+        plan = make_plan(config)
+        with console.progress_bar(options.progress, "simulating") as update:
+            report = run_plan(plan, executor, overwrite, update, mode=mode, clock=clock, warm=False)
+        console.done(config, report)
+        if options.until_se is None:
+            return report
+        step = converge.step_of(config, options.until_se)
+        write_convergence(config.store, converge.history(step, config.store))
+        grow_to = None if step.converged else converge.next_size(config, request.cap)
+        console.convergence(step, grow_to, request.cap)
+        if grow_to is None:
+            return report
+        config, overwrite, mode = config.with_scenarios(grow_to), False, None
+        console.announce(config)

@@ -32,6 +32,7 @@ import hashlib
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dask.array as da
 import numpy as np
@@ -46,7 +47,9 @@ from ...kernels.registry import (
     SNAPSHOT,
     SNAPSHOT_INFO,
 )
-from ..config import RunConfig
+
+if TYPE_CHECKING:  # a type only: the config solves budgets through plan, which reads this
+    from ..config import RunConfig
 
 FIRMS = "firms"
 STORE_MARK = "resonance_store"  # root attribute that tells a resonance store from anything else

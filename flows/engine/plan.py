@@ -9,16 +9,19 @@ import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import qmc
 
 from ...kernels import load
 from ...kernels.registry import PARAMETERS
-from ..config import RunConfig
 from ..costs import CostTable
 from ..paths import LeverArrays
 from .layout import time_coordinate
+
+if TYPE_CHECKING:  # a type only: the config solves budgets through this module
+    from ..config import RunConfig
 
 
 @dataclass(frozen=True)

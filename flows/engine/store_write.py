@@ -61,16 +61,25 @@ class ScenarioInputs(Protocol):
         ``parameters`` (s, d): one (s,) array per name of ``layout.EVENTS``, of its dtype."""
 
 
-def open_or_create(config: RunConfig, store: str, overwrite: bool, inputs: ScenarioInputs) -> None:
+def open_or_create(
+    config: RunConfig,
+    store: str,
+    overwrite: bool,
+    inputs: ScenarioInputs,
+    mode: str | None = None,
+) -> None:
     """Make ``store`` ready for ``config``: create it, grow it to ``config``'s scenario count,
     or check it was made by this config.
 
     inputs: the design's scenario inputs, computed by the caller (``execute.DesignInputs``)
-    and written here a shard at a time when the store is created or grown.
+    and written here a shard at a time when the store is created or grown. ``mode``: what
+    ``store_state.check`` decided for this store, config and ``overwrite`` (a run's
+    request has); None: decide it here.
     Raises StoreError for a store of another config (unless ``overwrite``) and for anything
     that is not a resonance store (always: ``overwrite`` replaces only our own stores).
     """
-    mode = check(config, store, overwrite)
+    if mode is None:
+        mode = check(config, store, overwrite)
     if mode == "resume":
         _trim(config, store)
         return

@@ -2,24 +2,20 @@
 the wall time between start-up, simulation, bands and report that the closing line prints
 and the benchmark suite records (``benchmarks`` ``main_job``).
 
-One :class:`Clock` records a run. ``resonance run`` starts it (:func:`recording`); the
-engine marks its moments on the active clock wherever it runs in this process (the Prefect
-flow's tasks included) and adds what the workers measured inside their tasks. Nothing is
-recorded when no clock is active, so library calls of the engine pay nothing for it.
+One :class:`Clock` records a run. ``resonance run`` starts it (:meth:`Clock.started`) and
+hands it to the run with its request (``startup.launch``); the engine marks its moments on
+the clock it is given, wherever it runs in this process (the Prefect flow's tasks
+included), and adds what the workers measured inside their tasks. A library call of the
+engine given no clock records into one of its own that nobody reads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-_lock = threading.Lock()
-_active: Clock | None = None
 
 
 def process_started() -> float:
@@ -48,19 +44,34 @@ class Clock:
     moments: dict[str, float] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=dict)
     threads: int = 1  # tasks running at once (the workers' Dask threads together)
+    # the run's thread and the flow's (which marks "prefect") record at once
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def started(cls, at: float | None = None) -> Clock:
+        """A clock whose ``process`` moment is ``at`` (default: this process's start)."""
+        clock = cls()
+        clock.mark("process", process_started() if at is None else at)
+        return clock
 
     def mark(self, name: str, at: float | None = None) -> None:
-        self.moments.setdefault(name, time.time() if at is None else at)
+        with self._lock:
+            self.moments.setdefault(name, time.time() if at is None else at)
 
     def add(self, name: str, seconds: float) -> None:
-        self.sums[name] = self.sums.get(name, 0.0) + seconds
+        with self._lock:
+            self.sums[name] = self.sums.get(name, 0.0) + seconds
+
+    def set_threads(self, threads: int) -> None:
+        """How many tasks run at once (``kernel_s`` is per task slot)."""
+        self.threads = max(1, threads)
 
     def split(self, end: float | None = None) -> dict[str, float]:
         """The wall time (process start to ``end``, default now) and its parts, seconds.
 
         ``startup``: to the first chunk (imports, the cluster, the kernel, the store);
         ``cluster_s`` and ``prefect_s``: when the cluster was up and Prefect's flow began,
-        from the start (the run does not wait for Prefect: ``startup.ahead``).
+        from the start (the run does not wait for Prefect: ``startup.Launched.start``).
         ``simulation``: first chunk to last; ``kernel``: the kernel's own seconds per
         task slot inside it and ``store_writes`` the writes'. ``bands``, ``report``;
         ``other`` the rest (Prefect's task records, shutting down).
@@ -105,44 +116,6 @@ def line(parts: dict[str, float]) -> str:
         f"{p['simulation_share']:.0%} of the wall, store writes {p['store_writes_s']:.1f} s), "
         f"bands {p['bands_s']:.1f} s, report {p['report_s']:.1f} s, other {p['other_s']:.1f} s"
     )
-
-
-@contextlib.contextmanager
-def recording(started: float | None = None) -> Iterator[Clock]:
-    """Make a new clock the active one for the duration (``started``: its ``process``
-    moment, default this process's start)."""
-    global _active
-    clock = Clock()
-    clock.mark("process", process_started() if started is None else started)
-    with _lock:
-        previous, _active = _active, clock
-    try:
-        yield clock
-    finally:
-        with _lock:
-            _active = previous
-
-
-def mark(name: str) -> None:
-    """Mark ``name`` on the active clock, if any."""
-    clock = _active
-    if clock is not None:
-        clock.mark(name)
-
-
-def add(name: str, seconds: float) -> None:
-    """Add ``seconds`` to the active clock's sum ``name``, if any."""
-    clock = _active
-    if clock is not None:
-        with _lock:
-            clock.add(name, seconds)
-
-
-def set_threads(threads: int) -> None:
-    """How many tasks run at once in the active run (``kernel_s`` is per task slot)."""
-    clock = _active
-    if clock is not None:
-        clock.threads = max(1, threads)
 
 
 TIMING_FILE = "RESONANCE_TIMING_FILE"  # set: resonance run writes its split there, as JSON

@@ -12,6 +12,7 @@ import zarr
 from resonance.flows.config import ConfigError
 from resonance.flows.engine.store_io import done_chunks
 from resonance.flows.flow import scenario_run, validate
+from resonance.flows.request import RunOptions
 from tests.helpers import DEFAULT_CONFIG, tiny_run
 
 SMALL = {
@@ -71,8 +72,9 @@ def test_rerun_resumes_and_recomputes_only_unfinished_chunks(prefect_api, tmp_pa
 
 
 def test_validate_task_names_the_bad_key():
+    options = RunOptions.of({"config_path": str(DEFAULT_CONFIG), "overrides": {"sizes.firms": 0}})
     with pytest.raises(ConfigError, match="sizes.firms"):
-        validate.fn(str(DEFAULT_CONFIG), {"sizes.firms": 0}, None, False)
+        validate.fn(options)
 
 
 def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):

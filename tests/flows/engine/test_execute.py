@@ -238,21 +238,54 @@ def test_a_store_whose_draws_pass_the_memory_cap_streams_its_bands(
         np.testing.assert_array_equal(on_workers[name].values, got[name].values)
 
 
-def test_a_run_started_ahead_is_joined_by_the_same_run_and_not_repeated(tmp_path, reference_store):
-    from resonance.flows.engine import execute, startup
-    from resonance.flows.engine.startup import ahead
+def _request(tmp_path, store: str):
+    """The checked request of the SMALL run into ``store``, on one local worker without a
+    dashboard (a cluster file of its own)."""
+    from resonance.flows.request import RunOptions, RunRequest
 
-    config = _config(tmp_path / "ahead.zarr")
-    spec = ClusterSpec(kind="local", dashboard_address=None)
-    run = dict(overwrite=False, progress=False, until_se=None, max_scenarios=None)
-    with ahead(config, spec, workers=1, run=run):
-        assert config.store in startup._AHEAD
-        report = execute.run(config, spec, 1, None, False, False)  # as the flow's task calls it
+    cluster = tmp_path / "quiet.yaml"
+    cluster.write_text("kind: local\ndashboard_address: null\n")
+    options = RunOptions.of(
+        {
+            "config_path": str(DEFAULT_CONFIG),
+            "overrides": SMALL,
+            "out": str(tmp_path / store),
+            "workers": 1,
+            "cluster": str(cluster),
+        }
+    )
+    return RunRequest.of(options)
+
+
+def test_a_run_started_ahead_is_joined_by_its_request_and_not_repeated(tmp_path, reference_store):
+    from resonance.flows.engine.startup import launch
+
+    request = _request(tmp_path, "ahead.zarr")
+    with launch(request) as launched:
+        launched.start()
+        report = launched.join(request)  # as the flow's simulate task joins it
         assert (report.computed, report.skipped) == (3, 0)
-        again = execute.run(config, spec, 1, None, False, False)  # nothing ahead any more
+        assert launched.join(request) is None  # joined once: a retry runs anew
+        again = launched.run()
         assert (again.computed, again.skipped) == (0, 3)
-    assert not startup._AHEAD
-    _assert_same_store(config.store, reference_store)
+    _assert_same_store(request.config.store, reference_store)
+
+
+def test_an_equal_request_joins_the_run_and_another_waits_for_it(tmp_path):
+    from resonance.flows.engine.startup import launch
+    from resonance.flows.request import RunRequest
+
+    request = _request(tmp_path, "equal.zarr")
+    same = RunRequest.of(request.options)  # checked again, before the run: the same ask
+    assert same == request and same.config is not request.config
+    with launch(request) as launched:
+        launched.start()
+        assert launched.join(same).computed == 3
+        launched.start()
+        other = _request(tmp_path, "other.zarr")
+        assert other != request
+        assert launched.join(other) is None  # waited for: the store is as the run left it
+        assert (done_chunks(request.config.store) == 1).all()
 
 
 def test_a_run_prints_the_headline_metric_and_where_its_time_went(tmp_path, capsys):

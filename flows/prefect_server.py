@@ -1,0 +1,159 @@
+"""Prefect's API for ``resonance run``: the server a user's Prefect settings name, else a
+temporary one started beside the run (:func:`prefect_api`), without importing Prefect's
+server code into this process; and the one line when there is none (:class:`PrefectUnavailable`).
+
+Prefect's server takes about 6 s to answer on the 2-core machine of ``docs/results.md``
+(a first start, with its database migrations, much longer): ``resonance run`` starts its
+run ahead (``startup.launch``) and Prefect meanwhile.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .engine import console
+from .errors import ResonanceError
+
+
+class PrefectUnavailable(ResonanceError):
+    """Prefect's API could not be reached or started (the run itself may go on)."""
+
+
+class PrefectServer:
+    """Prefect's temporary API server for one ``resonance run``, started without importing
+    Prefect's server code into this process.
+
+    Prefect's own ephemeral mode (``SubprocessASGIServer``, Prefect 3) imports its whole
+    server application into the client process first (4 s here) and then starts the same
+    application in a subprocess. This starts that subprocess the way Prefect does (uvicorn,
+    the app factory from Prefect's own directory, loopback, its ephemeral-mode flags, a new
+    port when the chosen one was taken); :func:`prefect_api` points this process's client
+    at it. The server reads the user's Prefect profile and environment as any Prefect
+    process does. Like Prefect's, it is stopped at exit; a run killed with SIGKILL leaves it
+    to the operating system.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+        self._start()
+
+    def _start(self) -> None:
+        import importlib.util
+
+        prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",  # Prefect's flags of its ephemeral server
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        env.pop("PREFECT_API_URL", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory"]
+            + ["prefect.server.api.server:create_app", "--host", "127.0.0.1"]
+            + ["--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            env=env,
+        )
+
+    def wait(self, abort=None) -> None:
+        """Return once the server answers; PrefectUnavailable if it does not in time.
+        ``abort()``, called while waiting, may raise to stop the wait (a failed run)."""
+        began = time.monotonic()
+        restarts = 0
+        while time.monotonic() - began < self.timeout:
+            if abort is not None:
+                abort()
+            code = self.process.poll()
+            if code == 3 and restarts < 3:  # uvicorn could not bind: the port was taken
+                restarts += 1
+                self._start()
+                continue
+            if code is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        code = self.process.poll()
+        raise PrefectUnavailable(
+            "prefect",
+            "its temporary API server did not start in time"
+            + (f" (it exited with code {code})" if code is not None else ""),
+            "raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run without Prefect: "
+            "--engine direct",
+        )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def check_prefect_url(url: str, where: str = "PREFECT_API_URL") -> None:
+    """PrefectUnavailable unless something answers HTTP at the Prefect API ``url`` (any
+    status: a server that wants a key still answers)."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=5):
+            pass
+    except urllib.error.HTTPError:
+        pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise PrefectUnavailable(
+            where,
+            f"no Prefect server answered at {url} ({reason})",
+            "start it, unset PREFECT_API_URL for a temporary server, or --engine direct",
+        ) from None
+
+
+@contextlib.contextmanager
+def prefect_api(timeout: float, abort: Callable[[], None] | None = None) -> Iterator[None]:
+    """Prefect's API for the block: the server Prefect's settings name, if any (checked to
+    answer); else a temporary one of our own (:class:`PrefectServer`), stopped when the
+    process exits. Call after the run has started ahead (``startup.launch``): the server
+    then boots while chunks run, and ``abort()``, called while waiting for it, raises the
+    run's own error if it fails meanwhile (``Launched.raise_if_failed``).
+    PrefectUnavailable when there is no API to be had."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        check_prefect_url(configured, "the Prefect profile's PREFECT_API_URL")
+        yield
+        return
+    server = PrefectServer(timeout)
+    # Stopped at exit, as Prefect stops its own: Prefect's log and event workers, which
+    # start later and so are drained earlier at exit, still send to it at the end.
+    atexit.register(server.stop)
+    with console.waiting("starting Prefect's temporary server"):
+        server.wait(abort=abort)
+    with temporary_settings({PREFECT_API_URL: server.url}):
+        yield
