@@ -42,6 +42,7 @@ from .registry import (
     LAYERS,
     LAYERS_MAX,
     LAYERS_MIN,
+    LINE_SIZE,
     LOCK,
     LOG_KEEP,
     LOG_TFP,
@@ -132,16 +133,26 @@ def logistic(x, F):
 
 
 @rng.jit
+def stationary_sd(p, share, n):
+    """Stationary sd of the idiosyncratic log productivity of a firm of this share among
+    n firms: prod_sd / sqrt(lines), lines = 1 + n share / line_size (docs/model.md §3b)."""
+    return p[PROD_SD] / math.sqrt(1.0 + n * share / p[LINE_SIZE])
+
+
+@rng.jit
 def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound, born):
     """Put firm i in its initial state with the given attributes (p: one path's params).
 
-    Its idiosyncratic productivity starts in the stationary law of the AR(1), prod_sd z_prod;
+    Its idiosyncratic productivity starts in the stationary law of the AR(1) at its size,
+    prod_sd z_prod / sqrt(1 + N share / line_size) (``stationary_sd``: a firm's shocks are the
+    mean of its product lines', docs/model.md §3b);
     ``bound`` is 1 for an entrant after the chokepoint struck (it depends on the same
     foreign key technology), else 0; ``born`` the first quarter it lives through (an
     entrant of quarter t: t + 1; a founder: minus its age in quarters).
     """
+    omega = stationary_sd(p, share, state.shape[1]) * z_prod
     state[TECH, i] = a0
-    state[PRODUCTIVITY, i] = p[PROD_SD] * z_prod
+    state[PRODUCTIVITY, i] = omega
     state[PIPELINE, i] = 0.0
     state[PARADIGM, i] = 0.0
     state[DEBT, i] = 0.0
@@ -170,7 +181,7 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, 
     state[KEEP, i] = keep
     state[LOG_KEEP, i] = log_keep
     # a bound entrant's TFP bears the loss from its first quarter, as the firm loop's does
-    state[LOG_TFP, i] = a0 + p[PROD_SD] * z_prod + (log_keep if bound > 0.0 else 0.0)
+    state[LOG_TFP, i] = a0 + omega + (log_keep if bound > 0.0 else 0.0)
     # Fixed for the firm's life on this path: computed once here, not every quarter.
     state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH], np.float64)  # S0 §4.1 (3)
     state[CONVERSION_LAG, i] = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)  # S0 §4.3 (1)
@@ -212,7 +223,8 @@ def init_path(state, ind, attrs, p, strike):
         best_a = max(best_a, attrs[rng.ATTR_A0, i])
         rd0 += attrs[rng.ATTR_SIZE, i] * attrs[rng.ATTR_RD0, i]
         tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(
-            attrs[rng.ATTR_A0, i] + p[PROD_SD] * attrs[rng.ATTR_PROD, i]
+            attrs[rng.ATTR_A0, i]
+            + stationary_sd(p, attrs[rng.ATTR_SIZE, i], n) * attrs[rng.ATTR_PROD, i]
         )
     ind[IND_INSTITUTIONS] = mean_a / n
     ind[IND_TRUST] = p[PI0]

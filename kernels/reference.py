@@ -186,7 +186,7 @@ from .registry import (
     ZETA_C,
     ZETA_D,
 )
-from .step import QUARTERS_PER_YEAR
+from .step import DEMAND_FLOOR, QUARTERS_PER_YEAR
 
 # ---------------------------------------------------------------------------------------
 # Philox4x32-10 and its variates on arrays (uint64 words holding 32 bits).
@@ -410,7 +410,9 @@ def logistic(x):
 def _reset(st, where, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound, born):
     """Initial state for the firms selected by boolean (s, i) ``where``; p is (s, 1, k)."""
     s_idx = np.nonzero(where)[0]
-    omega = p[s_idx, 0, PROD_SD] * z_prod
+    # the stationary law at the firm's size: its shocks are the mean of its lines'
+    lines = 1.0 + st.shape[2] * share / p[s_idx, 0, LINE_SIZE]
+    omega = p[s_idx, 0, PROD_SD] / np.sqrt(lines) * z_prod
     # the share of efficiency a firm keeps while the chokepoint binds it (S4 §5.2)
     keep = 1.0 - p[s_idx, 0, CHOKE_SEVERITY] * np.minimum(1.0, p[s_idx, 0, DEPENDENCE] * dep)
     values = {
@@ -602,7 +604,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     shock = P(SHOCK_VOL) * per_sd * z
     # in a quarter with a product event, the same shock moves demand
     event = draws.demand(scen, firm, t) < P(DEMAND_EVENTS)
-    demand = np.maximum(0.05, 1.0 + np.where(event, P(DEMAND_VOL) * per_sd * z, 0.0))
+    demand = np.maximum(DEMAND_FLOOR, 1.0 + np.where(event, P(DEMAND_VOL) * per_sd * z, 0.0))
     st[LOG_TFP] = tech + st[PRODUCTIVITY] + shock + np.where(bound > 0.0, st[LOG_KEEP], 0.0)
     st[BOUND] = bound
     # R&D is paid for: the quarter's R&D comes out of competitiveness.
@@ -713,7 +715,7 @@ def simulate(params, firm_params, scenario_ids, seed, n_firms, n_quarters, draws
         ind[IND_TRUST] = p[:, 0, PI0]
         ind[IND_CONVERSION] = 0.0
         ind[IND_FACTOR] = p[:, 0, PI0]
-        omega0 = p[:, 0, PROD_SD][:, None] * attrs[rng.ATTR_PROD]
+        omega0 = st[PRODUCTIVITY]  # the founders' stationary draws, set by _reset
         ind[IND_TFP0] = (attrs[rng.ATTR_SIZE] * np.exp(attrs[rng.ATTR_A0] + omega0)).sum(axis=1)
         ind[IND_WORLD] = attrs[rng.ATTR_A0].max(axis=1) + p[:, 0, WORLD_GAP]
         ind[IND_BREAKTHROUGH] = 0.0

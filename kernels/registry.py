@@ -48,7 +48,9 @@ _PARAMETERS = (
     E("incremental", "1", (0.0, INF), "incremental opportunity",
       "Base hazard multiplier of incremental innovation (S0 §3.1)."),
     E("shock_vol", "1", (0.0, 0.5), "shock volatility",
-      "Standard deviation of the quarterly demand/productivity shock to competitiveness."),
+      "Standard deviation of the quarterly transitory productivity shock ε of a one-line "
+      "firm (divided by sqrt(lines)); in a quarter with a product event the same shock moves "
+      "its demand (demand_vol)."),
     E("data_sharing", "1", (0.0, 1.0), "data-sharing rate",
       "Baseline share of private data that enters the shared pool (S0 §4.2 (1))."),
     E("patience", "years", (0.0, INF), "capital patience",
@@ -157,8 +159,9 @@ _PARAMETERS = (
       "Quarterly AR(1) coefficient of a firm's idiosyncratic productivity (docs/model.md, "
       "deviation 8)."),
     E("prod_sd", "log TFP", (0.0, 2.0), "idiosyncratic productivity sd",
-      "Stationary standard deviation of a firm's idiosyncratic log productivity; entrants "
-      "draw theirs from the same stationary law."),
+      "Stationary standard deviation of a one-line firm's idiosyncratic log productivity (a "
+      "firm of L product lines: prod_sd / sqrt(L)); founders and entrants draw theirs from "
+      "the stationary law at their size."),
     # The outside world of S4 (MODEL.md §9; docs/model.md, "The third seed").
     E("world_growth", "log tech/quarter", (0.0, 0.1), "world frontier growth",
       "Quarterly growth of the world technology frontier F_w (S4 §5.1)."),
@@ -175,15 +178,16 @@ _PARAMETERS = (
       "a world event, the same on every path."),
     E("choke_severity", "1", (0.0, 0.9), "chokepoint severity",
       "s_c: share by which openness drops when the chokepoint strikes, and the share of "
-      "efficiency a fully dependent firm loses until its own breakthrough frees it (S4 "
-      "§5.2); a world event, the same on every path."),
+      "efficiency a fully dependent firm loses at entry, until its substitution R&D wins it "
+      "back (S4 §5.2); a world event, the same on every path."),
     E("dependence", "1", (0.0, INF), "dependence on foreign key technology",
       "Multiplier of every firm's dependence dep_i at its founding or entry (S4 §5.2): a "
       "firm's share at risk starts at min(1, dependence dep_i) and shrinks only with its "
       "substitution effort."),
     E("talent_star", "1", (1e-09, INF), "high-end talent need",
       "H*: talent at which the disruptive hazard is no longer held back by the high-end "
-      "talent gap, min(1, H / H*) (S4 §5.2)."),
+      "talent gap, φ_H min(1, H / H*) with φ_H the fill of the scenario's talent pool "
+      "(talent_pool; S4 §5.2)."),
     E("synergy", "1", (0.0, INF), "cross-field synergy",
       "σ_syn: the disruptive hazard is multiplied by 1 + σ_syn x last quarter's industry "
       "breakthrough rate (S4 §3.2)."),

@@ -162,6 +162,9 @@ from .registry import (
 
 QUARTERS_PER_YEAR = 4.0  # unit conversion of `patience` (years) to quarters
 TINY = 1e-30  # floor of denominators that are zero only when their numerator is
+# Floor of a product event's demand factor: a lost product leaves a firm at least this share
+# of its demand (a floor of the linear factor, never reached unless σ_D z / sqrt(L) < -0.95).
+DEMAND_FLOOR = 0.05
 
 
 @rng.inline
@@ -279,7 +282,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     )
     # The outside world (S4, MODEL.md §9). The world frontier grows on its own; openness
     # lets firms learn from it, less the severity once the chokepoint has struck, which
-    # binds every firm in its quarter (and later entrants) until its next conversion.
+    # binds every firm in its quarter (and later entrants) for good: only substitution R&D
+    # shrinks what it takes (below).
     world = ind[IND_WORLD] + p[WORLD_GROWTH]
     strike = ind[IND_STRIKE]
     struck = (strike >= 0.0) & (t >= strike)
@@ -353,7 +357,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     per_line = F(n / p[LINE_SIZE])
     demand_vol = F(p[DEMAND_VOL])
     demand_events = F(p[DEMAND_EVENTS])
-    demand_floor = F(0.05)
+    demand_floor = F(DEMAND_FLOOR)
     resonance = F(p[RESONANCE])
     shock_vol = F(p[SHOCK_VOL])
     prod_rho = F(p[PROD_RHO])
@@ -419,6 +423,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         omega_i = productivity[i]
         bound_i = max(bound[i], binds_now)
         log_keep_i = log_keep[i]
+        z_i = shock_z[i]
+        u_demand_i = u_demand[i]
         revenue_rd = rd_i * share_i * n_f  # RD_i / R̄ = rd_i share_i market / (market / N)
         # The share σ_s of R&D aimed at the foreign key technology (S4 §5.2, §7.3) is not
         # available to incremental or disruptive work ...
@@ -512,10 +518,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         omega_i = prod_rho * omega_i + prod_innovation * per_sd * prod_z[i]
         # The chokepoint's loss is a loss of output at given inputs: of TFP too.
         log_tfp_i = (
-            tech_i
-            + omega_i
-            + shock_vol * per_sd * shock_z[i]
-            + (log_keep_i if bound_i > zero else zero)
+            tech_i + omega_i + shock_vol * per_sd * z_i + (log_keep_i if bound_i > zero else zero)
         )
         # Competitiveness c_i for niche selection: TFP, less the revenue debt takes and
         # the R&D spent this quarter (R&D is paid for, MODEL.md §11).
@@ -523,7 +526,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         # In a quarter with a product event the same shock moves the firm's demand, averaged
         # over its lines (docs/model.md §3b); the factor is kept in the shock's row for the
         # selection loop.
-        moved = demand_vol * per_sd * shock_z[i] if u_demand[i] < demand_events else zero
+        moved = demand_vol * per_sd * z_i if u_demand_i < demand_events else zero
         shock_z[i] = max(demand_floor, one + moved)
 
         tech[i] = tech_i

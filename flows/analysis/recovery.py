@@ -3,8 +3,9 @@ fast it recovers (S4 §5.2; MODEL.md §9), on the scenarios where it struck.
 
 Event time: k = quarters since the strike (k = 0 is the strike quarter). The loss is the
 ``chokepoint_loss`` metric, the share-weighted share of efficiency (and TFP) that the
-chokepoint takes from the firms it still binds; a firm is freed by its next conversion, so
-the loss falls as the industry's own breakthroughs cross the valley of death. A path's
+chokepoint takes from the firms it binds; it falls as firms' substitution R&D aimed at the
+key technology shrinks their exposure (docs/model.md §3b), as selection moves share away
+from the most exposed, and as exits make room for entrants. A path's
 recovery in a scenario is measured by the share of its loss at the strike that is left
 ``window`` quarters later (0: recovered, 1: none of it), and by its half-life: the first k
 at which the loss is at most half its value at the strike. Only scenarios with a whole

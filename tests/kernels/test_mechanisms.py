@@ -1,4 +1,4 @@
-"""The seeds' mechanisms closed (MODEL.md §11, docs/model.md §3b): properties 17-21.
+"""The seeds' mechanisms closed (MODEL.md §11, docs/model.md §3b): properties 17-22.
 
 Each mechanism is checked where it acts, on shared draws: through the kernel's own step
 (``Stepper``, float64, to 1e-12) where the equation can be recomputed, and on whole runs
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from resonance.flows.analysis.panel_facts import size_variance
 from resonance.kernels.firms import IND_RD
 from resonance.kernels.registry import (
     BORN,
@@ -20,17 +21,22 @@ from resonance.kernels.registry import (
     COMPETITIVENESS,
     DATA_INTEGRATION,
     DATA_LIFT,
+    DEMAND_EVENTS,
+    DEMAND_VOL,
     FEEDBACK,
+    LINE_SIZE,
     LOG_KEEP,
     METRICS,
     RD,
     RD_BURDEN,
+    S_ENTERED,
+    S_SHARE,
     SHARE,
     SUBSTITUTION,
     SUBSTITUTION_RATE,
     TALENT_POOL,
 )
-from resonance.kernels.simulate import trace
+from resonance.kernels.simulate import simulate, trace
 from tests.helpers import nominal_params
 from tests.kernels.test_properties import Stepper, run_variants
 
@@ -176,3 +182,44 @@ def test_the_industrys_rd_tightens_every_firms_talent_gap(config):
         stepper.ind[IND_RD] = demand
         rows.append(stepper.quarter(0).copy())
     np.testing.assert_array_equal(rows[0], rows[1])
+
+
+def test_the_industrys_rd_is_last_quarters_share_weighted_intensity(config):
+    """The pool's demand, IND_RD, is Σ share_i rd_i of the quarter just spent (before the
+    reinvestment and selection that end it)."""
+    stepper = Stepper(config, nominal_params(config), 200, 2)
+    for t in range(3):
+        before = stepper.state.copy()
+        stepper.quarter(t)
+        assert stepper.ind[IND_RD] == pytest.approx((before[SHARE] * before[RD]).sum(), 1e-12)
+
+
+# 22. Product lines and product events (docs/model.md §3b) ---------------------------------
+
+
+def test_without_product_events_demand_is_left_alone(config):
+    """π_D = 0 gives the bits of σ_D = 0: no event, no demand shock; with events it acts."""
+    no_events, no_size, acting = run_variants(
+        config, [{DEMAND_EVENTS: 0.0}, {DEMAND_VOL: 0.0}, {DEMAND_EVENTS: 0.25, DEMAND_VOL: 0.4}]
+    )
+    np.testing.assert_array_equal(no_events, no_size)
+    assert not np.array_equal(no_events, acting)
+
+
+def test_product_lines_make_large_firms_grow_steadier(config):
+    """The size-variance exponent β (the facts' estimator) comes from the product lines:
+    with lines of 0.3 of the average firm it is clearly positive, with one line per firm
+    (line_size far above any share) it is not, on the same draws."""
+    scenarios, firms = 6, 400
+    params = np.repeat(nominal_params(config)[None, None, :], scenarios, axis=0)
+    params = np.repeat(params, 2, axis=1)
+    params[:, 0, LINE_SIZE] = 0.3
+    params[:, 1, LINE_SIZE] = 1e6
+    _, snap = simulate(
+        params, config.firm_vector, np.arange(scenarios), config.seed, firms, 40, snapshots=6
+    )
+    beta = size_variance(
+        snap[:, :, :, S_SHARE, :].astype(np.float64), snap[:, :, :, S_ENTERED, :]
+    )  # (s, p)
+    assert np.median(beta[:, 0]) > 0.1
+    assert np.median(beta[:, 0]) > np.median(beta[:, 1]) + 0.05

@@ -270,9 +270,9 @@ def test_slow_institutions_lower_efficiency(config):
 
 
 def test_efficiency_dips_after_conversion_then_rises_above_its_old_level(config):
-    # A conversion that frees a firm from a struck chokepoint (S4) also ends its loss at
-    # once: that is a second mechanism, so the J-curve is measured on the conversions of
-    # firms the chokepoint did not bind.
+    # The J-curve is measured on the conversions of firms the chokepoint did not bind: a
+    # bound firm's loss shrinks with its substitution effort meanwhile, a second mechanism
+    # (docs/model.md §3b).
     pre, early, late = [], [], []
     for scenario in range(3):
         _, eff, conv, history, _ = trace(

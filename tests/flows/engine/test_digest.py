@@ -37,16 +37,16 @@ from tests.helpers import DEFAULT_CONFIG
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
     "rocketlake": {  # recorded with the mechanisms of issue 25
         "sobol": (
-            "4061818432744253f6b3a6aa7efa8efccf7a1379657ba194bda6f3164027a689",
-            "121c82fca4156f8a45a35510bf3107c5e6f6fe10e489597328446c3c40b1cfc3",
+            "4c034c74ae114881adead238b529afbd504183ff11d19ff31fc76bc775e30ee3",
+            "3900abdcb0401e1c146fc602367563887371f44aac00e1c69a566afa9eeef114",
         ),
         "mc": (
-            "ef7cfb692b155a10bd491ba2acb538b32e3f4249ae5515e9ff7d2113ede252bc",
-            "5dd6aeafba9c8f2c5c25ee9d66652ee986d8c187a3ef394bf8e88dca5914689f",
+            "ba6e3afefdd4ad7f8583711077defb3300b3354ac6419e29f040fb7d22f7bfb0",
+            "bc0f88e077e8987eb86e35ca149242664c2edb6dc87dd004255c70cfa08427f9",
         ),
         "lhs": (
-            "a9ca7d25dc3779df26d98116cffaadda08edd6a63030acb90bf574d0aa3262c2",
-            "09cb737890258a527a96ae973a725bd3a4d269622050d43d2e279e1f20a5b2f5",
+            "6a333972ed8e216a9cbbb4e6c17df9e6ce3c595ed7c30e829dcc4cc726a5a19a",
+            "b69a92af9732c81040aacd624b02f5a897d7bd3624b4548aade9cdb41f90ddb1",
         ),
     },
     # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again
