@@ -15,9 +15,10 @@ keeps its levers), with the run's own number of firms, the path alone.
 - Otherwise the cost depends on what the path does (R&D spending, failures,
   conversions): t is bisected on the pilot's simulated mean cost, on [0, t_hi] with t_hi
   doubled from 1 until it costs at least X, to a relative error of ``TOLERANCE`` in the
-  pilot's mean cost; the cost moves in small steps (firms' events are discrete), so where
-  no t meets that, the nearest within 10 x ``TOLERANCE`` is taken, and a jump across X
-  wider than that is refused in one line.
+  pilot's mean cost; the cost moves in small steps (firms' events are discrete: a
+  conversion, a product event, an exit flips between close intensities), so where no t
+  meets that, the nearest within ``JUMP`` is taken, and a jump across X wider than that is
+  refused in one line. ``JUMP`` (1 %) is a quarter of the pilot's own sampling error.
 
 t never takes a parameter out of its valid range: a budget that the largest such t (at
 most ``T_MAX``) cannot reach is refused in one line. The pilot's mean is the budget to the
@@ -38,6 +39,7 @@ from .errors import ConfigError
 PILOT_SCENARIOS = 64
 T_MAX = 64.0
 TOLERANCE = 1e-4
+JUMP = 0.01  # relative: the widest step of the pilot's cost across the budget taken
 
 
 def budgets(config) -> list[float | None]:
@@ -121,10 +123,10 @@ def solve_intensities(config) -> np.ndarray:
             low, high = (mid, high) if c < budget else (low, mid)
         t = 0.5 * (low + high)
         c = cost(t)
-        if abs(c - budget) > 10 * TOLERANCE * budget:
+        if abs(c - budget) > JUMP * budget:
             raise ConfigError(
                 f"paths.{config.paths[p].name}.budget",
-                f"{budget:g} is not met within {TOLERANCE:g} (the pilot's cost jumps from "
+                f"{budget:g} is not met within {JUMP:g} (the pilot's cost jumps from "
                 f"below to {c:.6g} at t = {t:.6g})",
                 "give a budget a little above or below",
             )

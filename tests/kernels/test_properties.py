@@ -140,14 +140,17 @@ def test_shares_sum_to_one_every_quarter(config):
 
 
 @st.composite
-def worlds(draw):
+def worlds(draw, config=small_config()):  # noqa: B008 - read once, not per example
     """A point of the uncertain parameters inside the default config's declared ranges."""
-    config = small_config()
     return {
         int(k): draw(st.floats(*config.bounds[d])) for d, k in enumerate(config.uncertain_index)
     }
 
 
+# The strategy uses no global random; Prefect's background threads, left by in-process flow
+# runs earlier in the session, may draw from it while hypothesis generates an example,
+# which hypothesis reports as this deprecation (and then as a flaky strategy).
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=worlds(), seed=st.integers(0, 2**64 - 1))
 def test_no_nan_or_inf_anywhere_in_the_declared_ranges(world, seed):
