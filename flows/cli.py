@@ -1,10 +1,10 @@
 """The ``resonance`` command line: run, validate, summary, plot, compare, recovery, robust,
-frontier, sensitivity, discover, facts, convergence, verify, calibrate, report.
+frontier, sensitivity, discover, facts, convergence, verify, serve, calibrate, report.
 
 Every command is declared once in ``commands`` (name, help, arguments, and for an analysis
 command the functions that compute, print and draw it); the parser is built from the
-declarations, and every analysis command runs through ``commands.analyse``. Run, validate
-and verify are written out here.
+declarations, and every analysis command runs through ``commands.analyse``. Run, validate,
+verify and serve are written out here.
 
 Every command validates its input before any work starts; a mistake the user can fix is
 printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit status 2.
@@ -161,7 +161,18 @@ def cmd_verify(args) -> int:
     return 1
 
 
-EXPLICIT = {"run": cmd_run, "validate": cmd_validate, "verify": cmd_verify}
+def cmd_serve(args) -> int:
+    from .serve.app import serve
+
+    console.print(
+        f"resonance serve: the stores under {args.results} on http://{args.host}:{args.port}/ "
+        "(Ctrl-C stops it)"
+    )
+    serve(args.results, args.host, args.port)
+    return 0
+
+
+EXPLICIT = {"run": cmd_run, "validate": cmd_validate, "verify": cmd_verify, "serve": cmd_serve}
 """The commands written out here; every other declared command is an analysis."""
 
 

@@ -1,7 +1,7 @@
 """Every subcommand of ``resonance``, declared once, in the order ``--help`` lists them.
 
 An analysis command names the steps (``steps.py``) that open, compute, print and draw it;
-run, validate and verify declare only their arguments (``cli.py`` runs them).
+run, validate, verify and serve declare only their arguments (``cli.py`` runs them).
 """
 
 from __future__ import annotations
@@ -297,6 +297,19 @@ COMMANDS: tuple[Command, ...] = (
                 "--repair",
                 action="store_true",
                 help="clear the done marks of chunks that differ, so the next run recomputes them",
+            ),
+        ),
+    ),
+    Command(
+        "serve",
+        "a read-only web page over the stores under a results root",
+        (
+            arg("--results", default="runs", help="the folder of stores to serve (default runs/)"),
+            arg("--port", type=positive, default=8000, help="port to listen on (default 8000)"),
+            arg(
+                "--host",
+                default="127.0.0.1",
+                help="address to listen on (default 127.0.0.1: this machine only)",
             ),
         ),
     ),
