@@ -215,7 +215,7 @@ def _section(title: str, key: str, fill) -> Section:
 def store_sections(store: Store, metric: str, a: str, b: str, figure_url) -> list[Section]:
     """The sections of one store's page for the chosen metric and paths a, b (checked by
     the caller); ``figure_url(kind)`` is where the page fetches a figure."""
-    from ..analysis.tables import comparison_table, effects_table, robustness_table
+    from ..analysis.tables import comparison_table, effects_table, estimate, robustness_table
 
     def fan(s):
         s.tables.append(store.summary(metric))
@@ -229,9 +229,10 @@ def store_sections(store: Store, metric: str, a: str, b: str, figure_url) -> lis
             s.message = "choose two different paths to compare"
             return
         c = store.comparison(metric, a, b)
+        units = "" if c.units in ("1", "") else f" {c.units}"
         s.text.append(
             f"{b} against {a} on {metric} after {c.years:g} years: mean effect "
-            f"{c.mean:+.4g} {c.units} (95 % CI {c.mean_low:+.4g} to {c.mean_high:+.4g}); "
+            f"{estimate(c.mean, c.mean_low, c.mean_high)}{units} [95 % CI]; "
             f"P({b} beats {a}) = {c.p_better:.3f} ± {c.p_better_se:.3f}; n = {c.n:,}"
         )
         s.tables.append(
