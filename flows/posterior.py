@@ -59,7 +59,7 @@ def write_posterior(ds: xr.Dataset, path: str | Path) -> Path:
     ds = ds.assign_coords(
         {name: ds[name].astype(object) for name in ds.coords if ds[name].dtype.kind == "U"}
     )
-    ds.to_zarr(path, mode="w-", consolidated=True)
+    ds.to_zarr(path, mode="w-", consolidated=False)
     return path
 
 
@@ -71,7 +71,7 @@ def open_posterior(path: str | Path, where: str | None = None) -> xr.Dataset:
     if not path.exists():
         raise ConfigError(where, f"{path} no such posterior", "make one with resonance calibrate --out")
     try:
-        ds = xr.open_zarr(path, consolidated=None).load()
+        ds = xr.open_zarr(path, consolidated=False).load()
     except Exception as exc:  # noqa: BLE001 - any unreadable store is the user's to fix
         raise ConfigError(
             where, f"{path} is not a posterior ({type(exc).__name__})", "make one with resonance calibrate --out"
