@@ -69,20 +69,31 @@ def open_posterior(path: str | Path, where: str | None = None) -> xr.Dataset:
     path = Path(path)
     where = where or str(path)
     if not path.exists():
-        raise ConfigError(where, f"{path} no such posterior", "make one with resonance calibrate --out")
+        raise ConfigError(
+            where, f"{path} no such posterior", "make one with resonance calibrate --out"
+        )
     try:
         ds = xr.open_zarr(path, consolidated=False).load()
     except Exception as exc:  # noqa: BLE001 - any unreadable store is the user's to fix
         raise ConfigError(
-            where, f"{path} is not a posterior ({type(exc).__name__})", "make one with resonance calibrate --out"
+            where,
+            f"{path} is not a posterior ({type(exc).__name__})",
+            "make one with resonance calibrate --out",
         ) from None
     if ds.attrs.get("resonance_posterior") != FORMAT or any(n not in ds for n in REQUIRED):
         raise ConfigError(
             where, f"{path} is not a posterior", "make one with resonance calibrate --out"
         )
     weight = ds.weight.values
-    if ds.sizes["draw"] < 1 or not np.all(np.isfinite(weight)) or np.any(weight < 0) or weight.sum() <= 0:
-        raise ConfigError(where, f"{path} has no usable weights", "make it again with resonance calibrate --out")
+    if (
+        ds.sizes["draw"] < 1
+        or not np.all(np.isfinite(weight))
+        or np.any(weight < 0)
+        or weight.sum() <= 0
+    ):
+        raise ConfigError(
+            where, f"{path} has no usable weights", "make it again with resonance calibrate --out"
+        )
     return ds
 
 
@@ -96,7 +107,9 @@ def digest(ds: xr.Dataset) -> str:
     return h.hexdigest()
 
 
-def piled_against(ds: xr.Dataset, mass: float = 0.25, edge: float = 0.05) -> list[tuple[str, str, float]]:
+def piled_against(
+    ds: xr.Dataset, mass: float = 0.25, edge: float = 0.05
+) -> list[tuple[str, str, float]]:
     """The prior bounds the posterior piles against: (parameter, "low" | "high", weight)
     for each bound with more than ``mass`` of the posterior's weight within ``edge`` of the
     prior's width from it."""
@@ -125,5 +138,7 @@ def weighted_quantiles(ds: xr.Dataset, q=(0.05, 0.5, 0.95)) -> xr.DataArray:
         idx = np.minimum(np.searchsorted(cum, np.asarray(q) - 1e-12), len(cum) - 1)
         out[:, k] = value[order][idx]
     return xr.DataArray(
-        out, dims=("quantile", "parameter"), coords={"quantile": list(q), "parameter": ds.parameter.values}
+        out,
+        dims=("quantile", "parameter"),
+        coords={"quantile": list(q), "parameter": ds.parameter.values},
     )

@@ -160,7 +160,15 @@ def load_spec(file: str | Path) -> Spec:
 
     raw, _ = read_yaml_text(Path(file), str(file), "calibration file")
     known = {
-        "config", "scenarios", "firms", "candidates", "seed", "search", "fixed", "confirm", "abc"
+        "config",
+        "scenarios",
+        "firms",
+        "candidates",
+        "seed",
+        "search",
+        "fixed",
+        "confirm",
+        "abc",
     }
     for key in raw:
         if key not in known:
@@ -197,9 +205,7 @@ def load_spec(file: str | Path) -> Spec:
         if not isinstance(abc, dict) or set(abc) - set(fields):
             raise ConfigError("abc", f"{abc!r}", f"a mapping of {', '.join(fields)}")
         defaults = Inference()
-        inference = Inference(
-            **{f: count(f, getattr(defaults, f), abc, "abc.") for f in fields}
-        )
+        inference = Inference(**{f: count(f, getattr(defaults, f), abc, "abc.") for f in fields})
 
     spec = Spec(
         config,

@@ -64,7 +64,8 @@ def outside(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray
     """How far each value lies outside [low, high], in the value's units (0 inside, NaN
     where the value is NaN): float64, the broadcast shape."""
     with np.errstate(invalid="ignore"):
-        return np.where(values < low, low - values, np.where(values > high, values - high, 0.0))
+        out = np.where(values < low, low - values, np.where(values > high, values - high, 0.0))
+    return np.where(np.isnan(values), np.nan, out)
 
 
 def distance(values: np.ndarray, low: np.ndarray, high: np.ndarray, sd: np.ndarray) -> float:
@@ -118,7 +119,9 @@ def model_keys(spec) -> tuple[list[str], list[str]]:
     fitted = [k for k in spec.search if k.startswith(MODEL_PREFIX)]
     held = [k for k in spec.search if not k.startswith(MODEL_PREFIX)]
     if not fitted:
-        raise ConfigError("search", "names no parameters.* key", "infer at least one model parameter")
+        raise ConfigError(
+            "search", "names no parameters.* key", "infer at least one model parameter"
+        )
     return fitted, held
 
 
@@ -159,9 +162,16 @@ def sampling_sd(sim: Simulator, centre: np.ndarray, runs: int) -> tuple[np.ndarr
     be estimated is floored at SD_FLOOR of the fact's range width."""
     values = dict(zip(sim.names, centre, strict=True))
     facts = np.stack(
-        [dataclasses.replace(sim, seed=simulation_seed(sim.seed, np.array([r, -1.0]))).facts(values) for r in range(runs)]
+        [
+            dataclasses.replace(sim, seed=simulation_seed(sim.seed, np.array([r, -1.0]))).facts(
+                values
+            )
+            for r in range(runs)
+        ]
     )
-    width = np.array([high - low if math.isfinite(high - low) else 1.0 for _, low, high in targets()])
+    width = np.array(
+        [high - low if math.isfinite(high - low) else 1.0 for _, low, high in targets()]
+    )
     with np.errstate(invalid="ignore"):
         sd = np.nanstd(facts, axis=0, ddof=1) if runs > 1 else np.full(len(width), np.nan)
     sd = np.where(np.isfinite(sd) & (sd > SD_FLOOR * width), sd, SD_FLOOR * width)
@@ -202,13 +212,18 @@ def infer(spec, client=None, progress=None) -> xr.Dataset:
     fact_high = np.array([hi for _, _, hi in targets()])
     started = time.perf_counter()
     sd, centre_facts = sampling_sd(sim, 0.5 * (low + high), abc.scale_runs)
-    say(f"sampling sd of {len(names)} facts from {abc.scale_runs} simulations at the prior's centre")
+    say(
+        f"sampling sd of {len(names)} facts from {abc.scale_runs} simulations at the prior's centre"
+    )
 
     def rho(x, x0):  # pyabc's distance: x0 (the ranges) is fixed, read from the closure
         return distance(x["facts"], fact_low, fact_high, sd)
 
     prior = pyabc.Distribution(
-        **{n: pyabc.RV("uniform", lo, hi - lo) for n, lo, hi in zip(sim.names, low, high, strict=True)}
+        **{
+            n: pyabc.RV("uniform", lo, hi - lo)
+            for n, lo, hi in zip(sim.names, low, high, strict=True)
+        }
     )
     sampler = DaskDistributedSampler(client) if client is not None else SingleCoreSampler()
     smc = pyabc.ABCSMC(
@@ -225,7 +240,10 @@ def infer(spec, client=None, progress=None) -> xr.Dataset:
         quiet.setLevel(logging.WARNING)
         try:
             db = "sqlite:///" + str(Path(tmp) / "abc.db")
-            smc.new(db, {"facts": 0.5 * (fact_low + np.where(np.isfinite(fact_high), fact_high, fact_low))})
+            smc.new(
+                db,
+                {"facts": 0.5 * (fact_low + np.where(np.isfinite(fact_high), fact_high, fact_low))},
+            )
             history = smc.run(
                 minimum_epsilon=0.0,
                 max_nr_populations=abc.generations,

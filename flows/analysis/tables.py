@@ -444,7 +444,9 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
     for label in ("parameter", "prior", "median", "p5", "p95", "piles against"):
         params.add_column(label, justify="left" if label == "parameter" else "right")
     for k, name in enumerate(post.parameter.values):
-        against = [f"{side} ({piled[name, side]:.0%})" for side in ("low", "high") if (name, side) in piled]
+        against = [
+            f"{side} ({piled[name, side]:.0%})" for side in ("low", "high") if (name, side) in piled
+        ]
         params.add_row(
             str(name),
             f"[{float(post.prior_low[k]):.4g}, {float(post.prior_high[k]):.4g}]",
@@ -461,7 +463,10 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
         order = np.argsort(np.where(finite, values, np.inf), kind="stable")[: finite.sum()]
         cum = np.cumsum(weight[order]) / max(weight[order].sum(), 1e-300)
         cells = (
-            [f"{values[order][min(np.searchsorted(cum, p - 1e-12), len(cum) - 1)]:.3g}" for p in (0.5, 0.05, 0.95)]
+            [
+                f"{values[order][min(np.searchsorted(cum, p - 1e-12), len(cum) - 1)]:.3g}"
+                for p in (0.5, 0.05, 0.95)
+            ]
             if finite.any()
             else ["—"] * 3
         )
