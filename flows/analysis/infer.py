@@ -21,7 +21,9 @@ sequential Monte Carlo (pyabc's ABC-SMC) of the model parameters a calibration f
 - **Randomness**: each simulation's seed is a hash of the calibration seed and its
   parameter values, so a simulation's result does not depend on which worker ran it or
   when; pyabc's own proposals use NumPy's global generator, which is seeded from the
-  calibration seed for the run and restored afterwards.
+  calibration seed for the run and restored afterwards. With a Dask client (pyabc's
+  ``DaskDistributedSampler``) the proposals are drawn on the workers, so that posterior
+  is a valid sample but not reproducible bit for bit; in-process it is.
 
 ``infer(spec)`` runs the inference and returns the posterior Dataset that
 ``resonance.flows.posterior.write_posterior`` stores.
