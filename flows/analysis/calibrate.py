@@ -60,11 +60,14 @@ def _off_centre(value: float, low: float, high: float) -> float:
     return abs(value - 0.5 * (low + high)) / (high - low)
 
 
-def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> dict[str, float]:
+def measure(
+    outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str], held_out: bool = True
+) -> dict[str, float]:
     """Facts and target of one sample's baseline: outcomes float64 (s, p, t, m) and its
     snapshots (scenario, path, year, firm) -> a flat dict of numbers (see the module
     docstring). Only the baseline's slices are read: any other path's values cannot
-    change a number of the row."""
+    change a number of the row. ``held_out=False`` leaves the held-out facts NaN, not
+    estimated (the inference, which never fits them)."""
     from ...kernels.registry import METRICS
 
     if BASELINE not in paths:
@@ -72,7 +75,7 @@ def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> di
     b = paths.index(BASELINE)
     outcomes = outcomes[:, b : b + 1]
     snapshots = snapshots.sel(path=[BASELINE])
-    per_scenario = stylized.scenario_facts(snapshots)
+    per_scenario = stylized.scenario_facts(snapshots, held_out)
     table = stylized.summarise(per_scenario, BASELINE)
     row: dict[str, float] = {}
     distance = 0.0
@@ -151,7 +154,7 @@ class Inference:
     scenarios: int = 8
     firms: int = 500
     scale_runs: int = 24
-    simulations: int = 5000
+    simulations: int = 3000
 
 
 def load_spec(file: str | Path) -> Spec:

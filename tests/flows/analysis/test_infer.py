@@ -132,3 +132,19 @@ def test_a_bad_abc_section_is_refused_in_one_line(tmp_path, capsys):
     assert main(["calibrate", str(_spec_file(tmp_path, particles=0))]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "abc.particles" in err
+
+
+def test_leaving_the_held_out_facts_out_changes_no_fitted_number(tmp_path):
+    """The inference measures without the held-out facts (their OLS is most of the cost):
+    every fitted fact and the target are the same numbers either way."""
+    from resonance.flows.analysis.facts import snapshots_dataset
+
+    sim = infer.simulator(calibrate.load_spec(_spec_file(tmp_path)))
+    outcomes, snap = sim.job.simulate(0, sim.n_scenarios)
+    snapshots = snapshots_dataset(snap, ["baseline"])
+    full = calibrate.measure(outcomes, snapshots, ["baseline"])
+    lean = calibrate.measure(outcomes, snapshots, ["baseline"], held_out=False)
+    for name, _, _ in infer.targets():
+        assert lean[name] == full[name] or (np.isnan(lean[name]) and np.isnan(full[name])), name
+    assert all(np.isnan(lean[f.name]) for f in stylized.HELD_OUT)
+    assert lean["misses"] == full["misses"] and lean["score"] == full["score"]
