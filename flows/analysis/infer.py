@@ -195,6 +195,37 @@ def _numpy_global_seed(seed: int):
         np.random.set_state(state)
 
 
+class _Forward(logging.Handler):
+    """pyabc's generation lines (logger ``ABC``, "t: 1, eps: ..." and "Accepted: ...")
+    to the caller's progress callable."""
+
+    def __init__(self, say):
+        super().__init__(logging.INFO)
+        self.say = say
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith(("t:", "Accepted", "Stop")):
+            self.say(f"ABC-SMC {message}")
+
+
+@contextlib.contextmanager
+def _generations_to(say):
+    """For the run: pyabc's generation lines go to ``say`` only (pyabc's own handler and
+    the root logger are set aside, then put back)."""
+    logger = logging.getLogger("ABC")
+    saved = logger.level, logger.propagate, logger.handlers[:]
+    logger.handlers = [_Forward(say)]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        logger.handlers = saved[2]
+
+
 def infer(spec, client=None, progress=None) -> xr.Dataset:
     """ABC-SMC of the spec's model parameters (see the module docstring): the posterior as
     a Dataset in the layout of ``resonance.flows.posterior``.
@@ -239,23 +270,21 @@ def infer(spec, client=None, progress=None) -> xr.Dataset:
         eps=pyabc.epsilon.QuantileEpsilon(alpha=0.5),
         sampler=sampler,
     )
-    quiet = logging.getLogger("ABC")
-    level = quiet.level
-    with tempfile.TemporaryDirectory() as tmp, _numpy_global_seed(spec.seed):
-        quiet.setLevel(logging.WARNING)
-        try:
-            db = "sqlite:///" + str(Path(tmp) / "abc.db")
-            smc.new(
-                db,
-                {"facts": 0.5 * (fact_low + np.where(np.isfinite(fact_high), fact_high, fact_low))},
-            )
-            history = smc.run(
-                minimum_epsilon=0.0,
-                max_nr_populations=abc.generations,
-                max_total_nr_simulations=abc.simulations,
-            )
-        finally:
-            quiet.setLevel(level)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _numpy_global_seed(spec.seed),
+        _generations_to(say),
+    ):
+        db = "sqlite:///" + str(Path(tmp) / "abc.db")
+        smc.new(
+            db,
+            {"facts": 0.5 * (fact_low + np.where(np.isfinite(fact_high), fact_high, fact_low))},
+        )
+        history = smc.run(
+            minimum_epsilon=0.0,
+            max_nr_populations=abc.generations,
+            max_total_nr_simulations=abc.simulations,
+        )
         populations = history.get_all_populations()
         populations = populations[populations.t >= 0]
         population = history.get_population(t=history.max_t)
@@ -266,7 +295,7 @@ def infer(spec, client=None, progress=None) -> xr.Dataset:
         dist = np.array([p.distance for p in particles], dtype=np.float64)
         total = int(history.total_nr_simulations)
     wall = time.perf_counter() - started
-    say(f"{total} simulations in {wall:.0f} s")
+    say(f"{total} ABC-SMC simulations (and {abc.scale_runs} for the sds) in {wall:.0f} s")
     weight = weight / weight.sum()
     samples = populations.samples.to_numpy(dtype=np.int64)
     counts = populations.particles.to_numpy(dtype=np.int64)
