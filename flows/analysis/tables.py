@@ -436,8 +436,10 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
 
     q = weighted_quantiles(post)
     piled = {(name, side): share for name, side, share in piled_against(post)}
+    w = post.weight.values / post.weight.values.sum()
     params = Table(
-        title=f"Posterior of {post.sizes['parameter']} parameters: {post.sizes['draw']} draws, "
+        title=f"Posterior of {post.sizes['parameter']} parameters: {post.sizes['draw']} draws "
+        f"(effective sample size {1.0 / float(np.sum(w * w)):.0f}), "
         f"{post.attrs.get('total_simulations')} simulations of {post.attrs.get('scenarios')} "
         f"scenarios x {post.attrs.get('firms')} firms, {post.attrs.get('wall_seconds', 0):.0f} s"
     )
