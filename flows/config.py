@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from ..kernels.registry import (
@@ -35,7 +36,7 @@ from .costs import check_priced, load_costs
 from .errors import ConfigError, config_error_from
 from .files import read_yaml_text
 from .paths import LeverArrays, PolicyPath, expand, lever_coordinates, load_path
-from .uncertain import Distribution, parse
+from .uncertain import Distribution, parse, posterior_draws
 
 MAX_SEED = 2**64 - 1
 # Most scenarios a design of each sampler holds: Sobol' by scipy's 30-bit engine, the
@@ -70,8 +71,23 @@ class Schema(BaseModel):
     budget: float | None = Field(default=None, gt=0.0)
     paths: list[str] = Field(min_length=1)
     uncertain: dict[str, Annotated[Distribution, BeforeValidator(parse)]]
+    # A calibration's posterior (flows/posterior.py) the world parameters it carries are
+    # drawn from, one whole draw per scenario: ``uncertain: {from: FILE}`` in the YAML.
+    posterior: str | None = None
     parameters: dict[str, float]
     firm_parameters: dict[str, float]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _posterior_under_uncertain(cls, raw):
+        """``uncertain: {from: FILE}`` is the ``posterior`` field (one source of it)."""
+        uncertain = raw.get("uncertain") if isinstance(raw, dict) else None
+        if isinstance(uncertain, dict) and "from" in uncertain:
+            if raw.get("posterior") is not None:
+                raise ValueError("give the posterior once, as uncertain: {from: FILE}")
+            raw = {**raw, "uncertain": {k: v for k, v in uncertain.items() if k != "from"}}
+            raw["posterior"] = uncertain["from"]
+        return raw
 
     @field_validator("quantiles")
     @classmethod
@@ -137,23 +153,43 @@ class RunConfig:
                     "keep it in one of the two sections",
                 )
         _check_names("uncertain", schema.uncertain, PARAMETERS, complete=False)
-        fixed = tuple(n for n in PARAMETERS if n not in schema.uncertain)
-        _check_names("parameters", schema.parameters, fixed)
+        # A posterior's parameters are drawn from it; a value under parameters is then the
+        # fallback of a config without it, and is not used.
+        self.posterior = self._read_posterior(schema, source)
+        self.uncertain = {**schema.uncertain, **self.posterior}
+        fixed = tuple(n for n in PARAMETERS if n not in self.uncertain)
+        _check_names(
+            "parameters",
+            {n: v for n, v in schema.parameters.items() if n not in self.posterior},
+            fixed,
+        )
         _check_names("firm_parameters", schema.firm_parameters, FIRM_PARAMETERS)
-        for name, dist in schema.uncertain.items():
+        for name, dist in self.uncertain.items():
+            where = "uncertain.from" if name in self.posterior else f"uncertain.{name}"
             for v in dist.support:
-                _check_bounds(f"uncertain.{name}", v, PARAMETER_INFO[name].bounds)
+                _check_bounds(where, v, PARAMETER_INFO[name].bounds)
         for name, v in schema.parameters.items():
             _check_bounds(f"parameters.{name}", v, PARAMETER_INFO[name].bounds)
         for name, v in schema.firm_parameters.items():
             _check_bounds(f"firm_parameters.{name}", v, FIRM_INFO[name].bounds)
         # The uncertain parameters in the registry's order, whatever the YAML's: column d of
-        # the design is uncertain_names[d].
-        self.uncertain_names = tuple(n for n in PARAMETERS if n in schema.uncertain)
+        # the design is uncertain_names[d], except that a posterior's parameters share one
+        # column, the last (design_columns), so a scenario takes one whole draw.
+        self.uncertain_names = tuple(n for n in PARAMETERS if n in self.uncertain)
         self.uncertain_index = np.array(
             [PARAMETERS.index(n) for n in self.uncertain_names], dtype=np.int64
         )
-        self.distributions = [schema.uncertain[n] for n in self.uncertain_names]
+        self.distributions = [self.uncertain[n] for n in self.uncertain_names]
+        own = [n for n in self.uncertain_names if n not in self.posterior]
+        self.design_columns = tuple(
+            own.index(n) if n in own else len(own) for n in self.uncertain_names
+        )
+        if self.posterior and schema.sampler == "saltelli":
+            raise ConfigError(
+                "sampler",
+                "saltelli cannot draw from a posterior",
+                "its parameters move together; use sobol, lhs or mc",
+            )
         multiple = self.saltelli_multiple
         if schema.sampler == "saltelli" and schema.sizes.scenarios % multiple:
             raise ConfigError(
@@ -179,12 +215,12 @@ class RunConfig:
         # Either bound may be fixed or uncertain: the highest floor must stay below the
         # lowest ceiling in every world.
         def support(name):
-            if name in schema.uncertain:
-                return schema.uncertain[name].support
+            if name in self.uncertain:
+                return self.uncertain[name].support
             return schema.parameters[name], schema.parameters[name]
 
         if support("rd_min")[1] > support("rd_max")[0]:
-            where = "uncertain" if "rd_min" in schema.uncertain else "parameters"
+            where = "uncertain" if "rd_min" in self.uncertain else "parameters"
             raise ConfigError(
                 f"{where}.rd_min",
                 "can be above rd_max",
@@ -207,7 +243,7 @@ class RunConfig:
         )
         self.nominal = np.array(
             [
-                schema.uncertain[n].nominal if n in schema.uncertain else schema.parameters[n]
+                self.uncertain[n].nominal if n in self.uncertain else schema.parameters[n]
                 for n in PARAMETERS
             ],
             dtype=np.float64,
@@ -234,6 +270,8 @@ class RunConfig:
         # live in files of their own: both join what the digests hash.
         content["costs"] = self.costs.entries
         content["paths"] = [[p.name, p.levers, p.budget] for p in self.paths]
+        if self.posterior:  # and on the posterior's draws, which live in a file too
+            content["posterior"] = next(iter(self.posterior.values())).digest
         self.sha256 = hashlib.sha256(yaml.safe_dump(content, sort_keys=True).encode()).hexdigest()
         # What a store's draws depend on: everything but how many scenarios there are (a
         # store grows), where the store lies and which cluster computes it (neither
@@ -242,6 +280,33 @@ class RunConfig:
             section, _, name = key.rpartition(".")
             (content[section] if section else content).pop(name)
         self.identity = hashlib.sha256(yaml.safe_dump(content, sort_keys=True).encode()).hexdigest()
+
+    @staticmethod
+    def _read_posterior(schema: Schema, source: Path) -> dict:
+        """The posterior's parameters as ``uncertain.PosteriorDraw`` by name ({} without
+        one); a missing file, a store that is not a posterior, or a parameter the model
+        does not have is a one-line ConfigError at ``uncertain.from``."""
+        if schema.posterior is None:
+            return {}
+        from .posterior import open_posterior
+
+        file = Path(schema.posterior)
+        file = file if file.is_absolute() else source.parent / file
+        ds = open_posterior(file, "uncertain.from")
+        for name in ds.parameter.values:
+            if str(name) not in PARAMETERS:
+                raise ConfigError(
+                    "uncertain.from",
+                    f"{file} carries {name}, which is not a model parameter",
+                    "a posterior of resonance calibrate carries parameters.* keys",
+                )
+            if str(name) in schema.uncertain:
+                raise ConfigError(
+                    f"uncertain.{name}",
+                    "is also drawn from the posterior",
+                    "keep it in one of the two",
+                )
+        return posterior_draws(ds, str(file))
 
     def corners(self) -> np.ndarray:
         """float64 (2, N_PARAMETERS): the parameters before any lever at the two corners of

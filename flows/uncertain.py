@@ -138,3 +138,75 @@ def parse(raw) -> dict:
     raise ValueError(
         f"expected [low, high] or a mapping with dist: one of {', '.join(DISTRIBUTIONS)}"
     )
+
+
+class PosteriorDraw:
+    """One parameter of a stored posterior (``uncertain: {from: posterior.zarr}``,
+    flows/posterior.py): not a distribution of its own but a column of the posterior's
+    draws. Every parameter of one posterior reads the same design coordinate u, so a
+    scenario takes one whole draw: draw i when u falls in its share of the cumulative
+    weights, i.e. with probability weight_i.
+
+    ``values`` (n,) and ``cumulative`` (n,) (the weights' running sum over the draws, the
+    last exactly 1) are tuples, so the object is small, hashable and picklable.
+    """
+
+    dist = "posterior"
+
+    def __init__(self, file: str, digest: str, values, cumulative):
+        self.file, self.digest = str(file), str(digest)
+        self.values = tuple(float(v) for v in values)
+        self.cumulative = tuple(float(c) for c in cumulative)
+        self.low, self.high = min(self.values), max(self.values)
+
+    def index(self, u: np.ndarray) -> np.ndarray:
+        """The draw each unit coordinate u (float64, any shape) takes: int64, same shape."""
+        cum = np.asarray(self.cumulative)
+        return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """This parameter's value in the draw each u takes (float64, u's shape)."""
+        return np.asarray(self.values)[self.index(np.asarray(u, dtype=np.float64))]
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    @property
+    def nominal(self) -> float:
+        """The value of the draw at u = 0.5 (the same draw for every parameter of the
+        posterior, so the nominal world is one of its parameter sets)."""
+        return float(self.ppf(np.array(0.5)))
+
+    def attrs(self) -> dict:
+        return {
+            "distribution": self.dist,
+            "low": self.low,
+            "high": self.high,
+            "file": self.file,
+            "posterior_sha256": self.digest,
+        }
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PosteriorDraw) and (self.digest, self.values) == (
+            other.digest,
+            other.values,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.digest, self.values))
+
+
+def posterior_draws(ds, file) -> dict[str, PosteriorDraw]:
+    """One :class:`PosteriorDraw` per parameter of the posterior Dataset ``ds`` read from
+    ``file`` (flows/posterior.py), by registry name."""
+    from .posterior import digest
+
+    weight = np.asarray(ds.weight.values, dtype=np.float64)
+    cumulative = np.cumsum(weight / weight.sum())
+    cumulative[-1] = 1.0
+    sha = digest(ds)
+    return {
+        str(name): PosteriorDraw(file, sha, ds.value.values[:, k], cumulative)
+        for k, name in enumerate(ds.parameter.values)
+    }

@@ -88,3 +88,29 @@ def nominal_params(config) -> np.ndarray:
     from resonance.kernels.registry import COST_COEFFICIENTS
 
     return np.concatenate([config.nominal, np.zeros(len(COST_COEFFICIENTS))])
+
+
+def synthetic_posterior(values: dict, weights=None, low=None, high=None):
+    """A posterior Dataset in the layout of ``resonance.flows.posterior`` with the given
+    draws: ``values`` maps a parameter name to its draws (all of one length n); weights
+    default to equal; prior bounds to the draws' min and max (or ``low``/``high`` dicts)."""
+    import xarray as xr
+
+    names = list(values)
+    value = np.column_stack([np.asarray(values[n], dtype=np.float64) for n in names])
+    n = value.shape[0]
+    weight = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=np.float64)
+    low = low or {k: float(np.min(values[k])) for k in names}
+    high = high or {k: float(np.max(values[k])) for k in names}
+    return xr.Dataset(
+        {
+            "value": (("draw", "parameter"), value),
+            "weight": ("draw", weight / weight.sum()),
+            "facts": (("draw", "fact"), np.zeros((n, 1))),
+            "prior_low": ("parameter", [low[k] for k in names]),
+            "prior_high": ("parameter", [high[k] for k in names]),
+            "epsilon": ("generation", [1.0]),
+        },
+        coords={"draw": np.arange(n), "parameter": names, "fact": ["tfp_growth"]},
+        attrs={"seed": 1, "library": "test"},
+    )

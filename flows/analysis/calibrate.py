@@ -60,11 +60,14 @@ def _off_centre(value: float, low: float, high: float) -> float:
     return abs(value - 0.5 * (low + high)) / (high - low)
 
 
-def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> dict[str, float]:
+def measure(
+    outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str], held_out: bool = True
+) -> dict[str, float]:
     """Facts and target of one sample's baseline: outcomes float64 (s, p, t, m) and its
     snapshots (scenario, path, year, firm) -> a flat dict of numbers (see the module
     docstring). Only the baseline's slices are read: any other path's values cannot
-    change a number of the row."""
+    change a number of the row. ``held_out=False`` leaves the held-out facts NaN, not
+    estimated (the inference, which never fits them)."""
     from ...kernels.registry import METRICS
 
     if BASELINE not in paths:
@@ -72,7 +75,7 @@ def measure(outcomes: np.ndarray, snapshots: xr.Dataset, paths: list[str]) -> di
     b = paths.index(BASELINE)
     outcomes = outcomes[:, b : b + 1]
     snapshots = snapshots.sel(path=[BASELINE])
-    per_scenario = stylized.scenario_facts(snapshots)
+    per_scenario = stylized.scenario_facts(snapshots, held_out)
     table = stylized.summarise(per_scenario, BASELINE)
     row: dict[str, float] = {}
     distance = 0.0
@@ -133,6 +136,25 @@ class Spec:
     confirm_top: int = 0  # the best candidates scored again on other scenarios
     confirm_seed: int = 0
     confirm_scenarios: int = 0
+    abc: Inference | None = None  # the inference's settings (analysis/infer.py)
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The ``abc:`` section of a calibration file: ABC-SMC's sizes (analysis/infer.py).
+
+    Each simulation is ``scenarios`` x ``firms`` of the baseline; ``scale_runs``
+    simulations at the prior's centre estimate each fact's sampling sd; the sequential
+    Monte Carlo keeps ``particles`` per generation and stops at the first generation whose
+    tolerance is 0 (every fitted fact and the target in range), after ``generations``, or
+    once ``simulations`` have been run, whichever comes first."""
+
+    particles: int = 200
+    generations: int = 8
+    scenarios: int = 8
+    firms: int = 500
+    scale_runs: int = 24
+    simulations: int = 3000
 
 
 def load_spec(file: str | Path) -> Spec:
@@ -140,7 +162,17 @@ def load_spec(file: str | Path) -> Spec:
     from ..config import load_config
 
     raw, _ = read_yaml_text(Path(file), str(file), "calibration file")
-    known = {"config", "scenarios", "firms", "candidates", "seed", "search", "fixed", "confirm"}
+    known = {
+        "config",
+        "scenarios",
+        "firms",
+        "candidates",
+        "seed",
+        "search",
+        "fixed",
+        "confirm",
+        "abc",
+    }
     for key in raw:
         if key not in known:
             raise ConfigError(key, "unknown key", f"one of {sorted(known)}")
@@ -169,6 +201,15 @@ def load_spec(file: str | Path) -> Spec:
     if not isinstance(confirm, dict) or set(confirm) - {"top", "seed", "scenarios"}:
         raise ConfigError("confirm", f"{confirm!r}", "a mapping of top, seed and scenarios")
 
+    abc = raw.get("abc")
+    inference = None
+    if abc is not None:
+        fields = [f.name for f in dataclasses.fields(Inference)]
+        if not isinstance(abc, dict) or set(abc) - set(fields):
+            raise ConfigError("abc", f"{abc!r}", f"a mapping of {', '.join(fields)}")
+        defaults = Inference()
+        inference = Inference(**{f: count(f, getattr(defaults, f), abc, "abc.") for f in fields})
+
     spec = Spec(
         config,
         count("scenarios", 16),
@@ -180,9 +221,13 @@ def load_spec(file: str | Path) -> Spec:
         count("top", 1, confirm, "confirm.") if confirm else 0,
         count("seed", 1, confirm, "confirm.") if confirm else 0,
         count("scenarios", 16, confirm, "confirm.") if confirm else 0,
+        inference,
     )
-    # Every key must name something the config has: check with the middle of each range.
-    load_config(spec.config, _overrides(spec, {k: 0.5 * (a + b) for k, (a, b) in search.items()}))
+    # Every key must name something the config has: check with the middle of each range,
+    # then with each end (a prior's support must lie in the parameter's valid range).
+    for where in (0.5, 0.0, 1.0):
+        values = {k: a + where * (b - a) for k, (a, b) in search.items()}
+        load_config(spec.config, _overrides(spec, values))
     return spec
 
 

@@ -241,11 +241,14 @@ def innovation_skew(value: np.ndarray) -> np.ndarray:
     return out
 
 
-def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
+def scenario_facts(snapshots: xr.Dataset, held_out: bool = True) -> xr.Dataset:
     """Every fact per scenario and path: snapshots (scenario, path, year, firm) -> a Dataset
     of (scenario, path) variables named as ``FACT_NAMES``, plus ``growth_kurtosis_by_year``
     (scenario, path, year) for the years 2..Y and ``rd_return_se`` (scenario, path), the
     firm-clustered standard error of ``rd_return``.
+
+    ``held_out=False`` leaves the held-out facts NaN without estimating them (the return
+    to R&D's clustered OLS is most of the cost of the facts; a fit never reads them).
 
     ``up_or_out`` reads the snapshots' ``age``; a Dataset without it (a store written
     before the snapshots carried age) leaves that fact NaN: not measured."""
@@ -270,7 +273,10 @@ def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
     growth = 100.0 * ((aggregate[..., -1] / aggregate[..., 0]) ** (1.0 / (years - 1)) - 1.0)
     q90, q10 = np.quantile(log_tfp, [0.9, 0.1], axis=-1)
     kurt, kurt_by_year = growth_kurtosis(np.log(np.maximum(share, 1e-300)), entered)
-    rd_rho, rd_se = panel_facts.rd_return(log_tfp, rd, entered)
+    if held_out:
+        rd_rho, rd_se = panel_facts.rd_return(log_tfp, rd, entered)
+    else:
+        rd_rho = rd_se = np.full(log_tfp.shape[:2], np.nan)
     values = {
         "tfp_growth": growth,
         "size_tail_mid": hill_exponent(share[:, :, mid]),
@@ -284,7 +290,7 @@ def scenario_facts(snapshots: xr.Dataset) -> xr.Dataset:
         "rd_mid": 100.0 * np.median(rd[:, :, mid], axis=-1),
         "rd_end": 100.0 * np.median(rd[:, :, end], axis=-1),
         "size_variance": panel_facts.size_variance(share, entered),
-        "up_or_out": panel_facts.up_or_out(entered, age),
+        "up_or_out": panel_facts.up_or_out(entered, age if held_out else None),
         "rd_return": rd_rho,
         "entrant_size": panel_facts.entrant_size(share, entered),
     }

@@ -428,6 +428,69 @@ def calibration_table(ranking: xr.Dataset, top: int) -> Table:
     return table
 
 
+def posterior_tables(post: xr.Dataset) -> list[Table]:
+    """A calibration's posterior (flows/posterior.py): each parameter's prior and weighted
+    median [p5, p95] with the bound it piles against; each fitted fact's range, sampling
+    sd and posterior predictive median [p5, p95]; the acceptance history."""
+    from ..posterior import piled_against, weighted_quantiles
+
+    q = weighted_quantiles(post)
+    piled = {(name, side): share for name, side, share in piled_against(post)}
+    w = post.weight.values / post.weight.values.sum()
+    params = Table(
+        title=f"Posterior of {post.sizes['parameter']} parameters: {post.sizes['draw']} draws "
+        f"(effective sample size {1.0 / float(np.sum(w * w)):.0f}), "
+        f"{post.attrs.get('total_simulations')} simulations of {post.attrs.get('scenarios')} "
+        f"scenarios x {post.attrs.get('firms')} firms, {post.attrs.get('wall_seconds', 0):.0f} s"
+    )
+    for label in ("parameter", "prior", "median", "p5", "p95", "piles against"):
+        params.add_column(label, justify="left" if label == "parameter" else "right")
+    for k, name in enumerate(post.parameter.values):
+        against = [
+            f"{side} ({piled[name, side]:.0%})" for side in ("low", "high") if (name, side) in piled
+        ]
+        params.add_row(
+            str(name),
+            f"[{float(post.prior_low[k]):.4g}, {float(post.prior_high[k]):.4g}]",
+            *(f"{float(q[j, k]):.4g}" for j in (1, 0, 2)),
+            ", ".join(against) or "—",
+        )
+    facts = Table(title="Fitted facts: posterior predictive (each draw's own simulation)")
+    for label in ("fact", "range", "sampling sd", "median", "p5", "p95"):
+        facts.add_column(label, justify="left" if label == "fact" else "right")
+    weight = post.weight.values / post.weight.values.sum()
+    for f, name in enumerate(post.fact.values):
+        values = post.facts.values[:, f]
+        finite = np.isfinite(values)
+        order = np.argsort(np.where(finite, values, np.inf), kind="stable")[: finite.sum()]
+        cum = np.cumsum(weight[order]) / max(weight[order].sum(), 1e-300)
+        cells = (
+            [
+                f"{values[order][min(np.searchsorted(cum, p - 1e-12), len(cum) - 1)]:.3g}"
+                for p in (0.5, 0.05, 0.95)
+            ]
+            if finite.any()
+            else ["—"] * 3
+        )
+        facts.add_row(
+            str(name),
+            f"[{float(post.fact_low[f]):.3g}, {float(post.fact_high[f]):.3g}]",
+            f"{float(post.fact_sd[f]):.3g}",
+            *cells,
+        )
+    steps = Table(title="ABC-SMC acceptance history")
+    for label in ("generation", "epsilon (sds)", "simulations", "acceptance rate"):
+        steps.add_column(label, justify="right")
+    for g in range(post.sizes["generation"]):
+        steps.add_row(
+            str(int(post.generation[g])),
+            f"{float(post.epsilon[g]):.3g}",
+            str(int(post.simulations[g])),
+            f"{float(post.acceptance_rate[g]):.3g}",
+        )
+    return [params, facts, steps]
+
+
 def facts_tables(table: xr.Dataset, where: str) -> list[Table]:
     """One rich table per path of the stylized facts (``analysis.facts.facts`` output).
     A held-out fact's label ends in "*" (a caption says what that means); its "ok" says

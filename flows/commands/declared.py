@@ -315,11 +315,22 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "calibrate",
-        "search parameters for the stylized facts and calibration targets",
+        "infer the parameters from the stylized facts and calibration targets (ABC-SMC)",
         (
             arg("spec", help="a calibration file (see configs/calibration.yaml)"),
-            arg("--top", type=positive, default=10, help="candidates to show (default 10)"),
-            arg("--out", help="write every candidate's numbers to this CSV file"),
+            arg(
+                "--method",
+                choices=("abc", "search"),
+                default="abc",
+                help="abc: the posterior by ABC-SMC (default); search: rank a Sobol design",
+            ),
+            arg("--scheduler", help="abc on an existing Dask scheduler (default: this process)"),
+            arg("--top", type=positive, default=10, help="search: candidates to show (default 10)"),
+            arg(
+                "--out",
+                help="abc: write the posterior to this Zarr store (a config's uncertain: "
+                "{from: ...}); search: every candidate's numbers to this CSV file",
+            ),
         ),
         compute=steps.calibrate,
         opens=steps.calibration_spec,

@@ -319,13 +319,41 @@ def calibration_spec(args):
             raise ResonanceError(
                 f"--out {args.out}", "cannot be written", "choose a writable folder"
             )
+        if args.method == "abc" and Path(args.out).exists():
+            from ..posterior import open_posterior
+
+            open_posterior(args.out, f"--out {args.out}")  # only a posterior is replaced
+    if args.method == "abc":
+        from ..analysis.infer import model_keys
+
+        model_keys(spec)
     return spec
 
 
 def calibrate(spec, args):
-    """(the spec, the candidates ranked by ``analysis.calibrate.search``), with its progress."""
+    """--method abc: (the spec, the posterior of ``analysis.infer.infer``); search: (the
+    spec, the candidates ranked by ``analysis.calibrate.search``), with its progress."""
     from ..analysis import calibrate
     from ..engine.console import progress_bar
+
+    if args.method == "abc":
+        from ..analysis import infer
+
+        fitted, held = infer.model_keys(spec)
+        abc = spec.abc or calibrate.Inference()
+        console.print(
+            f"calibrate: ABC-SMC of {len(fitted)} parameters ({', '.join(fitted)}), "
+            f"{abc.particles} particles, at most {abc.generations} generations and "
+            f"{abc.simulations} simulations of {abc.scenarios} scenarios x {abc.firms} firms "
+            f"of {spec.config.name}'s baseline"
+            + (f"; held at the config's values: {', '.join(held)}" if held else "")
+        )
+        if args.scheduler:
+            from distributed import Client
+
+            with Client(args.scheduler) as client:
+                return spec, infer.infer(spec, client, console.print)
+        return spec, infer.infer(spec, progress=console.print)
 
     console.print(
         f"calibrate: {spec.candidates} candidates over {len(spec.search)} parameters "
@@ -342,10 +370,22 @@ def calibrate(spec, args):
 
 
 def calibration_tables(computed, args):
-    """The best ``--top`` candidates, a verdict, and the best one as config lines."""
-    from ..analysis.tables import calibration_table
+    """abc: the posterior's tables and the bounds it piles against; search: the best
+    ``--top`` candidates, a verdict, and the best one as config lines."""
+    from ..analysis.tables import calibration_table, posterior_tables
 
     spec, ranking = computed
+    if args.method == "abc":
+        from ..posterior import piled_against
+
+        yield from posterior_tables(ranking)
+        for name, side, share in piled_against(ranking):
+            yield (
+                f"the posterior piles against the {side} bound of {name} ({share:.0%} of its "
+                "weight within 5 % of the prior's width): widen the prior if the bound is not "
+                "a hard one"
+            )
+        return
     yield calibration_table(ranking, args.top)
     best = ranking.isel(candidate=0)
     verdict = (
@@ -363,7 +403,12 @@ def calibration_tables(computed, args):
 
 
 def calibration_csv(computed, args):
-    """Every candidate's numbers, written to ``args.out`` as CSV; its path."""
+    """abc: the posterior, written to ``args.out`` as a Zarr store (flows/posterior.py);
+    search: every candidate's numbers, written to ``args.out`` as CSV; its path."""
+    if args.method == "abc":
+        from ..posterior import write_posterior
+
+        return write_posterior(computed[1], args.out)
     computed[1].to_dataframe().to_csv(args.out)
     return args.out
 

@@ -42,8 +42,11 @@ class Design:
     sampler: str
     seed: int
     n: int  # scenarios of the whole design
-    names: tuple[str, ...]  # the uncertain parameters, in column order
+    names: tuple[str, ...]  # the uncertain parameters, in registry order
     distributions: tuple  # flows.uncertain distributions, one per name
+    # The design column each name reads (None: its own, in order). A posterior's
+    # parameters share one column, so a scenario takes one whole draw of it.
+    columns: tuple[int, ...] | None = None
 
     @classmethod
     def of(cls, config: RunConfig) -> Design:
@@ -53,11 +56,14 @@ class Design:
             config.n_scenarios,
             tuple(config.uncertain_names),
             tuple(config.distributions),
+            tuple(config.design_columns),
         )
 
     @property
     def d(self) -> int:
-        return len(self.names)
+        """Columns of the unit-cube design (the uncertain parameters, a posterior's
+        counting once)."""
+        return len(self.names) if self.columns is None else len(set(self.columns))
 
     def unit(self, start: int, stop: int) -> np.ndarray:
         """Design points of scenarios [start, stop) in the unit cube: float64 (s, d), a new
@@ -67,14 +73,20 @@ class Design:
             return load().design_uniforms(np.uint64(self.seed), ids, self.d)
         if self.sampler == "sobol":
             return sobol_points(self.seed, self.d, start, stop)
-        return _whole_design(self.sampler, self.seed, self.n, self.names)[start:stop].copy()
+        names = self.names if self.d == len(self.names) else tuple(f"u{k}" for k in range(self.d))
+        return _whole_design(self.sampler, self.seed, self.n, names)[start:stop].copy()
 
     def theta(self, start: int, stop: int) -> np.ndarray:
         """Uncertain parameter values of scenarios [start, stop), in the parameters' own
         units: float64 (s, d), each column through its distribution's inverse CDF."""
-        theta = self.unit(start, stop)
-        for d, dist in enumerate(self.distributions):  # in place: one column's memory more
-            theta[:, d] = dist.ppf(theta[:, d])
+        unit = self.unit(start, stop)
+        if self.columns is None or self.columns == tuple(range(len(self.names))):
+            for d, dist in enumerate(self.distributions):  # in place: one column's memory more
+                unit[:, d] = dist.ppf(unit[:, d])
+            return unit
+        theta = np.empty((unit.shape[0], len(self.names)))
+        for d, (dist, column) in enumerate(zip(self.distributions, self.columns, strict=True)):
+            theta[:, d] = dist.ppf(unit[:, column])
         return theta
 
 

@@ -1,0 +1,150 @@
+"""Calibration as inference (MODEL.md §11): the distance is in units of each fact's sampling
+sd, 0 inside every range; a small ABC-SMC runs end to end into a posterior file a config
+can draw from; the held-out facts are not fitted; firm parameters are held."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from resonance.flows.analysis import calibrate, infer
+from resonance.flows.analysis import facts as stylized
+from resonance.flows.cli import main
+from resonance.flows.config import load_config
+from resonance.flows.engine.plan import make_plan
+from resonance.flows.posterior import open_posterior
+from tests.helpers import DEFAULT_CONFIG, write_config
+
+LOW, HIGH = np.array([1.0, 0.0, 2.0]), np.array([6.0, 1.0, 15.0])
+
+
+def test_inside_every_range_the_distance_is_zero():
+    assert infer.distance(np.array([3.0, 0.5, 2.0]), LOW, HIGH, np.ones(3)) == 0.0
+
+
+@pytest.mark.parametrize("sd", [0.5, 1.0, 4.0])
+def test_a_fact_s_distance_is_in_units_of_its_sampling_sd(sd):
+    """2 units above its range with sd s: 2 / s sds, whatever the range's width."""
+    sds = np.array([sd, 1.0, 1.0])
+    assert infer.distance(np.array([8.0, 0.5, 2.0]), LOW, HIGH, sds) == pytest.approx(2.0 / sd)
+    wide = np.array([-100.0, 0.0, 2.0]), np.array([6.0, 100.0, 15.0])
+    assert infer.distance(np.array([8.0, 0.5, 2.0]), *wide, sds) == pytest.approx(2.0 / sd)
+    # two facts outside: the Euclidean norm of their distances in sds
+    both = infer.distance(np.array([8.0, 1.3, 2.0]), LOW, HIGH, np.array([sd, 0.1, 1.0]))
+    assert both == pytest.approx(np.hypot(2.0 / sd, 3.0))
+
+
+def test_a_fact_a_simulation_cannot_measure_counts_missing_sds():
+    value = infer.distance(np.array([np.nan, 0.5, 2.0]), LOW, HIGH, np.ones(3))
+    assert value == infer.MISSING_SDS
+
+
+def test_the_inference_fits_the_fitted_facts_and_the_target_alone():
+    names = [name for name, _, _ in infer.targets()]
+    assert names == [f.name for f in stylized.FITTED] + ["new_paradigm_share"]
+    assert not {f.name for f in stylized.HELD_OUT} & set(names)
+
+
+def _spec_file(tmp_path, **abc):
+    raw = {
+        "config": str(DEFAULT_CONFIG),
+        "seed": 3,
+        "fixed": {"sizes.quarters": 12},
+        "search": {
+            "parameters.inc_scale": [0.002, 0.012],
+            "parameters.chi": [0.02, 0.12],
+            "firm_parameters.jump_sigma": [1.2, 2.2],
+        },
+        "abc": {
+            "particles": 12,
+            "generations": 2,
+            "scenarios": 4,
+            "firms": 120,
+            "scale_runs": 4,
+            "simulations": 200,
+            **abc,
+        },
+    }
+    file = tmp_path / "calibration.yaml"
+    file.write_text(yaml.safe_dump(raw))
+    return file
+
+
+def test_the_sampling_sd_is_the_spread_of_repeated_simulations(tmp_path):
+    spec = calibrate.load_spec(_spec_file(tmp_path))
+    sim = infer.simulator(spec)
+    sd, facts = infer.sampling_sd(sim, np.array([0.07, 0.007]), 4)
+    assert facts.shape == (4, len(infer.targets()))
+    assert np.all(sd > 0)
+    spread = np.nanstd(facts, axis=0, ddof=1)
+    moved = spread > infer.SD_FLOOR * 10
+    np.testing.assert_allclose(sd[moved], spread[moved])
+
+
+def test_a_small_inference_runs_end_to_end_into_a_posterior_a_config_can_use(tmp_path, capsys):
+    spec = calibrate.load_spec(_spec_file(tmp_path))
+    out = tmp_path / "posterior.zarr"
+    assert main(["calibrate", str(spec_file := _spec_file(tmp_path)), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "held at the config's values: firm_parameters.jump_sigma" in printed
+    post = open_posterior(out)
+    # model parameters only: the firm parameter is held, not inferred
+    assert sorted(str(p) for p in post.parameter.values) == ["chi", "inc_scale"]
+    assert post.attrs["held_at_config"] == ["firm_parameters.jump_sigma"]
+    assert post.sizes["draw"] == 12 and post.weight.sum() == pytest.approx(1.0)
+    for k, name in enumerate(post.parameter.values):
+        low, high = spec.search[f"parameters.{name}"]
+        assert np.all((post.value[:, k] >= low) & (post.value[:, k] <= high))
+    assert post.facts.shape == (12, len(infer.targets()))
+    assert 1 <= post.sizes["generation"] <= 2 and np.all(np.diff(post.epsilon) <= 0)
+    assert np.all(post.acceptance_rate > 0) and np.all(post.acceptance_rate <= 1)
+    assert np.all(post.distance <= post.epsilon[-1])
+    assert post.attrs["library"] == "pyabc" and post.attrs["seed"] == 3
+
+    # a config draws its scenarios' chi and inc_scale from it, pairs as accepted
+    def mutate(raw):
+        raw["sizes"].update({"scenarios": 16, "firms": 20, "quarters": 4})
+        raw["uncertain"]["from"] = str(out)
+
+    config = load_config(write_config(tmp_path, mutate))
+    theta = make_plan(config).design.theta(0, 16)
+    columns = [config.uncertain_names.index(str(p)) for p in post.parameter.values]
+    accepted = {tuple(row) for row in post.value.values}
+    assert all(tuple(row) in accepted for row in theta[:, columns])
+    # the same file and seed give the same posterior
+    again = infer.infer(calibrate.load_spec(spec_file))
+    np.testing.assert_array_equal(again.value.values, post.value.values)
+    np.testing.assert_array_equal(again.weight.values, post.weight.values)
+
+
+def test_a_spec_without_a_model_parameter_is_refused_in_one_line(tmp_path, capsys):
+    file = _spec_file(tmp_path)
+    raw = yaml.safe_load(file.read_text())
+    raw["search"] = {"firm_parameters.jump_sigma": [1.2, 2.2]}
+    file.write_text(yaml.safe_dump(raw))
+    assert main(["calibrate", str(file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "names no parameters.* key" in err
+
+
+def test_a_bad_abc_section_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["calibrate", str(_spec_file(tmp_path, particles=0))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "abc.particles" in err
+
+
+def test_leaving_the_held_out_facts_out_changes_no_fitted_number(tmp_path):
+    """The inference measures without the held-out facts (their OLS is most of the cost):
+    every fitted fact and the target are the same numbers either way."""
+    from resonance.flows.analysis.facts import snapshots_dataset
+
+    sim = infer.simulator(calibrate.load_spec(_spec_file(tmp_path)))
+    outcomes, snap = sim.job.simulate(0, sim.n_scenarios)
+    snapshots = snapshots_dataset(snap, ["baseline"])
+    full = calibrate.measure(outcomes, snapshots, ["baseline"])
+    lean = calibrate.measure(outcomes, snapshots, ["baseline"], held_out=False)
+    for name, _, _ in infer.targets():
+        assert lean[name] == full[name] or (np.isnan(lean[name]) and np.isnan(full[name])), name
+    assert all(np.isnan(lean[f.name]) for f in stylized.HELD_OUT)
+    assert lean["misses"] == full["misses"] and lean["score"] == full["score"]
