@@ -1,5 +1,5 @@
 """The ``resonance`` command line: run, validate, summary, plot, compare, recovery, robust,
-frontier, sensitivity, discover, facts, convergence, verify, calibrate, report.
+frontier, sensitivity, discover, facts, convergence, diff, verify, calibrate, report.
 
 Every command is declared once in ``commands`` (name, help, arguments, and for an analysis
 command the functions that compute, print and draw it); the parser is built from the
