@@ -1,5 +1,6 @@
 """The ``resonance`` command line: run, validate, summary, plot, compare, recovery, robust,
-frontier, sensitivity, discover, facts, convergence, verify, serve, calibrate, report.
+frontier, sensitivity, discover, facts, convergence, diff, verify, serve, calibrate,
+report.
 
 Every command is declared once in ``commands`` (name, help, arguments, and for an analysis
 command the functions that compute, print and draw it); the parser is built from the

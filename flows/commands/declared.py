@@ -283,6 +283,45 @@ COMMANDS: tuple[Command, ...] = (
         figure=steps.chart("convergence_chart"),
     ),
     Command(
+        "diff",
+        "which bands of two stores moved beyond their Monte Carlo error (exit 1 if any)",
+        (
+            arg("a", help="a store (e.g. last night's)"),
+            arg("b", help="a store of the same paths, quarters and metrics (e.g. tonight's)"),
+            arg(
+                "--metric",
+                action="append",
+                help="only this metric (repeatable; 'all': every one; default: tfp_growth, "
+                "coordination, innovation_efficiency)",
+            ),
+            # dest: an index or 'all', checked by check_diff (not base.check_quarter)
+            arg(
+                "--quarter",
+                dest="quarters",
+                default="-1",
+                help="quarter index, or 'all' (default: last)",
+            ),
+            arg(
+                "--z",
+                type=positive_float,
+                default=4.0,
+                help="moved beyond at least this many standard errors (default 4)",
+            ),
+            arg(
+                "--fwer",
+                type=positive_float,
+                default=0.01,
+                help="familywise error rate the threshold keeps over all statistics "
+                "(Bonferroni; default 0.01)",
+            ),
+        ),
+        compute=steps.diff,
+        opens=steps.two_stores,
+        check=steps.check_diff,
+        table=steps.diff_tables,
+        status=steps.diff_status,
+    ),
+    Command(
         "verify",
         "re-simulate chunks of a store and compare them bit for bit",
         (

@@ -307,6 +307,64 @@ def convergence_table(history, args):
     return (tables.convergence_table(history.load()),)
 
 
+# diff: two stores of the same shape
+def check_diff(args) -> None:
+    """``--quarter`` is an index or ``all``, ``--fwer`` a probability, ``--metric`` names
+    known outcomes (before anything is opened)."""
+    if args.quarters != "all":
+        try:
+            int(args.quarters)
+        except ValueError:
+            raise ResonanceError(
+                f"--quarter {args.quarters}", "is not a quarter index", "an index or 'all'"
+            ) from None
+    if not 0 < args.fwer < 1:
+        raise ResonanceError(f"--fwer {args.fwer}", "is not a probability", "e.g. 0.01")
+    from ..analysis.effects import DERIVED
+    from ..metrics import check_metric
+
+    for metric in args.metric or ():
+        if metric != "all" and metric not in DERIVED:
+            check_metric(metric)
+
+
+def two_stores(args):
+    """The ``draws`` groups of stores a and b (``base.draws`` of each)."""
+    from argparse import Namespace
+
+    from .base import draws
+
+    return draws(Namespace(store=args.a)), draws(Namespace(store=args.b))
+
+
+def diff(data, args):
+    """B against A (``analysis.diff``) on ``--metric`` (default: the headline outcomes;
+    ``all``: every stored metric and tfp_growth) at ``--quarter`` (or every quarter)."""
+    from ..analysis.diff import diff
+    from ..analysis.effects import DERIVED
+
+    da, db = data
+    metrics = args.metric
+    if metrics and "all" in metrics:
+        stored = [str(n) for n, v in da.data_vars.items() if v.dims == ("scenario", "path", "time")]
+        metrics = [*stored, *(m for m, (source, *_) in DERIVED.items() if source in stored)]
+    quarter = None if args.quarters == "all" else int(args.quarters)
+    return diff(da, db, args.a, args.b, metrics, quarter, args.z, args.fwer)
+
+
+def diff_tables(result, args):
+    """The table of every statistic compared, then what moved."""
+    from ..analysis.diff import diff_table, summary
+
+    yield diff_table(result)
+    yield Plain(summary(result))  # unwrapped: a line per sentence, for logs and greps
+
+
+def diff_status(result, args) -> int:
+    """1 when a statistic moved beyond its Monte Carlo error, else 0."""
+    return 1 if result.moved else 0
+
+
 # calibrate: a calibration file
 def calibration_spec(args):
     """The checked calibration file (``analysis.calibrate.load_spec``); ``--out`` writable."""
