@@ -628,8 +628,8 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     out[:, M_CHOKE_LOSS] = (share * loss).sum(axis=1)
 
     # Reinvestment and replicator selection.
-    share_before, rd_before = share.copy(), rd.copy()
-    rd_spending = (share * rd).sum(axis=1) / ind[IND_RD0]
+    spent = (share * rd).sum(axis=1)  # the quarter's R&D per revenue, before reinvestment
+    rd_spending = spent / ind[IND_RD0]
     failures = conv_den - conv_num
     out[:, M_POLICY_COST] = (
         p[:, 0, COST_FLAT]
@@ -682,7 +682,7 @@ def _quarter(st, ind, p, fp, draws, scen, t, out):
     ind[IND_FACTOR] = u_f.mean(axis=1)
     ind[IND_WORLD] = world[:, 0]
     ind[IND_BREAKTHROUGH] = broke.mean(axis=1)
-    ind[IND_RD] = (share_before * rd_before).sum(axis=1)
+    ind[IND_RD] = spent
     out[:, M_CONVERSION] = ind[IND_CONVERSION]
     out[:, M_TFP] = tfp / ind[IND_TFP0]
 

@@ -41,17 +41,21 @@ BASELINE = "baseline"  # the one path calibration sees
 CENTRE_WEIGHT = 0.05
 
 
+def outside(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """How far each value lies outside [low, high], in the value's units (0 inside, NaN
+    where the value is NaN): float64, the broadcast shape."""
+    with np.errstate(invalid="ignore"):
+        out = np.where(values < low, low - values, np.where(values > high, values - high, 0.0))
+    return np.where(np.isnan(values), np.nan, out)
+
+
 def _outside(value: float, low: float, high: float) -> float:
     """Distance of value outside [low, high], in widths of the range (0 inside); a fact
     that cannot be measured (NaN) counts as one width."""
     if not math.isfinite(value):
         return 1.0
     width = (high - low) if math.isfinite(high - low) else max(abs(high), 1.0)
-    if value < low:
-        return (low - value) / width
-    if value > high:
-        return (value - high) / width
-    return 0.0
+    return float(outside(np.float64(value), low, high)) / width
 
 
 def _off_centre(value: float, low: float, high: float) -> float:

@@ -62,18 +62,10 @@ def targets() -> list[tuple[str, float, float]]:
     return [*rows, ("new_paradigm_share", *calibrate.PARADIGM_RANGE)]
 
 
-def outside(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """How far each value lies outside [low, high], in the value's units (0 inside, NaN
-    where the value is NaN): float64, the broadcast shape."""
-    with np.errstate(invalid="ignore"):
-        out = np.where(values < low, low - values, np.where(values > high, values - high, 0.0))
-    return np.where(np.isnan(values), np.nan, out)
-
-
 def distance(values: np.ndarray, low: np.ndarray, high: np.ndarray, sd: np.ndarray) -> float:
     """The distance of one simulation's facts (f,) from their ranges in sampling sds:
     sqrt(sum_f (outside_f / sd_f)^2), a NaN fact counting MISSING_SDS sds."""
-    z = outside(values, low, high) / sd
+    z = calibrate.outside(values, low, high) / sd
     z = np.where(np.isnan(z), MISSING_SDS, z)
     return float(np.sqrt(np.sum(z * z)))
 
