@@ -86,7 +86,7 @@ def solve_intensities(config) -> np.ndarray:
     n = PILOT_SCENARIOS
     job = ChunkJob.of(config)
     pilot = dataclasses.replace(
-        job, design=dataclasses.replace(job.design, sampler="mc", n=n), snapshots=0
+        job, design=dataclasses.replace(job.design, sampler="mc", n=n, replications=1), snapshots=0
     )
     theta, ids = pilot.design.theta(0, n), np.arange(n, dtype=np.int64)
     for p, budget in enumerate(targets):

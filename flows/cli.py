@@ -26,6 +26,7 @@ from .errors import ResonanceError
 def _overrides(args) -> dict:
     return {
         "sizes.scenarios": args.scenarios,
+        "sizes.replications": args.replications,
         "sizes.firms": args.firms,
         "sizes.quarters": args.quarters,
         "seed": args.seed,
@@ -66,8 +67,13 @@ def cmd_validate(args) -> int:
     from .config import load_config
 
     config = load_config(args.config, _overrides(args))
+    worlds = (
+        f" ({config.n_worlds} worlds x {config.replications} replications)"
+        if config.replications > 1
+        else ""
+    )
     console.print(
-        f"[green]ok[/green] {args.config}: {config.n_scenarios} scenarios x "
+        f"[green]ok[/green] {args.config}: {config.n_scenarios} scenarios{worlds} x "
         f"{config.n_firms} firms x {config.n_quarters} quarters, "
         f"{len(config.path_names)} paths, sampler {config.sampler}, "
         f"store {config.store}"

@@ -39,6 +39,9 @@ from .paths import LeverArrays, PolicyPath, expand, lever_coordinates, load_path
 from .uncertain import Distribution, parse, posterior_draws
 
 MAX_SEED = 2**64 - 1
+# Most simulated scenarios (worlds x replications): a scenario's RNG counter is one 32-bit
+# word of Philox's counter (kernels/rng.py), so counters stay below 2^31.
+MAX_SCENARIOS = 2**31
 # Most scenarios a design of each sampler holds: Sobol' by scipy's 30-bit engine, the
 # whole designs (lhs, saltelli) by the memory of one process, about 1.3 GB at 10 inputs.
 DESIGN_LIMITS = {"mc": 2**63 - 1, "sobol": 2**30, "lhs": 2**24, "saltelli": 2**24}
@@ -47,10 +50,13 @@ IDENTITY_EXCLUDES = ("sizes.scenarios", "store", "cluster")  # see RunConfig.ide
 
 class Sizes(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    scenarios: int = Field(ge=1, le=2**31)
+    scenarios: int = Field(ge=1, le=2**31)  # worlds: the design's points
     firms: int = Field(ge=2, le=2**31)
     quarters: int = Field(ge=1, le=100_000)
     firm_snapshots: int = Field(default=16, ge=0, le=100_000)
+    # R: independent firm draws (firms, shocks, events) of each world; the run simulates
+    # scenarios x R, world-major (docs/analysis.md, "World or luck")
+    replications: int = Field(default=1, ge=1, le=MAX_SCENARIOS)
 
 
 class Schema(BaseModel):
@@ -208,6 +214,13 @@ class RunConfig:
                 f"{n} is more than a {schema.sampler} design holds ({limit})",
                 "use sampler: mc, whose draws are made a chunk at a time at any size",
             )
+        replications = schema.sizes.replications
+        if n * replications > MAX_SCENARIOS:
+            raise ConfigError(
+                "sizes.replications",
+                f"{n} worlds x {replications} replications is more than {MAX_SCENARIOS} scenarios",
+                "fewer worlds or replications",
+            )
         fp = schema.firm_parameters
         if fp["layers_min"] > fp["layers_max"]:
             raise ConfigError("firm_parameters.layers_min", "is above layers_max")
@@ -264,6 +277,9 @@ class RunConfig:
             self.levers = self.levers.with_intensity(self.budget_intensity)
             self._check_paths_keep_ranges()
         content = schema.model_dump(mode="json")
+        if content["sizes"]["replications"] == 1:
+            # the default, left out so a config hashes as it did before replications were
+            del content["sizes"]["replications"]
         canonical = yaml.safe_dump(content, sort_keys=True)
         self.canonical = canonical  # the validated config, overrides applied, as YAML
         # The draws depend on the costs file's content and the paths' levers too, which
@@ -344,8 +360,8 @@ class RunConfig:
         )
 
     def with_scenarios(self, n: int) -> RunConfig:
-        """This config with ``n`` scenarios (same identity): the next size of a growing
-        store (``resonance run --until-se``)."""
+        """This config with ``n`` worlds (``sizes.scenarios``; same identity): the next size
+        of a growing store (``resonance run --until-se``)."""
         return self.with_overrides({"sizes.scenarios": n})
 
     @property
@@ -355,7 +371,19 @@ class RunConfig:
 
     @property
     def n_scenarios(self) -> int:
+        """Scenarios simulated: worlds x replications, the store's ``scenario`` dim."""
+        return self.schema.sizes.scenarios * self.schema.sizes.replications
+
+    @property
+    def n_worlds(self) -> int:
+        """Worlds: the design's points (``sizes.scenarios``), each simulated R times."""
         return self.schema.sizes.scenarios
+
+    @property
+    def replications(self) -> int:
+        """R: independent firm draws of each world (``sizes.replications``, default 1);
+        scenario s is replication s % R of world s // R."""
+        return self.schema.sizes.replications
 
     @property
     def n_firms(self) -> int:

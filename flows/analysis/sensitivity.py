@@ -13,6 +13,7 @@ import xarray as xr
 from ..engine.layout import by_metric
 from ..errors import ResonanceError
 from .select import cases, check, input_names
+from .split import replications_of, world_means
 
 
 def sobol_indices(
@@ -84,6 +85,9 @@ class Sensitivity:
     years: float
     sobol: pd.DataFrame | None  # S1, S1_conf, ST, ST_conf per parameter (Saltelli runs)
     ranking: pd.DataFrame  # importance, low, high per parameter
+    # R of the store: with R > 1, both are of the world's expected outcome (the mean over
+    # its R replications, split.world_means), not of one draw of firms
+    replications: int = 1
 
 
 def sensitivity(
@@ -98,14 +102,25 @@ def sensitivity(
 
     ``path`` may name a family of drawn policies (``spillover_support/*``): the ranking
     then takes the drawn levers as inputs next to the uncertain parameters, over every
-    scenario under every policy (``select.cases``); Sobol indices need one path.
+    scenario under every policy (``select.cases``); Sobol indices need one path. A store
+    with R > 1 replications per world is analysed on its worlds' expected outcomes
+    (``split.world_means``), a Saltelli design's points being its worlds.
     """
     ds = by_metric(ds)  # a draws group as stored: a variable per metric
+    replications = replications_of(ds)
+    # Of a store with replications, the world's expected outcome: the firms' luck, which
+    # no parameter explains, then no longer dilutes the indices (split.py)
+    ds = world_means(ds)
     check(ds, metric)
     x, y = cases(ds, metric, path, quarter)
     one_path = len(y) == ds.sizes["scenario"]
     saltelli = ds.attrs.get("sampler") == "saltelli" and one_path
     sobol = sobol_indices(ds, y, seed) if saltelli else None
     return Sensitivity(
-        metric, path, float(ds.time[quarter]), sobol, tree_ranking(x, y, seed, bootstrap)
+        metric,
+        path,
+        float(ds.time[quarter]),
+        sobol,
+        tree_ranking(x, y, seed, bootstrap),
+        replications,
     )

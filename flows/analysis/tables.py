@@ -47,6 +47,47 @@ def summary_table(bands: xr.Dataset, metrics=None, quarter: int = -1) -> Table:
     return table
 
 
+def world_split_table(split: xr.Dataset) -> Table:
+    """World or luck (``split.world_split``): per outcome and path, the band over every
+    scenario, the band of the world's expected outcome (quantiles over worlds of the
+    replication means), and the shares of one scenario's variance that are the world's
+    and the firms' luck."""
+    qs = [float(q) for q in split["quantile"].values]
+    labels = ["median" if q == 0.5 else f"p{100 * q:g}" for q in qs]
+    span = f"{labels[0]}, {labels[-1]}"
+    table = Table(
+        title=f"World or luck after {split.attrs['years']:g} years ({split.attrs['worlds']:,} "
+        f"worlds x {split.attrs['replications']} replications)",
+        caption=escape(
+            f"band: median [{span}] over every scenario; world: the same over worlds of each "
+            "world's mean over its replications; world %, luck %: shares of one scenario's "
+            "variance between worlds (unbiased, one-way random effects) and within a world"
+        ),
+    )
+    for column in ("outcome", "path", "band", "world", "world %", "luck %"):
+        table.add_column(column, justify="left" if column in ("outcome", "path") else "right")
+    mid = qs.index(0.5) if 0.5 in qs else len(qs) // 2
+
+    def band(values) -> str:
+        return f"{values[mid]:.3g} [{values[0]:.3g}, {values[-1]:.3g}]"
+
+    for i, outcome in enumerate(str(o) for o in split.outcome.values):
+        units = split.attrs["units"][i]
+        for p, path in enumerate(str(x) for x in split.path.values):
+            row = split.isel(outcome=i, path=p)
+            share = float(row.world_share)
+            table.add_row(
+                f"{outcome}{_unit(units)}" if p == 0 else "",
+                path,
+                band(row.total_band.values),
+                band(row.world_band.values),
+                "—" if not np.isfinite(share) else f"{100 * share:.0f}",
+                "—" if not np.isfinite(share) else f"{100 * float(row.luck_share):.0f}",
+                end_section=p == split.sizes["path"] - 1,
+            )
+    return table
+
+
 def summary_markdown(bands: xr.Dataset, metrics=None, store: str = "") -> str:
     """The final-quarter bands as a markdown table (for Prefect artifacts and docs)."""
     metrics = [check_metric(m) for m in (metrics or METRICS)]
@@ -165,7 +206,16 @@ def comparison_table(c: Comparison) -> Table:
 
 
 def sensitivity_table(s: Sensitivity) -> Table:
-    table = Table(title=f"What decides {s.metric} on {s.path} after {s.years:g} years")
+    of = "the world's expected " if s.replications > 1 else ""
+    table = Table(
+        title=f"What decides {of}{s.metric} on {s.path} after {s.years:g} years",
+        caption=(
+            f"On each world's mean over its {s.replications} replications: the firms' luck "
+            "is averaged out of the indices"
+            if s.replications > 1
+            else None
+        ),
+    )
     table.add_column("parameter")
     table.add_column("tree importance [95 % CI]", justify="right")
     if s.sobol is not None:

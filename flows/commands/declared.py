@@ -18,7 +18,13 @@ PATH = arg("--path", default="baseline")
 OVERRIDES = Group(
     "overrides of the config",
     (
-        arg("--scenarios", type=positive, help="number of scenarios"),
+        arg("--scenarios", type=positive, help="number of scenarios (worlds)"),
+        arg(
+            "--replications",
+            type=positive,
+            metavar="R",
+            help="independent firm draws of each world (sizes.replications)",
+        ),
         arg("--firms", type=positive, help="firms per scenario"),
         arg("--quarters", type=positive, help="quarters to simulate"),
         arg("--paths", help="comma-separated path names (or YAML files)"),
@@ -105,7 +111,7 @@ COMMANDS: tuple[Command, ...] = (
             arg("--metric", action="append", help="only this metric (repeatable)"),
             QUARTER,
         ),
-        compute=steps.same,
+        compute=steps.summary,
         opens=bands,
         table=steps.summary_table,
     ),

@@ -47,11 +47,27 @@ def same(data, args):
 
 
 # summary, plot: the bands
-def summary_table(ds, args):
-    """The bands' table at ``--quarter`` of the ``--metric``s (all when none)."""
-    from ..analysis.tables import summary_table
+def summary(bands, args):
+    """(the bands, and of a store with replications (R > 1) the world/luck split of the
+    ``--metric``s, the headline outcomes when none (``analysis.split``); else None)."""
+    if int(bands.attrs.get("replications", 1)) == 1:
+        return bands, None
+    from ..analysis.split import SPLIT_OUTCOMES, world_split
+    from ..engine.store_read import open_draws
 
-    return (summary_table(ds, args.metric, args.quarter),)
+    outcomes = args.metric or SPLIT_OUTCOMES
+    return bands, world_split(open_draws(args.store), outcomes, args.quarter)
+
+
+def summary_table(computed, args):
+    """The bands' table at ``--quarter`` of the ``--metric``s (all when none), then the
+    world/luck split where there is one."""
+    from ..analysis.tables import summary_table, world_split_table
+
+    bands, split = computed
+    yield summary_table(bands, args.metric, args.quarter)
+    if split is not None:
+        yield world_split_table(split)
 
 
 def check_metric(args) -> None:

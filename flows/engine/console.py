@@ -70,8 +70,13 @@ def announce(config: RunConfig) -> None:
     run's input is checked (``startup.launch``), and for each size a growing run reaches."""
     draws = config.n_scenarios * config.n_firms
     n_chunks = -(-config.n_scenarios // config.chunk_scenarios)  # plan.Chunks' count
+    worlds = (
+        f" ({config.n_worlds:,} worlds x {config.replications} replications)"
+        if config.replications > 1
+        else ""
+    )
     line = (
-        f"resonance: {config.n_scenarios:,} scenarios x {config.n_firms:,} firms = "
+        f"resonance: {config.n_scenarios:,} scenarios{worlds} x {config.n_firms:,} firms = "
         f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
         f"{config.n_quarters} quarters, {n_chunks} chunks -> {config.store}"
     )

@@ -44,10 +44,11 @@ def check(config: RunConfig, max_scenarios: int | None) -> int:
             f"needs a store that grows, and a {config.sampler} design does not",
             "use sampler sobol or mc",
         )
-    cap = max_scenarios or 16 * config.n_scenarios
-    if cap < config.n_scenarios:
+    # in worlds, as --scenarios counts them (each is simulated sizes.replications times)
+    cap = max_scenarios or 16 * config.n_worlds
+    if cap < config.n_worlds:
         raise ConfigError(
-            f"--max-scenarios {cap}", f"is below the config's {config.n_scenarios} scenarios"
+            f"--max-scenarios {cap}", f"is below the config's {config.n_worlds} scenarios"
         )
     return cap
 
@@ -57,12 +58,13 @@ def resume_size(config: RunConfig) -> RunConfig:
     ``--until-se`` that is repeated (or retried by Prefect) goes on from there instead of
     being refused as a store that would shrink."""
     held = held_scenarios(config, config.store)
-    return config.with_scenarios(held) if held and held > config.n_scenarios else config
+    held = held and held // config.replications  # in worlds
+    return config.with_scenarios(held) if held and held > config.n_worlds else config
 
 
 def next_size(config: RunConfig, cap: int) -> int | None:
-    """The size after ``config``'s, or None when it would pass ``cap``."""
-    n = config.n_scenarios
+    """The size (worlds) after ``config``'s, or None when it would pass ``cap``."""
+    n = config.n_worlds
     nxt = 2 * n if config.sampler == "mc" else 1 << n.bit_length()
     return nxt if nxt <= cap else None
 

@@ -107,6 +107,7 @@ def store_bytes(config: RunConfig, scenarios: int) -> int:
     p, t = len(config.path_names), config.n_quarters
     per_scenario = p * t * len(METRICS) * 8 * DRAWS_KEPT + (len(config.uncertain_names) + 1) * 8
     per_scenario += sum(np.dtype(dtype).itemsize for dtype, _, _ in EVENTS.values())
+    per_scenario += 8 * len(world_coordinates(config))
     k = min(config.n_snapshots, scenarios)
     firm_year = sum(np.dtype(d).itemsize for d in SNAPSHOT_DTYPES.values())
     snapshots = k * p * (t // 4) * config.n_firms * firm_year
@@ -151,6 +152,9 @@ def provenance(config: RunConfig) -> dict:
         "config_file": str(config.source),
         "seed": str(config.seed),  # a uint64 does not fit every JSON reader's integers
         "n_scenarios": config.n_scenarios,
+        # scenario s is replication s % R of world s // R (sizes.replications)
+        "n_worlds": config.n_worlds,
+        "replications": config.replications,
         "n_firms": config.n_firms,
         "n_quarters": config.n_quarters,
         "n_firm_scenario_draws": config.n_scenarios * config.n_firms,
@@ -317,6 +321,13 @@ def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
             },
         )
         encoding[name] = {"chunks": (input_chunk(cs),), "shards": (big,)}
+    # world and replication (R > 1): coordinates on scenario, written with the inputs
+    scenario_coords = {
+        name: xr.Variable("scenario", da.full(n, -1, dtype=np.int64, chunks=big), attrs)
+        for name, attrs in world_coordinates(config).items()
+    }
+    for name in scenario_coords:
+        encoding[name] = {"chunks": (input_chunk(cs),), "shards": (big,)}
     metric_coords = {
         "metric": xr.Variable(
             "metric",
@@ -334,7 +345,8 @@ def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
                 "description": f"The {field} attribute of the metric's variable in the bands.",
             },
         )
-    return xr.Dataset(data_vars, {**path_time_coords(config), **metric_coords}), encoding
+    coords = {**path_time_coords(config), **metric_coords, **scenario_coords}
+    return xr.Dataset(data_vars, coords), encoding
 
 
 # The world's events of each scenario, stored beside its inputs (the driver writes them
@@ -377,6 +389,34 @@ SCENARIO_ATTRS = {
     "units": "1",
     "description": "Global scenario index (the RNG counter).",
 }
+
+# Coordinates on ``scenario`` of a store with sizes.replications R > 1 (absent when R = 1,
+# so such a store is laid out as before them): name -> attributes; int64, fill -1.
+WORLD_COORDS = {
+    "world": {
+        "long_name": "world",
+        "units": "1",
+        "description": "The world (design point) of the scenario, s // R: its R "
+        "replications share its uncertain parameters and unit costs.",
+    },
+    "replication": {
+        "long_name": "replication",
+        "units": "1",
+        "description": "The scenario's replication of its world, s % R: each draws its own "
+        "firms, shocks and events.",
+    },
+}
+
+
+def world_coordinates(config: RunConfig) -> dict:
+    """``WORLD_COORDS`` where the config has R > 1 replications, else {}."""
+    return WORLD_COORDS if config.replications > 1 else {}
+
+
+def world_values(name: str, start: int, stop: int, replications: int) -> np.ndarray:
+    """Values of coordinate ``name`` (``WORLD_COORDS``) of scenarios [start, stop): int64."""
+    ids = np.arange(start, stop, dtype=np.int64)
+    return ids // replications if name == "world" else ids % replications
 
 
 def by_metric(draws: xr.Dataset) -> xr.Dataset:

@@ -37,26 +37,32 @@ class Design:
     indices, N x (d + 2) scenarios in SALib's order, which
     ``resonance.flows.analysis.sensitivity`` relies on) are fixed-size designs that do not
     grow: they are made whole, once per process that needs them (8 bytes x d per scenario).
+
+    With ``replications`` R > 1 the design's points are worlds: scenario s is replication
+    s % R of world s // R and takes that world's point, so ``n`` counts worlds and the
+    ranges of ``unit`` and ``theta`` count scenarios (their bounds need not fall on worlds).
     """
 
     sampler: str
     seed: int
-    n: int  # scenarios of the whole design
+    n: int  # points of the whole design: worlds (scenarios when R = 1)
     names: tuple[str, ...]  # the uncertain parameters, in registry order
     distributions: tuple  # flows.uncertain distributions, one per name
     # The design column each name reads (None: its own, in order). A posterior's
     # parameters share one column, so a scenario takes one whole draw of it.
     columns: tuple[int, ...] | None = None
+    replications: int = 1  # R: scenarios per world (sizes.replications)
 
     @classmethod
     def of(cls, config: RunConfig) -> Design:
         return cls(
             config.sampler,
             int(config.seed),
-            config.n_scenarios,
+            config.n_worlds,
             tuple(config.uncertain_names),
             tuple(config.distributions),
             tuple(config.design_columns),
+            config.replications,
         )
 
     @property
@@ -67,7 +73,17 @@ class Design:
 
     def unit(self, start: int, stop: int) -> np.ndarray:
         """Design points of scenarios [start, stop) in the unit cube: float64 (s, d), a new
-        array the caller may overwrite."""
+        array the caller may overwrite; the R scenarios of a world share its point."""
+        r = self.replications
+        if r == 1:
+            return self.world_unit(start, stop)
+        first, last = start // r, -(-stop // r)  # the worlds the scenarios belong to
+        return np.repeat(self.world_unit(first, last), r, axis=0)[
+            start - first * r : stop - first * r
+        ]
+
+    def world_unit(self, start: int, stop: int) -> np.ndarray:
+        """Design points of worlds [start, stop) in the unit cube: float64 (w, d), new."""
         if self.sampler == "mc":
             ids = np.arange(start, stop, dtype=np.int64)
             return load().design_uniforms(np.uint64(self.seed), ids, self.d)
@@ -175,7 +191,7 @@ def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) ->
             return np.ascontiguousarray(theta[:, config.uncertain_names.index(name)])
         return np.full(stop - start, config.nominal[PARAMETERS.index(name)])
 
-    ids = draw_ids(config.sampler, start, stop, config.saltelli_multiple)
+    ids = draw_ids(config.sampler, start, stop, config.saltelli_multiple, config.replications)
     strike = load().chokepoint_quarters(
         np.uint64(config.seed), ids, column("choke_prob"), config.n_quarters
     )
@@ -187,7 +203,9 @@ def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) ->
     }
 
 
-def draw_ids(sampler: str, start: int, stop: int, saltelli_multiple: int) -> np.ndarray:
+def draw_ids(
+    sampler: str, start: int, stop: int, saltelli_multiple: int, replications: int = 1
+) -> np.ndarray:
     """The RNG scenario counters of scenarios [start, stop): int64 (s,).
 
     Normally a scenario's own index. In a Saltelli design the rows of one base sample
@@ -196,9 +214,32 @@ def draw_ids(sampler: str, start: int, stop: int, saltelli_multiple: int) -> np.
     firm-level Monte Carlo noise is then common to the differences the Sobol estimators
     take, instead of posing as an interaction of every parameter (common random numbers,
     as between paths).
+
+    With R = ``replications`` > 1, scenario s is replication r = s % R of world
+    w = s // R, and its counter is c(w) R + r, where c(w) is the world's counter as above
+    (w, or w // saltelli_multiple): the replications of a world draw independent firms,
+    shocks and events, and replication r of the rows of one base sample share theirs.
+    Without a Saltelli design that is s itself; with R = 1 it is the counter above.
     """
-    ids = np.arange(start, stop, dtype=np.int64)
-    return ids // saltelli_multiple if sampler == "saltelli" else ids
+    world, replication = np.divmod(np.arange(start, stop, dtype=np.int64), replications)
+    return world_ids(sampler, world, saltelli_multiple) * replications + replication
+
+
+def world_ids(sampler: str, worlds: np.ndarray, saltelli_multiple: int) -> np.ndarray:
+    """The counters of worlds ``worlds`` (int64 (s,)): their own index, or in a Saltelli
+    design that of their base sample (``draw_ids`` with R = 1)."""
+    return worlds // saltelli_multiple if sampler == "saltelli" else worlds
+
+
+def cost_ids(
+    sampler: str, start: int, stop: int, saltelli_multiple: int, replications: int = 1
+) -> np.ndarray:
+    """The counters the uncertain unit costs of scenarios [start, stop) are drawn by
+    (flows/costs.py): int64 (s,), their world's (``world_ids``), so the R replications of a
+    world pay the same prices, which belong to the world like its parameters. With R = 1
+    they are ``draw_ids``."""
+    ids = np.arange(start, stop, dtype=np.int64) // replications
+    return world_ids(sampler, ids, saltelli_multiple)
 
 
 @dataclass(frozen=True)
@@ -239,7 +280,7 @@ class ChunkJob:
 
     def params(self, theta: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """float64 (s, p, N_INPUTS) kernel parameters of scenarios with world parameters
-        theta (s, d) and RNG counters ids (int64 (s,))."""
+        theta (s, d) whose unit costs are drawn by counters ids (int64 (s,), ``cost_ids``)."""
         return scenario_params(
             self.nominal, self.levers, self.uncertain_index, theta, self.costs, self.seed, ids
         )
@@ -249,9 +290,12 @@ class ChunkJob:
         the firm snapshots float32 (k, p, y, v, i) of those among the run's first K
         scenarios (None when there are none)."""
         k = max(0, min(stop, self.snapshots) - start)
-        ids = draw_ids(self.design.sampler, start, stop, self.saltelli_multiple)
+        counters = (self.design.sampler, start, stop, self.saltelli_multiple)
+        ids = draw_ids(*counters, self.design.replications)
         result = load().simulate(
-            self.params(self.design.theta(start, stop), ids),
+            self.params(
+                self.design.theta(start, stop), cost_ids(*counters, self.design.replications)
+            ),
             self.firm_params,
             ids,
             np.uint64(self.seed),
@@ -323,7 +367,7 @@ class Plan:
         """Kernel parameters of scenarios [start, stop) under every path: float64
         (s, p, N_INPUTS), the model's parameters then the cost coefficients."""
         config = self.config
-        ids = draw_ids(config.sampler, start, stop, config.saltelli_multiple)
+        ids = cost_ids(config.sampler, start, stop, config.saltelli_multiple, config.replications)
         return self.job.params(self.design.theta(start, stop), ids)
 
     def simulate_chunk(self, start: int, stop: int) -> np.ndarray:

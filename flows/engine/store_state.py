@@ -169,7 +169,8 @@ def _mode(config: RunConfig, store: str, overwrite: bool) -> str:
         raise StoreError(
             store,
             f"holds {held} scenarios, more than this run's {n}; a store does not shrink",
-            f"run with --scenarios {held} to resume it, or --overwrite to replace it",
+            f"run with --scenarios {held // config.replications} to resume it, or "
+            "--overwrite to replace it",
         )
     if config.sampler in GROWS:
         raise StoreError(
@@ -178,11 +179,12 @@ def _mode(config: RunConfig, store: str, overwrite: bool) -> str:
             f"{GROWS[config.sampler]}",
             "run into another --out, or use sampler sobol or mc for a store that grows",
         )
-    if config.sampler == "sobol" and n & (n - 1):
+    worlds = config.n_worlds
+    if config.sampler == "sobol" and worlds & (worlds - 1):
         raise StoreError(
             store,
-            f"a Sobol store grows to powers of two, not to {n} (its points stay balanced)",
-            f"use --scenarios {1 << (n - 1).bit_length()}",
+            f"a Sobol store grows to powers of two, not to {worlds} (its points stay balanced)",
+            f"use --scenarios {1 << (worlds - 1).bit_length()}",
         )
     return "extend"
 

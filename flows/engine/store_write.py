@@ -41,6 +41,8 @@ from .layout import (
     metric_attrs,
     path_time_coords,
     provenance,
+    world_coordinates,
+    world_values,
 )
 from .store_io import clear_done, consolidate, gather
 from .store_lock import writer_lock
@@ -149,9 +151,10 @@ def open_or_create(
 def _write_inputs(
     config: RunConfig, draws, inputs: ScenarioInputs, start: int, stop: int | None = None
 ) -> None:
-    """Write the scenario inputs (each uncertain parameter, ``scenario`` and the world
-    events of ``layout.EVENTS``) of scenarios [start, stop or n_scenarios), a shard at a
-    time, as ``inputs`` gives them for that shard (memory: one shard, 8 MB a parameter)."""
+    """Write the scenario inputs (each uncertain parameter, ``scenario``, the world
+    events of ``layout.EVENTS`` and, with R > 1, ``world`` and ``replication``) of
+    scenarios [start, stop or n_scenarios), a shard at a time, as ``inputs`` gives them
+    for that shard (memory: one shard, 8 MB a parameter)."""
     n = config.n_scenarios if stop is None else stop
     big = input_shard(config.chunk_scenarios)
     a = start
@@ -165,6 +168,12 @@ def _write_inputs(
         ]
         events = inputs.events(theta, a, b)
         writes += [draws[name].async_array.setitem(slice(a, b), events[name]) for name in EVENTS]
+        writes += [
+            draws[name].async_array.setitem(
+                slice(a, b), world_values(name, a, b, config.replications)
+            )
+            for name in world_coordinates(config)
+        ]
         sync(gather(writes))
         del theta, writes, events  # before the next shard's are made
         a = b
@@ -193,7 +202,7 @@ def _extend(config: RunConfig, store: str, inputs: ScenarioInputs) -> None:
             )
     if held % cs:
         clear_done(store, [held // cs])  # first: a finished chunk is never a partial one
-    for name in (OUTCOME, *config.uncertain_names, "scenario", *EVENTS):
+    for name in (OUTCOME, *config.uncertain_names, "scenario", *EVENTS, *world_coordinates(config)):
         draws[name].resize((n, *draws[name].shape[1:]))
     _write_inputs(config, draws, inputs, held)
     k = config.n_snapshots
@@ -218,7 +227,7 @@ def _trim(config: RunConfig, store: str) -> None:
     the tails. Nothing that was recorded as finished is touched."""
     root = zarr.open_group(store, mode="r+", use_consolidated=False)
     held = int(root.attrs["n_scenarios"])
-    names = (OUTCOME, *config.uncertain_names, "scenario", *EVENTS)
+    names = (OUTCOME, *config.uncertain_names, "scenario", *EVENTS, *world_coordinates(config))
     shapes = {(DRAWS, name): held for name in names}
     if FIRMS in root.group_keys():  # config is at the recorded size (a resume)
         shapes.update({(FIRMS, name): config.n_snapshots for name in (*SNAPSHOT, "scenario")})
