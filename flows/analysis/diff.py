@@ -32,6 +32,11 @@ the midpoint of Q_A and Q_B must differ between the stores by z* of its binomial
 smooth metric the two agree; for one with atoms (a rate over 20 firms moves in steps of
 0.05) only the second is right.
 
+With R > 1 replications per world (``sizes.replications``), the R scenarios of a world
+share its parameters and are not independent: every s.e. above is multiplied by sqrt(R),
+the largest design effect 1 + (R - 1) rho can reach (rho, the world's share of the
+variance, at most 1): conservative, never narrower than the truth.
+
 A statistic *moved* when |Δ| > z* s.e. (Δ = B - A; a Δ other than 0 with an s.e. of 0
 moved too). z* is the larger of ``z_min`` (default 4) and the Bonferroni bound for a
 familywise error rate ``fwer`` (default 1 %) over the m statistics compared,
@@ -54,6 +59,7 @@ from scipy import stats
 
 from ..errors import ResonanceError
 from .effects import check_outcome, series, units
+from .split import replications_of
 
 # The outcomes of the run's closing table (tables.headline_table).
 HEADLINE = ("tfp_growth", "coordination", "innovation_efficiency")
@@ -269,8 +275,12 @@ def diff(
         x = series(ds, metric).isel(time=times).transpose("scenario", "path", "time")
         return np.asarray(x.values, dtype=np.float64)  # (s, p, t)
 
+    # Replicated worlds are clusters of R correlated scenarios: the bound sqrt(R) on the
+    # design effect keeps the s.e.s honest without estimating each statistic's.
+    inflate = np.sqrt(max(replications_of(da), replications_of(db)))
     for metric in metrics:
-        values[metric] = statistics(read(da, metric), read(db, metric), quantiles, paired)
+        va, vb, se = statistics(read(da, metric), read(db, metric), quantiles, paired)
+        values[metric] = va, vb, se * inflate
     stacked = [np.stack([values[m][i] for m in metrics]) for i in range(3)]  # (m, k, p, t)
     va, vb, se = (np.moveaxis(x, 1, -1) for x in stacked)  # (metric, p, t, k)
     delta = vb - va

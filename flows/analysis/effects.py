@@ -20,6 +20,14 @@ and, over the n scenarios (95 % intervals):
 - ``p_better``: P(p beats ref on the same world), ties counting half, and its binomial
   standard error; the direction is the metric's (``flows/metrics.py`` LOWER_IS_BETTER).
 
+With R > 1 replications per world (``sizes.replications``; ``flows/analysis/split.py``),
+the R scenarios of a world share its parameters and are not independent draws: the
+intervals and standard errors of ``mean``, ``per_cost`` and ``p_better`` are then
+clustered by world (the same formulas on the W worlds' means of d, e and the win
+indicator, t with W - 1 degrees of freedom), and the median's interval is the percentile
+interval of a bootstrap over worlds (``BOOTSTRAP`` resamples, a fixed seed; NaN when the
+differences do not fit in memory). The point estimates are those above.
+
 Cumulative cost: the store's ``policy_cost`` (scenario, path, time) is the public cost per
 year as a share of the industry's R&D spending; its sum over quarters 0..q of
 policy_cost / 4 is the cost up to quarter q in "shares of one year's industry R&D
@@ -52,6 +60,7 @@ from ..engine.layout import by_metric
 from ..errors import ResonanceError
 from ..metrics import LOWER_IS_BETTER
 from .select import check
+from .split import replications_of, whole_worlds
 
 TFP_GROWTH = "tfp_growth"  # derived: compound annual growth rate of tfp, %/yr
 DERIVED = {TFP_GROWTH: ("tfp", "%/yr", "aggregate TFP growth (compound annual rate)")}
@@ -60,6 +69,7 @@ COST_UNITS = "share of one year's industry R&D spending"
 LEVEL = 0.95  # every interval's confidence level
 # Read at most about this many bytes of draws per compute: a few store chunks at a time.
 BLOCK_BYTES = 32 * 2**20
+BOOTSTRAP = 400  # resamples of worlds for the median's interval when R > 1
 
 
 def check_outcome(draws: xr.Dataset, metric: str, paths=()) -> None:
@@ -150,6 +160,41 @@ class _Moments:
         self.n = n
 
 
+class _Worlds:
+    """The moments of the worlds' means of d, e and the win indicator (p,), fed scenario
+    blocks in world-major order whose bounds need not fall on worlds: the rows of a world
+    cut by a block wait for the next."""
+
+    def __init__(self, p: int, replications: int):
+        self.r = replications
+        self.moments = _Moments(p)
+        self.wins = _Moments(p)  # mean_d: mean win fraction; m_dd: its co-moment
+        self.rest = np.empty((0, 3, p))
+
+    def add(self, d: np.ndarray, e: np.ndarray, win: np.ndarray) -> None:
+        rows = np.concatenate([self.rest, np.stack([d, e, win], axis=1)])
+        whole = rows.shape[0] // self.r * self.r
+        self.rest = rows[whole:]
+        means = rows[:whole].reshape(whole // self.r, self.r, *rows.shape[1:]).mean(axis=1)
+        self.moments.add(means[:, 0], means[:, 1])
+        self.wins.add(means[:, 2], np.zeros_like(means[:, 2]))
+
+
+def world_bootstrap(d: np.ndarray, replications: int, level: float = LEVEL):
+    """Percentile interval (lo, hi) (p,) of the median of d (s, p), s = W R scenarios in
+    world-major order, from ``BOOTSTRAP`` resamples of whole worlds (seed 0: the same
+    interval every time it is asked)."""
+    by_world = d.reshape(d.shape[0] // replications, replications, d.shape[1])
+    rng = np.random.default_rng(0)
+    n_worlds = by_world.shape[0]
+    medians = np.empty((BOOTSTRAP, d.shape[1]))
+    for b in range(BOOTSTRAP):
+        pick = by_world[rng.integers(0, n_worlds, n_worlds)]
+        medians[b] = np.median(pick.reshape(-1, d.shape[1]), axis=0)
+    alpha = (1.0 - level) / 2.0
+    return np.quantile(medians, alpha, axis=0), np.quantile(medians, 1.0 - alpha, axis=0)
+
+
 def median_ranks(n: int, level: float = LEVEL) -> tuple[int, int] | None:
     """0-based ranks (lo, hi) of the order statistics that bound the median with
     probability >= ``level`` (binomial, distribution-free), or None when n is too small."""
@@ -189,6 +234,8 @@ def effects(
     draws = by_metric(draws)  # a draws group as stored: a variable per metric
     paths = [str(p) for p in draws.path.values] if paths is None else [str(p) for p in paths]
     check_outcome(draws, metric, (reference, *paths))
+    replications = replications_of(draws)
+    draws = whole_worlds(draws)  # a stopped run's part of a world is left out
     n_time = draws.sizes["time"]
     if not -n_time <= quarter < n_time:
         raise ResonanceError(
@@ -211,6 +258,7 @@ def effects(
     if exact is None:
         exact = bands.fits_in_memory(n_scenarios, 2 * len(paths))
     moments = _Moments(len(paths))
+    worlds = _Worlds(len(paths), replications) if replications > 1 else None
     wins = np.zeros(len(paths), dtype=np.int64)
     ties = np.zeros(len(paths), dtype=np.int64)
     sums_v = np.zeros(len(paths))
@@ -227,8 +275,11 @@ def effects(
         level, d, e = split(block)
         moments.add(d, e)
         sums_v += level.sum(axis=0)
-        wins += ((d > 0) if higher_is_better else (d < 0)).sum(axis=0)
+        win = (d > 0) if higher_is_better else (d < 0)
+        wins += win.sum(axis=0)
         ties += (d == 0).sum(axis=0)
+        if worlds is not None:
+            worlds.add(d, e, win + 0.5 * (d == 0))
         if exact:
             kept.append(np.stack([level, d], axis=-1))
     n = moments.n
@@ -265,23 +316,32 @@ def effects(
         if ranks is not None:
             median_low, median_high = q[:, 1, 3], q[:, 1, 4]
         quantile_error = float(np.max(b["error"]))
-    if ranks is None:
+    if ranks is None or worlds is not None:
         median_low = median_high = np.full(len(paths), np.nan)
+    if worlds is not None and exact and n // replications >= 2:
+        median_low, median_high = world_bootstrap(x[:, :, 1], replications)
 
-    t = float(stats.t.ppf(0.5 + LEVEL / 2.0, n - 1)) if n > 1 else np.nan
     var_d = moments.m_dd / (n - 1) if n > 1 else np.full(len(paths), np.nan)
     std = np.sqrt(var_d)
-    mean_se = std / np.sqrt(n)
     mean = moments.mean_d
     mean_cost = moments.mean_e if cost is not None else np.full(len(paths), np.nan)
+    p = (wins + 0.5 * ties) / n
+    # The units the intervals count: scenarios, or with replications the worlds (clusters).
+    units_n, unit_moments = (n, moments) if worlds is None else (worlds.moments.n, worlds.moments)
+    t = float(stats.t.ppf(0.5 + LEVEL / 2.0, units_n - 1)) if units_n > 1 else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
+        mean_se = np.sqrt(unit_moments.m_dd / (units_n - 1) / units_n)
         costly = np.isfinite(mean_cost) & (mean_cost != 0)
         ratio = np.where(costly, mean / np.where(costly, mean_cost, 1.0), np.nan)
         r = np.where(costly, ratio, 0.0)
-        var_ratio = (moments.m_dd - 2 * r * moments.m_de + r * r * moments.m_ee) / (n - 1)
-        ratio_se = np.sqrt(np.maximum(var_ratio, 0.0) / n) / np.abs(mean_cost)
+        m = unit_moments
+        var_ratio = (m.m_dd - 2 * r * m.m_de + r * r * m.m_ee) / (units_n - 1)
+        ratio_se = np.sqrt(np.maximum(var_ratio, 0.0) / units_n) / np.abs(mean_cost)
+        if worlds is None:
+            p_se = np.sqrt(p * (1.0 - p) / n)
+        else:
+            p_se = np.sqrt(worlds.wins.m_dd / (units_n - 1) / units_n)
     ratio_se = np.where(costly, ratio_se, np.nan)
-    p = (wins + 0.5 * ties) / n
 
     u = units(draws, metric)
     diff_units = "percentage points per year" if u == "%/yr" else u
@@ -300,7 +360,7 @@ def effects(
         "per_cost_low": (ratio - t * ratio_se, "lower 95 % limit of per_cost", per_cost_units),
         "per_cost_high": (ratio + t * ratio_se, "upper 95 % limit of per_cost", per_cost_units),
         "p_better": (p, f"probability of beating {reference} on the same world", "1"),
-        "p_better_se": (np.sqrt(p * (1.0 - p) / n), "standard error of p_better", "1"),
+        "p_better_se": (p_se, "standard error of p_better", "1"),
         "value_mean": (sums_v / n, "mean of the path's outcome", u),
         "value_median": (value_median, "median of the path's outcome", u),
         "value_p5": (value_p5, "5th percentile of the path's outcome", u),
@@ -331,5 +391,7 @@ def effects(
         "has_cost": int(cost is not None),
         "exact": int(bool(exact)),
         "quantile_error": quantile_error,
+        "replications": replications,
+        "worlds": n // replications,
     }
     return out

@@ -12,7 +12,9 @@ for a win, 1/2 for a tie), the binomial s.e. when there are no ties; and for the
 distribution-free order-statistic estimate
 (Q(1/2 + 1/(2 sqrt n)) - Q(1/2 - 1/(2 sqrt n))) / 2, the spread of the sample median's rank
 (sd sqrt(n) / 2) read through the empirical quantile function. A Sobol design's errors are
-usually smaller, so for it these are conservative.
+usually smaller, so for it these are conservative. With R > 1 replications per world the
+R scenarios of a world are correlated, and both are multiplied by sqrt(R), the largest
+design effect they can have (conservative).
 
 Dim letters: s = scenarios, p = paths, k = steps (sizes).
 """
@@ -73,9 +75,10 @@ def baseline_of(paths: list[str]) -> str:
     return "baseline" if "baseline" in paths else paths[0]
 
 
-def measure(x: np.ndarray, paths: list[str], metric: str = METRIC) -> tuple:
+def measure(x: np.ndarray, paths: list[str], metric: str = METRIC, replications: int = 1) -> tuple:
     """Statistics and standard errors of the final-quarter values x (s, p): two float64
-    arrays (p, statistic); P(beats baseline) is NaN on the baseline itself."""
+    arrays (p, statistic); P(beats baseline) is NaN on the baseline itself. With
+    ``replications`` R > 1 the standard errors are multiplied by sqrt(R)."""
     n = x.shape[0]
     half = 0.5 / np.sqrt(n)
     lo, med, hi = np.quantile(x, [0.5 - half, 0.5, 0.5 + half], axis=0)
@@ -86,7 +89,8 @@ def measure(x: np.ndarray, paths: list[str], metric: str = METRIC) -> tuple:
     p_se = wins.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(p.shape, np.inf)
     b = paths.index(baseline_of(paths))
     p[b], p_se[b] = np.nan, np.nan
-    return np.stack([med, p], axis=1), np.stack([(hi - lo) / 2, p_se], axis=1)
+    se = np.stack([(hi - lo) / 2, p_se], axis=1) * np.sqrt(replications)
+    return np.stack([med, p], axis=1), se
 
 
 @dataclass
@@ -119,7 +123,7 @@ def step_of(config: RunConfig, target: float) -> Step:
     draws = open_draws(config.store)
     x = np.asarray(draws[METRIC].isel(time=-1).transpose("scenario", "path").values)
     paths = [str(p) for p in draws.path.values]
-    value, se = measure(x, paths)
+    value, se = measure(x, paths, replications=config.replications)
     return Step(x.shape[0], value, se, paths, target)
 
 

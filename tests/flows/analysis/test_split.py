@@ -141,3 +141,50 @@ def test_sensitivity_of_a_replicated_saltelli_store_is_on_the_worlds_means(tmp_p
     from resonance.flows.analysis.tables import sensitivity_table
 
     assert "world's expected tfp" in str(sensitivity_table(result).title)
+
+
+def test_effects_on_replicated_worlds_cluster_their_intervals_by_world(store):
+    """With R > 1 the R scenarios of a world are not independent: the effect's standard
+    errors are those of the W worlds' mean differences (t with W - 1 df), recomputed
+    here directly, while the point estimates stay the scenarios' means."""
+    from scipy import stats
+
+    from resonance.flows.analysis.effects import effects, series
+
+    draws = open_draws(store)
+    got = effects(draws, "tfp", reference="baseline", paths=["all_paths"]).isel(path=0)
+    v = series(draws, "tfp").isel(time=-1)
+    d = (v.sel(path="all_paths") - v.sel(path="baseline")).values.astype(np.float64)
+    world_d = d.reshape(W, R).mean(axis=1)
+    se = world_d.std(ddof=1) / np.sqrt(W)
+    t = stats.t.ppf(0.975, W - 1)
+    assert float(got["mean"]) == pytest.approx(d.mean(), rel=1e-12)
+    assert float(got["mean_se"]) == pytest.approx(se, rel=1e-9)
+    assert float(got["mean_low"]) == pytest.approx(d.mean() - t * se, rel=1e-9)
+    win = (d > 0) + 0.5 * (d == 0)
+    assert float(got["p_better"]) == pytest.approx(win.mean(), rel=1e-12)
+    assert float(got["p_better_se"]) == pytest.approx(
+        win.reshape(W, R).mean(axis=1).std(ddof=1) / np.sqrt(W), rel=1e-9, abs=1e-15
+    )
+    # the scenario-level formula would claim W R independent draws
+    assert float(got["mean_se"]) != pytest.approx(d.std(ddof=1) / np.sqrt(W * R), rel=1e-6)
+    assert got.attrs["worlds"] == W and got.attrs["replications"] == R
+    assert np.isfinite(float(got["median_low"])) and float(got["median_low"]) <= float(
+        got["median"]
+    ) <= float(got["median_high"])
+
+
+def test_diff_and_convergence_widen_their_errors_by_the_replications_bound(store):
+    """diff and --until-se treat a world's R scenarios as correlated: their s.e.s are
+    sqrt(R) times those of R W independent draws (the design effect's bound)."""
+    from resonance.flows.analysis.diff import diff
+    from resonance.flows.engine.converge import measure
+
+    draws = open_draws(store)
+    plain = draws.assign_attrs(replications=1)
+    got, independent = diff(draws, draws), diff(plain, plain)
+    assert np.allclose(got.table["se"], independent.table["se"] * np.sqrt(R), equal_nan=True)
+    x = np.random.default_rng(1).normal(size=(64, 2))
+    _, se1 = measure(x, ["baseline", "all_paths"])
+    _, se4 = measure(x, ["baseline", "all_paths"], replications=4)
+    assert np.allclose(se4, 2 * se1, equal_nan=True)
