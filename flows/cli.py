@@ -1,11 +1,11 @@
 """The ``resonance`` command line: run, validate, summary, plot, compare, recovery, robust,
-frontier, sensitivity, discover, facts, convergence, diff, verify, serve, calibrate,
-report.
+frontier, sensitivity, discover, facts, convergence, diff, verify, serve, submit, runs,
+calibrate, report.
 
 Every command is declared once in ``commands`` (name, help, arguments, and for an analysis
 command the functions that compute, print and draw it); the parser is built from the
 declarations, and every analysis command runs through ``commands.analyse``. Run, validate,
-verify and serve are written out here.
+verify, serve, submit and runs are written out here.
 
 Every command validates its input before any work starts; a mistake the user can fix is
 printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit status 2.
@@ -179,7 +179,39 @@ def cmd_serve(args) -> int:
     return 0
 
 
-EXPLICIT = {"run": cmd_run, "validate": cmd_validate, "verify": cmd_verify, "serve": cmd_serve}
+def cmd_submit(args) -> int:
+    from .submit import flow_run_url, submit
+
+    given = _overrides(args)
+    given.pop("store")  # --out is the flow's out
+    run, config = submit(args.config, given, args.out, args.cluster, args.workers, args.deployment)
+    console.print(
+        f"submitted flow run {run.name} of {args.deployment}: config "
+        f"{run.labels['resonance.config']}, identity {config.identity[:12]}, "
+        f"{config.n_scenarios:,} scenarios",
+        highlight=False,
+    )
+    console.print(f"id  {run.id}", highlight=False)
+    url = flow_run_url(run.id)
+    console.print(f"url {url or '(Prefect knows no UI for this server: set PREFECT_UI_URL)'}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .submit import recent, runs_table
+
+    console.print(runs_table(recent(args.limit, args.deployment)))
+    return 0
+
+
+EXPLICIT = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "verify": cmd_verify,
+    "serve": cmd_serve,
+    "submit": cmd_submit,
+    "runs": cmd_runs,
+}
 """The commands written out here; every other declared command is an analysis."""
 
 

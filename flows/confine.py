@@ -3,6 +3,9 @@ faults"): anyone who can create a flow run of a deployment chooses its parameter
 a run reads configs, path files and cluster files only under the project's config folder
 and writes its store only under a results root.
 
+Such a run without ``out`` writes the catalog's store of its config under the results root
+(:func:`catalog_store`), so the same config is computed once and then resumed or grown.
+
 The roots come from the environment of the worker (or the deployment's ``job_variables``):
 ``RESONANCE_RESULTS_ROOT`` (default ``runs`` in the working directory) and
 ``RESONANCE_CONFIG_ROOT`` (default ``configs`` there). Paths are compared after resolving
@@ -60,19 +63,31 @@ def check_store(store: str, results: str) -> None:
         )
 
 
-def confine(config_path: str, overrides: dict, cluster: str | None) -> None:
+def confine(
+    config_path: str,
+    overrides: dict,
+    cluster: str | None,
+    text: str | None = None,
+    catalog: bool = False,
+) -> None:
     """Refuse a deployment's flow run whose config, path files, cluster file or store lie
     outside the roots (see the module docstring). Only the config's YAML, once it is known
     to be inside the config folder, is read: the config itself is parsed and checked once,
-    after this (``request.RunRequest.of``)."""
+    after this (``request.RunRequest.of``). ``text``: the config's text, sent as a
+    parameter (``resonance submit``), read as if it were ``config_path``, which then need
+    not exist. ``catalog``: the store is the one :func:`catalog_store` names under the
+    results root, not the config's own."""
     from .config import Schema
     from .engine.cluster import cluster_file
-    from .files import read_yaml_text
+    from .files import read_yaml_text, yaml_mapping
     from .paths import resolve_path_file
 
     results, configs = roots()
     _check_file("config_path", config_path, configs)
-    raw, _ = read_yaml_text(Path(config_path), "config_path", "config file")
+    if text is None:
+        raw, _ = read_yaml_text(Path(config_path), "config_path", "config file")
+    else:
+        raw = yaml_mapping(text, "config_text")
     refs = overrides.get("paths") or raw.get("paths") or []
     base = Path(config_path).parent
     for ref in refs if isinstance(refs, list) else []:
@@ -82,8 +97,20 @@ def confine(config_path: str, overrides: dict, cluster: str | None) -> None:
     _check_file(f"cluster {name}", str(file), configs)
     # The store a config names, as the config's loader takes it: an override, else the
     # file's, else the schema's default.
+    if catalog and not overrides.get("store"):
+        return
     store = overrides.get("store") or raw.get("store") or Schema.model_fields["store"].default
     check_store(str(store), results)
+
+
+def catalog_store(results: str, config_path: str, identity: str) -> str:
+    """Where a run created through the Prefect API without ``out`` writes: the store of its
+    config's identity under the results root, ``<results>/<config name>-<identity[:12]>.zarr``
+    (``default-1a2b3c4d5e6f.zarr``). The same config submitted again finds its store there
+    and resumes or grows it instead of computing it twice; a config of another identity
+    (another seed, parameter, path or lever) gets a store of its own."""
+    name = f"{Path(config_path).stem}-{identity[:12]}.zarr"
+    return f"{results.rstrip('/')}/{name}" if "://" in results else str(Path(results) / name)
 
 
 def from_deployment() -> bool:

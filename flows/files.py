@@ -40,14 +40,22 @@ def read_yaml_text(file: Path, where: str, what: str = "file") -> tuple[dict, st
         raise ConfigError(
             where, f"{name}is a binary file, not YAML text", f"a {what} is a YAML text file"
         )
+    return yaml_mapping(text, where, name), text
+
+
+def yaml_mapping(text: str, where: str, name: str = "") -> dict:
+    """The YAML mapping of ``text`` (a file's, or a config's text sent through the Prefect
+    API); ``where`` is the key the errors name, ``name`` the file's ("" for none). Refused
+    in one line: invalid YAML, and YAML whose top level is not a mapping (an empty text
+    reads as an empty one)."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(where, f"{name}is not valid YAML: {str(exc).splitlines()[0]}") from None
     if raw is None:
-        return {}, text
+        return {}
     if not isinstance(raw, dict):
         raise ConfigError(
             where, f"{name}must hold a YAML mapping (key: value lines), got a {type(raw).__name__}"
         )
-    return raw, text
+    return raw

@@ -21,6 +21,7 @@ takes its request instead of checking the options again, and ``simulate`` joins 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from prefect.states import Failed
 # Absolute imports, unlike the rest of the package: Prefect's worker loads this file by its
 # path (prefect.yaml's entrypoint flows/flow.py:scenario_run), outside its package, where a
 # relative import has no parent to resolve against.
-from resonance.flows.confine import confine, from_deployment
+from resonance.flows.confine import confine, from_deployment, roots
 from resonance.flows.engine.console import show_bands
 from resonance.flows.engine.execute import RunReport
 from resonance.flows.engine.startup import Launched, launch
@@ -42,13 +43,76 @@ from resonance.flows.request import RunOptions, RunRequest
 
 
 @task(name="validate", cache_policy=NONE)
-def validate(options: RunOptions, started: Launched | None = None) -> RunRequest:
+def validate(
+    options: RunOptions, started: Launched | None = None, catalog: str | None = None
+) -> RunRequest:
     """The run's checked request (ResonanceError names the first problem): the one
     ``started`` was launched with, when its options are these (``resonance run`` checked
-    it before starting the run), else checked here (``RunRequest.of``)."""
+    it before starting the run), else checked here (``RunRequest.of``, with the results
+    root ``catalog`` of a deployment's run without ``out``) and recording this flow run on
+    the chunks it writes (:func:`flow_run_record`)."""
     if started is not None and started.request.options == options:
         return started.request
-    return RunRequest.of(options)
+    request = RunRequest.of(options, catalog)
+    return dataclasses.replace(request, record=flow_run_record())
+
+
+def flow_run_record() -> dict[str, str]:
+    """The current Prefect flow run as a store records it (``store_write.record_flow_run``):
+    its name, id and page in Prefect's UI ("" where Prefect knows no UI); {} outside one."""
+    from prefect.runtime import flow_run
+    from prefect.utilities.urls import url_for
+
+    if flow_run.id is None:
+        return {}
+    return {
+        "prefect_flow_run": str(flow_run.name),
+        "prefect_flow_run_id": str(flow_run.id),
+        "prefect_flow_run_url": url_for("flow-run", obj_id=flow_run.id) or "",
+    }
+
+
+def store_use(request: RunRequest) -> str:
+    """One line on what the run does with its store: a new one, or one it reuses (the
+    catalog: "reusing S (complete: nothing to compute)", "(resuming: 5 of 16 chunks
+    done)", "(growing from 256 to 512 scenarios)")."""
+    from resonance.flows.engine.store_io import done_chunks
+    from resonance.flows.engine.store_state import state_of
+
+    config = request.config
+    store, n = config.store, config.n_scenarios
+    total = -(-n // config.chunk_scenarios)
+    if request.store == "new":
+        return f"writing {store} (new: {total} chunks to compute)"
+    if request.store == "extend":
+        held = int(state_of(store)[1]["n_scenarios"])
+        return f"reusing {store} (growing from {held} to {n} scenarios)"
+    done = int(done_chunks(store)[:total].sum())
+    if done == total:
+        return f"reusing {store} (complete: nothing to compute)"
+    return f"reusing {store} (resuming: {done} of {total} chunks done)"
+
+
+def label_flow_run(request: RunRequest) -> None:
+    """Label the current flow run with what ``resonance runs`` lists: the config's name and
+    identity digest, the store (relative to the results root where it lies under it) and
+    what the run did with it (``new``, ``resume``, ``extend``)."""
+    from prefect import get_client
+    from prefect.runtime import flow_run
+
+    from resonance.flows.confine import roots
+
+    store, results = request.config.store, roots()[0]
+    if store.startswith(results.rstrip("/") + "/"):
+        store = store[len(results.rstrip("/")) + 1 :]
+    labels = {
+        "resonance.config": Path(str(request.config.source)).stem,
+        "resonance.identity": request.config.identity[:12],
+        "resonance.store": store,
+        "resonance.store_use": request.store,
+    }
+    with get_client(sync_client=True) as client:
+        client.update_flow_run_labels(flow_run.id, labels)
 
 
 def _retry_unless_bad_input(task, task_run, state) -> bool:
@@ -113,6 +177,7 @@ def report(request: RunRequest) -> str:
 @flow(name="scenario-run", log_prints=True)
 def scenario_run(
     config_path: str = "configs/default.yaml",
+    config_text: str | None = None,
     out: str | None = None,
     overrides: dict | None = None,
     workers: int | None = None,
@@ -127,7 +192,12 @@ def scenario_run(
 ) -> str:
     """Run a config into its store; returns the store location.
 
-    config_path: run config YAML; out: store location (overrides the config's);
+    config_path: run config YAML; config_text: its text instead (``resonance submit``),
+    read as if it were the file ``config_path`` (whose folder resolves the path files,
+    costs, clusters and posterior it names; in a deployment's run, the file of that name in
+    the worker's config folder, which need not exist); out: store location (over the
+    config's; a deployment's run without it writes the catalog's store of its config's
+    identity under the results root, ``confine.catalog_store``);
     overrides: dotted config keys to values (as ``resonance run`` passes them);
     workers / scheduler / cluster: where the chunks run (default: the config's cluster);
     until_se / max_scenarios: grow the store until converged (``resonance run --until-se``);
@@ -140,16 +210,31 @@ def scenario_run(
     clock = started.clock if started is not None else Clock()
     clock.mark("prefect")  # Prefect's server answered: the flow run began
     deployment = from_deployment()  # its parameters came through the Prefect API
+    catalog = None
     try:
         options = RunOptions.of(parameters)
         if deployment:
-            confine(options.config_path, options.config_overrides, options.cluster)
+            results, configs = roots()
+            if options.config_text is not None:  # read as that file of the config folder
+                path = str(configs / Path(options.config_path).name)
+                options = options.model_copy(update={"config_path": path})
+            catalog = None if options.out else results
+            confine(
+                options.config_path,
+                options.config_overrides,
+                options.cluster,
+                options.config_text,
+                catalog is not None,
+            )
+        request = validate(options, started, catalog)
     except ResonanceError as exc:
         if not deployment:
             raise
         get_run_logger().error("resonance: error: %s", exc)
         return Failed(message=f"resonance: error: {exc}")
-    request = validate(options, started)
+    label_flow_run(request)
+    if catalog is not None:
+        get_run_logger().info(store_use(request))
     simulate(request, started)
     report(request)
     if show_summary:

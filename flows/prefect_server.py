@@ -115,9 +115,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def check_prefect_url(url: str, where: str = "PREFECT_API_URL") -> None:
+RUN_HINT = "start it, unset PREFECT_API_URL for a temporary server, or --engine direct"
+
+
+def check_prefect_url(url: str, where: str = "PREFECT_API_URL", hint: str = RUN_HINT) -> None:
     """PrefectUnavailable unless something answers HTTP at the Prefect API ``url`` (any
-    status: a server that wants a key still answers)."""
+    status: a server that wants a key still answers); ``hint``: what to do then."""
     import urllib.error
 
     try:
@@ -130,7 +133,7 @@ def check_prefect_url(url: str, where: str = "PREFECT_API_URL") -> None:
         raise PrefectUnavailable(
             where,
             f"no Prefect server answered at {url} ({reason})",
-            "start it, unset PREFECT_API_URL for a temporary server, or --engine direct",
+            hint,
         ) from None
 
 

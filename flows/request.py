@@ -24,9 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .config import RunConfig, load_config
+from .config import RunConfig, config_from_mapping, load_config
 from .engine.cluster import ClusterSpec, check_scheduler, load_cluster, scheduler_address
 from .errors import ResonanceError, config_error_from
+from .files import yaml_mapping
 
 
 class RunOptions(BaseModel):
@@ -36,6 +37,10 @@ class RunOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     config_path: str = "configs/default.yaml"  # the run config (YAML)
+    # The config's YAML text (``resonance submit``), read as if it were ``config_path``:
+    # that file's folder resolves what the text names (paths/, costs, clusters/, a
+    # posterior) and its name names the config; the file itself need not exist.
+    config_text: str | None = None
     out: str | None = None  # the store's location, over the config's ``store``
     overrides: dict[str, Any] = Field(default_factory=dict)  # dotted config keys -> values
     workers: int | None = Field(default=None, ge=1)  # Dask workers (None: the cluster's)
@@ -89,6 +94,16 @@ class RunOptions(BaseModel):
         """The options as the Prefect flow's keyword arguments (JSON values)."""
         return self.model_dump()
 
+    def config(self) -> RunConfig:
+        """The run's config: ``config_text`` (if given) or the file ``config_path``, with
+        ``config_overrides``, validated (ConfigError naming the first bad key)."""
+        if self.config_text is None:
+            return load_config(self.config_path, self.config_overrides)
+        raw = yaml_mapping(self.config_text, "config_text")
+        return config_from_mapping(
+            raw, self.config_text, Path(self.config_path), self.config_overrides
+        )
+
     @property
     def config_overrides(self) -> dict[str, Any]:
         """``overrides`` with ``out`` as the config's ``store``."""
@@ -112,15 +127,27 @@ class RunRequest:
     store: str  # what the run does with config.store: "new", "resume" or "extend"
     cap: int | None = None  # with until_se: the most scenarios the store may grow to
 
+    # Root attributes the run records on its store when it writes chunks (the Prefect
+    # flow run it runs in: ``flow.flow_run_record``); not part of what the run is.
+    record: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
     @classmethod
-    def of(cls, options: RunOptions) -> RunRequest:
+    def of(cls, options: RunOptions, catalog: str | None = None) -> RunRequest:
         """Check everything a run of ``options`` needs before any work starts, each once;
         writes nothing (the store's check only probes that its directory takes a file).
+        ``catalog``: a results root; a run without ``out`` then writes the store named by
+        its config's identity there (``confine.catalog_store``), not the config's ``store``.
         Raises ResonanceError naming the first problem."""
         from .engine import converge
         from .engine.store_state import check
 
-        config = load_config(options.config_path, options.config_overrides)
+        config = options.config()
+        if catalog is not None and not options.out:
+            from .confine import catalog_store
+
+            # The store is part of the config's digest: validated once more with it.
+            store = catalog_store(catalog, options.config_path, config.identity)
+            config = config.with_overrides({"store": store})
         if options.grows:  # a repeated or retried growing run goes on from its store's size
             config = converge.resume_size(config)
         clusters = Path(options.config_path).parent / "clusters"

@@ -359,6 +359,34 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command(
+        "submit",
+        "create a flow run of the Prefect deployment with a config's text and overrides",
+        (
+            arg("config", help="run config (YAML), e.g. configs/default.yaml"),
+            OVERRIDES,
+            Group(
+                "deployment",
+                (
+                    arg(
+                        "--deployment",
+                        default="scenario-run/submit",
+                        help="FLOW/DEPLOYMENT to run (default scenario-run/submit)",
+                    ),
+                    arg("--cluster", help="configs/clusters/NAME.yaml on the worker"),
+                    arg("--workers", type=positive, help="Dask workers"),
+                ),
+            ),
+        ),
+    ),
+    Command(
+        "runs",
+        "the latest flow runs of scenario-run from the Prefect API",
+        (
+            arg("--limit", type=positive, default=20, help="how many (default 20)"),
+            arg("--deployment", help="only this FLOW/DEPLOYMENT's runs"),
+        ),
+    ),
+    Command(
         "calibrate",
         "infer the parameters from the stylized facts and calibration targets (ABC-SMC)",
         (

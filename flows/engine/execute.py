@@ -16,7 +16,7 @@ process) for tests and tiny runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,7 +34,13 @@ from .store_io import StoredChunks, done_chunks, read_draws_chunk, write_chunk
 from .store_lock import clear_writer, record_writer, writer_lock
 from .store_read import bands_current
 from .store_state import check
-from .store_write import invalidate_bands, open_or_create, write_bands, write_convergence
+from .store_write import (
+    invalidate_bands,
+    open_or_create,
+    record_flow_run,
+    write_bands,
+    write_convergence,
+)
 from .timing import Clock
 
 if TYPE_CHECKING:
@@ -285,13 +291,15 @@ def run_plan(
     mode: str | None = None,
     clock: Clock | None = None,
     warm: bool = True,
+    record: Mapping[str, str] | None = None,
 ) -> RunReport:
     """The whole recipe: prepare the store, simulate what is missing, write the bands.
 
     The store is ``plan.config.store``. ``overwrite`` replaces a resonance store of another
     config (never anything else: store_state.check). ``mode``: what that check decided,
     when the caller has made it (a run's request); else it is made here. ``clock`` and
-    ``warm``: see :func:`simulate_chunks`.
+    ``warm``: see :func:`simulate_chunks`. ``record``: the Prefect flow run the chunks are
+    written by (``store_write.record_flow_run``), recorded when there are chunks to write.
     """
     began = time.perf_counter()
     store = plan.config.store
@@ -301,6 +309,7 @@ def run_plan(
         todo = prepare_store(plan, overwrite, mode)
         record_writer(store)
         if todo:
+            record_flow_run(store, record or {})
             invalidate_bands(store)  # until the new ones are written
         try:
             seconds = simulate_chunks(plan, executor, todo, progress, clock, warm)
@@ -352,7 +361,16 @@ def run(request: RunRequest, executor: DaskExecutor, clock: Clock | None = None)
     while True:
         plan = make_plan(config)
         with console.progress_bar(options.progress, "simulating") as update:
-            report = run_plan(plan, executor, overwrite, update, mode=mode, clock=clock, warm=False)
+            report = run_plan(
+                plan,
+                executor,
+                overwrite,
+                update,
+                mode=mode,
+                clock=clock,
+                warm=False,
+                record=request.record,
+            )
         console.done(config, report)
         if options.until_se is None:
             return report

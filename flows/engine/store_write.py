@@ -16,6 +16,7 @@ A grown store (``store_state.check`` says "extend") has every array resized alon
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
@@ -284,6 +285,24 @@ def bands_dataset(config: RunConfig, bands: dict[str, np.ndarray], attrs: dict) 
                 ("path", "time"), bands[key][:, :, m], metric_attrs(metric, suffix)
             )
     return xr.Dataset(data_vars, coords, attrs=attrs)
+
+
+FLOW_RUN_ATTRS = ("prefect_flow_run", "prefect_flow_run_id", "prefect_flow_run_url")
+
+
+def record_flow_run(store: str, record: Mapping[str, str]) -> None:
+    """Say which Prefect flow run writes the store's chunks now: the root attributes
+    ``prefect_flow_run`` (its name), ``prefect_flow_run_id`` and ``prefect_flow_run_url``
+    (its page in Prefect's UI, "" when unknown) from ``record``; without one (a run not
+    started by a flow run) an earlier run's are removed, so they never name a flow run
+    that did not write the chunks. ``resonance serve``'s catalog shows them."""
+    attrs = zarr.open_group(store, mode="r+").attrs
+    if record:
+        attrs.update({key: str(record.get(key, "")) for key in FLOW_RUN_ATTRS})
+    else:
+        for key in FLOW_RUN_ATTRS:
+            if key in attrs:
+                del attrs[key]
 
 
 def invalidate_bands(store: str) -> None:

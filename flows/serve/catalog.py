@@ -39,6 +39,7 @@ class Entry:
     chunks: str = "—"
     created: str = "—"
     flow_run: str = "—"
+    flow_run_url: str = ""  # its page in Prefect's UI, where known
     writer: str = ""
     problem: str = ""
 
@@ -143,6 +144,10 @@ def _describe(name: str, store: str) -> Entry:
     else:
         state = "complete" if k == total else "stopped"
     flow_run = attrs.get("prefect_flow_run")
+    url = str(attrs.get("prefect_flow_run_url", ""))
+    ui = os.environ.get("PREFECT_UI_URL")  # this server's Prefect UI, over the recorded one
+    if flow_run and ui and attrs.get("prefect_flow_run_id"):
+        url = f"{ui.rstrip('/')}/runs/flow-run/{attrs['prefect_flow_run_id']}"
     return Entry(
         name,
         config=Path(str(attrs.get("config_file", "—"))).stem,
@@ -154,6 +159,7 @@ def _describe(name: str, store: str) -> Entry:
         chunks=f"{k} of {total}",
         created=str(attrs.get("created", "—")),
         flow_run=str(flow_run) if flow_run else "—",
+        flow_run_url=url if flow_run else "",
         writer=writer,
     )
 

@@ -67,7 +67,13 @@ def test_rerun_resumes_and_recomputes_only_unfinished_chunks(prefect_api, tmp_pa
     after = _chunk_files(store)
     changed = [p for p in before if after.get(p) != before[p]]
     assert changed == [] and set(after) - set(before) == {shard}  # only chunk 1's shard
-    xr.testing.assert_identical(xr.open_zarr(store).load(), first)
+    again = xr.open_zarr(store).load()
+    # The store names the flow run that wrote its chunks last: the second one wrote chunk 1.
+    ids = again.attrs.pop("prefect_flow_run_id"), first.attrs.pop("prefect_flow_run_id")
+    assert ids[0] != ids[1] and all(len(i) == 36 for i in ids)
+    for key in ("prefect_flow_run", "prefect_flow_run_url"):
+        assert again.attrs.pop(key) != first.attrs.pop(key)
+    xr.testing.assert_identical(again, first)
     assert (done_chunks(store) == 1).all()
 
 
