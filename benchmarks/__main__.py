@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchmarks import main_job, system, targets, throughput
+from benchmarks import main_job, profile, system, targets, throughput
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -28,6 +28,7 @@ QUICK = {
     "throughput": dict(
         scenarios=16, firms=1000, quarters=10, ref_scenarios=8, repeats=3, jax=False
     ),
+    "profile": dict(scenarios=4, firms=1000, quarters=10, repeats=3),
     "main_job": dict(repeats=1, extra=("--scenarios", "256")),
     "scaling": dict(scenarios=32, firms=500, quarters=40, chunk=8),
     "memory": dict(scenarios=32, firms=100, quarters=20, workers=1),
@@ -36,6 +37,7 @@ QUICK = {
 }
 FULL = {
     "throughput": dict(scenarios=32, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
+    "profile": dict(scenarios=8, firms=1000, quarters=40, repeats=5),
     "main_job": dict(repeats=3),
     "scaling": dict(scenarios=192, firms=1000, quarters=40, chunk=16),
     "memory": dict(scenarios=512, firms=300, quarters=40),
@@ -127,6 +129,8 @@ def main() -> None:
     result = {**machine(), "date": datetime.date.today().isoformat(), "quick": args.quick}
     with console.status("throughput of every implementation"):
         result.update(throughput.measure(**sizes["throughput"]))
+    with console.status("profile of the kernel's sections"):
+        result["profile"] = profile.measure(**sizes["profile"])
     with console.status("Dask scaling"):
         result["dask_scaling"] = system.dask_scaling(os.cpu_count() or 1, **sizes["scaling"])
     with console.status("peak memory at 1x, 2x, 4x scenarios"):

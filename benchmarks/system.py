@@ -122,25 +122,37 @@ print(time.perf_counter() - start)
 """
 
 
-def compile_times(warm_repeats: int = 3) -> dict:
-    """Seconds to import and run the kernel once with a cold and with a warm cache."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+def compile_times(warm_repeats: int = 3, cold_repeats: int = 3) -> dict:
+    """Seconds to import and run the float32 kernel once with a cold and with a warm cache:
+    medians of ``cold_repeats`` cold caches (each a fresh directory) and ``warm_repeats``
+    warm starts, with their ranges."""
 
-        def first_call():
-            done = subprocess.run(
-                [sys.executable, "-c", _FIRST_CALL],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            return float(done.stdout.strip().splitlines()[-1])
+    def first_call(cache):
+        done = subprocess.run(
+            [sys.executable, "-c", _FIRST_CALL],
+            cwd=ROOT,
+            env={**os.environ, "NUMBA_CACHE_DIR": cache},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return float(done.stdout.strip().splitlines()[-1])
 
-        cold = first_call()
-        warm = float(np.median([first_call() for _ in range(warm_repeats)]))
-    return {"compile_s_cold": cold, "startup_s_warm": warm}
+    cold, warm = [], []
+    for k in range(max(cold_repeats, warm_repeats)):
+        with tempfile.TemporaryDirectory() as cache:
+            if k < cold_repeats:
+                cold.append(first_call(cache))
+            else:
+                first_call(cache)
+            if k < warm_repeats:
+                warm.append(first_call(cache))
+    return {
+        "compile_s_cold": float(np.median(cold)),
+        "compile_s_cold_range": [min(cold), max(cold)],
+        "startup_s_warm": float(np.median(warm)),
+        "startup_s_warm_range": [min(warm), max(warm)],
+    }
 
 
 def bands_and_store(scenarios=512, firms=50, quarters=40, chunk=32) -> dict:

@@ -35,13 +35,23 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "default.yaml"
 
 
-def median_time(fn, repeats: int) -> float:
+def run_times(fn, repeats: int) -> list[float]:
+    """Seconds of ``repeats`` calls of ``fn``, one after another."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return times
+
+
+def median_time(fn, repeats: int) -> float:
+    return float(np.median(run_times(fn, repeats)))
+
+
+def rate_range(steps: float, times: list[float]) -> list[float]:
+    """[min, max] firm-steps per second over the runs behind a median (the spread)."""
+    return [steps / max(times), steps / min(times)]
 
 
 def case(scenarios: int, firms: int, quarters: int):
@@ -114,14 +124,16 @@ def measure(
                 numba.set_num_threads(n)
                 times[n].append(median_time(kernel, 1))
         result["kernel_firm_steps_per_s_1thread"] = steps / float(np.median(times[1]))
+        result["kernel_firm_steps_per_s_1thread_range"] = rate_range(steps, times[1])
         result["kernel_firm_steps_per_s_all_threads"] = steps / float(np.median(times[threads]))
+        result["kernel_firm_steps_per_s_all_threads_range"] = rate_range(steps, times[threads])
         # Each pair of neighbouring runs gives one efficiency; their range is the spread.
         pairs = [a / (threads * b) for a, b in zip(times[1], times[threads], strict=True)]
         result["parallel_efficiency_range"] = [min(pairs), max(pairs)]
         numba.set_num_threads(1)
-        result["kernel_float64_firm_steps_per_s_1thread"] = steps / median_time(
-            lambda: kernel("float64"), repeats
-        )
+        f64 = run_times(lambda: kernel("float64"), max(3, repeats))
+        result["kernel_float64_firm_steps_per_s_1thread"] = steps / float(np.median(f64))
+        result["kernel_float64_firm_steps_per_s_1thread_range"] = rate_range(steps, f64)
     finally:
         numba.set_num_threads(threads)
 
@@ -138,7 +150,9 @@ def measure(
                 sub, config.firm_vector, ids[:ref_scenarios], config.seed, firms, quarters, draws=d
             )
 
-        result[key] = ref_steps / median_time(run, max(1, repeats - 1))
+        ref = run_times(run, max(3, repeats))
+        result[key] = ref_steps / float(np.median(ref))
+        result[f"{key}_range"] = rate_range(ref_steps, ref)
 
     s, f, q = python_case
     result["python_firm_steps_per_s"] = s * f * q * n_paths / python_loop_seconds(s, f, q)
@@ -161,6 +175,15 @@ def measure(
 
     one = result["kernel_firm_steps_per_s_1thread"]
     result["ratio_kernel_numpy"] = one / result["numpy_firm_steps_per_s"]
+    # The ratio's spread: slowest kernel run over fastest reference run, and back.
+    kernel_range, numpy_range = (
+        result["kernel_firm_steps_per_s_1thread_range"],
+        result["numpy_firm_steps_per_s_range"],
+    )
+    result["ratio_kernel_numpy_range"] = [
+        kernel_range[0] / numpy_range[1],
+        kernel_range[1] / numpy_range[0],
+    ]
     result["ratio_kernel_float64_numpy"] = (
         result["kernel_float64_firm_steps_per_s_1thread"] / result["numpy_firm_steps_per_s"]
     )

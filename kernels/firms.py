@@ -118,7 +118,10 @@ def draw_founders(attrs, fp, tables, k0, k1, scenario):
     n = attrs.shape[1]
     total = 0.0
     for i in range(n):
-        a = draw_attributes(fp, tables, k0, k1, scenario, i, 0, rng.ATTR_INIT)
+        # np.int64, not the bare constants: numba compiles a callee once per signature, and
+        # a constant argument makes a signature of its own (a literal type); as int64 this
+        # call and the entrants' in step.py share one compiled draw_attributes.
+        a = draw_attributes(fp, tables, k0, k1, scenario, i, np.int64(0), np.int64(rng.ATTR_INIT))
         for k in range(N_ATTRIBUTES):
             attrs[k, i] = a[k]
         total += a[rng.ATTR_SIZE]

@@ -36,7 +36,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
 from scipy import special
 
 from .vmath import FASTMATH
@@ -96,7 +98,7 @@ TWO_M23 = 2.0**-23
 BETA_KNOTS = 4096  # cells of a Beta quantile table
 
 
-@inline
+@jit
 def philox_round(c0, c1, c2, c3, k0, k1, r):
     """Round r (0..9) of Philox4x32: two 32x32->64 products, swaps and the xor of the key
     bumped r times by the Weyl increments (uint64 words)."""
@@ -107,24 +109,64 @@ def philox_round(c0, c1, c2, c3, k0, k1, r):
     return ((p1 >> SHIFT32) ^ c1 ^ rk0, p1 & MASK32, (p0 >> SHIFT32) ^ c3 ^ rk1, p0 & MASK32)
 
 
+def philox_rounds(c0, c1, c2, c3, k0, k1):
+    """The ten rounds of Philox4x32-10 (``uint64`` words holding 32 bits each).
+
+    In plain Python (``NUMBA_DISABLE_JIT=1``) a loop of :func:`philox_round`; in compiled
+    code the same arithmetic emitted as LLVM IR by :func:`_philox_rounds_ir`, written out
+    round by round. Written out in Python (ten ``philox_round`` calls numba inlines) the
+    rounds took numba some seconds of the cold compile to inline, and a loop of rounds
+    inside the firm loop would keep LLVM from vectorising it.
+    """
+    for r in range(PHILOX_ROUNDS):
+        c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, r)
+    return c0, c1, c2, c3
+
+
+@intrinsic
+def _philox_rounds_ir(typingctx, c0, c1, c2, c3, k0, k1):
+    """:func:`philox_rounds` as straight-line IR on i64: the same products, shifts, masks
+    and xors as :func:`philox_round`, so the same words bit for bit."""
+    if any(a != types.uint64 for a in (c0, c1, c2, c3, k0, k1)):
+        return None
+    sig = types.UniTuple(types.uint64, 4)(*(types.uint64,) * 6)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        c0, c1, c2, c3, k0, k1 = args
+        mask = ir.Constant(i64, int(MASK32))
+        shift = ir.Constant(i64, int(SHIFT32))
+        m0 = ir.Constant(i64, int(PHILOX_M0))
+        m1 = ir.Constant(i64, int(PHILOX_M1))
+        for r in range(PHILOX_ROUNDS):
+            p0 = builder.mul(m0, c0)
+            p1 = builder.mul(m1, c2)
+            rk0 = builder.and_(builder.add(k0, ir.Constant(i64, r * int(PHILOX_W0))), mask)
+            rk1 = builder.and_(builder.add(k1, ir.Constant(i64, r * int(PHILOX_W1))), mask)
+            c0, c1, c2, c3 = (
+                builder.xor(builder.xor(builder.lshr(p1, shift), c1), rk0),
+                builder.and_(p1, mask),
+                builder.xor(builder.xor(builder.lshr(p0, shift), c3), rk1),
+                builder.and_(p0, mask),
+            )
+        return context.make_tuple(builder, signature.return_type, [c0, c1, c2, c3])
+
+    return sig, codegen
+
+
+@overload(philox_rounds, inline="always", jit_options={"error_model": "numpy"})
+def _philox_rounds_impl(c0, c1, c2, c3, k0, k1):
+    return lambda c0, c1, c2, c3, k0, k1: _philox_rounds_ir(c0, c1, c2, c3, k0, k1)
+
+
 @inline
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of counter (c0, c1, c2, c3) under key (k0, k1).
 
     All arguments and results are ``uint64`` holding 32-bit words. Matches the Random123
-    known-answer vectors (``tests/kernels/test_rng.py``). The ten rounds are written out:
-    a loop of rounds inside the firm loop would keep LLVM from vectorising the firm loop.
+    known-answer vectors (``tests/kernels/test_rng.py``).
     """
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 0)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 1)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 2)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 3)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 4)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 5)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 6)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 7)
-    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1, 8)
-    return philox_round(c0, c1, c2, c3, k0, k1, 9)
+    return philox_rounds(c0, c1, c2, c3, k0, k1)
 
 
 @jit
@@ -266,6 +308,8 @@ def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):
     k0, k1 = split_seed(seed)
     out = np.empty(scenario_ids.shape[0], dtype=np.int64)
     for j in range(scenario_ids.shape[0]):
-        u0, u1, _, _ = uniforms(k0, k1, scenario_ids[j], CHOKE_FIRM, 0, CHOKE, 0)
+        u0, u1, _, _ = uniforms(
+            k0, k1, scenario_ids[j], np.int64(CHOKE_FIRM), np.int64(0), np.int64(CHOKE), 0
+        )
         out[j] = np.int64(math.floor(u1 * n_quarters)) if u0 < prob[j] else -1
     return out

@@ -603,7 +603,7 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         for i in range(n):
             if u_exit[i] > zero:
                 a0, rd0, ab, rk, ly, lk, _, zp, dp, _ = draw_attributes(
-                    fp, tables, k0, k1, scenario, i, t, rng.ATTR_ENTRY
+                    fp, tables, k0, k1, scenario, i, t, np.int64(rng.ATTR_ENTRY)
                 )
                 reset_firm(
                     state,

@@ -12,7 +12,12 @@ digests were recorded anew, on rocketlake only. Issue 24 changed the model again
 composed as rates, the conversion ceiling, innovation efficiency redefined, the metric
 policy_cost in place of traditional_efficiency): recorded anew, on rocketlake. Issue 25
 changed it again (the seeds' mechanisms closed, product lines and events, firm age in the
-snapshots, recalibrated defaults): recorded anew, on rocketlake.
+snapshots, recalibrated defaults): recorded anew, on rocketlake. Issue 29 changed no
+number of the model but the vector width: on AVX-512 CPUs the kernels are compiled for
+512-bit vectors (``kernels/compile.py: WIDE_VECTORS``), which reorders the reassociated
+sums over firms, so the last bits moved: recorded anew, on rocketlake (with 256-bit
+vectors, ``NUMBA_CPU_FEATURES`` set to the host's, the issue's code gives the digests of
+issue 25 bit for bit).
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
@@ -35,18 +40,18 @@ from resonance.flows.engine.plan import make_plan
 from tests.helpers import DEFAULT_CONFIG
 
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
-    "rocketlake": {  # recorded with the mechanisms of issue 25
+    "rocketlake": {  # recorded with 512-bit vectors (issue 29), the model of issue 25
         "sobol": (
-            "4c034c74ae114881adead238b529afbd504183ff11d19ff31fc76bc775e30ee3",
-            "3900abdcb0401e1c146fc602367563887371f44aac00e1c69a566afa9eeef114",
+            "91eb2a35486c815a73766a416f92835db89c3b969530bf671ca6b5f5c173d53c",
+            "2a29deb26a9ac600d4a6e2763d0552a6536498d41e68ae0d971a9312d2e8ee0d",
         ),
         "mc": (
-            "ba6e3afefdd4ad7f8583711077defb3300b3354ac6419e29f040fb7d22f7bfb0",
-            "bc0f88e077e8987eb86e35ca149242664c2edb6dc87dd004255c70cfa08427f9",
+            "7a685067c26486217085b03762c2c9644e2a9174f88e1104bb9f7ec091d35d3a",
+            "156ab4254d197cc19700c30b904b71cacabafc9c82021256fd95f71b2a55128f",
         ),
         "lhs": (
-            "6a333972ed8e216a9cbbb4e6c17df9e6ce3c595ed7c30e829dcc4cc726a5a19a",
-            "b69a92af9732c81040aacd624b02f5a897d7bd3624b4548aade9cdb41f90ddb1",
+            "d0fb407f4455420a7c8747ba097c8f156e8e0f5dc811304a148014fc3b21982a",
+            "8ef4904e3529866cab7625d3b926ce197f8078d42722a15e71cca33316a68e82",
         ),
     },
     # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again
