@@ -2,10 +2,11 @@
 plain-NumPy reference. Pure functions on arrays; imports numpy and numba (and scipy, for
 the Beta tables).
 
-Importing this package, or any module of it, compiles nothing and changes one setting
-only: numba's CPU features (``compile.select_cpu_features``: 512-bit vectors on AVX-512
-CPUs), which numba fixes at its first ``@njit`` decoration, before any kernel module could
-call :func:`load`. Code
+Importing this package, or its plain modules, compiles nothing and changes no setting.
+Importing a jitted module changes one: numba's CPU features
+(``compile.select_cpu_features``: 512-bit vectors on AVX-512 CPUs), which numba fixes at
+its first ``@njit`` decoration, so ``vmath`` (which every jitted module imports first)
+sets them before its own. Code
 that runs kernels calls :func:`load` first: it configures numba for these kernels
 (``compile.py``: LLVM's vectoriser limit, a cache directory keyed by the sources) and
 returns the module of entry points:
@@ -18,11 +19,7 @@ Plain modules, importable as they are: ``registry`` (names, order, units of para
 state and metrics), ``reference`` (the same model in vectorised NumPy).
 """
 
-from .compile import select_cpu_features
-
-select_cpu_features()
-
-from .registry import FIRM_PARAMETERS, METRICS, PARAMETERS  # noqa: E402
+from .registry import FIRM_PARAMETERS, METRICS, PARAMETERS
 
 
 def load():

@@ -71,10 +71,10 @@ def cpu_features() -> str | None:
 def select_cpu_features() -> None:
     """Give numba ``cpu_features()`` unless the user set ``NUMBA_CPU_FEATURES``.
 
-    Runs when ``resonance.kernels`` is imported (its ``__init__``), the one setting made
-    then: numba fixes its features when it creates its code generator, which the first
-    ``@njit`` decoration does (``vmath``'s, on importing any kernel module), so
-    :func:`configure` would come too late for a process that imported a kernel module first.
+    Runs when ``vmath`` is imported, before its decorations: numba fixes its features
+    when it creates its code generator, which the first ``@njit`` decoration does
+    (``vmath``'s, on importing any jitted kernel module), so :func:`configure` would come
+    too late for a process that imported a kernel module first.
     """
     import numba
 

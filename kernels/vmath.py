@@ -32,6 +32,12 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
+from .compile import select_cpu_features
+
+# numba fixes its CPU features at the first @njit decoration, which is this module's (every
+# jitted module imports it before decorating anything): the wider vectors are chosen here.
+select_cpu_features()
+
 # The fastmath flags of every hot loop: reassociation alone, which lets LLVM vectorise the
 # sums over firms. Not nnan/ninf (DESIGN.md: they break NaN checks), and not contract or
 # arcp either: with them the machine code numba compiles in a process and the code it
