@@ -412,14 +412,23 @@ def _set_override(raw: dict, key: str, value) -> None:
     node[last] = value
 
 
-def load_config(file: str | Path, overrides: dict | None = None) -> RunConfig:
+def load_config(
+    file: str | Path, overrides: dict | None = None, without_posterior: bool = False
+) -> RunConfig:
     """Read, override and validate a run config.
 
     overrides: dotted keys to values, e.g. ``{"sizes.scenarios": 200, "paths": ["baseline"]}``;
     ``None`` values are ignored (unset command-line options).
+    without_posterior: read the config as if it had no ``uncertain: {from: FILE}``, its
+    ``parameters:`` values in the posterior's place: how calibration reads the config it
+    calibrates (its priors, not an earlier posterior, are the world it infers from).
     """
     source = Path(file)
     raw, text = read_yaml_text(source, str(file), "config file")
+    if without_posterior and isinstance(raw.get("uncertain"), dict):
+        raw["uncertain"] = {k: v for k, v in raw["uncertain"].items() if k != "from"}
+    if without_posterior:
+        raw.pop("posterior", None)
     return config_from_mapping(raw, text, source, overrides)
 
 

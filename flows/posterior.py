@@ -18,9 +18,17 @@ Zarr store written through xarray:
   acceptance history of the sequential Monte Carlo;
 - attributes: ``resonance_posterior`` (the format's version), ``config`` (the calibrated
   config's path), ``config_sha256``, ``seed``, ``scenarios``, ``firms``, ``library`` and
-  ``library_version``, ``created``.
+  ``library_version``, ``created``;
+- the checks on the posterior (``analysis.posterior_checks``; absent from a posterior
+  calibrated with ``--no-checks``): ``check_draw`` (check) int64, the draws they ran on;
+  ``heldout`` (check, held_out) float64, the held-out facts of each, against
+  ``heldout_low``/``heldout_high`` (held_out); ``rank_mean`` (check, outcome, path) float64,
+  each path's mean of each headline outcome at the horizon, and ``ranking`` (check,
+  outcome, path) int64, its rank (1 the best); attributes ``check_seconds``,
+  ``rank_scenarios``, ``rank_firms``.
 
-Dim letters: n = draws, k = parameters, f = facts, g = generations.
+Dim letters: n = draws, k = parameters, f = facts, g = generations, c = checks,
+h = held-out facts, o = outcomes, p = paths.
 """
 
 from __future__ import annotations

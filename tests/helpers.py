@@ -15,18 +15,24 @@ DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
 
 
 def small_config(scenarios=8, firms=40, quarters=24, **overrides):
-    """The default config shrunk to test size; extra overrides as dotted keys."""
+    """The default config shrunk to test size, read without its posterior (the mechanism
+    tests run at the documented nominal values of ``parameters:``, not at one posterior
+    draw); extra overrides as dotted keys."""
     ov = {"sizes.scenarios": scenarios, "sizes.firms": firms, "sizes.quarters": quarters}
     ov.update({k.replace("__", "."): v for k, v in overrides.items()})
-    return load_config(DEFAULT_CONFIG, ov)
+    return load_config(DEFAULT_CONFIG, ov, without_posterior=True)
 
 
 def write_config(tmp_path: Path, mutate, name: str = "config.yaml") -> Path:
     """The default config changed by ``mutate(raw_dict)``, written to ``tmp_path`` beside a
-    copy of the path files and the costs file it names."""
+    copy of the path files and the costs file it names; its posterior (``uncertain: {from:
+    posterior.zarr}``) is named by its path in configs/."""
     import yaml
 
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    posterior = raw["uncertain"].get("from")
+    if posterior is not None:  # the default's posterior lies beside it, not in tmp_path
+        raw["uncertain"]["from"] = str(DEFAULT_CONFIG.parent / posterior)
     mutate(raw)
     (tmp_path / "paths").mkdir(exist_ok=True)
     for f in (ROOT / "configs" / "paths").glob("*.yaml"):
@@ -114,3 +120,37 @@ def synthetic_posterior(values: dict, weights=None, low=None, high=None):
         coords={"draw": np.arange(n), "parameter": names, "fact": ["tfp_growth"]},
         attrs={"seed": 1, "library": "test"},
     )
+
+
+def small_calibration_file(folder: Path, **abc) -> Path:
+    """A calibration file (configs/calibration.yaml's layout) of the default config small
+    enough for a test: two model parameters and a firm parameter, a 12-quarter horizon, an
+    ABC-SMC of 12 particles in two generations, checks on 5 draws; ``abc`` overrides the
+    ``abc:`` section's entries."""
+    import yaml
+
+    raw = {
+        "config": str(DEFAULT_CONFIG),
+        "seed": 3,
+        "fixed": {"sizes.quarters": 12},
+        "search": {
+            "parameters.inc_scale": [0.002, 0.012],
+            "parameters.chi": [0.02, 0.12],
+            "firm_parameters.jump_sigma": [1.2, 2.2],
+        },
+        "abc": {
+            "particles": 12,
+            "generations": 2,
+            "scenarios": 4,
+            "firms": 120,
+            "scale_runs": 4,
+            "simulations": 200,
+            "check_draws": 5,
+            "rank_scenarios": 8,
+            "rank_firms": 20,
+            **abc,
+        },
+    }
+    file = folder / "calibration.yaml"
+    file.write_text(yaml.safe_dump(raw))
+    return file

@@ -151,7 +151,11 @@ class Inference:
     simulations at the prior's centre estimate each fact's sampling sd; the sequential
     Monte Carlo keeps ``particles`` per generation and stops at the first generation whose
     tolerance is 0 (every fitted fact and the target in range), after ``generations``, or
-    once ``simulations`` have been run, whichever comes first."""
+    once ``simulations`` have been run, whichever comes first.
+
+    The checks on the posterior (``analysis.posterior_checks``) take ``check_draws`` of its
+    draws by weight: the held-out facts on each one's own simulation, and the ranking of
+    the config's paths on ``rank_scenarios`` x ``rank_firms`` of its world design."""
 
     particles: int = 200
     generations: int = 8
@@ -159,12 +163,22 @@ class Inference:
     firms: int = 500
     scale_runs: int = 24
     simulations: int = 3000
+    check_draws: int = 24
+    rank_scenarios: int = 64
+    rank_firms: int = 200
+
+
+def spec_config(spec: Spec, overrides: dict):
+    """The spec's config with ``overrides``, read without the posterior it may draw from
+    (``uncertain: {from: FILE}``): a calibration infers from its priors, and the config it
+    calibrates may well draw from that calibration's last posterior."""
+    from ..config import load_config
+
+    return load_config(spec.config, overrides, without_posterior=True)
 
 
 def load_spec(file: str | Path) -> Spec:
     """Read and check a calibration file (see configs/calibration.yaml)."""
-    from ..config import load_config
-
     raw, _ = read_yaml_text(Path(file), str(file), "calibration file")
     known = {
         "config",
@@ -231,7 +245,7 @@ def load_spec(file: str | Path) -> Spec:
     # then with each end (a prior's support must lie in the parameter's valid range).
     for where in (0.5, 0.0, 1.0):
         values = {k: a + where * (b - a) for k, (a, b) in search.items()}
-        load_config(spec.config, _overrides(spec, values))
+        spec_config(spec, _overrides(spec, values))
     return spec
 
 
@@ -268,14 +282,12 @@ def search(spec: Spec, progress=None) -> xr.Dataset:
 
     progress: an optional callable(done, total) after each evaluation.
     """
-    from ..config import load_config
-
     names = list(spec.search)
     design = candidates(spec)
     total = len(design) + spec.confirm_top
     rows = []
     for k, values in enumerate(design):
-        config = load_config(spec.config, _overrides(spec, dict(zip(names, values, strict=True))))
+        config = spec_config(spec, _overrides(spec, dict(zip(names, values, strict=True))))
         rows.append(evaluate(config))
         rows[-1]["confirmed"] = 0.0
         if progress is not None:
@@ -283,7 +295,7 @@ def search(spec: Spec, progress=None) -> xr.Dataset:
     first = np.argsort([r["score"] for r in rows], kind="stable")
     for j, k in enumerate(first[: spec.confirm_top]):
         values = dict(zip(names, design[k], strict=True))
-        again = evaluate(load_config(spec.config, _overrides(spec, values, confirm=True)))
+        again = evaluate(spec_config(spec, _overrides(spec, values, confirm=True)))
         rows[k]["misses"] += again["misses"]
         rows[k]["score"] += again["score"]
         rows[k]["confirmed"] = 1.0

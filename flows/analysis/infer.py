@@ -80,8 +80,12 @@ class Simulator:
     seed: int
     n_scenarios: int
 
-    def facts(self, values: dict[str, float]) -> np.ndarray:
-        """float64 (f,): the facts of ``targets()`` for one parameter set."""
+    def measure(self, values: dict[str, float], held_out: bool = False) -> dict[str, float]:
+        """``calibrate.measure``'s row of one parameter set's simulation (its seed a hash
+        of the parameters, so the same set is the same simulation). ``held_out=False``:
+        the held-out facts NaN, not estimated (the inference never fits them, and the
+        return to R&D's OLS is most of the cost); True: measured, for the checks on the
+        posterior (``analysis.posterior_checks``)."""
         from .facts import snapshots_dataset
 
         nominal = self.job.nominal.copy()
@@ -90,12 +94,16 @@ class Simulator:
             nominal[PARAMETERS.index(name)] = v
         job = dataclasses.replace(self.job, nominal=nominal, seed=simulation_seed(self.seed, theta))
         outcomes, snap = job.simulate(0, self.n_scenarios)
-        row = calibrate.measure(
+        return calibrate.measure(
             outcomes,
             snapshots_dataset(snap, [calibrate.BASELINE]),
             [calibrate.BASELINE],
-            held_out=False,  # never fitted, and the return to R&D's OLS is most of the cost
+            held_out=held_out,
         )
+
+    def facts(self, values: dict[str, float]) -> np.ndarray:
+        """float64 (f,): the facts of ``targets()`` for one parameter set."""
+        row = self.measure(values)
         return np.array([row[name] for name, _, _ in targets()])
 
     def __call__(self, parameter) -> dict:
@@ -124,14 +132,13 @@ def model_keys(spec) -> tuple[list[str], list[str]]:
 
 def simulator(spec) -> Simulator:
     """The spec's baseline at the inference's size, parameters at the prior's centre."""
-    from ..config import load_config
     from ..engine.plan import make_plan
 
     fitted, _ = model_keys(spec)
     abc = spec.abc or calibrate.Inference()
     centre = {k: 0.5 * sum(spec.search[k]) for k in fitted}
-    config = load_config(
-        spec.config,
+    config = calibrate.spec_config(
+        spec,
         {
             **spec.fixed,
             **centre,
@@ -335,6 +342,4 @@ def infer(spec, client=None, progress=None) -> xr.Dataset:
 
 
 def _config_sha(spec) -> str:
-    from ..config import load_config
-
-    return load_config(spec.config, dict(spec.fixed)).sha256
+    return calibrate.spec_config(spec, dict(spec.fixed)).sha256

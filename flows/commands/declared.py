@@ -273,6 +273,11 @@ COMMANDS: tuple[Command, ...] = (
                 action="store_true",
                 help="exit 1 when a fact of the baseline is out of its range",
             ),
+            arg(
+                "--posterior",
+                help="show this posterior's held-out checks (default: the posterior a config "
+                "draws from, if any)",
+            ),
         ),
         compute=steps.facts,
         opens=steps.snapshots,
@@ -390,7 +395,11 @@ COMMANDS: tuple[Command, ...] = (
         "calibrate",
         "infer the parameters from the stylized facts and calibration targets (ABC-SMC)",
         (
-            arg("spec", help="a calibration file (see configs/calibration.yaml)"),
+            arg(
+                "spec",
+                help="a calibration file (see configs/calibration.yaml), or a posterior it "
+                "wrote: its report again, nothing computed",
+            ),
             arg(
                 "--method",
                 choices=("abc", "search"),
@@ -398,6 +407,11 @@ COMMANDS: tuple[Command, ...] = (
                 help="abc: the posterior by ABC-SMC (default); search: rank a Sobol design",
             ),
             arg("--scheduler", help="abc on an existing Dask scheduler (default: this process)"),
+            arg(
+                "--no-checks",
+                action="store_true",
+                help="abc: skip the held-out facts and the paths' ranking on posterior draws",
+            ),
             arg("--top", type=positive, default=10, help="search: candidates to show (default 10)"),
             arg(
                 "--out",

@@ -201,8 +201,19 @@ def discovery_tables(result, args):
 
 
 # facts: firm snapshots of a store, or simulated from a config
-def snapshots(args):
-    """(firm snapshots (scenario, path, year, firm), a description of where they come from)."""
+class _Sample(NamedTuple):
+    """What ``facts`` reads: firm snapshots (scenario, path, year, firm), where they come
+    from, and the posterior whose held-out checks to show (None: none)."""
+
+    snapshots: object
+    where: str
+    posterior: object = None
+
+
+def snapshots(args) -> _Sample:
+    """The sample of ``args.target`` (``_Sample``); its posterior is ``--posterior``'s, else
+    the one a config target draws from (``uncertain: {from: FILE}``)."""
+    posterior = None
     if Path(args.target).is_dir():
         from ..engine.store_read import open_firms
 
@@ -229,8 +240,16 @@ def snapshots(args):
         config = load_config(args.target, overrides)
         snapshots = stylized.simulate_snapshots(config)
         where = f"{args.target}, simulated ({config.n_scenarios} scenarios x "
+        if config.posterior and not args.posterior:
+            posterior = next(iter(config.posterior.values())).file
     where += f"{snapshots.sizes['firm']} firms, {snapshots.sizes['year']} years)"
-    return snapshots, where
+    if args.posterior:
+        posterior = args.posterior
+    if posterior is not None:
+        from ..posterior import open_posterior
+
+        posterior = open_posterior(posterior, "--posterior" if args.posterior else None)
+    return _Sample(snapshots, where, posterior)
 
 
 class _Facts(NamedTuple):
@@ -241,6 +260,7 @@ class _Facts(NamedTuple):
     unmeasured: list[str]  # facts of the baseline the sample cannot measure
     missed: list[str]  # fitted facts of the baseline out of their range
     held_out_missed: list[str]  # held-out facts of the baseline out of their range
+    posterior: object = None  # the posterior whose held-out checks are shown (or None)
 
 
 def facts(data, args) -> _Facts:
@@ -248,7 +268,7 @@ def facts(data, args) -> _Facts:
     the fitted facts' apart from the held-out ones'."""
     from ..analysis import facts as stylized
 
-    snapshots, where = data
+    snapshots, where, posterior = _Sample(*data)
     if args.baseline not in snapshots.path.values:
         raise ResonanceError(
             f"--baseline {args.baseline}",
@@ -265,7 +285,8 @@ def facts(data, args) -> _Facts:
     ]
     held_out = {str(f) for f in base.fact.values if bool(base.held_out.sel(fact=f))}
     missed = [f for f in out if f not in held_out]
-    return _Facts(table, where, unmeasured, missed, [f for f in out if f in held_out])
+    held_missed = [f for f in out if f in held_out]
+    return _Facts(table, where, unmeasured, missed, held_missed, posterior)
 
 
 def facts_tables(result: _Facts, args):
@@ -295,6 +316,13 @@ def facts_tables(result: _Facts, args):
         )
     elif not set(result.unmeasured) - set(held_out):
         yield f"{args.baseline}: every fitted fact in range"
+    if result.posterior is not None:
+        from ..analysis import posterior_checks
+
+        if posterior_checks.has_checks(result.posterior):
+            yield posterior_checks.heldout_table(result.posterior)
+        else:
+            yield "the posterior has no held-out check (calibrated with --no-checks)"
 
 
 def facts_status(result: _Facts, args) -> int:
@@ -381,11 +409,23 @@ def diff_status(result, args) -> int:
     return 1 if result.moved else 0
 
 
-# calibrate: a calibration file
+# calibrate: a calibration file, or a posterior it wrote (its report again)
 def calibration_spec(args):
-    """The checked calibration file (``analysis.calibrate.load_spec``); ``--out`` writable."""
+    """The checked calibration file (``analysis.calibrate.load_spec``), ``--out``
+    writable; or, where ``args.spec`` is a folder, the posterior there (its report is
+    printed again, nothing is computed)."""
     from ..analysis import calibrate
 
+    if Path(args.spec).is_dir():
+        from ..posterior import open_posterior
+
+        if args.out or args.method != "abc" or args.no_checks or args.scheduler:
+            raise ResonanceError(
+                args.spec,
+                "is a posterior: its report is shown as it was computed",
+                "give only the posterior, or a calibration file to compute",
+            )
+        return open_posterior(args.spec)
     spec = calibrate.load_spec(args.spec)
     if args.out:
         parent = Path(args.out).resolve().parent
@@ -405,11 +445,15 @@ def calibration_spec(args):
 
 
 def calibrate(spec, args):
-    """--method abc: (the spec, the posterior of ``analysis.infer.infer``); search: (the
-    spec, the candidates ranked by ``analysis.calibrate.search``), with its progress."""
+    """--method abc: (the spec, the posterior of ``analysis.infer.infer`` with the checks
+    of ``analysis.posterior_checks`` unless ``--no-checks``); search: (the spec, the
+    candidates ranked by ``analysis.calibrate.search``), with its progress. A posterior
+    (``calibration_spec``): (None, the posterior), nothing computed."""
     from ..analysis import calibrate
     from ..engine.console import progress_bar
 
+    if not isinstance(spec, calibrate.Spec):
+        return None, spec
     if args.method == "abc":
         from ..analysis import infer
 
@@ -426,8 +470,17 @@ def calibrate(spec, args):
             from distributed import Client
 
             with Client(args.scheduler) as client:
-                return spec, infer.infer(spec, client, console.print)
-        return spec, infer.infer(spec, progress=console.print)
+                post = infer.infer(spec, client, console.print)
+        else:
+            post = infer.infer(spec, progress=console.print)
+        if args.no_checks:
+            return spec, post
+        from ..analysis.posterior_checks import run_checks
+
+        console.print(
+            f"calibrate: held-out facts and the paths' ranking on {abc.check_draws} posterior draws"
+        )
+        return spec, run_checks(spec, post, console.print)
 
     console.print(
         f"calibrate: {spec.candidates} candidates over {len(spec.search)} parameters "
@@ -450,6 +503,7 @@ def calibration_tables(computed, args):
 
     spec, ranking = computed
     if args.method == "abc":
+        from ..analysis import posterior_checks
         from ..posterior import piled_against
 
         yield from posterior_tables(ranking)
@@ -459,6 +513,11 @@ def calibration_tables(computed, args):
                 "weight within 5 % of the prior's width): widen the prior if the bound is not "
                 "a hard one"
             )
+        if not posterior_checks.has_checks(ranking):
+            yield "no held-out check or ranking on this posterior (calibrated with --no-checks)"
+            return
+        yield posterior_checks.heldout_table(ranking)
+        yield from posterior_checks.ranking_tables(ranking)
         return
     yield calibration_table(ranking, args.top)
     best = ranking.isel(candidate=0)

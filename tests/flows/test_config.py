@@ -46,7 +46,7 @@ BAD = {
     "unknown precision": (_set("precision", "float16"), "precision"),
     "unknown path": (_set("paths", ["baseline", "moonshot"]), "paths.moonshot"),
     "unknown parameter": (_set("parameters.lambda_0", 0.1), "parameters.lambda_0"),
-    "missing parameter": (_drop("parameters.chi"), "parameters.chi"),
+    "missing parameter": (_drop("parameters.zeta_d"), "parameters.zeta_d"),  # chi: posterior
     "out-of-range parameter": (_set("parameters.lock_w", 1.5), "parameters.lock_w"),
     "inverted uncertain range": (_set("uncertain.patience", [12.0, 2.0]), "uncertain.patience"),
     "unknown uncertain parameter": (_set("uncertain.luck", [0, 1]), "uncertain.luck"),
@@ -289,6 +289,7 @@ def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
     from resonance.kernels.registry import CHI
 
     def mutate(raw):
+        del raw["uncertain"]["from"]  # the default's posterior carries chi
         del raw["parameters"]["chi"]
         raw["uncertain"]["chi"] = {"dist": "triangular", "low": 0.05, "mode": 0.1, "high": 0.3}
 
@@ -305,7 +306,7 @@ def test_a_fixed_parameter_made_uncertain_in_the_config_alone(tmp_path):
             "store": str(store),
         },
     )
-    d = len(load_config(DEFAULT_CONFIG).uncertain_names) + 1  # the default's, and chi
+    d = len(load_config(DEFAULT_CONFIG, without_posterior=True).uncertain_names) + 1  # and chi
     assert "chi" in config.uncertain_names and config.saltelli_multiple == d + 2
     plan = make_plan(config)
     chi = plan.design.theta(0, 16)[:, config.uncertain_names.index("chi")]

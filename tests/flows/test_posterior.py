@@ -149,3 +149,23 @@ def test_a_bound_the_posterior_piles_against_is_reported():
     assert piled_against(ds)[0][2] == pytest.approx(0.7)
     q = weighted_quantiles(ds)
     assert float(q.sel(quantile=0.5, parameter="chi")) == pytest.approx(0.022)
+
+
+def test_the_default_config_draws_from_its_committed_posterior():
+    """configs/default.yaml draws the calibrated parameters from configs/posterior.zarr
+    (tracked, small, with its checks), and calibration reads the config without it."""
+    from resonance.flows.analysis import calibrate
+    from resonance.flows.analysis.posterior_checks import has_checks
+    from tests.helpers import DEFAULT_CONFIG
+
+    file = DEFAULT_CONFIG.parent / "posterior.zarr"
+    post = open_posterior(file)
+    config = load_config(DEFAULT_CONFIG)
+    assert set(config.posterior) == {str(p) for p in post.parameter.values}
+    assert {d.file for d in config.posterior.values()} == {str(file)}
+    spec = calibrate.load_spec(DEFAULT_CONFIG.parent / "calibration.yaml")
+    inferred = {k.removeprefix("parameters.") for k in spec.search if k.startswith("parameters.")}
+    assert inferred == set(config.posterior)
+    assert has_checks(post) and post.sizes["check"] >= 20
+    assert sum(f.stat().st_size for f in file.rglob("*") if f.is_file()) < 1_000_000
+    assert not calibrate.spec_config(spec, {}).posterior

@@ -181,7 +181,8 @@ def test_a_saltelli_store_records_the_events_of_its_shared_counters(tmp_path):
     from resonance.flows.engine.plan import draw_ids
 
     store = str(tmp_path / "s.zarr")
-    d2 = len(load_config(DEFAULT_CONFIG).uncertain_names) + 2  # rows of one base sample
+    # a Saltelli design cannot draw from a posterior (config.py): the default without it
+    d2 = len(load_config(DEFAULT_CONFIG, without_posterior=True).uncertain_names) + 2
     config = load_config(
         DEFAULT_CONFIG,
         {
@@ -193,6 +194,7 @@ def test_a_saltelli_store_records_the_events_of_its_shared_counters(tmp_path):
             "paths": ["baseline"],
             "store": store,
         },
+        without_posterior=True,
     )
     run_plan(make_plan(config), SequentialExecutor())
     ds = open_draws(store)

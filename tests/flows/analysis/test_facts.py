@@ -273,10 +273,17 @@ def test_facts_table_names_ranges_sources_and_checks_the_baseline():
 def test_facts_check_fails_when_innovation_steps_are_ten_times_larger(tmp_path, capsys):
     from resonance.flows.config import load_config
 
+    # Against the default's nominal inc_scale: its posterior (which carries inc_scale) is
+    # set aside on both sides.
+    def nominal(raw):
+        del raw["uncertain"]["from"]
+
     def tenfold(raw):
+        nominal(raw)
         raw["parameters"]["inc_scale"] *= 10
 
     file = write_config(tmp_path, tenfold)
+    default = write_config(tmp_path, nominal, "nominal.yaml")
     # The default sample (16 x 1,000): on fewer firms the big ones, whose old track
     # saturates first, carry the aggregate and tenfold steps stay near the range's edge.
     sizes = {"sizes.scenarios": 16, "sizes.firms": 1000, "paths": ["baseline"]}
@@ -286,7 +293,7 @@ def test_facts_check_fails_when_innovation_steps_are_ten_times_larger(tmp_path, 
                 fact="tfp_growth", path="baseline"
             )
         )
-        for name, f in (("default", DEFAULT_CONFIG), ("tenfold", file))
+        for name, f in (("default", default), ("tenfold", file))
     }
     # incremental steps are one source of growth among several (breakthroughs, the world
     # frontier, selection): tenfold steps add more than two points and leave the range
