@@ -190,19 +190,13 @@ class RunConfig:
         self.design_columns = tuple(
             own.index(n) if n in own else len(own) for n in self.uncertain_names
         )
-        if self.posterior and schema.sampler == "saltelli":
-            raise ConfigError(
-                "sampler",
-                "saltelli cannot draw from a posterior",
-                "its parameters move together; use sobol, lhs or mc",
-            )
         multiple = self.saltelli_multiple
         if schema.sampler == "saltelli" and schema.sizes.scenarios % multiple:
             raise ConfigError(
                 "sizes.scenarios",
                 f"{schema.sizes.scenarios} is not a multiple of {multiple}",
-                f"a Saltelli design of {len(self.uncertain_names)} uncertain "
-                f"parameters has N x {multiple} scenarios, e.g. {128 * multiple}",
+                f"a Saltelli design of {multiple - 2} uncertain inputs (a posterior counts "
+                f"once) has N x {multiple} scenarios, e.g. {128 * multiple}",
             )
         # A scrambled Sobol' sequence of scipy's 30-bit engine has 2^30 points; a Latin
         # hypercube or Saltelli design is made whole in each process that reads it, so its
@@ -366,8 +360,10 @@ class RunConfig:
 
     @property
     def saltelli_multiple(self) -> int:
-        """Scenarios per base sample of a Saltelli design: uncertain parameters + 2."""
-        return len(self.uncertain_names) + 2
+        """Scenarios per base sample of a Saltelli design: its inputs + 2, where the
+        parameters drawn from a posterior are one input (one design column: they move
+        together, so their Sobol indices are those of the group)."""
+        return len(set(self.design_columns)) + 2
 
     @property
     def n_scenarios(self) -> int:

@@ -15,6 +15,8 @@ from ..errors import ResonanceError
 from .select import cases, check, input_names
 from .split import replications_of, world_means
 
+POSTERIOR_GROUP = "posterior"  # the Sobol row of the parameters drawn from a posterior
+
 
 def sobol_indices(
     ds: xr.Dataset,
@@ -22,16 +24,25 @@ def sobol_indices(
     seed: int,
     resamples: int = 200,
 ) -> pd.DataFrame:
-    """First-order and total Sobol indices of y over a Saltelli design (SALib)."""
+    """First-order and total Sobol indices of y over a Saltelli design (SALib), one row per
+    input: each uncertain parameter, and the parameters drawn from a posterior as one
+    group named ``posterior`` (they share one design column, the design's last, so they
+    move together and only their joint effect is identified)."""
     from SALib.analyze import sobol
 
     names = input_names(ds)
+    drawn = [n for n in names if ds[n].attrs.get("distribution") == "posterior"]
+    names = [n for n in names if n not in drawn] + drawn  # the design's column order
+    groups = [POSTERIOR_GROUP if n in drawn else n for n in names]
+    inputs = list(dict.fromkeys(groups))
     bounds = [[float(ds[n].min()), float(ds[n].max())] for n in names]
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
-    if y.size % (len(names) + 2):
+    if drawn:
+        problem["groups"] = groups
+    if y.size % (len(inputs) + 2):
         raise ResonanceError(
             "sensitivity",
-            f"{y.size} scenarios are not a Saltelli design of {len(names)} parameters",
+            f"{y.size} scenarios are not a Saltelli design of {len(inputs)} inputs",
             "run with --sampler saltelli",
         )
     res = sobol.analyze(
@@ -39,7 +50,7 @@ def sobol_indices(
     )
     return pd.DataFrame(
         {"S1": res["S1"], "S1_conf": res["S1_conf"], "ST": res["ST"], "ST_conf": res["ST_conf"]},
-        index=pd.Index(names, name="parameter"),
+        index=pd.Index(inputs, name="parameter"),
     )
 
 

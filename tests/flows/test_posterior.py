@@ -126,11 +126,33 @@ def test_bad_posterior_input_is_refused_in_one_line(tmp_path, capsys, kind, says
     assert len(err.splitlines()) == 1 and says in err and "Traceback" not in err, err
 
 
-def test_saltelli_cannot_draw_from_a_posterior(tmp_path, capsys, posterior_file):
-    file = _config(tmp_path, posterior_file, sampler="saltelli")
-    assert main(["validate", str(file)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "saltelli cannot draw from a posterior" in err
+def test_a_saltelli_design_moves_a_posterior_as_one_input(tmp_path, posterior_file):
+    """The posterior's parameters share one design column, the design's last: in each base
+    sample of d + 2 rows (A, AB_1 .. AB_d, B) they change together and only in AB_d and B,
+    and the Sobol indices have one row for them, ``posterior``."""
+    from resonance.flows.analysis.sensitivity import POSTERIOR_GROUP, sobol_indices
+    from resonance.flows.engine.execute import SequentialExecutor, run_plan
+    from resonance.flows.engine.store_read import open_draws
+
+    probe = load_config(_config(tmp_path, posterior_file))
+    d = len(probe.uncertain_names) - 1  # inputs: the posterior's two parameters count once
+    assert len(set(probe.design_columns)) == d and probe.saltelli_multiple == d + 2
+    store = tmp_path / "s.zarr"
+    config = load_config(
+        _config(tmp_path, posterior_file, sampler="saltelli"),
+        {"sizes.scenarios": 4 * (d + 2), "store": str(store)},
+    )
+    run_plan(make_plan(config), SequentialExecutor())
+    draws = open_draws(str(store))
+    for name in DRAWS:
+        rows = draws[name].values.reshape(4, d + 2)
+        # A and AB_1 .. AB_{d-1} keep A's draw; AB_d (the posterior's column) and B take B's
+        assert (rows[:, :d] == rows[:, :1]).all()
+        assert (rows[:, d] == rows[:, d + 1]).all()
+    y = draws["tfp"].sel(path="baseline").isel(time=-1).values
+    table = sobol_indices(draws, y, seed=1, resamples=10)
+    assert list(table.index)[-1] == POSTERIOR_GROUP and len(table) == d
+    assert not set(DRAWS) & set(table.index)
 
 
 def test_a_bound_the_posterior_piles_against_is_reported():
