@@ -441,4 +441,18 @@ COMMANDS: tuple[Command, ...] = (
         table=steps.report_text,
         figure=steps.report_file,
     ),
+    Command(
+        "cluster",
+        "show what a cluster file starts: for kind slurm, the job script sbatch is given",
+        (
+            arg("action", choices=("show",), help="show: print the job script"),
+            arg(
+                "cluster",
+                help="a cluster file (configs/clusters/slurm.yaml) or a name in ./configs/clusters",
+            ),
+        ),
+        compute=steps.job_script,
+        opens=steps.cluster_spec,
+        table=steps.job_script_text,
+    ),
 )

@@ -563,3 +563,23 @@ def report_file(text, args):
     """The markdown, written to ``args.out``; its path."""
     Path(args.out).write_text(text)
     return args.out
+
+
+# cluster show: the job script of a slurm cluster file
+def cluster_spec(args):
+    """The cluster spec ``args.cluster`` names (a file, or a name in ./configs/clusters)."""
+    from ..engine.cluster import load_cluster
+
+    return load_cluster(args.cluster, Path("configs") / "clusters")
+
+
+def job_script(spec, args) -> str:
+    """The batch script dask-jobqueue submits for each of the spec's SLURM jobs."""
+    from ..engine.cluster import job_script as script
+
+    return script(spec)
+
+
+def job_script_text(script: str, args):
+    """The script as it is (to read, or to submit by hand with ``sbatch``)."""
+    return (Plain(script.rstrip("\n")),)

@@ -108,6 +108,86 @@ def _kernel_setup_plugin():
     return KernelSetup()
 
 
+def worker_env(spec: ClusterSpec) -> dict[str, str]:
+    """The environment of every worker process: numba's threads per worker as the cluster
+    file says, and one thread for OpenMP and OpenBLAS (the kernel's threads are numba's;
+    Dask's nanny does not limit them)."""
+    return {
+        "NUMBA_NUM_THREADS": str(spec.threads_per_worker),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+def _slurm_cluster_class():
+    """``dask_jobqueue.SLURMCluster``, imported without the side effect of importing it.
+
+    dask-jobqueue 0.9.0 sets the process's SIGINT handler to ``sys.exit`` when imported
+    (dask-jobqueue#696, fixed after 0.9.0): Ctrl-C would end a run silently instead of with
+    "interrupted; finished chunks are kept", and the import fails outright in any thread
+    but the main one (dask-jobqueue#667), where a cluster starts. Its ``signal.signal``
+    call for SIGINT is skipped during the import; every other call goes through.
+    """
+    import signal
+    import sys
+
+    if "dask_jobqueue" not in sys.modules:
+        real = signal.signal
+
+        def keep_sigint(signum, handler):
+            return signal.getsignal(signum) if signum == signal.SIGINT else real(signum, handler)
+
+        signal.signal = keep_sigint
+        try:
+            import dask_jobqueue  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(
+                "cluster.kind", "slurm needs dask-jobqueue", "pip install dask-jobqueue"
+            ) from exc
+        finally:
+            signal.signal = real
+    from dask_jobqueue import SLURMCluster
+
+    return SLURMCluster
+
+
+def slurm_options(spec: ClusterSpec) -> dict:
+    """The keyword arguments of ``dask_jobqueue.SLURMCluster`` for a ``kind: slurm`` spec:
+    its ``cluster_options``, with the job script's prologue (the site's own lines: module
+    loads, ...) followed by the exports of :func:`worker_env`, and the scheduler's dashboard
+    on ``spec.dashboard_address`` (loopback) unless ``scheduler_options`` says otherwise."""
+    options = dict(spec.cluster_options)
+    exports = [f"export {name}={value}" for name, value in worker_env(spec).items()]
+    options["job_script_prologue"] = [*(options.get("job_script_prologue") or []), *exports]
+    scheduler = dict(options.get("scheduler_options") or {})
+    scheduler.setdefault("dashboard_address", spec.dashboard_address)
+    options["scheduler_options"] = scheduler
+    return options
+
+
+# SLURMCluster's keywords that configure the cluster or its scheduler, not a job's script.
+_CLUSTER_ONLY = frozenset(
+    {"n_workers", "job_cls", "loop", "security", "shared_temp_directory", "silence_logs",
+     "name", "asynchronous", "dashboard_address", "host", "scheduler_options", "scheduler_cls"}
+)  # fmt: skip
+SCHEDULER_PLACEHOLDER = "tcp://SCHEDULER:8786"  # the address a job script shows in its place
+
+
+def job_script(spec: ClusterSpec) -> str:
+    """The batch script ``dask-jobqueue`` submits with ``sbatch`` for each job of a
+    ``kind: slurm`` spec, as :func:`connect` would submit it, with the scheduler's address
+    (known once a run starts its scheduler) shown as SCHEDULER_PLACEHOLDER. Starts nothing."""
+    if spec.kind != "slurm":
+        raise ConfigError("cluster.kind", f"is {spec.kind}; only a slurm cluster has job scripts")
+    job_class = _slurm_cluster_class().job_cls
+    options = {k: v for k, v in slurm_options(spec).items() if k not in _CLUSTER_ONLY}
+    try:
+        job = job_class(SCHEDULER_PLACEHOLDER, name="dask-worker", **options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("cluster.cluster_options", str(exc).splitlines()[0]) from None
+    return job.job_script()
+
+
 SCHEDULER_TIMEOUT = 10  # seconds to wait for an existing scheduler to answer
 
 
@@ -205,21 +285,11 @@ def _client(
                 "start one with `dask scheduler`, or check the address (tcp://HOST:8786)",
             ) from exc
     if spec.kind == "slurm":
-        try:
-            from dask_jobqueue import SLURMCluster
-        except ImportError as exc:
-            raise ConfigError(
-                "cluster.kind", "slurm needs dask-jobqueue", "pip install dask-jobqueue"
-            ) from exc
-        cluster = stack.enter_context(SLURMCluster(**spec.cluster_options))
+        cluster = stack.enter_context(_slurm_cluster_class()(**slurm_options(spec)))
         cluster.scale(jobs=workers or spec.jobs)
         return stack.enter_context(Client(cluster, set_as_default=False))
     n = workers or spec.workers or max(1, (os.cpu_count() or 1) // spec.threads_per_worker)
-    env = {
-        "NUMBA_NUM_THREADS": str(spec.threads_per_worker),
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-    }
+    env = worker_env(spec)
     cluster = stack.enter_context(
         LocalCluster(
             n_workers=n,

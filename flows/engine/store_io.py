@@ -44,7 +44,11 @@ def done_chunks(store: str) -> np.ndarray:
     """int8 (chunk,): 1 for chunks whose draws are completely written: those whose
     ``outcome`` shard is present (one listing of the array's directory), or, in a store of
     format 1, those marked in ``chunk_done``."""
-    draws = zarr.open_group(store, path=DRAWS, mode="r", use_consolidated=False)
+    # An object store's file system caches what it lists (s3fs): shards written since by
+    # other processes (the run's workers, another run) would be missed.
+    remote = "://" in store and not store.startswith("file://")
+    fresh = {"storage_options": {"use_listings_cache": False}} if remote else {}
+    draws = zarr.open_group(store, path=DRAWS, mode="r", use_consolidated=False, **fresh)
     if OUTCOME not in draws.array_keys():
         return draws["chunk_done"][:]
     outcome = draws[OUTCOME]

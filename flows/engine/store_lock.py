@@ -1,8 +1,9 @@
-"""One run writes a store at a time: :func:`writer_lock` holds an OS lock on the store's
-directory, which dies with the process that holds it, and the root attribute ``writer``
-says who holds it, for the line that refuses a second run (the lock, not the attribute,
-decides). Object stores (``s3://`` ...) have no such lock; one writer there is the user's
-to keep.
+"""One run writes a store at a time: :func:`writer_lock` holds an OS lock on a local
+store's directory, which dies with the process that holds it, and the root attribute
+``writer`` says who holds it, for the line that refuses a second run (the lock, not the
+attribute, decides). An ``s3://`` store has no OS lock: its writer holds a lease instead
+(``store_lease.py``), which lapses by itself after a killed writer. Other object stores
+(``gs://`` ...) have neither; one writer there is the user's to keep.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import zarr
 
 from ..errors import StoreError
 from .store_io import open_root
+from .store_lease import LeaseHeld, current_holder, has_lease, leased
 
 _HELD: set[Path] = set()  # the store directories whose writer lock this process holds
 
@@ -41,11 +43,19 @@ def writer_lock(store: str) -> Iterator[None]:
     An exclusive ``flock`` on the store's directory (created when absent): the kernel drops
     it when the holding process ends, however it ends, so a killed run never leaves the
     store locked, and it adds no file that Zarr would not recognise. Who holds it is told
-    by the root attribute ``writer`` (:func:`record_writer`). Object stores (``s3://`` ...)
-    have no such lock; one writer there is the user's to keep.
+    by the root attribute ``writer`` (:func:`record_writer`). An ``s3://`` store's writer
+    holds its lease instead (``store_lease.leased``); other object stores have no lock.
     """
     import fcntl
 
+    if has_lease(store):
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(leased(store))
+            except LeaseHeld as held:
+                raise busy(store, str(held)) from None
+            yield
+        return
     path = _lock_path(store)
     if path is None or path in _HELD:
         yield
@@ -83,11 +93,17 @@ def record_writer(store: str) -> None:
 
 
 def busy(store: str, holder: str) -> StoreError:
-    """The one line that refuses a second writer of ``store``, naming the run that holds it."""
+    """The one line that refuses a second writer of ``store``, naming the run that holds it
+    (and, for a leased store, when its lease expires)."""
+    after = (
+        "a stopped run's lease lapses when it expires"
+        if has_lease(store)
+        else "a stopped run leaves no lock behind"
+    )
     return StoreError(
         store,
         f"is being written by another run ({holder})",
-        "wait for it to finish, or stop it; a stopped run leaves no lock behind",
+        f"wait for it to finish, or stop it; {after}",
     )
 
 
@@ -106,10 +122,13 @@ def _holder(store: str) -> str:
 
 
 def current_writer(store: str) -> str | None:
-    """Who holds ``store``'s writer lock ("pid ... on ..., since ..."), or None: nobody,
-    this process itself, or a store without OS locks."""
+    """Who holds ``store``'s writer lock or lease ("pid ... on ..., since ..."), or None:
+    nobody, this process itself, or an object store without a lease."""
     import fcntl
 
+    if has_lease(store):
+        holder = current_holder(store)
+        return holder.describe() if holder else None
     path = _lock_path(store)
     if path is None or path in _HELD or not path.is_dir():
         return None
