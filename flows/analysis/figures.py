@@ -192,7 +192,7 @@ def sensitivity_chart(s: Sensitivity, out) -> Path:
     ax.set_xlabel("extra-trees importance")
     ax.set_title(f"{s.metric} on {s.path}, {s.years:g} y", fontsize=9)
     if s.sobol is not None:
-        sob = s.sobol.loc[rank.index]
+        sob = s.sobol.loc[s.sobol_order(rank.index)]  # a posterior's parameters: one row
         ax = axes[0, 1]
         y = np.arange(len(sob))
         ax.barh(y + 0.2, sob.ST, 0.4, xerr=sob.ST_conf, label="total ST", color="tab:orange")

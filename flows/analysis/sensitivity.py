@@ -100,6 +100,15 @@ class Sensitivity:
     # its R replications, split.world_means), not of one draw of firms
     replications: int = 1
 
+    def sobol_row(self, name: str) -> str:
+        """The Sobol row of parameter ``name``: its own, or ``POSTERIOR_GROUP`` for a
+        parameter drawn from a posterior (whose indices are the group's)."""
+        return name if name in self.sobol.index else POSTERIOR_GROUP
+
+    def sobol_order(self, names) -> list[str]:
+        """The Sobol rows of ``names`` in their order, each once."""
+        return list(dict.fromkeys(self.sobol_row(n) for n in names))
+
 
 def sensitivity(
     ds: xr.Dataset,

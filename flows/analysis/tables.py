@@ -221,12 +221,22 @@ def sensitivity_table(s: Sensitivity) -> Table:
     if s.sobol is not None:
         table.add_column("S1 ± conf", justify="right")
         table.add_column("ST ± conf", justify="right")
+    grouped = False
     for name, row in s.ranking.iterrows():
         cells = [name, f"{row.importance:.3f} [{row.low:.3f}, {row.high:.3f}]"]
         if s.sobol is not None:
-            sob = s.sobol.loc[name]
-            cells += [f"{sob.S1:.3f} ± {sob.S1_conf:.3f}", f"{sob.ST:.3f} ± {sob.ST_conf:.3f}"]
+            group = s.sobol_row(name)
+            sob = s.sobol.loc[group]
+            mark = " †" if group != name else ""
+            grouped |= bool(mark)
+            cells += [
+                f"{sob.S1:.3f} ± {sob.S1_conf:.3f}{mark}",
+                f"{sob.ST:.3f} ± {sob.ST_conf:.3f}{mark}",
+            ]
         table.add_row(*cells)
+    if grouped:
+        note = "† drawn from the posterior: one design input, the Sobol indices of the group"
+        table.caption = f"{table.caption}; {note}" if table.caption else note
     return table
 
 

@@ -153,6 +153,13 @@ def test_a_saltelli_design_moves_a_posterior_as_one_input(tmp_path, posterior_fi
     table = sobol_indices(draws, y, seed=1, resamples=10)
     assert list(table.index)[-1] == POSTERIOR_GROUP and len(table) == d
     assert not set(DRAWS) & set(table.index)
+    from resonance.flows.analysis.sensitivity import sensitivity
+    from resonance.flows.analysis.tables import sensitivity_table
+
+    result = sensitivity(draws, "tfp", path="baseline", bootstrap=2)
+    assert {result.sobol_row(name) for name in DRAWS} == {POSTERIOR_GROUP}
+    shown = sensitivity_table(result)
+    assert "drawn from the posterior" in str(shown.caption) and shown.row_count == d + 1
 
 
 def test_a_bound_the_posterior_piles_against_is_reported():
