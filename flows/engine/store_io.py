@@ -46,7 +46,7 @@ def done_chunks(store: str) -> np.ndarray:
     format 1, those marked in ``chunk_done``."""
     # An object store's file system caches what it lists (s3fs): shards written since by
     # other processes (the run's workers, another run) would be missed.
-    remote = "://" in store and not store.startswith("file://")
+    remote = "://" in str(store) and not str(store).startswith("file://")
     fresh = {"storage_options": {"use_listings_cache": False}} if remote else {}
     draws = zarr.open_group(store, path=DRAWS, mode="r", use_consolidated=False, **fresh)
     if OUTCOME not in draws.array_keys():
