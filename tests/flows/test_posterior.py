@@ -180,16 +180,19 @@ def test_a_bound_the_posterior_piles_against_is_reported():
     assert float(q.sel(quantile=0.5, parameter="chi")) == pytest.approx(0.022)
 
 
-def test_the_default_config_draws_from_its_committed_posterior():
-    """configs/default.yaml draws the calibrated parameters from configs/posterior.zarr
-    (tracked, small, with its checks), and calibration reads the config without it."""
+def test_the_committed_posterior_is_one_line_away_from_the_default_config():
+    """configs/posterior.zarr (tracked, small, with its checks) carries the ten parameters
+    configs/calibration.yaml infers, and the default config draws them from it with one
+    line, ``uncertain.from`` (resolved beside the config); the default itself does not
+    yet (configs/default.yaml says why), and calibration reads its config without it."""
     from resonance.flows.analysis import calibrate
     from resonance.flows.analysis.posterior_checks import has_checks
     from tests.helpers import DEFAULT_CONFIG
 
     file = DEFAULT_CONFIG.parent / "posterior.zarr"
     post = open_posterior(file)
-    config = load_config(DEFAULT_CONFIG)
+    assert not load_config(DEFAULT_CONFIG).posterior
+    config = load_config(DEFAULT_CONFIG, {"uncertain.from": "posterior.zarr"})
     assert set(config.posterior) == {str(p) for p in post.parameter.values}
     assert {d.file for d in config.posterior.values()} == {str(file)}
     spec = calibrate.load_spec(DEFAULT_CONFIG.parent / "calibration.yaml")

@@ -17,9 +17,7 @@ number of the model but the vector width: on AVX-512 CPUs the kernels are compil
 512-bit vectors (``kernels/compile.py: WIDE_VECTORS``), which reorders the reassociated
 sums over firms, so the last bits moved: recorded anew, on rocketlake (with 256-bit
 vectors, ``NUMBA_CPU_FEATURES`` set to the host's, the issue's code gives the digests of
-issue 25 bit for bit). Issue 26 made the default
-config draw ten parameters from its calibration's posterior (configs/posterior.zarr): the
-worlds changed, the code did not; recorded anew, on rocketlake.
+issue 25 bit for bit).
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
@@ -42,18 +40,18 @@ from resonance.flows.engine.plan import make_plan
 from tests.helpers import DEFAULT_CONFIG
 
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
-    "rocketlake": {  # 512-bit vectors (issue 29), the default drawing from its posterior (26)
+    "rocketlake": {  # recorded with 512-bit vectors (issue 29), the model of issue 25
         "sobol": (
-            "813c72a87946c22e32af1ebd1388efa9944d407bf71484e1c693d16de9c46889",
-            "1758a5224dc967c97a154abed29c19e4e750b3286506a4bd196f79e8f96d88b4",
+            "91eb2a35486c815a73766a416f92835db89c3b969530bf671ca6b5f5c173d53c",
+            "2a29deb26a9ac600d4a6e2763d0552a6536498d41e68ae0d971a9312d2e8ee0d",
         ),
         "mc": (
-            "02612a2074c27b045b2764735b0207fc88d97cab62be2567b6612def54f55f78",
-            "cc3b986b40b2a0c4433546be5e0b19e7a4122879b4e751f8b554884d82eecdbf",
+            "7a685067c26486217085b03762c2c9644e2a9174f88e1104bb9f7ec091d35d3a",
+            "156ab4254d197cc19700c30b904b71cacabafc9c82021256fd95f71b2a55128f",
         ),
         "lhs": (
-            "f7b6b40f1031308bb77e975c55a6ebb860b2b6df5f35531093ea26bc8d209ad4",
-            "ff3a3ad6af39a65830179390420ff3a5a8fb45736fa80c4c473b2960f5bf3953",
+            "d0fb407f4455420a7c8747ba097c8f156e8e0f5dc811304a148014fc3b21982a",
+            "8ef4904e3529866cab7625d3b926ce197f8078d42722a15e71cca33316a68e82",
         ),
     },
     # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again
