@@ -1,7 +1,8 @@
 """How the kernels are compiled: LLVM's vectoriser limit, the vector width on AVX-512 CPUs
 and numba's cache directory.
 
-All are process-wide settings, so nothing sets them at import. :func:`configure` does,
+All are process-wide settings, so nothing sets them at import (but the CPU features,
+which ``vmath`` sets before numba's first decoration). :func:`configure` does,
 once per process, before the jitted modules are imported: :func:`resonance.kernels.load`
 calls it in the driver and in every Dask worker (the task body calls ``load``, and the
 cluster's worker set-up calls ``configure``).

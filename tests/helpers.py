@@ -15,9 +15,9 @@ DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
 
 
 def small_config(scenarios=8, firms=40, quarters=24, **overrides):
-    """The default config shrunk to test size, read without its posterior (the mechanism
-    tests run at the documented nominal values of ``parameters:``, not at one posterior
-    draw); extra overrides as dotted keys."""
+    """The default config shrunk to test size, read without any posterior it names (the
+    mechanism tests run at the documented nominal values of ``parameters:``, not at one
+    posterior draw); extra overrides as dotted keys."""
     ov = {"sizes.scenarios": scenarios, "sizes.firms": firms, "sizes.quarters": quarters}
     ov.update({k.replace("__", "."): v for k, v in overrides.items()})
     return load_config(DEFAULT_CONFIG, ov, without_posterior=True)
@@ -25,13 +25,13 @@ def small_config(scenarios=8, firms=40, quarters=24, **overrides):
 
 def write_config(tmp_path: Path, mutate, name: str = "config.yaml") -> Path:
     """The default config changed by ``mutate(raw_dict)``, written to ``tmp_path`` beside a
-    copy of the path files and the costs file it names; its posterior (``uncertain: {from:
-    posterior.zarr}``) is named by its path in configs/."""
+    copy of the path files and the costs file it names; a posterior it names (``uncertain:
+    {from: posterior.zarr}``) is named by its path in configs/."""
     import yaml
 
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     posterior = raw["uncertain"].get("from")
-    if posterior is not None:  # the default's posterior lies beside it, not in tmp_path
+    if posterior is not None:  # a posterior lies beside the default config, not in tmp_path
         raw["uncertain"]["from"] = str(DEFAULT_CONFIG.parent / posterior)
     mutate(raw)
     (tmp_path / "paths").mkdir(exist_ok=True)

@@ -330,7 +330,10 @@ def effects(
     units_n, unit_moments = (n, moments) if worlds is None else (worlds.moments.n, worlds.moments)
     t = float(stats.t.ppf(0.5 + LEVEL / 2.0, units_n - 1)) if units_n > 1 else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean_se = np.sqrt(unit_moments.m_dd / (units_n - 1) / units_n)
+        if worlds is None:  # as before the clusters: the same bits on a store with R = 1
+            mean_se = std / np.sqrt(n)
+        else:
+            mean_se = np.sqrt(unit_moments.m_dd / (units_n - 1) / units_n)
         costly = np.isfinite(mean_cost) & (mean_cost != 0)
         ratio = np.where(costly, mean / np.where(costly, mean_cost, 1.0), np.nan)
         r = np.where(costly, ratio, 0.0)

@@ -34,6 +34,7 @@ from ..engine.layout import by_metric
 from ..errors import ResonanceError
 from ..metrics import LOWER_IS_BETTER
 from .effects import blocks, check_outcome, effects, series
+from .split import replications_of, whole_worlds
 
 # criterion -> (label, higher is better for the path)
 CRITERIA = {
@@ -84,6 +85,7 @@ def robustness(
     the satisficing share. reference: the path every path's effect is measured against.
     """
     ds = by_metric(ds)  # a draws group as stored: a variable per metric
+    ds = whole_worlds(ds)  # a stopped run's part of a world is left out (as effects does)
     check_outcome(ds, metric)
     if satisfice is not None and not np.isfinite(satisfice):
         raise ResonanceError("--satisfice", f"{satisfice}", "a finite threshold")
@@ -135,7 +137,8 @@ def robustness(
     if satisfice is not None:
         share = satisfied / n
         data["satisficing"] = share
-        data["satisficing_se"] = np.sqrt(share * (1.0 - share) / n)
+        # a world's R replications are correlated: sqrt(R) bounds the design effect
+        data["satisficing_se"] = np.sqrt(share * (1.0 - share) / n * replications_of(ds))
     criteria = [c for c in CRITERIA if c in data]
     ranks = []
     for c in criteria:

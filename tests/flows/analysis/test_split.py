@@ -188,3 +188,16 @@ def test_diff_and_convergence_widen_their_errors_by_the_replications_bound(store
     _, se1 = measure(x, ["baseline", "all_paths"])
     _, se4 = measure(x, ["baseline", "all_paths"], replications=4)
     assert np.allclose(se4, 2 * se1, equal_nan=True)
+
+
+def test_robustness_s_satisficing_error_is_widened_by_the_replications_bound(store):
+    from resonance.flows.analysis.robust import robustness
+
+    draws = open_draws(store)
+    y = draws["tfp"].isel(time=-1).sel(path="baseline").values
+    threshold = float(np.median(y))
+    got = robustness(draws, "tfp", satisfice=threshold).table
+    plain = robustness(draws.assign_attrs(replications=1), "tfp", satisfice=threshold).table
+    np.testing.assert_allclose(got["satisficing"], plain["satisficing"])
+    np.testing.assert_allclose(got["satisficing_se"], plain["satisficing_se"] * np.sqrt(R))
+    assert float(got["satisficing_se"].sel(path="baseline")) > 0

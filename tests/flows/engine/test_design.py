@@ -29,14 +29,9 @@ def test_sobol_points_are_scipys_bit_for_bit_at_any_offset(d):
 
 @pytest.mark.parametrize("sampler", ["mc", "sobol", "lhs", "saltelli"])
 def test_a_chunks_design_is_its_slice_of_the_whole_design(sampler):
-    # A Saltelli design cannot draw from a posterior (config.py): the default's own
-    # distributions in its place there.
-    alone = sampler == "saltelli"
-    multiple = load_config(DEFAULT_CONFIG, without_posterior=True).saltelli_multiple  # d + 2
-    n = 30 * multiple if alone else 500
-    config = load_config(
-        DEFAULT_CONFIG, {"sizes.scenarios": n, "sampler": sampler}, without_posterior=alone
-    )
+    multiple = load_config(DEFAULT_CONFIG).saltelli_multiple  # d + 2
+    n = 30 * multiple if sampler == "saltelli" else 500
+    config = load_config(DEFAULT_CONFIG, {"sizes.scenarios": n, "sampler": sampler})
     design = Design.of(config)
     whole = design.theta(0, n)
     assert whole.shape == (n, len(config.uncertain_names)) and np.isfinite(whole).all()
