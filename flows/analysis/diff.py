@@ -59,7 +59,7 @@ from scipy import stats
 
 from ..errors import ResonanceError
 from .effects import check_outcome, series, units
-from .split import replications_of
+from .worlds import replications_of
 
 # The outcomes of the run's closing table (tables.headline_table).
 HEADLINE = ("tfp_growth", "coordination", "innovation_efficiency")

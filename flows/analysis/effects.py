@@ -60,7 +60,7 @@ from ..engine.layout import by_metric
 from ..errors import ResonanceError
 from ..metrics import LOWER_IS_BETTER
 from .select import check
-from .split import replications_of, whole_worlds
+from .worlds import replications_of, whole_worlds
 
 TFP_GROWTH = "tfp_growth"  # derived: compound annual growth rate of tfp, %/yr
 DERIVED = {TFP_GROWTH: ("tfp", "%/yr", "aggregate TFP growth (compound annual rate)")}

@@ -34,7 +34,7 @@ from ..engine.layout import by_metric
 from ..errors import ResonanceError
 from ..metrics import LOWER_IS_BETTER
 from .effects import blocks, check_outcome, effects, series
-from .split import replications_of, whole_worlds
+from .worlds import replications_of, whole_worlds
 
 # criterion -> (label, higher is better for the path)
 CRITERIA = {

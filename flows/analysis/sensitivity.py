@@ -13,7 +13,8 @@ import xarray as xr
 from ..engine.layout import by_metric
 from ..errors import ResonanceError
 from .select import cases, check, input_names
-from .split import replications_of, world_means
+from .split import world_means
+from .worlds import replications_of
 
 POSTERIOR_GROUP = "posterior"  # the Sobol row of the parameters drawn from a posterior
 

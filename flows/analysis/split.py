@@ -32,6 +32,7 @@ import xarray as xr
 from ..engine.layout import EVENTS, WORLD_COORDS, by_metric
 from ..errors import ResonanceError
 from ..metrics import HEADLINE
+from .worlds import replications_of, whole_worlds
 
 # The outcomes ``resonance summary`` splits: TFP growth (effects.TFP_GROWTH, %/yr) in place
 # of the TFP level, then the other headline metrics.
@@ -80,23 +81,6 @@ def split(y: np.ndarray, replications: int) -> Split:
     luck = by_world.var(axis=1, ddof=1).mean(axis=0)  # pooled: W (R - 1) df
     world = np.maximum(means.var(axis=0, ddof=1) - luck / r, 0.0)  # NaN stays NaN
     return Split(world, luck, means)
-
-
-def replications_of(draws: xr.Dataset) -> int:
-    """R of a store's draws (its ``replications`` attribute; 1 for a store before it)."""
-    return int(draws.attrs.get("replications", 1))
-
-
-def whole_worlds(draws: xr.Dataset) -> xr.Dataset:
-    """The scenarios of the worlds whose R replications are all in ``draws`` (a store whose
-    run was stopped may end in a part of one), in world-major order."""
-    r = replications_of(draws)
-    if r == 1 or "world" not in draws.coords:
-        return draws
-    world = np.asarray(draws["world"].values)
-    found, counts = np.unique(world, return_counts=True)
-    keep = np.isin(world, found[counts == r])
-    return draws if keep.all() else draws.isel(scenario=np.flatnonzero(keep))
 
 
 def world_split(

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from resonance.flows.analysis.sensitivity import sensitivity, sobol_indices
-from resonance.flows.analysis.split import split, whole_worlds, world_means, world_split
+from resonance.flows.analysis.split import split, world_means, world_split
+from resonance.flows.analysis.worlds import whole_worlds
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine.execute import SequentialExecutor, run_plan
