@@ -43,14 +43,17 @@ def write_config(tmp_path: Path, mutate, name: str = "config.yaml") -> Path:
     return file
 
 
-def resonance_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+def resonance_cli(
+    *args, timeout: float = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """``python -m resonance ARGS`` in a process of its own, from the repository root, with
-    its output captured as text."""
+    its output captured as text; ``env`` replaces the environment when given."""
     return subprocess.run(
         [sys.executable, "-m", "resonance", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=env,
         timeout=timeout,
     )
 

@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, resonance_cli
 
 pytestmark = pytest.mark.slow
 
@@ -110,14 +109,7 @@ def _logs(env, flow_run_id) -> str:
 
 
 def _cli(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "resonance", *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return resonance_cli(*args, env=env, timeout=120)
 
 
 NIGHTLY = "resonance-nightly/nightly"

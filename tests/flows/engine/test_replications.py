@@ -11,6 +11,7 @@ from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine.execute import SequentialExecutor, run_plan
 from resonance.flows.engine.plan import Design, cost_ids, draw_ids, make_plan
+from tests.flows.engine.test_grow import _assert_same
 from tests.helpers import DEFAULT_CONFIG, write_config
 
 SMALL = {
@@ -32,14 +33,6 @@ def _config(worlds, replications, store="unused.zarr", **extra):
             **extra,
         },
     )
-
-
-def _assert_same(a, b):
-    for group in (None, "draws", "firms"):
-        da, db = xr.open_zarr(a, group=group), xr.open_zarr(b, group=group)
-        assert dict(da.sizes) == dict(db.sizes)
-        for name in {*da.variables, *db.variables}:
-            np.testing.assert_array_equal(da[name].values, db[name].values, err_msg=name)
 
 
 @pytest.mark.parametrize("sampler", ["sobol", "mc", "lhs"])
