@@ -10,12 +10,14 @@ Zarr store written through xarray:
   calibration file's dotted key (``parameters.inc_scale``);
 - ``weight`` (draw) float64, summing to 1: the importance weights of the last generation;
 - ``facts`` (draw, fact) float64: the fitted facts of each accepted draw's simulation,
-  ``distance`` (draw): its distance (in sampling sds, see ``analysis.infer``);
+  ``distance`` (draw): its misfit, sqrt(sum_f z_f^2) in observation sds (``analysis.infer``);
 - ``prior_low``, ``prior_high`` (parameter): the uniform prior's bounds;
-- ``fact_low``, ``fact_high``, ``fact_sd`` (fact): each fact's published range and the sd
-  its distance is measured in;
+- ``fact_low``, ``fact_high`` (fact): each fact's published range; ``fact_centre``,
+  ``fact_below``, ``fact_above``: the observation model, the real value's centre (NaN for
+  a bound alone) and its sds below and above; ``fact_sd``: one simulation's sampling sd;
 - ``epsilon``, ``acceptance_rate``, ``simulations``, ``particles`` (generation): the
-  acceptance history of the sequential Monte Carlo;
+  acceptance history of the sequential Monte Carlo (``epsilon`` is the temperature of the
+  stochastic acceptor, 1 the exact posterior);
 - attributes: ``resonance_posterior`` (the format's version), ``config`` (the calibrated
   config's path), ``config_sha256``, ``seed``, ``scenarios``, ``firms``, ``library`` and
   ``library_version``, ``created``;

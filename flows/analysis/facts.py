@@ -39,13 +39,26 @@ class Fact:
     units: str
     source: str
     held_out: bool = False  # measured and reported, not fitted (MODEL.md §11)
+    # The real industry's value the inference centres on (analysis/infer.py): the source's
+    # own figure where it gives one, else the range's midpoint; None for a bound alone
+    # (a fact whose range says only "below 1").
+    centre: float | None = None
 
 
-def _level(name, label, definition, low, high, units, source) -> tuple[Fact, Fact]:
+def _level(name, label, definition, low, high, units, source, centre) -> tuple[Fact, Fact]:
     """A level fact, measured at mid-horizon (``<name>_mid``) and at the horizon
-    (``<name>_end``) with one definition, range and source."""
+    (``<name>_end``) with one definition, range, centre and source."""
     return tuple(
-        Fact(f"{name}_{key}", f"{label}, {when}", definition, low, high, units, source)
+        Fact(
+            f"{name}_{key}",
+            f"{label}, {when}",
+            definition,
+            low,
+            high,
+            units,
+            source,
+            centre=centre,
+        )
         for key, when in (("mid", "mid-horizon"), ("end", "horizon"))
     )
 
@@ -60,6 +73,7 @@ FACTS = (
         6.0,
         "%/yr",
         "Brandt, Van Biesebroeck & Zhang 2012, J. Dev. Econ. 97 (about 2.9 %/yr)",
+        centre=2.9,
     ),
     *_level(
         "size_tail",
@@ -69,6 +83,7 @@ FACTS = (
         1.3,
         "1",
         "Axtell 2001, Science 293 (1.06)",
+        1.06,
     ),
     Fact(
         "growth_kurtosis",
@@ -79,6 +94,7 @@ FACTS = (
         8.0,
         "1",
         "Stanley et al. 1996, Nature 379; Bottazzi & Secchi 2006 (Laplace: 3)",
+        centre=3.0,
     ),
     *_level(
         "dispersion",
@@ -88,6 +104,7 @@ FACTS = (
         5.0,
         "1",
         "Syverson 2004 (1.92, US); Hsieh & Klenow 2009, QJE (wider in China)",
+        3.25,
     ),
     Fact(
         "persistence",
@@ -98,6 +115,7 @@ FACTS = (
         0.95,
         "1",
         "Foster, Haltiwanger & Syverson 2008, AER (about 0.8)",
+        centre=0.8,
     ),
     Fact(
         "innovation_skew",
@@ -108,6 +126,7 @@ FACTS = (
         0.93,
         "1",
         "Scherer & Harhoff 2000, Research Policy 29",
+        centre=0.705,
     ),
     Fact(
         "exit_rate",
@@ -117,6 +136,7 @@ FACTS = (
         15.0,
         "%/yr",
         "Dunne, Roberts & Samuelson 1988, RAND J.; Brandt et al. 2012",
+        centre=8.5,
     ),
     *_level(
         "rd",
@@ -126,6 +146,7 @@ FACTS = (
         12.0,
         "%",
         "high-tech enterprise criteria and surveys",
+        7.0,
     ),
     Fact(
         "size_variance",
@@ -137,6 +158,7 @@ FACTS = (
         0.3,
         "1",
         "Amaral et al. 1997, Physica A 244 (0.18-0.20); Riccaboni et al. 2008, PNAS 105 (0.14-0.2)",
+        centre=0.18,
     ),
     Fact(
         "up_or_out",

@@ -516,7 +516,7 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
             ", ".join(against) or "—",
         )
     facts = Table(title="Fitted facts: posterior predictive (each draw's own simulation)")
-    for label in ("fact", "range", "sampling sd", "median", "p5", "p95"):
+    for label in ("fact", "range", "observed as", "sampling sd", "median", "p5", "p95"):
         facts.add_column(label, justify="left" if label == "fact" else "right")
     weight = post.weight.values / post.weight.values.sum()
     for f, name in enumerate(post.fact.values):
@@ -535,11 +535,13 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
         facts.add_row(
             str(name),
             f"[{float(post.fact_low[f]):.3g}, {float(post.fact_high[f]):.3g}]",
+            _observed_as(post, f),
             f"{float(post.fact_sd[f]):.3g}",
             *cells,
         )
     steps = Table(title="ABC-SMC acceptance history")
-    for label in ("generation", "epsilon (sds)", "simulations", "acceptance rate"):
+    tolerance = "temperature" if "fact_centre" in post else "epsilon (sds)"
+    for label in ("generation", tolerance, "simulations", "acceptance rate"):
         steps.add_column(label, justify="right")
     for g in range(post.sizes["generation"]):
         steps.add_row(
@@ -549,6 +551,19 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
             f"{float(post.acceptance_rate[g]):.3g}",
         )
     return [params, facts, steps]
+
+
+def _observed_as(post: xr.Dataset, f: int) -> str:
+    """How the inference saw fact f's real value: "2.9 -0.95/+1.55" (its centre and the
+    observation sds below and above), "in range" for a bound alone, "—" for a posterior
+    of the older range-only model."""
+    if "fact_centre" not in post:
+        return "—"
+    centre = float(post.fact_centre[f])
+    if not np.isfinite(centre):
+        return "in range"
+    below, above = float(post.fact_below[f]), float(post.fact_above[f])
+    return f"{centre:.3g} -{below:.2g}/+{above:.2g}"
 
 
 def facts_tables(table: xr.Dataset, where: str) -> list[Table]:

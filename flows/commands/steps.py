@@ -507,6 +507,13 @@ def calibration_tables(computed, args):
         from ..posterior import piled_against
 
         yield from posterior_tables(ranking)
+        final = float(ranking.epsilon[-1])
+        if "fact_centre" in ranking and final > 1.0:
+            yield (
+                f"the inference stopped at temperature {final:.3g}, not 1: its simulation "
+                "budget ran out, so this posterior is tempered (wider than the exact one); "
+                "raise abc.simulations or abc.generations"
+            )
         for name, side, share in piled_against(ranking):
             yield (
                 f"the posterior piles against the {side} bound of {name} ({share:.0%} of its "

@@ -1,5 +1,5 @@
-"""Calibration as inference (MODEL.md §11): the distance is in units of each fact's sampling
-sd, 0 inside every range; a small ABC-SMC runs end to end into a posterior file a config
+"""Calibration as inference (MODEL.md §11): each fact is observed as a split normal around
+its source's value, its range's edges RANGE_SDS sds away; a small ABC-SMC runs end to end into a posterior file a config
 can draw from; the held-out facts are not fitted; firm parameters are held."""
 
 from __future__ import annotations
@@ -16,28 +16,48 @@ from resonance.flows.engine.plan import make_plan
 from resonance.flows.posterior import open_posterior
 from tests.helpers import small_calibration_file, write_config
 
-LOW, HIGH = np.array([1.0, 0.0, 2.0]), np.array([6.0, 1.0, 15.0])
+OBS = infer.Observation(
+    low=np.array([1.0, 0.0]),
+    high=np.array([6.0, 1.0]),
+    centre=np.array([2.9, np.nan]),  # TFP growth around Brandt et al.'s 2.9; a bound alone
+    below=np.array([0.95, 0.25]),
+    above=np.array([1.55, 0.25]),
+)
 
 
-def test_inside_every_range_the_distance_is_zero():
-    assert infer.distance(np.array([3.0, 0.5, 2.0]), LOW, HIGH, np.ones(3)) == 0.0
+def test_at_the_source_s_value_the_misfit_is_zero_and_elsewhere_in_range_it_is_not():
+    """The range is not flat: 2.9 %/yr fits exactly, 5.5 %/yr (inside 1-6) does not."""
+    assert infer.distance(np.array([2.9, 0.5]), OBS) == 0.0
+    assert OBS.log_kernel(np.array([2.9, 0.5])) == 0.0
+    z = OBS.misfit(np.array([5.5, 0.5]))
+    assert z[0] == pytest.approx(2.6 / 1.55) and z[1] == 0.0
+    assert OBS.log_kernel(np.array([5.5, 0.5])) == pytest.approx(-0.5 * (2.6 / 1.55) ** 2)
 
 
-@pytest.mark.parametrize("sd", [0.5, 1.0, 4.0])
-def test_a_fact_s_distance_is_in_units_of_its_sampling_sd(sd):
-    """2 units above its range with sd s: 2 / s sds, whatever the range's width."""
-    sds = np.array([sd, 1.0, 1.0])
-    assert infer.distance(np.array([8.0, 0.5, 2.0]), LOW, HIGH, sds) == pytest.approx(2.0 / sd)
-    wide = np.array([-100.0, 0.0, 2.0]), np.array([6.0, 100.0, 15.0])
-    assert infer.distance(np.array([8.0, 0.5, 2.0]), *wide, sds) == pytest.approx(2.0 / sd)
-    # two facts outside: the Euclidean norm of their distances in sds
-    both = infer.distance(np.array([8.0, 1.3, 2.0]), LOW, HIGH, np.array([sd, 0.1, 1.0]))
-    assert both == pytest.approx(np.hypot(2.0 / sd, 3.0))
+def test_the_split_normal_reads_a_range_s_edges_as_range_sds_away_on_either_side():
+    obs = infer.observation()
+    names = [name for name, _, _ in infer.targets()]
+    tfp = names.index("tfp_growth")
+    assert obs.centre[tfp] == 2.9  # Brandt, Van Biesebroeck & Zhang 2012
+    for edge in (obs.low[tfp], obs.high[tfp]):
+        assert abs(obs.misfit(np.where(np.arange(len(names)) == tfp, edge, obs.centre))[tfp]) == (
+            pytest.approx(infer.RANGE_SDS)
+        )
+    # a bound alone (entrants are small: below 1) is flat inside, normal outside
+    entrant = names.index("entrant_size")
+    assert np.isnan(obs.centre[entrant])
+    inside, past = obs.low.copy(), obs.low.copy()
+    inside[entrant], past[entrant] = 0.3, 1.5
+    assert obs.misfit(inside)[entrant] == 0.0
+    assert obs.misfit(past)[entrant] == pytest.approx(0.5 / obs.above[entrant])
+    # every fitted fact has a centre inside its range, or is a bound
+    centred = ~np.isnan(obs.centre)
+    assert np.all((obs.low[centred] < obs.centre[centred]) & (obs.centre[centred] < obs.high[centred]))
 
 
 def test_a_fact_a_simulation_cannot_measure_counts_missing_sds():
-    value = infer.distance(np.array([np.nan, 0.5, 2.0]), LOW, HIGH, np.ones(3))
-    assert value == infer.MISSING_SDS
+    assert infer.distance(np.array([np.nan, 0.5]), OBS) == infer.MISSING_SDS
+    assert infer.distance(np.array([2.9, np.nan]), OBS) == infer.MISSING_SDS
 
 
 def test_the_inference_fits_the_fitted_facts_and_the_target_alone():
@@ -78,9 +98,14 @@ def test_a_small_inference_runs_end_to_end_into_a_posterior_a_config_can_use(tmp
         low, high = spec.search[f"parameters.{name}"]
         assert np.all((post.value[:, k] >= low) & (post.value[:, k] <= high))
     assert post.facts.shape == (12, len(infer.targets()))
+    # the temperature falls to 1 (the exact posterior) by the last generation
     assert 1 <= post.sizes["generation"] <= 2 and np.all(np.diff(post.epsilon) <= 0)
+    assert float(post.epsilon[-1]) == 1.0
     assert np.all(post.acceptance_rate > 0) and np.all(post.acceptance_rate <= 1)
-    assert np.all(post.distance <= post.epsilon[-1])
+    obs = infer.observation()
+    expected = [infer.distance(row, obs) for row in post.facts.values]
+    np.testing.assert_allclose(post.distance, expected)
+    np.testing.assert_array_equal(post.fact_centre, obs.centre)
     assert post.attrs["library"] == "pyabc" and post.attrs["seed"] == 3
 
     # a config draws its scenarios' chi and inc_scale from it, pairs as accepted
