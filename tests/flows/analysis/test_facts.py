@@ -48,6 +48,22 @@ def test_persistence_of_a_level_with_transitory_noise():
     assert (stylized.persistence(swapped, np.zeros(noisy.shape)) < kept - 0.05).all()
 
 
+def test_incumbent_growth_weighs_continuing_firms_by_their_start_of_year_share():
+    """Two firms: the big one (share 0.75) gains 0.02 log TFP a year, the small one 0.06:
+    incumbents grow 0.75 * 2 + 0.25 * 6 = 3 %/yr. An entrant's jump into a slot (from
+    the exiting firm's log TFP to its own) is not an incumbent's growth."""
+    log_tfp = np.array([[0.0, 0.02, 0.04, 0.06], [0.0, 0.06, 0.12, 0.18]]).T[None, None]
+    share = np.broadcast_to(np.array([0.75, 0.25]), log_tfp.shape).copy()
+    entered = np.zeros(log_tfp.shape)
+    assert stylized.incumbent_growth(log_tfp, share, entered)[0, 0] == pytest.approx(3.0)
+    jumped = log_tfp.copy()
+    jumped[0, 0, 2:, 1] += 1.0  # a new owner of the small firm's slot in year 2
+    entered[0, 0, 2, 1] = 1
+    # year pair (1, 2): the big firm alone (2 %/yr); the others as before
+    expected = (3.0 + 2.0 + 3.0) / 3
+    assert stylized.incumbent_growth(jumped, share, entered)[0, 0] == pytest.approx(expected)
+
+
 def test_innovation_skew_counts_the_top_tenth_of_breakthroughs():
     value = np.zeros((1, 1, 2, 50))
     value[0, 0, 0, :10] = 1.0  # ten breakthroughs of value 1 ...
