@@ -30,6 +30,8 @@ QUICK = {
     ),
     "profile": dict(scenarios=4, firms=1000, quarters=10, repeats=3),
     "main_job": dict(repeats=1, extra=("--scenarios", "256")),
+    # the main job's firm-steps as ten times the scenarios of a tenth of the firms
+    "scenario_heavy": dict(repeats=1, extra=("--scenarios", "2560", "--firms", "100")),
     "scaling": dict(scenarios=32, firms=500, quarters=40, chunk=8),
     "memory": dict(scenarios=32, firms=100, quarters=20, workers=1),
     "bands": dict(scenarios=256, firms=30, quarters=40, chunk=32),
@@ -39,6 +41,7 @@ FULL = {
     "throughput": dict(scenarios=32, firms=1000, quarters=40, ref_scenarios=8, repeats=5),
     "profile": dict(scenarios=8, firms=1000, quarters=40, repeats=5),
     "main_job": dict(repeats=3),
+    "scenario_heavy": dict(repeats=3, extra=("--scenarios", "20480", "--firms", "100")),
     "scaling": dict(scenarios=192, firms=1000, quarters=40, chunk=16),
     "memory": dict(scenarios=512, firms=300, quarters=40),
     "bands": dict(scenarios=2048, firms=50, quarters=40, chunk=32),
@@ -108,6 +111,13 @@ def table(result: dict) -> Table:
         )
         share = p.get("simulation_share", p["simulation_share_in_run"])
         t.add_row(f"main job ({engine}): simulation share", f"{share:.2f}")
+    heavy = result.get("scenario_heavy")
+    if heavy:
+        t.add_row(
+            "scenario-heavy job (prefect): wall / simulation / store writes / bands (s)",
+            f"{heavy['wall_s']:.1f} / {heavy['simulation_s']:.1f} / "
+            f"{heavy['store_writes_s']:.1f} / {heavy['bands_s']:.2f}",
+        )
     for t_ in result.get("targets", []):
         t.add_row(
             f"target: {t_['target']} {t_['goal']}",
@@ -150,6 +160,12 @@ def main() -> None:
         result["main_job"] = main_job.measure(
             **sizes["main_job"], thread_rate=result["kernel_firm_steps_per_s_1thread"]
         )
+    with console.status("the scenario-heavy job (the main job's firm-steps, 10x scenarios)"):
+        result["scenario_heavy"] = main_job.measure(
+            **sizes["scenario_heavy"],
+            thread_rate=result["kernel_firm_steps_per_s_1thread"],
+            engines=("prefect",),
+        )["prefect"]
     result["simulation_share"] = result["main_job"]["prefect"].get("simulation_share")
     result["targets"] = targets.check(result)
     console.print(table(result))

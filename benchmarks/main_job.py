@@ -48,11 +48,14 @@ def one_run(engine: str, extra: list[str], tmp: str) -> dict:
 
 
 def measure(
-    repeats: int = 3, extra: tuple[str, ...] = (), thread_rate: float | None = None
+    repeats: int = 3,
+    extra: tuple[str, ...] = (),
+    thread_rate: float | None = None,
+    engines: tuple[str, ...] = ("prefect", "direct"),
 ) -> dict:
     """Median split of ``repeats`` runs per engine (``extra``: CLI size overrides), and
     the issue's simulation share at ``thread_rate`` (firm-steps/s of one kernel thread)."""
-    runs = {"prefect": [], "direct": []}
+    runs = {engine: [] for engine in engines}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):
             for engine in runs:

@@ -96,6 +96,23 @@ def check(result: dict) -> list[dict]:
                 "temporary server, but both compete for two cores",
             )
         )
+    heavy = result.get("scenario_heavy")
+    if job and heavy:
+        ratio = heavy["wall_s"] / job["wall_s"]
+        out.append(
+            _target(
+                "scenario-heavy job over the main job (same firm-steps)",
+                round(ratio, 2),
+                "<= 1.5x",
+                ratio <= 1.5,
+                f"{heavy['wall_s']:.1f} s against {job['wall_s']:.1f} s: simulation "
+                f"{heavy['simulation_s']:.1f} s (kernel {heavy['kernel_s']:.1f} s) against "
+                f"{job['simulation_s']:.1f} s, store writes {heavy['store_writes_s']:.1f} s "
+                f"against {job['store_writes_s']:.1f} s, bands {heavy['bands_s']:.2f} s against "
+                f"{job['bands_s']:.2f} s: per-scenario costs (design, inputs, one row of "
+                "every metric per scenario written and sorted for the bands) grow tenfold",
+            )
+        )
     rate = result.get("kernel_firm_steps_per_s_1thread")
     if rate:
         spread = result.get("kernel_firm_steps_per_s_1thread_range")

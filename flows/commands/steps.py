@@ -261,6 +261,7 @@ class _Facts(NamedTuple):
     missed: list[str]  # fitted facts of the baseline out of their range
     held_out_missed: list[str]  # held-out facts of the baseline out of their range
     posterior: object = None  # the posterior whose held-out checks are shown (or None)
+    too_fast: tuple = ()  # (path, median TFP growth %/yr) past MODEL.md §8's cap on every path
 
 
 def facts(data, args) -> _Facts:
@@ -286,7 +287,13 @@ def facts(data, args) -> _Facts:
     held_out = {str(f) for f in base.fact.values if bool(base.held_out.sel(fact=f))}
     missed = [f for f in out if f not in held_out]
     held_missed = [f for f in out if f in held_out]
-    return _Facts(table, where, unmeasured, missed, held_missed, posterior)
+    growth = table.sel(fact="tfp_growth")
+    too_fast = tuple(
+        (str(p), float(growth["median"].sel(path=p)))
+        for p in table.path.values
+        if p != args.baseline and not bool(growth.in_range.sel(path=p))
+    )
+    return _Facts(table, where, unmeasured, missed, held_missed, posterior, too_fast)
 
 
 def facts_tables(result: _Facts, args):
@@ -316,6 +323,13 @@ def facts_tables(result: _Facts, args):
         )
     elif not set(result.unmeasured) - set(held_out):
         yield f"{args.baseline}: every fitted fact in range"
+    from ..analysis.facts import MAX_PATH_TFP_GROWTH
+
+    for path, growth in result.too_fast:
+        yield (
+            f"{path}: median aggregate TFP growth {growth:.3g} %/yr, past the "
+            f"{MAX_PATH_TFP_GROWTH:g} %/yr MODEL.md §8 allows every path"
+        )
     if result.posterior is not None:
         from ..analysis import posterior_checks
 
@@ -326,9 +340,10 @@ def facts_tables(result: _Facts, args):
 
 
 def facts_status(result: _Facts, args) -> int:
-    """1 when ``--check`` and a fitted fact of the baseline is out of its range, else 0
-    (held-out facts are reported, never fitted: they do not fail the check)."""
-    return 1 if args.check and result.missed else 0
+    """1 when ``--check`` and a fitted fact of the baseline is out of its range or a path's
+    median TFP growth passes MODEL.md §8's cap, else 0 (held-out facts are reported, never
+    fitted: they do not fail the check)."""
+    return 1 if args.check and (result.missed or result.too_fast) else 0
 
 
 # convergence: the history of a store grown --until-se

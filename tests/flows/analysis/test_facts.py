@@ -354,3 +354,25 @@ def test_facts_check_reports_held_out_facts_but_does_not_fail_on_them():
     lines = [line for line in steps.facts_tables(result, args) if isinstance(line, str)]
     held = next(line for line in lines if "held-out" in line)
     assert "not fitted" in held and "--check does not fail" in held and "up_or_out" in held
+
+
+def test_facts_check_fails_when_a_path_grows_past_the_cap_every_path_has(
+    tmp_path, capsys, monkeypatch
+):
+    """MODEL.md §8: no path's median TFP growth above MAX_PATH_TFP_GROWTH. On a sample
+    whose every fitted baseline fact lands, --check passes; with the cap lowered below what
+    all_paths reaches it fails, and names the path with its median."""
+    from resonance.flows.config import load_config
+
+    args = ["facts", str(DEFAULT_CONFIG), "--scenarios", "4", "--firms", "200"]
+    args += ["--paths", "baseline,all_paths", "--check"]
+    assert main(args) == 0
+    assert "baseline: every fitted fact in range" in capsys.readouterr().out
+    sizes = {"sizes.scenarios": 4, "sizes.firms": 200, "paths": ["baseline", "all_paths"]}
+    sample = stylized.facts(stylized.simulate_snapshots(load_config(DEFAULT_CONFIG, sizes)))
+    reached = float(sample["median"].sel(fact="tfp_growth", path="all_paths"))
+    monkeypatch.setattr(stylized, "MAX_PATH_TFP_GROWTH", reached - 0.5)
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "baseline: every fitted fact in range" in out
+    assert f"all_paths: median aggregate TFP growth {reached:.3g} %/yr, past the" in out
