@@ -89,8 +89,8 @@ def check(result: dict) -> list[dict]:
             _target(
                 "first chunk after the command (s)",
                 round(job["startup_s"], 2),
-                "<= 5 s",
-                job["startup_s"] <= 5.0,
+                "<= 3 s",
+                job["startup_s"] <= 3.0,
                 f"the LocalCluster's start ({job['cluster_s']:.1f} s: two worker processes "
                 "that import dask, zarr and load the cached kernel) overlaps Prefect's "
                 "temporary server, but both compete for two cores",
