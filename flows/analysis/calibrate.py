@@ -154,9 +154,10 @@ class Inference:
 
     Each simulation is ``scenarios`` x ``firms`` of the baseline; ``scale_runs``
     simulations at the prior's centre estimate each fact's sampling sd; the sequential
-    Monte Carlo keeps ``particles`` per generation and stops at the first generation whose
-    tolerance is 0 (every fitted fact and the target in range), after ``generations``, or
-    once ``simulations`` have been run, whichever comes first.
+    Monte Carlo keeps ``particles`` per generation and lowers its temperature to 1 (the
+    exact posterior) in generation ``generations`` - 1. It stops there, or earlier, still
+    tempered, once ``simulations`` have been run (checked between generations): the
+    defaults here suit a test, ``configs/calibration.yaml`` sets the full run's.
 
     The checks on the posterior (``analysis.posterior_checks``) take ``check_draws`` of its
     draws by weight: the held-out facts on each one's own simulation, and the ranking of

@@ -272,7 +272,9 @@ def incumbent_growth(log_tfp: np.ndarray, share: np.ndarray, entered: np.ndarray
     change = log_tfp[:, :, 1:] - log_tfp[:, :, :-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         by_year = (weight * change).sum(axis=-1) / weight.sum(axis=-1)
-    return 100.0 * by_year.mean(axis=-1)
+    with warnings.catch_warnings():  # a scenario with no continuing firm in any year: NaN
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        return 100.0 * np.nanmean(by_year, axis=-1)
 
 
 def innovation_skew(value: np.ndarray) -> np.ndarray:

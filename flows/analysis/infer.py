@@ -10,24 +10,32 @@ sequential Monte Carlo (pyabc's ABC-SMC) of the model parameters a calibration f
   the target (``calibrate.PARADIGM_RANGE``) of one simulation of ``abc.scenarios`` x
   ``abc.firms`` of the baseline, as :func:`calibrate.measure` computes them.
 - **Observation model**: a fact's published range is read as what is known of the real
-  industry's value: its centre is the source's own figure (``Fact.centre``: Brandt et al.'s
-  2.9 %/yr, Axtell's 1.06, ...; the range's midpoint where the sources give a span), and
-  the range's edges lie ``RANGE_SDS`` sds below and above it (a split normal: 1-6 %/yr
-  around 2.9 is an sd of 0.95 below and 1.55 above). A fact that is a bound alone
-  (entrants are small: below 1) is flat inside its range and normal outside it, with an sd
-  of its width / (2 ``RANGE_SDS``). A simulation's misfit is ``z_f``, the distance of each
-  fact from its centre in those sds (``MISSING_SDS`` for a fact it cannot measure), and
-  the ABC kernel is ``exp(-sum_f z_f^2 / 2)``: pyabc's stochastic acceptor with a
-  temperature schedule (Wilkinson 2013, Statistical Applications in Genetics and
-  Molecular Biology 12; Schaelte & Hasenauer 2020, Bioinformatics 36) accepts a
-  simulation with probability kernel^(1/T), so that at T = 1 the posterior is exact for
-  this observation model (not an approximation that depends on a tolerance). The
-  simulation's own sampling noise enters by simulating, not by a second kernel; each
-  fact's *sampling sd* (its spread over repeated simulations of one parameter set,
-  ``abc.scale_runs`` of them at the prior's centre) is measured and stored beside the
-  observation sd, to show that one simulation measures each fact well within what is
-  known of the real one. The earlier model (0 anywhere in range) let the posterior fill
-  each range up to its edge: TFP growth piled at 5-6 %/yr against Brandt et al.'s 2.9.
+  industry's value: its centre is the source's own figure (``Fact.centre``: incumbents'
+  TFP growth 2.85 %/yr after Brandt et al., Axtell's 1.06, ...; the range's midpoint
+  where the sources give a span), and the range's edges lie ``RANGE_SDS`` sds below and
+  above it (a split normal: incumbents' 1.5-4.5 %/yr around 2.85 is an sd of 0.675 below
+  and 0.825 above). A fact that is a bound alone (entrants are small: below 1) is flat
+  inside its range and normal outside it, with an sd of its width / (2 ``RANGE_SDS``).
+  These sds come from the ranges, not from the simulation's sampling spread (MODEL.md
+  §11 asks for the latter): the ranges state how uncertain the real value is, and a
+  simulation's own noise enters by simulating. A simulation's misfit is ``z_f``, the
+  distance of each fact from its centre in those sds (``MISSING_SDS`` for a fact it
+  cannot measure), and the ABC kernel is ``K = exp(-sum_f z_f^2 / 2)``. pyabc's
+  stochastic acceptor (Wilkinson 2013, Statistical Applications in Genetics and Molecular
+  Biology 12; Schaelte & Hasenauer 2020, Bioinformatics 36) accepts a simulation with
+  probability min(1, (K / c)^(1/T)), c the largest kernel found so far, and weighs an
+  accepted one by max(1, (K / c)^(1/T)) (rejection control), under a temperature T that
+  falls to 1 in the last generation: there the weighted sample is exactly the prior
+  times E[K], the posterior of this observation model, not an approximation that depends
+  on a tolerance. Each fact's *sampling sd* (its spread over ``abc.scale_runs``
+  simulations at the prior's centre that differ only in their seed) is stored beside the
+  observation sds: it is a quarter of them for aggregate TFP growth and about half for
+  incumbents' (0.33 against 0.675), so the simulation's noise widens what the inference
+  sees of a fact by up to about 11 %. Known limits: the mid-horizon and horizon copies of
+  a level fact are two factors of one range, and aggregate and incumbents' TFP growth
+  rest on one source; both weigh that evidence more than once. The earlier model (0
+  anywhere in range) let the posterior fill each range up to its edge: aggregate TFP
+  growth piled at 5-6 %/yr.
 - **Randomness**: each simulation's seed is a hash of the calibration seed and its
   parameter values, so a simulation's result does not depend on which worker ran it or
   when; pyabc's own proposals use NumPy's global generator, which is seeded from the
@@ -74,7 +82,7 @@ def targets() -> list[tuple[str, float, float]]:
     return [*rows, ("new_paradigm_share", *calibrate.PARADIGM_RANGE)]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Observation:
     """What is known of the real value of each fact of ``targets()``: float64 (f,) each.
     ``centre`` is NaN for a bound alone; ``below``/``above`` are the sds on either side."""
@@ -112,6 +120,10 @@ def observation() -> Observation:
         centre.append(np.nan if c is None else c)
     low, high, centre = (np.array(v, dtype=np.float64) for v in (low, high, centre))
     bound = np.isnan(centre)
+    inside = bound | ((low < centre) & (centre < high))
+    if not inside.all():  # a centre on an edge would give that side an sd of 0
+        name = targets()[int(np.argmin(inside))][0]
+        raise ValueError(f"the centre of {name} is not inside its range")
     below = np.where(bound, (high - low) / (2 * RANGE_SDS), (centre - low) / RANGE_SDS)
     above = np.where(bound, (high - low) / (2 * RANGE_SDS), (high - centre) / RANGE_SDS)
     return Observation(low, high, centre, below, above)
@@ -316,7 +328,7 @@ def infer(spec, client=None, progress=None) -> xr.Dataset:
     smc = pyabc.ABCSMC(
         sim,
         prior,
-        pyabc.distance.FunctionKernel(log_kernel, ret_scale=pyabc.distance.SCALE_LOG, pdf_max=0.0),
+        pyabc.distance.FunctionKernel(log_kernel, ret_scale=pyabc.distance.SCALE_LOG),
         population_size=abc.particles,
         acceptor=pyabc.StochasticAcceptor(),
         eps=pyabc.Temperature(),

@@ -271,7 +271,8 @@ COMMANDS: tuple[Command, ...] = (
             arg(
                 "--check",
                 action="store_true",
-                help="exit 1 when a fact of the baseline is out of its range",
+                help="exit 1 when a fitted fact of the baseline is out of its range or a "
+                "path's median TFP growth passes 10 %%/yr (MODEL.md §8)",
             ),
             arg(
                 "--posterior",

@@ -8,6 +8,7 @@ analysis package when it runs, never at import time.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -288,10 +289,12 @@ def facts(data, args) -> _Facts:
     missed = [f for f in out if f not in held_out]
     held_missed = [f for f in out if f in held_out]
     growth = table.sel(fact="tfp_growth")
-    too_fast = tuple(
+    too_fast = tuple(  # a path with no median (not measured) is not past the cap
         (str(p), float(growth["median"].sel(path=p)))
         for p in table.path.values
-        if p != args.baseline and not bool(growth.in_range.sel(path=p))
+        if p != args.baseline
+        and not bool(growth.in_range.sel(path=p))
+        and math.isfinite(float(growth["median"].sel(path=p)))
     )
     return _Facts(table, where, unmeasured, missed, held_missed, posterior, too_fast)
 
@@ -527,7 +530,7 @@ def calibration_tables(computed, args):
             yield (
                 f"the inference stopped at temperature {final:.3g}, not 1: its simulation "
                 "budget ran out, so this posterior is tempered (wider than the exact one); "
-                "raise abc.simulations or abc.generations"
+                "raise abc.simulations (the last generation is the one at temperature 1)"
             )
         for name, side, share in piled_against(ranking):
             yield (

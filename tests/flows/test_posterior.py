@@ -199,5 +199,13 @@ def test_the_committed_posterior_is_one_line_away_from_the_default_config():
     inferred = {k.removeprefix("parameters.") for k in spec.search if k.startswith("parameters.")}
     assert inferred == set(config.posterior)
     assert has_checks(post) and post.sizes["check"] >= 20
+    # inferred under the code's observation model: its facts, centres and sds
+    from resonance.flows.analysis import infer
+
+    obs = infer.observation()
+    assert [str(f) for f in post.fact.values] == [name for name, _, _ in infer.targets()]
+    for name, mine in (("fact_centre", obs.centre), ("fact_below", obs.below)):
+        np.testing.assert_array_equal(post[name].values, mine)
+    np.testing.assert_array_equal(post.fact_above.values, obs.above)
     assert sum(f.stat().st_size for f in file.rglob("*") if f.is_file()) < 1_000_000
     assert not calibrate.spec_config(spec, {}).posterior

@@ -50,12 +50,21 @@ def test_persistence_of_a_level_with_transitory_noise():
 
 def test_incumbent_growth_weighs_continuing_firms_by_their_start_of_year_share():
     """Two firms: the big one (share 0.75) gains 0.02 log TFP a year, the small one 0.06:
-    incumbents grow 0.75 * 2 + 0.25 * 6 = 3 %/yr. An entrant's jump into a slot (from
-    the exiting firm's log TFP to its own) is not an incumbent's growth."""
+    incumbents grow 0.75 * 2 + 0.25 * 6 = 3 %/yr. The weights are the shares at the start
+    of each year (with shares that swap every year, end-of-year weights would give 13/3
+    %/yr, not 11/3). An entrant's
+    jump into a slot (from the exiting firm's log TFP to its own) is not an incumbent's
+    growth."""
     log_tfp = np.array([[0.0, 0.02, 0.04, 0.06], [0.0, 0.06, 0.12, 0.18]]).T[None, None]
     share = np.broadcast_to(np.array([0.75, 0.25]), log_tfp.shape).copy()
     entered = np.zeros(log_tfp.shape)
     assert stylized.incumbent_growth(log_tfp, share, entered)[0, 0] == pytest.approx(3.0)
+    alternating = share.copy()
+    alternating[0, 0, 1::2] = [0.25, 0.75]  # years 1 and 3: the small firm is the big one
+    # pairs (0, 1) and (2, 3) start at 0.75 / 0.25, the pair (1, 2) at 0.25 / 0.75
+    expected = (3.0 + 0.25 * 2 + 0.75 * 6 + 3.0) / 3
+    got = stylized.incumbent_growth(log_tfp, alternating, entered)[0, 0]
+    assert got == pytest.approx(expected)
     jumped = log_tfp.copy()
     jumped[0, 0, 2:, 1] += 1.0  # a new owner of the small firm's slot in year 2
     entered[0, 0, 2, 1] = 1

@@ -1,8 +1,11 @@
 """Calibration as inference (MODEL.md §11): each fact is observed as a split normal around
-its source's value, its range's edges RANGE_SDS sds away; a small ABC-SMC runs end to end into a posterior file a config
-can draw from; the held-out facts are not fitted; firm parameters are held."""
+its source's value, its range's edges RANGE_SDS sds away; a small ABC-SMC runs end to end
+into a posterior file a config can draw from; the held-out facts are not fitted; firm
+parameters are held."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -52,7 +55,17 @@ def test_the_split_normal_reads_a_range_s_edges_as_range_sds_away_on_either_side
     assert obs.misfit(past)[entrant] == pytest.approx(0.5 / obs.above[entrant])
     # every fitted fact has a centre inside its range, or is a bound
     centred = ~np.isnan(obs.centre)
-    assert np.all((obs.low[centred] < obs.centre[centred]) & (obs.centre[centred] < obs.high[centred]))
+    inside = (obs.low < obs.centre) & (obs.centre < obs.high)
+    assert np.all(inside[centred])
+
+
+def test_a_centre_on_its_range_s_edge_is_refused(monkeypatch):
+    """An sd of 0 on one side would make every value past the centre infinitely far."""
+    fact = stylized.FITTED[0]
+    edged = [dataclasses.replace(fact, centre=fact.high), *stylized.FITTED[1:]]
+    monkeypatch.setattr(stylized, "FITTED", tuple(edged))
+    with pytest.raises(ValueError, match=f"the centre of {fact.name} is not inside its range"):
+        infer.observation()
 
 
 def test_a_fact_a_simulation_cannot_measure_counts_missing_sds():
@@ -118,6 +131,19 @@ def test_a_small_inference_runs_end_to_end_into_a_posterior_a_config_can_use(tmp
     columns = [config.uncertain_names.index(str(p)) for p in post.parameter.values]
     accepted = {tuple(row) for row in post.value.values}
     assert all(tuple(row) in accepted for row in theta[:, columns])
+    # its report shows how each fact was observed; a posterior stopped above T = 1 says so
+    capsys.readouterr()
+    assert main(["calibrate", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert "observed as" in report and "2.85 -0.68/+0.82" in report
+    assert "temperature" in report and "tempered" not in report
+    from resonance.flows.posterior import write_posterior
+
+    stopped = post.load().copy()
+    stopped["epsilon"] = stopped.epsilon.where(stopped.generation < stopped.generation[-1], 1.5)
+    write_posterior(stopped, tmp_path / "stopped.zarr")
+    assert main(["calibrate", str(tmp_path / "stopped.zarr")]) == 0
+    assert "stopped at temperature 1.5, not 1" in capsys.readouterr().out
     # the same file and seed give the same posterior
     again = infer.infer(calibrate.load_spec(spec_file))
     np.testing.assert_array_equal(again.value.values, post.value.values)
