@@ -41,11 +41,8 @@ class Fact:
     held_out: bool = False  # measured and reported, not fitted (MODEL.md §11)
     # The real industry's value the inference centres on (analysis/infer.py): the source's
     # own figure where it gives one, else the range's midpoint; None for a bound alone
-    # (a fact whose range says only "below 1", or one another fact already centres).
+    # (a fact whose range says only "below 1").
     centre: float | None = None
-    # How many facts share this range as one piece of evidence (a level fact's mid-horizon
-    # and horizon copies: 2); the inference widens each copy's sds by sqrt(copies).
-    copies: int = 1
 
 
 def _level(name, label, definition, low, high, units, source, centre) -> tuple[Fact, Fact]:
@@ -61,7 +58,6 @@ def _level(name, label, definition, low, high, units, source, centre) -> tuple[F
             units,
             source,
             centre=centre,
-            copies=2,
         )
         for key, when in (("mid", "mid-horizon"), ("end", "horizon"))
     )
@@ -78,9 +74,7 @@ FACTS = (
         "%/yr",
         "Brandt, Van Biesebroeck & Zhang 2012, J. Dev. Econ. 97 (about 2.9 %/yr for "
         "incumbents; the industry's is higher, net entry two thirds of it)",
-        # A bound alone: the source's 2.9 is the incumbents' growth, which the next fact
-        # centres on; one source is not counted twice.
-        centre=None,
+        centre=3.5,  # the range's midpoint: the source's 2.9 is the incumbents' growth
     ),
     Fact(
         "incumbent_growth",
@@ -177,7 +171,7 @@ FACTS = (
         0.3,
         "1",
         "Amaral et al. 1997, Physica A 244 (0.18-0.20); Riccaboni et al. 2008, PNAS 105 (0.14-0.2)",
-        centre=0.2,  # the sources give spans: the range's midpoint
+        centre=0.18,
     ),
     Fact(
         "up_or_out",

@@ -31,12 +31,11 @@ sequential Monte Carlo (pyabc's ABC-SMC) of the model parameters a calibration f
   simulations at the prior's centre that differ only in their seed) is stored beside the
   observation sds: it is a quarter of them for aggregate TFP growth and about half for
   incumbents' (0.33 against 0.675), so the simulation's noise widens what the inference
-  sees of a fact by up to about 11 %. No evidence counts twice: the mid-horizon and
-  horizon copies of a level fact (``Fact.copies``) each have their sds widened by sqrt(2),
-  so together they weigh as one range; aggregate TFP growth, whose source's figure is the
-  incumbents' (the next fact's centre), and the target ``new_paradigm_share``, a band in
-  MODEL.md §4, are bounds alone. The earlier model (0 anywhere in range) let the posterior
-  fill each range up to its edge: aggregate TFP growth piled at 5-6 %/yr.
+  sees of a fact by up to about 11 %. Known limits: the mid-horizon and horizon copies of
+  a level fact are two factors of one range, and aggregate and incumbents' TFP growth
+  rest on one source; both weigh that evidence more than once. The earlier model (0
+  anywhere in range) let the posterior fill each range up to its edge: aggregate TFP
+  growth piled at 5-6 %/yr.
 - **Randomness**: each simulation's seed is a hash of the calibration seed and its
   parameter values, so a simulation's result does not depend on which worker ran it or
   when; pyabc's own proposals use NumPy's global generator, which is seeded from the
@@ -73,7 +72,7 @@ from . import facts as stylized
 MISSING_SDS = 10.0  # a fact a simulation cannot measure counts as this many sds off
 SD_FLOOR = 1e-3  # of the range's width: a fact that never moves still has a finite unit
 RANGE_SDS = 2.0  # a published range's edges lie this many observation sds from its centre
-PARADIGM_CENTRE = None  # a bound alone: MODEL.md §4 gives the target as a band, not a figure
+PARADIGM_CENTRE = 0.4  # the target's midpoint (MODEL.md §4 gives the range alone)
 MODEL_PREFIX = "parameters."
 
 
@@ -113,24 +112,21 @@ class Observation:
 def observation() -> Observation:
     """The observation model of ``targets()`` (module docstring)."""
     fitted = {f.name: f for f in stylized.FITTED}
-    low, high, centre, copies = [], [], [], []
+    low, high, centre = [], [], []
     for name, lo, hi in targets():
         c = fitted[name].centre if name in fitted else PARADIGM_CENTRE
         low.append(lo)
         high.append(hi)
         centre.append(np.nan if c is None else c)
-        copies.append(fitted[name].copies if name in fitted else 1)
     low, high, centre = (np.array(v, dtype=np.float64) for v in (low, high, centre))
-    widen = np.sqrt(np.array(copies, dtype=np.float64))  # k copies of one range: one range
     bound = np.isnan(centre)
     inside = bound | ((low < centre) & (centre < high))
     if not inside.all():  # a centre on an edge would give that side an sd of 0
         name = targets()[int(np.argmin(inside))][0]
         raise ValueError(f"the centre of {name} is not inside its range")
-    with np.errstate(invalid="ignore"):  # a bound's centre is NaN: its sds are the width's
-        below = np.where(bound, (high - low) / (2 * RANGE_SDS), (centre - low) / RANGE_SDS)
-        above = np.where(bound, (high - low) / (2 * RANGE_SDS), (high - centre) / RANGE_SDS)
-    return Observation(low, high, centre, below * widen, above * widen)
+    below = np.where(bound, (high - low) / (2 * RANGE_SDS), (centre - low) / RANGE_SDS)
+    above = np.where(bound, (high - low) / (2 * RANGE_SDS), (high - centre) / RANGE_SDS)
+    return Observation(low, high, centre, below, above)
 
 
 def distance(values: np.ndarray, obs: Observation) -> float:
