@@ -59,7 +59,7 @@ from scipy import stats
 
 from ..errors import ResonanceError
 from .effects import check_outcome, series, units
-from .worlds import replications_of
+from .worlds import design_effect_bound, replications_of
 
 # The outcomes of the run's closing table (tables.headline_table).
 HEADLINE = ("tfp_growth", "coordination", "innovation_efficiency")
@@ -275,9 +275,7 @@ def diff(
         x = series(ds, metric).isel(time=times).transpose("scenario", "path", "time")
         return np.asarray(x.values, dtype=np.float64)  # (s, p, t)
 
-    # Replicated worlds are clusters of R correlated scenarios: the bound sqrt(R) on the
-    # design effect keeps the s.e.s honest without estimating each statistic's.
-    inflate = np.sqrt(max(replications_of(da), replications_of(db)))
+    inflate = design_effect_bound(max(replications_of(da), replications_of(db)))
     for metric in metrics:
         va, vb, se = statistics(read(da, metric), read(db, metric), quantiles, paired)
         values[metric] = va, vb, se * inflate

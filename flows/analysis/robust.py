@@ -34,7 +34,7 @@ from ..engine.layout import by_metric
 from ..errors import ResonanceError
 from ..metrics import LOWER_IS_BETTER
 from .effects import blocks, check_outcome, effects, series
-from .worlds import replications_of, whole_worlds
+from .worlds import design_effect_bound, replications_of, whole_worlds
 
 # criterion -> (label, higher is better for the path)
 CRITERIA = {
@@ -137,8 +137,9 @@ def robustness(
     if satisfice is not None:
         share = satisfied / n
         data["satisficing"] = share
-        # a world's R replications are correlated: sqrt(R) bounds the design effect
-        data["satisficing_se"] = np.sqrt(share * (1.0 - share) / n * replications_of(ds))
+        data["satisficing_se"] = np.sqrt(share * (1.0 - share) / n) * design_effect_bound(
+            replications_of(ds)
+        )
     criteria = [c for c in CRITERIA if c in data]
     ranks = []
     for c in criteria:

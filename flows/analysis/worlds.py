@@ -5,6 +5,8 @@ itself (``split.py``)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import xarray as xr
 
@@ -24,3 +26,11 @@ def whole_worlds(draws: xr.Dataset) -> xr.Dataset:
     found, counts = np.unique(world, return_counts=True)
     keep = np.isin(world, found[counts == r])
     return draws if keep.all() else draws.isel(scenario=np.flatnonzero(keep))
+
+
+def design_effect_bound(replications: int) -> float:
+    """sqrt(R): what an independent-draws standard error is multiplied by when the
+    scenarios come in worlds of R correlated replications. It is the largest design effect
+    R replications can have, so the s.e.s stay honest without estimating each
+    statistic's own (conservative)."""
+    return math.sqrt(replications)

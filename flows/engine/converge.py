@@ -89,7 +89,11 @@ def measure(x: np.ndarray, paths: list[str], metric: str = METRIC, replications:
     p_se = wins.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(p.shape, np.inf)
     b = paths.index(baseline_of(paths))
     p[b], p_se[b] = np.nan, np.nan
-    se = np.stack([(hi - lo) / 2, p_se], axis=1) * np.sqrt(replications)
+    # imported here: the analysis package would add ~0.7 s to every run's start, and only
+    # --until-se runs measure
+    from ..analysis.worlds import design_effect_bound
+
+    se = np.stack([(hi - lo) / 2, p_se], axis=1) * design_effect_bound(replications)
     return np.stack([med, p], axis=1), se
 
 
