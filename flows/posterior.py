@@ -107,6 +107,13 @@ def open_posterior(path: str | Path, where: str | None = None) -> xr.Dataset:
     return ds
 
 
+def by_temperature(ds: xr.Dataset) -> bool:
+    """Whether the posterior was inferred with a temperature (``epsilon``, down to 1 at the
+    exact posterior) around each fact's centre (``fact_centre``), not with the older
+    tolerance in sampling sds outside each range."""
+    return "fact_centre" in ds
+
+
 def digest(ds: xr.Dataset) -> str:
     """sha256 of a posterior's draws (parameter names, values and weights): what a config
     that draws from it depends on."""

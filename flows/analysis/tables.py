@@ -492,7 +492,7 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
     """A calibration's posterior (flows/posterior.py): each parameter's prior and weighted
     median [p5, p95] with the bound it piles against; each fitted fact's range, sampling
     sd and posterior predictive median [p5, p95]; the acceptance history."""
-    from ..posterior import piled_against, weighted_quantiles
+    from ..posterior import by_temperature, piled_against, weighted_quantiles
 
     q = weighted_quantiles(post)
     piled = {(name, side): share for name, side, share in piled_against(post)}
@@ -540,7 +540,7 @@ def posterior_tables(post: xr.Dataset) -> list[Table]:
             *cells,
         )
     steps = Table(title="ABC-SMC acceptance history")
-    tolerance = "temperature" if "fact_centre" in post else "epsilon (sds)"
+    tolerance = "temperature" if by_temperature(post) else "epsilon (sds)"
     for label in ("generation", tolerance, "simulations", "acceptance rate"):
         steps.add_column(label, justify="right")
     for g in range(post.sizes["generation"]):
@@ -557,7 +557,9 @@ def _observed_as(post: xr.Dataset, f: int) -> str:
     """How the inference saw fact f's real value: "2.9 -0.95/+1.55" (its centre and the
     observation sds below and above), "in range" for a bound alone, "—" for a posterior
     of the older range-only model."""
-    if "fact_centre" not in post:
+    from ..posterior import by_temperature
+
+    if not by_temperature(post):
         return "—"
     centre = float(post.fact_centre[f])
     if not np.isfinite(centre):

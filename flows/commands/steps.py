@@ -289,12 +289,11 @@ def facts(data, args) -> _Facts:
     missed = [f for f in out if f not in held_out]
     held_missed = [f for f in out if f in held_out]
     growth = table.sel(fact="tfp_growth")
+    medians = {str(p): float(growth["median"].sel(path=p)) for p in table.path.values}
     too_fast = tuple(  # a path with no median (not measured) is not past the cap
-        (str(p), float(growth["median"].sel(path=p)))
-        for p in table.path.values
-        if p != args.baseline
-        and not bool(growth.in_range.sel(path=p))
-        and math.isfinite(float(growth["median"].sel(path=p)))
+        (p, median)
+        for p, median in medians.items()
+        if p != args.baseline and not bool(growth.in_range.sel(path=p)) and math.isfinite(median)
     )
     return _Facts(table, where, unmeasured, missed, held_missed, posterior, too_fast)
 
@@ -522,11 +521,11 @@ def calibration_tables(computed, args):
     spec, ranking = computed
     if args.method == "abc":
         from ..analysis import posterior_checks
-        from ..posterior import piled_against
+        from ..posterior import by_temperature, piled_against
 
         yield from posterior_tables(ranking)
         final = float(ranking.epsilon[-1])
-        if "fact_centre" in ranking and final > 1.0:
+        if by_temperature(ranking) and final > 1.0:
             yield (
                 f"the inference stopped at temperature {final:.3g}, not 1: its simulation "
                 "budget ran out, so this posterior is tempered (wider than the exact one); "
