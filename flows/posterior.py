@@ -26,7 +26,9 @@ Zarr store written through xarray:
   ``heldout`` (check, held_out) float64, the held-out facts of each, against
   ``heldout_low``/``heldout_high`` (held_out); ``rank_mean`` (check, outcome, path) float64,
   each path's mean of each headline outcome at the horizon, and ``ranking`` (check,
-  outcome, path) int64, its rank (1 the best); attributes ``check_seconds``,
+  outcome, path) int64, its rank (1 the best); ``path_growth`` (check, path) float64, each
+  path's median TFP growth to the horizon, %/yr (posteriors of December 5 2026 and later);
+  attributes ``check_seconds``,
   ``rank_scenarios``, ``rank_firms``.
 
 Dim letters: n = draws, k = parameters, f = facts, g = generations, c = checks,

@@ -21,11 +21,17 @@ u one Philox uniform of the calibration seed, so a draw of weight w appears K w 
   ``metrics.LOWER_IS_BETTER``; ties share the better rank). The reference ranking is that
   of each path's mean over the check draws (the posterior mean of its expected outcome); a
   pair *swaps* in a draw when its order there is the reverse of the reference's.
+- **The paths' TFP growth against MODEL.md §8's cap.** On the same runs, each path's median
+  over scenarios of ten-year aggregate TFP growth (%/yr, the compound annual rate of
+  ``tfp``, as ``resonance facts`` and ``effects.TFP_GROWTH`` take it): the fact "every
+  path <= 10 %/yr" is not fitted (calibration looks at the baseline only, §10), so a
+  posterior whose worlds carry a path past it is reported, draw by draw, never tuned away.
 
 ``run_checks(spec, post)`` returns the posterior with the checks' variables added (the
 layout of ``flows/posterior.py``): ``check_draw`` (check), ``heldout`` (check, held_out),
 ``heldout_low``/``heldout_high`` (held_out), ``rank_mean`` (check, outcome, path) and
-``ranking`` (check, outcome, path). ``heldout_table`` and ``ranking_tables`` print them.
+``ranking`` (check, outcome, path), ``path_growth`` (check, path) float64 %/yr.
+``heldout_table``, ``ranking_tables`` and ``growth_table`` print them.
 
 Dim letters: c = check draws, h = held-out facts, o = outcomes, p = paths.
 """
@@ -78,8 +84,9 @@ def held_out_facts(spec, post: xr.Dataset, draws: np.ndarray, progress=None) -> 
 
 def path_outcomes(spec, post: xr.Dataset, draws: np.ndarray, progress=None):
     """(float64 (c, o, p) each path's mean over scenarios of each headline outcome at the
-    horizon, path names): every path of the spec's config at each draw's parameters, on
-    ``abc.rank_scenarios`` x ``abc.rank_firms`` of its world design."""
+    horizon, float64 (c, p) each path's median over scenarios of its TFP growth to the
+    horizon in %/yr, path names): every path of the spec's config at each draw's
+    parameters, on ``abc.rank_scenarios`` x ``abc.rank_firms`` of its world design."""
     from ...kernels.registry import METRICS
     from ..engine.plan import make_plan
     from .infer import MODEL_PREFIX
@@ -87,6 +94,7 @@ def path_outcomes(spec, post: xr.Dataset, draws: np.ndarray, progress=None):
     abc = spec.abc or calibrate.Inference()
     columns = [METRICS.index(m) for m in HEADLINE]
     cache: dict[int, np.ndarray] = {}
+    growth: dict[int, np.ndarray] = {}
     names: list[str] = []
     for draw in np.unique(draws):
         values = {f"{MODEL_PREFIX}{n}": v for n, v in _values(post, int(draw)).items()}
@@ -102,10 +110,26 @@ def path_outcomes(spec, post: xr.Dataset, draws: np.ndarray, progress=None):
         )
         outcomes, _ = make_plan(config).job.simulate(0, config.n_scenarios)  # (s, p, t, m)
         cache[int(draw)] = outcomes[:, :, -1, columns].mean(axis=0).T  # (o, p)
+        growth[int(draw)] = np.median(tfp_growth(outcomes, config.n_quarters), axis=0)  # (p,)
         names = config.path_names
         if progress is not None:
             progress(f"paths of draw {int(draw)}")
-    return np.stack([cache[int(d)] for d in draws]), names
+    return (
+        np.stack([cache[int(d)] for d in draws]),
+        np.stack([growth[int(d)] for d in draws]),
+        names,
+    )
+
+
+def tfp_growth(outcomes: np.ndarray, quarters: int) -> np.ndarray:
+    """float64 (s, p): the compound annual growth of ``tfp`` (relative to its start, 1) from
+    the start to the horizon, %/yr, of outcomes (s, p, t, m); NaN where tfp is not positive
+    (``effects.series``'s rule)."""
+    from ...kernels.registry import METRICS
+
+    tfp = outcomes[:, :, -1, METRICS.index("tfp")].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        return 100.0 * (tfp ** (4.0 / quarters) - 1.0)
 
 
 def ranks(means: np.ndarray, outcomes=HEADLINE) -> np.ndarray:
@@ -130,7 +154,7 @@ def run_checks(spec, post: xr.Dataset, progress=None) -> xr.Dataset:
         f"in {time.perf_counter() - started:.0f} s"
     )
     mark = time.perf_counter()
-    means, paths = path_outcomes(spec, post, draws)
+    means, growth, paths = path_outcomes(spec, post, draws)
     say(
         f"{len(paths)} paths x {abc.rank_scenarios} scenarios x {abc.rank_firms} firms on each "
         f"draw in {time.perf_counter() - mark:.0f} s"
@@ -143,6 +167,7 @@ def run_checks(spec, post: xr.Dataset, progress=None) -> xr.Dataset:
             heldout_high=("held_out", [f.high for f in stylized.HELD_OUT]),
             rank_mean=(("check", "outcome", "path"), means),
             ranking=(("check", "outcome", "path"), ranks(means)),
+            path_growth=(("check", "path"), growth),
         )
         .assign_coords(
             check=np.arange(len(draws)),
@@ -253,3 +278,41 @@ def ranking_tables(post: xr.Dataset) -> list:
                 f"{s[a, b]:.0%}",
             )
     return [table, stable, swapped]
+
+
+def has_growth(post: xr.Dataset) -> bool:
+    """Whether the checks carry each path's TFP growth (posteriors before it do not)."""
+    return "path_growth" in post
+
+
+def past_cap(post: xr.Dataset) -> list[tuple[str, int]]:
+    """(path, draws) for each path whose median TFP growth passes MODEL.md §8's cap on at
+    least one check draw, most draws first."""
+    from .facts import MAX_PATH_TFP_GROWTH
+
+    over = (post.path_growth.values > MAX_PATH_TFP_GROWTH).sum(axis=0)  # (p,)
+    order = np.argsort(-over, kind="stable")
+    return [(str(post.path.values[p]), int(over[p])) for p in order if over[p] > 0]
+
+
+def growth_table(post: xr.Dataset) -> Table:
+    """Each path's median TFP growth (over its scenarios) across the check draws: median
+    [p5, p95] over the draws, and on how many it passes MODEL.md §8's cap on every path."""
+    from .facts import MAX_PATH_TFP_GROWTH
+
+    n = post.sizes["check"]
+    table = Table(
+        title=f"TFP growth of each path on {n} posterior draws, %/yr (MODEL.md §8: every "
+        f"path at most {MAX_PATH_TFP_GROWTH:g})",
+        caption="each draw: the path's median over the ranking's scenarios; not fitted "
+        "(calibration looks at the baseline only), so reported, never tuned away",
+    )
+    for label in ("path", "median", "p5", "p95", f"past {MAX_PATH_TFP_GROWTH:g}"):
+        table.add_column(label, justify="left" if label == "path" else "right")
+    growth = post.path_growth.values  # (c, p)
+    for p in np.argsort(-np.median(growth, axis=0), kind="stable"):
+        g = growth[:, p]
+        q = np.quantile(g, [0.5, 0.05, 0.95])
+        over = int(np.sum(g > MAX_PATH_TFP_GROWTH))
+        table.add_row(str(post.path.values[p]), *(f"{v:.3g}" for v in q), f"{over} of {n}")
+    return table

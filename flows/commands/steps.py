@@ -542,6 +542,22 @@ def calibration_tables(computed, args):
             return
         yield posterior_checks.heldout_table(ranking)
         yield from posterior_checks.ranking_tables(ranking)
+        if posterior_checks.has_growth(ranking):
+            from ..analysis.facts import MAX_PATH_TFP_GROWTH
+
+            yield posterior_checks.growth_table(ranking)
+            n = ranking.sizes["check"]
+            for path, over in posterior_checks.past_cap(ranking):
+                yield (
+                    f"{path}: median TFP growth past {MAX_PATH_TFP_GROWTH:g} %/yr (the most "
+                    f"MODEL.md §8 allows any path) on {over} of {n} posterior draws"
+                    + (
+                        ": a config drawing from this posterior is expected to fail "
+                        "`resonance facts --check`"
+                        if 2 * over > n
+                        else ""
+                    )
+                )
         return
     yield calibration_table(ranking, args.top)
     best = ranking.isel(candidate=0)

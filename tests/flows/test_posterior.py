@@ -199,6 +199,13 @@ def test_the_committed_posterior_is_one_line_away_from_the_default_config():
     inferred = {k.removeprefix("parameters.") for k in spec.search if k.startswith("parameters.")}
     assert inferred == set(config.posterior)
     assert has_checks(post) and post.sizes["check"] >= 20
+    # why the default does not draw from it (configs/default.yaml): on most of its check
+    # draws all_paths' median TFP growth passes MODEL.md §8's cap; a posterior that stops
+    # doing so fails here, and the default should then draw from it
+    from resonance.flows.analysis.posterior_checks import past_cap
+
+    over = dict(past_cap(post))
+    assert 2 * over.get("all_paths", 0) > post.sizes["check"]
     # inferred under the code's observation model: its facts, centres and sds
     from resonance.flows.analysis import infer
 

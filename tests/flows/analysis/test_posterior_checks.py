@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.stats import rankdata
 
 from resonance.flows.analysis import calibrate, infer, posterior_checks
@@ -65,6 +66,40 @@ def test_ranks_and_swaps_match_a_direct_count():
     assert np.isnan(share[:, 3, 4]).all() and np.isnan(share[:, 4, 3]).all()
 
 
+def test_path_growth_is_the_stores_tfp_growth_at_the_horizon():
+    """The checks' TFP growth is ``resonance compare --metric tfp_growth``'s: the same
+    compound annual rate, from the same tfp, at the horizon."""
+    from resonance.flows.analysis.effects import series
+    from resonance.flows.engine.layout import time_coordinate
+    from resonance.kernels.registry import METRICS
+
+    rng = np.random.default_rng(2)
+    outcomes = rng.uniform(0.5, 3.0, size=(7, 3, 12, len(METRICS)))
+    outcomes[0, 1, -1, METRICS.index("tfp")] = -1.0  # no growth rate: NaN, as the store's
+    tfp = xr.DataArray(
+        outcomes[..., METRICS.index("tfp")],
+        dims=("scenario", "path", "time"),
+        coords={"time": time_coordinate(12)},
+    )
+    direct = series(xr.Dataset({"tfp": tfp}), "tfp_growth").isel(time=-1).values
+    np.testing.assert_allclose(posterior_checks.tfp_growth(outcomes, 12), direct, rtol=1e-12)
+    assert np.isnan(posterior_checks.tfp_growth(outcomes, 12)[0, 1])
+
+
+def test_paths_past_the_cap_are_counted_draw_by_draw():
+    growth = np.array([[4.0, 12.0, 9.0], [5.0, 9.5, 10.5], [3.0, 11.0, 8.0]])  # (c, p)
+    post = synthetic_posterior({"chi": [0.02, 0.03]}).assign(
+        path_growth=(("check", "path"), growth)
+    )
+    post = post.assign_coords(path=["baseline", "all", "one"])
+    assert posterior_checks.past_cap(post) == [("all", 2), ("one", 1)]
+    with console.capture() as captured:
+        console.print(posterior_checks.growth_table(post))
+    table = captured.get()
+    assert "2 of 3" in table and "1 of 3" in table and "0 of 3" in table
+    assert table.index("all") < table.index("one") < table.index("baseline")
+
+
 def test_a_small_calibration_checks_its_posterior_on_its_draws(calibrated):
     file, out, printed = calibrated
     post = open_posterior(out)
@@ -88,6 +123,9 @@ def test_a_small_calibration_checks_its_posterior_on_its_draws(calibrated):
     ranked = posterior_checks.ranks(post.rank_mean.values)
     np.testing.assert_array_equal(post.ranking.values, ranked)
     assert "baseline" in post.path.values and post.attrs["rank_scenarios"] == 8
+    # each path's TFP growth on each draw, shown against MODEL.md §8's cap
+    assert post.path_growth.shape == (5, 10) and np.isfinite(post.path_growth.values).all()
+    assert "TFP growth of each path on 5 posterior draws" in printed
     assert "Held out, on the posterior" in printed and "5 draws by weight" in printed
     assert "Is the ranking stable across the calibration's uncertainty?" in printed
 
