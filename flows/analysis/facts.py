@@ -199,8 +199,8 @@ FACTS = (
         "net_entry",
         "net entry's share of growth",
         "share of the growth of share-weighted mean log TFP from the first to the last "
-        "snapshot that entry and exit contribute (Melitz-Polanec decomposition over the "
-        "window: entrants and exiters against the survivors)",
+        "snapshot that entry and exit contribute (Foster-Haltiwanger-Krizan decomposition "
+        "over the window: entrants and exiters against the initial aggregate)",
         0.2,
         0.75,
         "1",

@@ -170,35 +170,24 @@ def net_entry(log_tfp: np.ndarray, share: np.ndarray, entered: np.ndarray) -> np
     """Net entry's share of the growth of share-weighted mean log TFP from the first to the
     last snapshot: log_tfp, share, entered (s, p, y, i) -> float64 (s, p).
 
-    Melitz & Polanec's (2015, RAND J. Econ. 46) dynamic Olley-Pakes decomposition over the
-    whole window: survivors are the slots no entrant took in years 1..Y, exiters their
-    first-year occupants where one did, entrants the last-year occupants there. With
-    Phi_G = sum of s_i a_i / sum of s_i over group G (a = log TFP, s = market share) and
-    S_G a group's share,
-    Delta Phi = (Phi_S,1 - Phi_S,0) + S_E,1 (Phi_E,1 - Phi_S,1) + S_X,0 (Phi_S,0 - Phi_X,0):
-    survivors, entry, exit. The fact is (entry + exit) / Delta Phi. Survivors are the
-    benchmark of both net-entry terms, so an entrant adds to growth only when it is more
-    productive than the survivors at the end, an exiter only when it was less productive
-    than them at the start (the decomposition that credits entry least; Foster,
-    Haltiwanger & Krizan's credits entrants for beating the initial average). NaN where
-    no slot or every slot was replaced, or the window's growth is not positive.
+    Foster, Haltiwanger & Krizan's (2001) decomposition over the whole window, the one the
+    sources of the range use: with P_t = sum of s_it a_it over every slot (a = log TFP,
+    s = market share, summing to 1), entrants N the last-year occupants of the slots an
+    entrant took in years 1..Y and exiters X the first-year occupants of those slots,
+    net entry = sum over N of s_i1 (a_i1 - P_0) - sum over X of s_i0 (a_i0 - P_0), and the
+    fact is net entry / (P_1 - P_0). An entrant adds to growth when it ends above the
+    initial aggregate, an exiter when it started below it. (Melitz & Polanec 2015, RAND J.
+    Econ. 46, measure entrants against the survivors instead and find this credits entry
+    and exit with up to 10 points of five-year growth too much.) NaN where no slot was
+    replaced or the window's growth is not positive.
     """
     a0, a1 = log_tfp[:, :, 0], log_tfp[:, :, -1]
     s0, s1 = share[:, :, 0], share[:, :, -1]
     replaced = entered[:, :, 1:].max(axis=2) > 0  # (s, p, i)
-    kept = ~replaced
-
-    def mean(a, s, group):  # (share of the group, its share-weighted mean)
-        weight = np.where(group, s, 0.0).sum(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return weight, np.where(group, s * a, 0.0).sum(axis=-1) / weight
-
-    _, survivors0 = mean(a0, s0, kept)
-    _, survivors1 = mean(a1, s1, kept)
-    exit_share, exiters0 = mean(a0, s0, replaced)
-    entry_share, entrants1 = mean(a1, s1, replaced)
-    net = entry_share * (entrants1 - survivors1) + exit_share * (survivors0 - exiters0)
-    total = survivors1 - survivors0 + net
-    ok = replaced.any(axis=-1) & kept.any(axis=-1) & (total > 0)
+    start = (s0 * a0).sum(axis=-1, keepdims=True)  # P_0 (s, p, 1)
+    total = (s1 * a1).sum(axis=-1) - start[..., 0]
+    entry = np.where(replaced, s1 * (a1 - start), 0.0).sum(axis=-1)
+    exit_ = np.where(replaced, s0 * (a0 - start), 0.0).sum(axis=-1)
+    ok = replaced.any(axis=-1) & (total > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, net / total, np.nan)
+        return np.where(ok, (entry - exit_) / total, np.nan)

@@ -254,23 +254,20 @@ def test_scenario_facts_measures_the_panel_facts_and_skips_age_when_a_store_lack
     assert int(table.measured.sel(fact="up_or_out", path="baseline")) == 0
 
 
-def test_net_entry_is_melitz_polanec_on_a_panel_worked_by_hand():
+def test_net_entry_is_foster_haltiwanger_krizan_on_a_panel_worked_by_hand():
     # four slots, three years: slots 0 and 1 survive, slot 2 is replaced in year 1 and
-    # slot 3 in year 2; shares are renormalised as the kernel's are
+    # slot 3 in year 2; shares sum to 1 each year, as the kernel's do
     log_tfp = np.array([[0.0, 0.1, 0.3], [0.2, 0.3, 0.5], [-0.4, 0.6, 0.9], [-0.2, -0.1, 0.4]])
     share = np.array([[0.4, 0.4, 0.3], [0.3, 0.3, 0.3], [0.2, 0.1, 0.2], [0.1, 0.2, 0.2]])
     entered = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float)
     panel = [x.T[None, None] for x in (log_tfp, share, entered)]  # (1, 1, y, i)
-    survivors0 = (0.4 * 0.0 + 0.3 * 0.2) / 0.7
-    survivors1 = (0.3 * 0.3 + 0.3 * 0.5) / 0.6
-    entry = 0.4 * ((0.2 * 0.9 + 0.2 * 0.4) / 0.4 - survivors1)
-    exit_ = 0.3 * (survivors0 - (0.2 * -0.4 + 0.1 * -0.2) / 0.3)
-    total = survivors1 - survivors0 + entry + exit_
-    # the decomposition adds up to the change of the share-weighted mean over every slot
-    whole = (share[:, 2] * log_tfp[:, 2]).sum() - (share[:, 0] * log_tfp[:, 0]).sum()
-    assert total == pytest.approx(whole)
+    start = 0.4 * 0.0 + 0.3 * 0.2 + 0.2 * -0.4 + 0.1 * -0.2  # P_0 = -0.04
+    total = (0.3 * 0.3 + 0.3 * 0.5 + 0.2 * 0.9 + 0.2 * 0.4) - start  # 0.54
+    entry = 0.2 * (0.9 - start) + 0.2 * (0.4 - start)
+    exit_ = 0.2 * (-0.4 - start) + 0.1 * (-0.2 - start)  # below P_0: exit adds
     got = panel_facts.net_entry(*panel)
-    assert got[0, 0] == pytest.approx((entry + exit_) / total)
+    assert got[0, 0] == pytest.approx((entry - exit_) / total)
+    assert got[0, 0] == pytest.approx((0.276 + 0.088) / 0.54)  # by hand
     # no replaced slot, or falling productivity: not measured
     assert np.isnan(panel_facts.net_entry(panel[0], panel[1], np.zeros_like(panel[2]))).all()
     assert np.isnan(panel_facts.net_entry(-panel[0], panel[1], panel[2])).all()
