@@ -83,8 +83,12 @@ def announce(config: RunConfig) -> None:
     console.print(line)
 
 
-def announce_cluster(n_workers: int, dashboard_link: str | None) -> None:
-    console.print(f"Dask: {n_workers} workers, dashboard {dashboard_link}")
+def announce_cluster(n_workers: int, slots: int, dashboard_link: str | None) -> None:
+    """The cluster's line: its workers and the tasks they run at once (a threaded local
+    cluster is one worker of several threads), and the dashboard's address."""
+    workers = f"{n_workers} worker{'s' if n_workers != 1 else ''}"
+    threads = f" of {slots // n_workers} threads" if n_workers and slots > n_workers else ""
+    console.print(f"Dask: {workers}{threads}, dashboard {dashboard_link}")
 
 
 def done(config: RunConfig, report) -> None:

@@ -139,7 +139,7 @@ class DaskExecutor:
 
         items = iter(items)
         shared_future = self.client.scatter(shared, broadcast=True, hash=False)
-        window = 4 * max(1, self.n_workers)
+        window = 4 * self.slots  # tasks in flight: a few per thread
         pending = as_completed(loop=self.client.loop)
         for args in items:
             pending.add(self.client.submit(fn, shared_future, *args, pure=False))
@@ -357,7 +357,7 @@ def run(request: RunRequest, executor: DaskExecutor, clock: Clock | None = None)
     options, config = request.options, request.config
     overwrite, mode = options.overwrite, request.store
     clock.set_threads(executor.slots)  # a task's kernel seconds are wall seconds
-    console.announce_cluster(executor.n_workers, executor.dashboard_link)
+    console.announce_cluster(executor.n_workers, executor.slots, executor.dashboard_link)
     while True:
         plan = make_plan(config)
         with console.progress_bar(options.progress, "simulating") as update:

@@ -134,6 +134,24 @@ def test_local_cluster_gives_the_sequential_result(tmp_path, reference_store, wo
     _assert_same_store(config.store, reference_store)
 
 
+def test_a_threaded_local_cluster_gives_the_sequential_result_in_this_process(
+    tmp_path, reference_store
+):
+    """``processes: false`` (configs/clusters/local.yaml): one worker of two threads in the
+    run's own process, listening on loopback only, the same bits."""
+    import os
+
+    config = _config(tmp_path / "threads.zarr")
+    spec = ClusterSpec(kind="local", processes=False, dashboard_address=None)
+    with connect(spec, workers=2) as client:
+        executor = DaskExecutor(client)
+        assert (executor.n_workers, executor.slots) == (1, 2)
+        assert set(client.run(os.getpid).values()) == {os.getpid()}
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        run_plan(make_plan(config), executor)
+    _assert_same_store(config.store, reference_store)
+
+
 def test_two_chunk_sizes_give_identical_draws_and_bands(tmp_path, reference_store):
     other = tmp_path / "chunk5.zarr"
     _run_sequential(other, chunk_scenarios=5)
