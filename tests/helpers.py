@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,11 @@ def small_calibration_file(folder: Path, **abc) -> Path:
     file = folder / "calibration.yaml"
     file.write_text(yaml.safe_dump(raw))
     return file
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (the OS's pick; a server started
+    on it right away gets it, as the servers of the tests' fixtures do)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

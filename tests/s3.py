@@ -7,20 +7,15 @@ A helper module of its own (``STYLE.md``: never imported from conftest).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from tests.helpers import free_port
+
 START_TIMEOUT = 60  # seconds for the server to answer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MotoServer:
@@ -32,7 +27,7 @@ class MotoServer:
     """
 
     def __init__(self, scratch: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = scratch / "moto.log"
         self.env = {

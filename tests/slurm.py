@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.helpers import free_port
 
 PACKAGES = ("slurm-wlm", "munge")  # Debian's packages
 BINARIES = ("slurmctld", "slurmd", "sbatch", "sinfo", "squeue", "scancel", "munged", "mungekey")
@@ -54,12 +55,6 @@ def slurm_installed() -> str:
             return f"`{' '.join(cmd)}` failed ({tail[0]}): {packages} not installed"
     missing = [b for b in BINARIES if _which(b) is None]
     return f"{packages} installed but {', '.join(missing)} not found" if missing else ""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _memory_mb() -> int:
@@ -144,8 +139,8 @@ class SingleNodeSlurm:
         (self.root / "slurm.conf").write_text(
             CONF.format(
                 root=self.root,
-                ctld_port=_free_port(),
-                slurmd_port=_free_port(),
+                ctld_port=free_port(),
+                slurmd_port=free_port(),
                 cpus=os.cpu_count() or 1,
                 memory=_memory_mb() * 9 // 10,  # below what slurmd finds, or the node drains
             )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -16,15 +15,9 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from tests.helpers import ROOT, resonance_cli
+from tests.helpers import ROOT, free_port, resonance_cli
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _prefect(args, env, timeout=180):
@@ -38,7 +31,7 @@ def _prefect(args, env, timeout=180):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("prefect")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),

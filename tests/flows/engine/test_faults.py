@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ from resonance.flows.engine.store_io import clear_done, done_chunks
 from resonance.flows.engine.store_read import bands_current, open_bands, open_draws
 from resonance.flows.engine.store_write import invalidate_bands
 from tests.flows.engine.test_execute import SMALL, _assert_same_store
-from tests.helpers import DEFAULT_CONFIG, ROOT, tiny_run
+from tests.helpers import DEFAULT_CONFIG, ROOT, free_port, tiny_run
 
 SIZES = SMALL  # the sizes of test_execute's reference store
 SLOW = {  # a run of some seconds in chunks of a fraction of one, to be hit mid-way
@@ -212,15 +211,9 @@ def test_a_worker_killed_with_sigkill_changes_no_bit(tmp_path, slow_reference):
     _assert_same_store(config.store, slow_reference)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_an_external_cluster_over_tcp_gives_the_local_bits(tmp_path, reference):
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
