@@ -129,6 +129,9 @@ def launch(request: RunRequest, clock: Clock | None = None) -> Iterator[Launched
             started = stack.enter_context(cluster.started(spec, options.workers, options.scheduler))
         with console.waiting("starting the Dask cluster"):
             client = started.client()
-            client.run(warm_workers, job)
+            # threads of this process (a threaded local cluster) have the kernel loaded above
+            in_process = spec.kind == "local" and not spec.processes and not options.scheduler
+            if not in_process:
+                client.run(warm_workers, job)
         clock.mark("cluster")
         yield Launched(request, DaskExecutor(client, spec.threads_per_worker), clock)
