@@ -17,7 +17,9 @@ number of the model but the vector width: on AVX-512 CPUs the kernels are compil
 512-bit vectors (``kernels/compile.py: WIDE_VECTORS``), which reorders the reassociated
 sums over firms, so the last bits moved: recorded anew, on rocketlake (with 256-bit
 vectors, ``NUMBA_CPU_FEATURES`` set to the host's, the issue's code gives the digests of
-issue 25 bit for bit).
+issue 25 bit for bit). Issue 29's second round halved the interleave of the vectorised
+firm loops where the vectors are 512-bit (``kernels/compile.py: VECTOR_INTERLEAVE``),
+which reorders the same sums again: recorded anew, on rocketlake.
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
@@ -40,18 +42,18 @@ from resonance.flows.engine.plan import make_plan
 from tests.helpers import DEFAULT_CONFIG
 
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
-    "rocketlake": {  # recorded with 512-bit vectors (issue 29), the model of issue 25
+    "rocketlake": {  # 512-bit vectors interleaved twice (issue 29), the model of issue 25
         "sobol": (
-            "91eb2a35486c815a73766a416f92835db89c3b969530bf671ca6b5f5c173d53c",
-            "2a29deb26a9ac600d4a6e2763d0552a6536498d41e68ae0d971a9312d2e8ee0d",
+            "5e74eec3124a24702f999204ab13001ba03040603fb4d2e69619e80101ae9937",
+            "6aebe7de9a73d4ba7709dac5928d6f8bf3961411443cc9c66c504c0290c75051",
         ),
         "mc": (
-            "7a685067c26486217085b03762c2c9644e2a9174f88e1104bb9f7ec091d35d3a",
-            "156ab4254d197cc19700c30b904b71cacabafc9c82021256fd95f71b2a55128f",
+            "ca0494721cc3088de303443aa64a5294967722a51732e9a64dd6c612cbd93047",
+            "323eb70bd48c4383081f5b28876bd7187c8ae12d70d078a04086367db5d639a8",
         ),
         "lhs": (
-            "d0fb407f4455420a7c8747ba097c8f156e8e0f5dc811304a148014fc3b21982a",
-            "8ef4904e3529866cab7625d3b926ce197f8078d42722a15e71cca33316a68e82",
+            "3e360499e43dc88ba5069271d8b5981f507bf2e94ee0de108a0d5362f56b8343",
+            "a5bb55e0c144c884b80ade264cb35af89122412482b6040bfcc118fe134a0c63",
         ),
     },
     # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again
