@@ -36,6 +36,11 @@ WIDE_VECTORS = "-prefer-256-bit"
 # against 34.0-34.4 ns, and 45.2-46.2 against 54.0-54.5 ns per firm-step). It reorders
 # the reassociated sums over firms, as the vector width does; set with WIDE_VECTORS only.
 VECTOR_INTERLEAVE = "-force-vector-interleave=2"
+# What is left of a loop after its 32-firm iterations runs 4 lanes at a time, not one firm
+# at a time: 12 % faster at 100 firms (39.4-40.6 against 45.3-45.7 ns per firm-step over
+# two alternating pairs; 8 lanes or 2 gained nothing), no change at 1,000 (and no change
+# of its bits there), the same cold compile (9.17 against 9.11 s). With WIDE_VECTORS only.
+VECTOR_EPILOGUE = "-epilogue-vectorization-force-VF=4"
 
 _configured = False
 
@@ -93,8 +98,8 @@ def select_cpu_features() -> None:
 
 def configure() -> None:
     """Set LLVM's memory-check limit, the CPU features (``select_cpu_features``, again, in
-    case numba was reset), with 512-bit vectors the loops' interleave
-    (``VECTOR_INTERLEAVE``), and numba's cache directory (unless the user set
+    case numba was reset), with 512-bit vectors the loops' interleave and remainder
+    (``VECTOR_INTERLEAVE``, ``VECTOR_EPILOGUE``), and numba's cache directory (unless the user set
     ``NUMBA_CACHE_DIR``); idempotent. Call before importing a jitted module: numba picks a
     function's cache location when it is decorated. numba keys its cache by the CPU
     features too, so code compiled with others is never loaded in their place."""
@@ -108,6 +113,7 @@ def configure() -> None:
     select_cpu_features()
     if numba.config.CPU_FEATURES and WIDE_VECTORS in numba.config.CPU_FEATURES.split(","):
         llvm.set_option("", VECTOR_INTERLEAVE)
+        llvm.set_option("", VECTOR_EPILOGUE)
     if not os.environ.get("NUMBA_CACHE_DIR"):
         numba.config.CACHE_DIR = str(cache_dir())
     _configured = True
