@@ -35,7 +35,7 @@ def scheduler_overhead(tasks: int = 10_000) -> dict:
     from resonance.flows.engine.cluster import ClusterSpec, connect
     from resonance.flows.engine.execute import DaskExecutor
 
-    spec = ClusterSpec(kind="local", dashboard_address=None)
+    spec = ClusterSpec(kind="local", dashboard_address=None)  # worker processes, over TCP
     with connect(spec) as client:
         executor = DaskExecutor(client, 1)
         list(executor.map(_tiny, None, ((i,) for i in range(200))))  # warm

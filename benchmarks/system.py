@@ -45,6 +45,8 @@ def dask_scaling(
             with tempfile.TemporaryDirectory() as tmp:
                 config = sized_config(f"{tmp}/s.zarr", scenarios, firms, quarters, chunk)
                 plan = make_plan(config)
+                # worker processes, as a cluster of many machines has them (the default
+                # local cluster's threads are measured by the main job)
                 spec = ClusterSpec(kind="local", dashboard_address=None)
                 with connect(spec, workers=n) as client:
                     executor = DaskExecutor(client, 1)

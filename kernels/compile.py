@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 # LLVM vectorises a loop that writes several arrays only after run-time checks that they do
@@ -43,6 +44,7 @@ VECTOR_INTERLEAVE = "-force-vector-interleave=2"
 VECTOR_EPILOGUE = "-epilogue-vectorization-force-VF=4"
 
 _configured = False
+_configuring = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -104,8 +106,14 @@ def configure() -> None:
     function's cache location when it is decorated. numba keys its cache by the CPU
     features too, so code compiled with others is never loaded in their place."""
     global _configured
-    if _configured:
-        return
+    with _configuring:  # LLVM's option parser is not thread-safe
+        if _configured:
+            return
+        _configure()
+        _configured = True
+
+
+def _configure() -> None:
     import llvmlite.binding as llvm
     import numba
 
@@ -116,7 +124,6 @@ def configure() -> None:
         llvm.set_option("", VECTOR_EPILOGUE)
     if not os.environ.get("NUMBA_CACHE_DIR"):
         numba.config.CACHE_DIR = str(cache_dir())
-    _configured = True
 
 
 def configured() -> bool:

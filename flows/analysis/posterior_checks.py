@@ -22,10 +22,12 @@ u one Philox uniform of the calibration seed, so a draw of weight w appears K w 
   of each path's mean over the check draws (the posterior mean of its expected outcome); a
   pair *swaps* in a draw when its order there is the reverse of the reference's.
 - **The paths' TFP growth against MODEL.md §8's cap.** On the same runs, each path's median
-  over scenarios of ten-year aggregate TFP growth (%/yr, the compound annual rate of
-  ``tfp``, as ``resonance facts`` and ``effects.TFP_GROWTH`` take it): the fact "every
-  path <= 10 %/yr" is not fitted (calibration looks at the baseline only, §10), so a
-  posterior whose worlds carry a path past it is reported, draw by draw, never tuned away.
+  over scenarios of aggregate TFP growth as ``resonance facts`` measures it (%/yr, the
+  compound annual rate of share-weighted TFP from the end of the first year to the
+  horizon, the years of the firm snapshots; ``effects.TFP_GROWTH`` counts from the start,
+  a year more): the fact "every path <= 10 %/yr" is not fitted (calibration looks at the
+  baseline only, §10), so a posterior whose worlds carry a path past it is reported, draw
+  by draw, never tuned away.
 
 ``run_checks(spec, post)`` returns the posterior with the checks' variables added (the
 layout of ``flows/posterior.py``): ``check_draw`` (check), ``heldout`` (check, held_out),
@@ -110,7 +112,7 @@ def path_outcomes(spec, post: xr.Dataset, draws: np.ndarray, progress=None):
         )
         outcomes, _ = make_plan(config).job.simulate(0, config.n_scenarios)  # (s, p, t, m)
         cache[int(draw)] = outcomes[:, :, -1, columns].mean(axis=0).T  # (o, p)
-        growth[int(draw)] = np.median(tfp_growth(outcomes, config.n_quarters), axis=0)  # (p,)
+        growth[int(draw)] = np.nanmedian(tfp_growth(outcomes, config.n_quarters), axis=0)
         names = config.path_names
         if progress is not None:
             progress(f"paths of draw {int(draw)}")
@@ -122,14 +124,17 @@ def path_outcomes(spec, post: xr.Dataset, draws: np.ndarray, progress=None):
 
 
 def tfp_growth(outcomes: np.ndarray, quarters: int) -> np.ndarray:
-    """float64 (s, p): the compound annual growth of ``tfp`` (relative to its start, 1) from
-    the start to the horizon, %/yr, of outcomes (s, p, t, m); NaN where tfp is not positive
-    (``effects.series``'s rule)."""
+    """float64 (s, p): aggregate TFP growth as ``facts`` measures it, %/yr, of outcomes
+    (s, p, t, m): the compound annual rate of ``tfp`` (the share-weighted sum of firm TFP,
+    the facts' aggregate) from the end of year 1 to the end of the last year; NaN where it
+    is not positive. Needs two years (8 quarters), as the facts do."""
     from ...kernels.registry import METRICS
 
-    tfp = outcomes[:, :, -1, METRICS.index("tfp")].astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        return 100.0 * (tfp ** (4.0 / quarters) - 1.0)
+    tfp = outcomes[:, :, :, METRICS.index("tfp")].astype(np.float64)
+    first, last = tfp[:, :, 3], tfp[:, :, 4 * (quarters // 4) - 1]
+    years = quarters // 4 - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * ((last / first) ** (1.0 / years) - 1.0)
 
 
 def ranks(means: np.ndarray, outcomes=HEADLINE) -> np.ndarray:

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError, config_error_from
 from ..files import read_yaml_mapping
@@ -30,8 +30,9 @@ class ClusterSpec(BaseModel):
     threads_per_worker: int = Field(default=1, ge=1)
     # local only. True: one worker process per worker (a nanny restarts one that dies).
     # False: the workers are threads of the run's own process (the kernels release the
-    # GIL): nothing to spawn and the kernel loaded once, 1.4 s sooner to the first chunk
-    # and 2-5 s shorter on 2 cores (docs/results.md), but a crash of one is the run's.
+    # GIL): nothing to spawn and the kernel loaded once, about 1.5 s sooner to the first
+    # chunk and 2-5 s shorter on 2 cores (docs/results.md), but a crash of one is the
+    # run's, and Dask enforces no memory_limit on threads.
     processes: bool = True
     memory_limit: str | float | int | None = "auto"
     # Loopback unless a cluster file says otherwise: the dashboard has no authentication.
@@ -40,6 +41,18 @@ class ClusterSpec(BaseModel):
     address: str | None = None
     jobs: int = Field(default=1, ge=1)
     cluster_options: dict = {}
+
+    @model_validator(mode="after")
+    def _threads_are_local(self):
+        if not self.processes and self.kind != "local":
+            raise ValueError(f"processes: false is for a local cluster, not kind: {self.kind}")
+        return self
+
+
+def in_process(spec: ClusterSpec, scheduler: str | None = None) -> bool:
+    """Whether the cluster's workers are threads of this process (a local cluster with
+    ``processes: false``, not replaced by a scheduler address)."""
+    return spec.kind == "local" and not spec.processes and not scheduler
 
 
 def cluster_file(ref: str, clusters_dir: Path) -> Path:
@@ -202,7 +215,8 @@ def connect(
 ) -> Iterator:
     """A ``distributed.Client`` for ``spec`` (or for ``scheduler`` when given); closed on exit.
 
-    Every worker configures numba for the kernels when it starts (a worker plugin). A
+    Every worker process configures numba for the kernels when it starts (a worker plugin;
+    a threaded local cluster's workers share this process's configuration). A
     scheduler that does not answer within ``SCHEDULER_TIMEOUT`` seconds is a ConfigError.
     Shutting down is quiet: connections that close while the cluster stops are expected, and
     their log records would read as a failure of a run that succeeded.
@@ -216,7 +230,8 @@ def connect(
     with contextlib.ExitStack() as stack:  # exits in reverse order
         stack.callback(log.setLevel, level)  # last, once everything is closed
         client = _client(spec, workers, scheduler, stack)
-        client.register_plugin(_kernel_setup_plugin())
+        if not in_process(spec, scheduler):  # threads of this process: configured by it
+            client.register_plugin(_kernel_setup_plugin())
         stack.callback(log.setLevel, logging.CRITICAL)  # first: the shutdown is quiet
         yield client
 
@@ -294,7 +309,7 @@ def _client(
         cluster.scale(jobs=workers or spec.jobs)
         return stack.enter_context(Client(cluster, set_as_default=False))
     n = workers or spec.workers or max(1, (os.cpu_count() or 1) // spec.threads_per_worker)
-    if not spec.processes:  # n Dask threads in this process
+    if in_process(spec, scheduler):  # n Dask threads in this process
         cluster = stack.enter_context(
             LocalCluster(
                 n_workers=1,

@@ -86,9 +86,11 @@ def announce(config: RunConfig) -> None:
 def announce_cluster(n_workers: int, slots: int, dashboard_link: str | None) -> None:
     """The cluster's line: its workers and the tasks they run at once (a threaded local
     cluster is one worker of several threads), and the dashboard's address."""
-    workers = f"{n_workers} worker{'s' if n_workers != 1 else ''}"
-    threads = f" of {slots // n_workers} threads" if n_workers and slots > n_workers else ""
-    console.print(f"Dask: {workers}{threads}, dashboard {dashboard_link}")
+    if n_workers == 1:
+        workers = f"1 worker of {slots} threads" if slots > 1 else "1 worker"
+    else:
+        workers = f"{n_workers} workers" + (f", {slots} threads" if slots > n_workers else "")
+    console.print(f"Dask: {workers}, dashboard {dashboard_link}")
 
 
 def done(config: RunConfig, report) -> None:

@@ -133,8 +133,8 @@ class DaskExecutor:
         return max(1, sum(w.get("nthreads", 1) for w in workers))
 
     def map(self, fn: Callable, shared, items: Iterable[tuple]) -> Iterator:
-        """``shared`` is scattered to the workers once; at most a few tasks per worker are
-        in flight, so a run of a million scenarios does not hold a million futures."""
+        """``shared`` is scattered to the workers once; at most a few tasks per Dask thread
+        are in flight, so a run of a million scenarios does not hold a million futures."""
         from distributed import as_completed
 
         items = iter(items)

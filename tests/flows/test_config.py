@@ -352,3 +352,13 @@ def test_an_uncertain_rd_floor_is_checked_against_the_ceiling(tmp_path, capsys):
     assert main(["validate", str(write_config(tmp_path, uncertain_floor(0.02)))]) == 0
     assert main(["validate", str(write_config(tmp_path, uncertain_floor(0.5), "b.yaml"))]) == 2
     assert "uncertain.rd_min: can be above rd_max" in capsys.readouterr().err
+
+
+def test_a_threaded_cluster_that_is_not_local_is_refused_in_one_line(tmp_path, capsys):
+    cluster = tmp_path / "threads.yaml"
+    cluster.write_text("kind: slurm\nprocesses: false\n")
+    args = ["run", str(DEFAULT_CONFIG), "--cluster", str(cluster), "--out", str(tmp_path / "s")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "processes: false is for a local cluster" in err, err
+    assert not (tmp_path / "s").exists()

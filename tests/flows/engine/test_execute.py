@@ -147,7 +147,8 @@ def test_a_threaded_local_cluster_gives_the_sequential_result_in_this_process(
         executor = DaskExecutor(client)
         assert (executor.n_workers, executor.slots) == (1, 2)
         assert set(client.run(os.getpid).values()) == {os.getpid()}
-        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        workers = client.scheduler_info()["workers"]
+        assert all(a.startswith("tcp://127.0.0.1:") for a in [client.scheduler.address, *workers])
         run_plan(make_plan(config), executor)
     _assert_same_store(config.store, reference_store)
 

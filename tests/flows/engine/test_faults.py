@@ -171,7 +171,7 @@ def test_a_failed_write_is_one_line_and_the_store_resumes(tmp_path, capsys):
     args = tiny_run(store, scenarios=8, firms=20, chunk=4, workers=2)
     assert main(args) == 0
     # A directory where chunk 3's shard must go: the write fails as on a broken file
-    # system, in the worker process, for root as for anyone.
+    # system, in the worker (a thread of this process), for root as for anyone.
     blocker = store / "draws" / "outcome" / "c.3.0.0.0"
     (blocker / "in the way").mkdir(parents=True)
     grow = tiny_run(store, scenarios=16, firms=20, chunk=4, workers=2)

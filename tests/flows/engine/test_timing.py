@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from resonance.flows.engine import timing
 
 
@@ -45,3 +47,20 @@ def test_a_run_records_on_the_clock_it_is_given(tmp_path):
     run_plan(make_plan(config), SequentialExecutor(), clock=clock)
     assert {"first_chunk", "simulated", "bands"} <= set(clock.moments)
     assert clock.sums["kernel"] > 0 and clock.sums["firm_steps"] == 4 * 10 * 4
+
+
+@pytest.mark.parametrize(
+    "workers, slots, said",
+    [
+        (1, 2, "Dask: 1 worker of 2 threads,"),  # the default threaded local cluster
+        (2, 2, "Dask: 2 workers,"),  # one thread per worker process
+        (3, 5, "Dask: 3 workers, 5 threads,"),  # external workers of mixed sizes
+        (1, 1, "Dask: 1 worker,"),
+    ],
+)
+def test_the_cluster_line_counts_workers_and_threads(workers, slots, said):
+    from resonance.flows.engine.console import announce_cluster, console
+
+    with console.capture() as captured:
+        announce_cluster(workers, slots, "http://127.0.0.1:8787/status")
+    assert captured.get().startswith(said)
