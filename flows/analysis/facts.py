@@ -276,6 +276,12 @@ def persistence(log_tfp: np.ndarray, entered: np.ndarray) -> np.ndarray:
         )
 
 
+def annual_growth(first: np.ndarray, last: np.ndarray, years: int) -> np.ndarray:
+    """%/yr: the compound annual rate from ``first`` to ``last``, ``years`` apart (the
+    aggregate TFP growth of the facts, and of the paths on a posterior's check draws)."""
+    return 100.0 * ((last / first) ** (1.0 / years) - 1.0)
+
+
 def incumbent_growth(log_tfp: np.ndarray, share: np.ndarray, entered: np.ndarray) -> np.ndarray:
     """Incumbents' TFP growth, %/yr: the share-weighted mean of the annual change in log
     TFP of continuing firms (weights: the start-of-year share), averaged over the year
@@ -334,7 +340,7 @@ def scenario_facts(snapshots: xr.Dataset, held_out: bool = True) -> xr.Dataset:
     mid, end = years // 2 - 1, years - 1  # indices of the mid-horizon and horizon years
 
     aggregate = (share * np.exp(log_tfp)).sum(axis=-1)  # (s, p, y)
-    growth = 100.0 * ((aggregate[..., -1] / aggregate[..., 0]) ** (1.0 / (years - 1)) - 1.0)
+    growth = annual_growth(aggregate[..., 0], aggregate[..., -1], years - 1)
     q90, q10 = np.quantile(log_tfp, [0.9, 0.1], axis=-1)
     kurt, kurt_by_year = growth_kurtosis(np.log(np.maximum(share, 1e-300)), entered)
     if held_out:

@@ -132,9 +132,8 @@ def tfp_growth(outcomes: np.ndarray, quarters: int) -> np.ndarray:
 
     tfp = outcomes[:, :, :, METRICS.index("tfp")].astype(np.float64)
     first, last = tfp[:, :, 3], tfp[:, :, 4 * (quarters // 4) - 1]
-    years = quarters // 4 - 1
     with np.errstate(invalid="ignore", divide="ignore"):
-        return 100.0 * ((last / first) ** (1.0 / years) - 1.0)
+        return stylized.annual_growth(first, last, quarters // 4 - 1)
 
 
 def ranks(means: np.ndarray, outcomes=HEADLINE) -> np.ndarray:
@@ -290,12 +289,16 @@ def has_growth(post: xr.Dataset) -> bool:
     return "path_growth" in post
 
 
+def draws_over_cap(post: xr.Dataset) -> np.ndarray:
+    """int64 (p,): on how many check draws each path's median TFP growth passes MODEL.md
+    §8's cap on every path."""
+    return (post.path_growth.values > stylized.MAX_PATH_TFP_GROWTH).sum(axis=0)
+
+
 def past_cap(post: xr.Dataset) -> list[tuple[str, int]]:
     """(path, draws) for each path whose median TFP growth passes MODEL.md §8's cap on at
     least one check draw, most draws first."""
-    from .facts import MAX_PATH_TFP_GROWTH
-
-    over = (post.path_growth.values > MAX_PATH_TFP_GROWTH).sum(axis=0)  # (p,)
+    over = draws_over_cap(post)
     order = np.argsort(-over, kind="stable")
     return [(str(post.path.values[p]), int(over[p])) for p in order if over[p] > 0]
 
@@ -306,6 +309,7 @@ def growth_table(post: xr.Dataset) -> Table:
     from .facts import MAX_PATH_TFP_GROWTH
 
     n = post.sizes["check"]
+    over = draws_over_cap(post)
     table = Table(
         title=f"TFP growth of each path on {n} posterior draws, %/yr (MODEL.md §8: every "
         f"path at most {MAX_PATH_TFP_GROWTH:g})",
@@ -318,6 +322,5 @@ def growth_table(post: xr.Dataset) -> Table:
     for p in np.argsort(-np.median(growth, axis=0), kind="stable"):
         g = growth[:, p]
         q = np.quantile(g, [0.5, 0.05, 0.95])
-        over = int(np.sum(g > MAX_PATH_TFP_GROWTH))
-        table.add_row(str(post.path.values[p]), *(f"{v:.3g}" for v in q), f"{over} of {n}")
+        table.add_row(str(post.path.values[p]), *(f"{v:.3g}" for v in q), f"{over[p]} of {n}")
     return table
