@@ -42,6 +42,7 @@ from .layout import (
     metric_attrs,
     path_time_coords,
     provenance,
+    snapshot_chunk,
     world_coordinates,
     world_values,
 )
@@ -129,7 +130,7 @@ def open_or_create(
     firms = firms_template(config)
     if firms is not None:
         shape = (
-            config.chunk_scenarios,
+            snapshot_chunk(config.chunk_scenarios, config.n_snapshots),
             len(config.path_names),
             firms.sizes["year"],
             config.n_firms,

@@ -10,7 +10,7 @@ import zarr
 from resonance.flows.cli import main
 from resonance.flows.config import load_config
 from resonance.flows.engine.execute import SequentialExecutor, run_plan
-from resonance.flows.engine.layout import by_metric
+from resonance.flows.engine.layout import by_metric, snapshot_chunk
 from resonance.flows.engine.plan import make_plan
 from resonance.flows.engine.store_io import done_chunks
 from resonance.kernels.registry import METRICS, SNAPSHOT
@@ -66,8 +66,25 @@ def test_a_partial_last_chunk_is_recomputed_whole_and_snapshots_grow(tmp_path):
     _run(fresh, 40, sampler="mc")
     _assert_same(grown, fresh)
     assert xr.open_zarr(grown, group="firms").sizes["scenario"] == 20
+    firms = zarr.open_group(grown, path="firms", mode="r")
     for name in SNAPSHOT:
-        assert xr.open_zarr(grown, group="firms")[name].shape[0] == 20
+        assert firms[name].shape[0] == 20
+        # made for 12 snapshots in chunks of 16 scenarios: zarr chunks of 8 rows, each of
+        # which one task writes whole, also now that tasks 0 and 1 write rows 0-15, 16-19
+        assert firms[name].chunks[0] == 8
+
+
+def test_snapshot_chunks_divide_the_runs_chunks():
+    for cs in range(1, 40):
+        for k in range(0, 90):
+            c = snapshot_chunk(cs, k)
+            assert cs % c == 0  # no snapshot chunk straddles two tasks, whatever K becomes
+            assert c == cs if k >= cs else c <= max(k, 1)
+    assert (snapshot_chunk(128, 16), snapshot_chunk(128, 100), snapshot_chunk(127, 16)) == (
+        16,
+        64,
+        1,
+    )
 
 
 def test_an_extension_killed_half_way_is_grown_again(tmp_path, monkeypatch):
