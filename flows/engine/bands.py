@@ -40,8 +40,8 @@ B2 = 64
 INT_BITS = 62  # head-room below int64's 63 bits for the fixed-point sums
 # Bytes of one metric's draws (float64, scenario x path x quarter) reduced in memory: the
 # default store's are 6.6 MB; 128 MiB is 41,943 scenarios of 10 paths x 40 quarters. The
-# reduction holds about twice that per metric, for reduce.THREADS metrics at once (512 MiB
-# at the cap). Beyond it the passes stream, in memory O(groups x bins).
+# reduction holds that and an 8 MiB temporary per metric, for reduce.THREADS metrics at
+# once (272 MiB at the cap). Beyond it the passes stream, in memory O(groups x bins).
 MEMORY_CAP = 128 * 2**20
 
 
@@ -53,22 +53,74 @@ def fits_in_memory(scenarios: int, groups: int) -> bool:
 def exact_bands(x: np.ndarray, quantiles) -> dict:
     """Exact bands of one metric's draws x (s, p, t): ``quantiles`` (p, t, q) by numpy's
     "linear" method, ``mean``, ``std`` (ddof = 1; 0 for one scenario) and ``error`` (all 0)
-    (p, t), float64. The result depends only on the values, not on how they were chunked.
-    A float64 ``x`` is reordered in place (the quantiles partition it); memory: about
-    twice x at the peak (the standard deviation's temporary)."""
-    x = np.asarray(x, dtype=np.float64)
-    n = x.shape[0]
-    mean = x.mean(axis=0)
-    std = x.std(axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1:])
-    # Last, as it may reorder x in place (x is the caller's read, used for nothing else).
-    q = np.asarray(quantiles, dtype=np.float64)
-    values = np.quantile(x, q, axis=0, method="linear", overwrite_input=True)
+    (p, t), float64; :func:`row_bands` on x's transpose (x is left as it was)."""
+    n, shape = x.shape[0], x.shape[1:]
+    rows = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(n, -1).T)
+    bands = row_bands(rows, quantiles)
     return {
-        "quantiles": np.moveaxis(values, 0, -1),
+        "quantiles": bands["quantiles"].reshape(*shape, -1),
+        **{key: bands[key].reshape(shape) for key in ("mean", "std", "error")},
+    }
+
+
+STD_BLOCK = 2**20  # values of the standard deviation's temporary (8 MiB), reused per block
+
+
+def row_bands(rows: np.ndarray, quantiles) -> dict:
+    """Exact bands of each row of ``rows`` (g, s) float64, C-contiguous, one row per
+    (path, quarter) of a metric and the scenarios along it: ``quantiles`` (g, q), ``mean``,
+    ``std`` (ddof = 1; 0 for one scenario) and ``error`` (all 0) (g,), float64.
+
+    ``rows`` is sorted in place (NaNs last), which AVX-512 sorting does faster than
+    numpy's ``quantile`` partitions a column of draws (s, g): 0.035 s against 0.17 s for
+    400 rows of 20,480 scenarios, with no temporary as large as the draws. The quantiles
+    are then read off the sorted rows by numpy's own formulas (:func:`linear_quantiles`),
+    the same bits as ``np.quantile``; the mean and standard deviation are numpy's, over
+    the sorted row, so they depend on the draws alone, not on their order.
+    """
+    g, n = rows.shape
+    rows.sort(axis=1)
+    mean = rows.mean(axis=1)
+    std = np.zeros(g)
+    if n > 1:
+        block = max(1, STD_BLOCK // n)
+        scratch = np.empty((min(block, g), n))
+        for a in range(0, g, block):
+            d = scratch[: min(block, g - a)]
+            np.subtract(rows[a : a + block], mean[a : a + block, None], out=d)
+            np.multiply(d, d, out=d)
+            std[a : a + block] = np.sqrt(d.sum(axis=1) / (n - 1))
+    return {
+        "quantiles": linear_quantiles(rows, quantiles),
         "mean": mean,
         "std": std,
-        "error": np.zeros(x.shape[1:]),
+        "error": np.zeros(g),
     }
+
+
+def linear_quantiles(rows: np.ndarray, quantiles) -> np.ndarray:
+    """numpy's "linear" quantiles (g, q) of each sorted row of ``rows`` (g, s): its
+    virtual index (s - 1) q, neighbouring order statistics and interpolation
+    (``numpy.lib._function_base_impl._quantile``, ``_get_indexes`` and ``_lerp``), step
+    by step, so the bits are those of ``np.quantile`` (tested); a row holding a NaN has
+    NaN quantiles."""
+    n = rows.shape[1]
+    virtual = (n - 1) * np.asarray(quantiles, dtype=np.float64)
+    previous = np.floor(virtual)
+    following = previous + 1
+    above = virtual >= n - 1  # numpy takes the last value there
+    previous[above], following[above] = -1, -1
+    previous[virtual < 0], following[virtual < 0] = 0, 0
+    previous, following = previous.astype(np.intp), following.astype(np.intp)
+    gamma = virtual - previous  # numpy's, from the bounded indexes
+    a, b = rows[:, previous], rows[:, following]
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in numpy
+        diff = b - a
+        values = a + diff * gamma
+        upper = np.broadcast_to(gamma >= 0.5, a.shape)
+        np.subtract(b, diff * (1 - gamma), out=values, where=upper)
+    values[np.isnan(rows[:, -1])] = np.nan
+    return values
 
 
 def _groups(x: np.ndarray) -> np.ndarray:

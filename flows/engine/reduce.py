@@ -11,6 +11,7 @@ a resume.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from ...kernels.registry import METRICS
 from ..config import RunConfig
 from . import bands as B
-from .store_io import StoredChunks, read_draws
+from .store_io import StoredChunks, read_metric_rows
 
 KEYS = ("quantiles", "mean", "std", "error")
 THREADS = 2  # metrics in flight at once in memory
@@ -51,10 +52,16 @@ def store_bands(
     if method is None:
         method = "exact" if in_memory(config, n) else "streaming"
     if method == "exact":
+        shape = (len(config.path_names), config.n_quarters)
+        local = threading.local()
 
         def one(metric: str) -> dict:
-            x = read_draws(store, config.sha256, chunks, metric)
-            return B.exact_bands(x, config.quantiles)
+            if not hasattr(local, "rows"):  # one buffer per thread, its pages touched once
+                local.rows = np.empty((shape[0] * shape[1], n))
+            rows = read_metric_rows(store, config.sha256, chunks, metric, local.rows)
+            bands = B.row_bands(rows, config.quantiles)
+            q = bands.pop("quantiles").reshape(*shape, -1)
+            return {"quantiles": q, **{key: v.reshape(shape) for key, v in bands.items()}}
 
         # One metric's read (zarr's I/O thread) overlaps another's reduction (numpy's sort
         # releases the GIL); memory: a metric per thread.

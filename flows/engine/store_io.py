@@ -152,30 +152,40 @@ def read_draws_chunk(store: str, config_sha256: str, start: int, stop: int) -> n
     return draws_arrays(store, config_sha256)[OUTCOME][start:stop]
 
 
-def read_draws(
-    store: str, config_sha256: str, chunks: list[tuple[int, int]], metric: str
+def read_metric_rows(
+    store: str,
+    config_sha256: str,
+    chunks: list[tuple[int, int]],
+    metric: str,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One metric's draws of the scenarios of ``chunks`` ((start, stop) each), in their
-    order: float64 (s, p, t). Only that metric's inner chunk of each shard is read,
-    concurrently, a batch of chunks of at most READ_BATCH bytes at a time, into one array
-    (memory: the result and one batch)."""
+    """One metric's draws of the scenarios of ``chunks`` ((start, stop) each) as rows:
+    float64 (p * t, s), a row per (path, quarter) holding the scenarios in ``chunks``'
+    order (the layout ``bands.row_bands`` sorts), into ``out`` when given (a reduction of
+    many metrics reuses one). Only that metric's inner chunk of each shard is read,
+    concurrently, a batch of chunks of at most READ_BATCH bytes at a time (memory: the
+    result and one batch)."""
     array = draws_arrays(store, config_sha256)[OUTCOME]
     m = METRICS.index(metric)
-    shape = array.shape[1:3]
-    per_scenario = int(np.prod(shape)) * array.dtype.itemsize
-    out = np.empty((sum(b - a for a, b in chunks), *shape), dtype=array.dtype)
-    row, batch = 0, []
+    groups = int(np.prod(array.shape[1:3]))
+    n = sum(b - a for a, b in chunks)
+    out = np.empty((groups, n), dtype=np.float64) if out is None else out
+    if out.shape != (groups, n):
+        raise ValueError(f"out has shape {out.shape}, not {(groups, n)}")
+    col, batch = 0, []
     for i, (a, b) in enumerate(chunks):
         batch.append((a, b))
-        rows = sum(y - x for x, y in batch)
-        if rows * per_scenario >= READ_BATCH or i == len(chunks) - 1:
+        if sum(y - x for x, y in batch) * groups * 8 >= READ_BATCH or i == len(chunks) - 1:
             reads = (array.async_array.getitem((slice(x, y), ..., m)) for x, y in batch)
-            out[row : row + rows] = np.concatenate(sync(gather(reads)), axis=0)
-            row, batch = row + rows, []
+            for piece in sync(gather(reads)):
+                k = piece.shape[0]
+                out[:, col : col + k] = piece.reshape(k, groups).T
+                col += k
+            batch = []
     return out
 
 
-READ_BATCH = 64 * 2**20  # bytes of draws read at once by read_draws
+READ_BATCH = 64 * 2**20  # bytes of draws read at once by read_metric_rows
 
 
 class StoredChunks:

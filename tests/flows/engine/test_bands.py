@@ -58,13 +58,35 @@ def test_in_memory_bands_are_numpys_exact_statistics():
     from resonance.flows.engine.bands import exact_bands
 
     x = np.random.default_rng(3).lognormal(0, 1, (257, 3, 4))
-    got = exact_bands(x.copy(), Q)  # it reorders its input
+    kept = x.copy()
+    got = exact_bands(x, Q)
+    np.testing.assert_array_equal(x, kept)  # its input is left as it was
     np.testing.assert_array_equal(got["quantiles"], np.moveaxis(np.quantile(x, Q, axis=0), 0, -1))
-    np.testing.assert_array_equal(got["mean"], x.mean(0))
-    np.testing.assert_array_equal(got["std"], x.std(0, ddof=1))
+    # numpy's mean and standard deviation, over each (path, quarter)'s draws sorted
+    np.testing.assert_allclose(got["mean"], x.mean(0), rtol=1e-14)
+    np.testing.assert_allclose(got["std"], x.std(0, ddof=1), rtol=1e-13)
+    shuffled = exact_bands(np.random.default_rng(9).permutation(x, axis=0), Q)
+    for key in got:  # the draws alone decide the bits, not their order
+        np.testing.assert_array_equal(shuffled[key], got[key])
     assert (got["error"] == 0).all()
     one = exact_bands(x[:1].copy(), Q)  # one scenario: its value, no spread
     assert (one["quantiles"] == x[0][..., None]).all() and (one["std"] == 0).all()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 100, 1001])
+def test_linear_quantiles_are_numpys_bits(n):
+    """Ties, infinities, NaNs and the quantiles 0 and 1 included."""
+    from resonance.flows.engine.bands import linear_quantiles
+
+    rng = np.random.default_rng(n)
+    rows = np.round(rng.standard_normal((40, n)), 1)  # ties
+    rows[3, 0], rows[4, -1], rows[5, : n // 2 + 1] = np.nan, np.inf, -np.inf
+    rows[6] = 7.0
+    q = np.array([0.0, 0.05, 0.1, 1 / 3, 0.5, 0.75, 0.95, 0.999, 1.0])
+    with np.errstate(invalid="ignore"):  # inf - inf, as numpy computes it
+        expected = np.quantile(rows, q, axis=1).T
+    rows.sort(axis=1)
+    np.testing.assert_array_equal(linear_quantiles(rows, q), expected)
 
 
 def test_the_streaming_passes_agree_with_the_in_memory_bands_within_their_bound():
