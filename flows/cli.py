@@ -82,6 +82,7 @@ def cmd_validate(args) -> int:
 
 
 PREFECT_STARTUP_SECONDS = 120
+FIRST_CHUNK_WAIT = 30.0  # seconds Prefect's client waits for the run's first chunk at most
 
 
 def cmd_run(args) -> int:
@@ -89,13 +90,19 @@ def cmd_run(args) -> int:
     from .request import RunOptions, RunRequest
 
     clock = Clock.started()
-    # Everything the user can get wrong is checked here, once, before anything starts.
-    request = RunRequest.of(RunOptions.from_args(args, _overrides(args)))
-    if args.engine == "prefect" and os.environ.get("PREFECT_API_URL"):
-        from .prefect_server import check_prefect_url
+    server = _prefect_ahead(args) if args.engine == "prefect" else None
+    try:
+        # Everything the user can get wrong is checked here, once, before anything starts.
+        request = RunRequest.of(RunOptions.from_args(args, _overrides(args)))
+        if args.engine == "prefect" and os.environ.get("PREFECT_API_URL"):
+            from .prefect_server import check_prefect_url
 
-        check_prefect_url(os.environ["PREFECT_API_URL"])
-    _run(args, request, clock)
+            check_prefect_url(os.environ["PREFECT_API_URL"])
+    except BaseException:
+        if server is not None:  # not left to the exit: main() may be called again
+            server.stop()
+        raise
+    _run(args, request, clock, server)
     if not request.options.grows:  # a growing run's sizes each have their own line
         parts = clock.split()
         console.print(line(parts), highlight=False, soft_wrap=True)
@@ -103,8 +110,31 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _run(args, request, clock) -> None:
-    """The run of a checked request, through Prefect or (``--engine direct``) not."""
+def _prefect_ahead(args):
+    """Prefect's settings for a run through it, and its temporary server started now
+    (``prefect_server.start_server``; None where the environment names a server): it
+    boots on the core that the run's start-up, its imports, its checks, leaves idle."""
+    from .prefect_server import start_server
+
+    # No telemetry from the temporary server: it has no network to send it over anyway.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not args.verbose:  # the run's own lines say what a user needs; the run's record in
+        # Prefect keeps every log line (only the console handler is quieter)
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    return start_server(_prefect_timeout())
+
+
+def _prefect_timeout() -> float:
+    """Seconds to wait for Prefect's temporary server: a first start on a small machine
+    (its database migrations) is slow."""
+    return float(
+        os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS)
+    )
+
+
+def _run(args, request, clock, server=None) -> None:
+    """The run of a checked request, through Prefect (on ``server``, Prefect's temporary
+    server started ahead, if any) or (``--engine direct``) not."""
     from .engine.console import show_bands
     from .engine.startup import launch
 
@@ -113,25 +143,18 @@ def _run(args, request, clock) -> None:
             launched.run()
             show_bands(request.config.store, clock)
         return
-    # No telemetry from the temporary server: it has no network to send it over anyway.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not args.verbose:  # the run's own lines say what a user needs; the run's record in
-        # Prefect keeps every log line (only the console handler is quieter)
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    # A first start of Prefect's server on a small machine (database migrations) is slow.
-    timeout = float(
-        os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS)
-    )
-    # The run starts on its cluster at once; Prefect (its import, its server) starts
-    # meanwhile, and the flow's simulate task joins the run (startup.Launched.join).
+    from .prefect_server import PrefectUnavailable, prefect_api
+
+    # The run starts on its cluster; Prefect's client is imported once the first chunk is
+    # on its way (its import would hold the GIL the store's preparation needs); the flow's
+    # simulate task then joins the run (startup.Launched.join).
     with launch(request, clock) as launched:
         launched.start()
-        from .prefect_server import PrefectUnavailable, prefect_api
-
+        launched.wait_until("first_chunk", FIRST_CHUNK_WAIT)
         try:
             from .flow import scenario_run
 
-            with prefect_api(timeout, abort=launched.raise_if_failed):
+            with prefect_api(_prefect_timeout(), launched.raise_if_failed, server):
                 scenario_run(**request.options.parameters(), show_summary=True, started=launched)
         except PrefectUnavailable as exc:  # the run goes on without Prefect: finish it
             launched.join(request)

@@ -2,9 +2,10 @@
 temporary one started beside the run (:func:`prefect_api`), without importing Prefect's
 server code into this process; and the one line when there is none (:class:`PrefectUnavailable`).
 
-Prefect's server takes about 6 s to answer on the 2-core machine of ``docs/results.md``
-(a first start, with its database migrations, much longer): ``resonance run`` starts its
-run ahead (``startup.launch``) and Prefect meanwhile.
+Prefect's server takes about 3 s of CPU to answer on the 2-core machine of
+``docs/results.md`` (a first start, with its database migrations, much longer):
+``resonance run`` starts it first (:func:`start_server`), then its run, and imports
+Prefect's client once the run's first chunk is on its way.
 """
 
 from __future__ import annotations
@@ -137,25 +138,42 @@ def check_prefect_url(url: str, where: str = "PREFECT_API_URL", hint: str = RUN_
         ) from None
 
 
+def start_server(timeout: float) -> PrefectServer | None:
+    """Prefect's temporary server, started now, unless the environment names a server
+    (``PREFECT_API_URL``). ``resonance run`` starts it before its own start-up, whose
+    imports keep one core busy, so that the server boots on the other one (3 s of CPU on
+    the machine of ``docs/results.md``) rather than beside the run's chunks. Stopped when
+    the process exits, as Prefect stops its own: Prefect's log and event workers, which
+    start later and so are drained earlier at exit, still send to it at the end."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    server = PrefectServer(timeout)
+    atexit.register(server.stop)
+    return server
+
+
 @contextlib.contextmanager
-def prefect_api(timeout: float, abort: Callable[[], None] | None = None) -> Iterator[None]:
+def prefect_api(
+    timeout: float,
+    abort: Callable[[], None] | None = None,
+    server: PrefectServer | None = None,
+) -> Iterator[None]:
     """Prefect's API for the block: the server Prefect's settings name, if any (checked to
-    answer); else a temporary one of our own (:class:`PrefectServer`), stopped when the
-    process exits. Call after the run has started ahead (``startup.launch``): the server
-    then boots while chunks run, and ``abort()``, called while waiting for it, raises the
-    run's own error if it fails meanwhile (``Launched.raise_if_failed``).
+    answer; ``server``, a temporary one started ahead, is then stopped); else ``server``
+    or a temporary one started now (:func:`start_server`). Call after the run has started
+    ahead (``startup.launch``): ``abort()``, called while waiting for the server, raises
+    the run's own error if it fails meanwhile (``Launched.raise_if_failed``).
     PrefectUnavailable when there is no API to be had."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()
     if configured:
+        if server is not None:  # the profile names a server: the temporary one is not needed
+            server.stop()
         check_prefect_url(configured, "the Prefect profile's PREFECT_API_URL")
         yield
         return
-    server = PrefectServer(timeout)
-    # Stopped at exit, as Prefect stops its own: Prefect's log and event workers, which
-    # start later and so are drained earlier at exit, still send to it at the end.
-    atexit.register(server.stop)
+    server = server or start_server(timeout)
     with console.waiting("starting Prefect's temporary server"):
         server.wait(abort=abort)
     with temporary_settings({PREFECT_API_URL: server.url}):

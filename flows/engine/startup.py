@@ -5,13 +5,15 @@ the engine is imported, loads (or compiles) the kernel here and then in every wo
 process (a threaded local cluster's workers are this process's threads: nothing more), and
 yields a :class:`Launched`: the request, its executor and its clock. The caller then runs
 it here (:meth:`Launched.run`: ``--engine direct``, and a deployment's flow run) or starts
-it ahead in a thread (:meth:`Launched.start`), so that ``resonance run`` imports Prefect and
-boots its temporary server while the first chunks run; the flow's simulate task then
-joins that run with its request (:meth:`Launched.join`). Nothing is kept in a module: the
+it ahead in a thread (:meth:`Launched.start`), so that ``resonance run`` imports Prefect's
+client once the first chunk is on its way (:meth:`Launched.wait_until`) and the flow begins
+while the chunks run (Prefect's temporary server was started before the run, and boots on
+the core its start-up leaves idle); the flow's simulate task then joins that run with its
+request (:meth:`Launched.join`). Nothing is kept in a module: the
 handle goes to whoever needs it.
 
 On the 2-core machine of ``docs/results.md`` the threaded local cluster is up 2.9 s after
-the command, nearly all of it imports, and Prefect's server answers after about 6 s.
+the command, nearly all of it imports, and Prefect's flow begins at about 7 s.
 This module imports only light modules at import; the engine comes in when needed.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -86,6 +89,15 @@ class Launched:
             return None
         report = future.result()
         return report if request == self.request else None
+
+    def wait_until(self, moment: str, timeout: float) -> None:
+        """Return once the run started ahead has passed ``moment`` of its clock
+        (``timing.Clock``), has ended, or ``timeout`` seconds have passed."""
+        future, began = self._ahead, time.monotonic()
+        while moment not in self.clock.moments and future is not None and not future.done():
+            if time.monotonic() - began > timeout:
+                return
+            time.sleep(0.02)
 
     def raise_if_failed(self) -> None:
         """Raise the error of the run started ahead, if it has failed already."""

@@ -101,6 +101,31 @@ def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):
     assert "Headline outcomes after 1 years" in capsys.readouterr().out
 
 
+def _prefect_servers() -> set[int]:
+    """Process ids of Prefect API servers running on this machine."""
+    import psutil
+
+    return {
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if "prefect.server.api.server:create_app" in " ".join(p.info["cmdline"] or [])
+    }
+
+
+def test_bad_input_stops_the_prefect_server_started_ahead(tmp_path, capsys, monkeypatch):
+    """resonance run starts Prefect's temporary server before it checks the request (it
+    boots while the run starts up); a request that fails its checks stops it at once, not
+    only at exit, since main() may be called again in the same process."""
+    from resonance.flows.cli import main
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    before = _prefect_servers()
+    store = tmp_path / "never.zarr"
+    assert main(tiny_run(store, engine=None, paths="baseline,no_such_path")) == 2
+    assert "no_such_path" in capsys.readouterr().err
+    assert _prefect_servers() <= before and not store.exists()
+
+
 def test_resonance_run_starts_its_own_prefect_server_and_prints_only_its_own_lines(tmp_path):
     """The command as a user runs it, with no Prefect server configured: resonance starts
     Prefect's temporary server beside the run, the flow joins the run, Prefect's console
@@ -108,18 +133,9 @@ def test_resonance_run_starts_its_own_prefect_server_and_prints_only_its_own_lin
     import subprocess
     import sys
 
-    import psutil
-
     from tests.helpers import ROOT
 
-    def servers() -> set[int]:
-        return {
-            p.pid
-            for p in psutil.process_iter(["cmdline"])
-            if "prefect.server.api.server:create_app" in " ".join(p.info["cmdline"] or [])
-        }
-
-    before = servers()
+    before = _prefect_servers()
     store = tmp_path / "own.zarr"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     done = subprocess.run(
@@ -135,4 +151,4 @@ def test_resonance_run_starts_its_own_prefect_server_and_prints_only_its_own_lin
     assert "Prefect's flow began at" in lines[-1] and lines[-1].startswith("wall ")
     assert "| INFO" not in done.stdout + done.stderr  # Prefect's console log: --verbose
     assert zarr.open_group(str(store), mode="r").attrs["bands_scenarios"] == 4
-    assert servers() <= before  # stopped at exit
+    assert _prefect_servers() <= before  # stopped at exit
