@@ -14,6 +14,7 @@ printed as one line (``resonance: error: <where>: <what> (<hint>)``) with exit s
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -86,6 +87,22 @@ FIRST_CHUNK_WAIT = 30.0  # seconds Prefect's client waits for the run's first ch
 
 
 def cmd_run(args) -> int:
+    # No cyclic garbage collection during the start-up: its imports make few cycles but
+    # hundreds of thousands of objects, which every full collection walks again (0.3 s
+    # before the first chunk on the machine of docs/results.md). ``_collect_from_here``
+    # turns it back on, with what the start-up made set aside; the end of the command
+    # leaves the collector as it found it (main() may be called again in one process).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _checked_run(args)
+    finally:
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+def _checked_run(args) -> int:
     from .engine.timing import Clock, line, save
     from .request import RunOptions, RunRequest
 
@@ -108,6 +125,14 @@ def cmd_run(args) -> int:
         console.print(line(parts), highlight=False, soft_wrap=True)
         save(parts)
     return 0
+
+
+def _collect_from_here() -> None:
+    """Collect cyclic garbage again, once the start-up's modules are loaded, but never
+    walk what the start-up made (``gc.freeze``): modules, classes and functions that
+    live as long as the process."""
+    gc.freeze()
+    gc.enable()
 
 
 def _prefect_ahead(args):
@@ -140,6 +165,7 @@ def _run(args, request, clock, server=None) -> None:
 
     if args.engine == "direct":
         with launch(request, clock) as launched:
+            _collect_from_here()
             launched.run()
             show_bands(request.config.store, clock)
         return
@@ -149,6 +175,7 @@ def _run(args, request, clock, server=None) -> None:
     # on its way (its import would hold the GIL the store's preparation needs); the flow's
     # simulate task then joins the run (startup.Launched.join).
     with launch(request, clock) as launched:
+        _collect_from_here()
         launched.start()
         launched.wait_until("first_chunk", FIRST_CHUNK_WAIT)
         try:

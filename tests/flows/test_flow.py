@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import numpy as np
@@ -99,6 +100,8 @@ def test_resonance_run_goes_through_the_flow(prefect_api, tmp_path, capsys):
     assert main(tiny_run(store, engine=None)) == 0  # through Prefect, the default
     assert asyncio.run(count_runs()) == before + 1
     assert "Headline outcomes after 1 years" in capsys.readouterr().out
+    # the run held the garbage collector off during its start-up; it is as it was
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def _prefect_servers() -> set[int]:
@@ -124,6 +127,7 @@ def test_bad_input_stops_the_prefect_server_started_ahead(tmp_path, capsys, monk
     assert main(tiny_run(store, engine=None, paths="baseline,no_such_path")) == 2
     assert "no_such_path" in capsys.readouterr().err
     assert _prefect_servers() <= before and not store.exists()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_resonance_run_starts_its_own_prefect_server_and_prints_only_its_own_lines(tmp_path):
