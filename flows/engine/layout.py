@@ -3,7 +3,8 @@
 - root: bands. ``<metric>`` (path, time, quantile), ``<metric>_mean`` and ``<metric>_std``
   (path, time), ``<metric>_quantile_error`` (path, time): the bound on the absolute error of
   that metric's quantiles (see ``bands.py``). Provenance in the root attributes.
-- ``draws`` (``store_format`` 2): ``outcome`` (scenario, path, time, metric), float64, one
+- ``draws`` (``store_format`` 2): ``outcome`` (scenario, path, time, metric), of the
+  kernel's precision (float32 by default; ``outcome_dtype``), one
   Zarr v3 shard per chunk of scenarios (one task's, so one object: the store of a run of
   10^6 chunks has about 10^6 files, not 17 x 10^6), an inner chunk per metric (a reader
   of one metric reads only its part of each shard); its ``metric`` coordinate carries each
@@ -97,16 +98,18 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-# zstd keeps about half of a draw's 8 bytes (measured: 0.50 on the default store, whose
-# metrics are float64 of float32 arithmetic); the estimate below takes a little more.
-DRAWS_KEPT = 0.55
+# What zstd keeps of a stored draw's bytes (``outcome_dtype``): measured 0.64 of float32's
+# 4 bytes on the scenario-heavy store, 0.50 of float64's 8 on float64 of float32
+# arithmetic; the estimate below takes a little more.
+DRAWS_KEPT = {"float32": 0.7, "float64": 0.55}
 
 
 def store_bytes(config: RunConfig, scenarios: int) -> int:
     """About how many bytes a store of ``config`` with ``scenarios`` scenarios takes on
     disk: the draws (compressed), the scenario inputs and the firm snapshots."""
     p, t = len(config.path_names), config.n_quarters
-    per_scenario = p * t * len(METRICS) * 8 * DRAWS_KEPT + (len(config.uncertain_names) + 1) * 8
+    draw = outcome_dtype(config).itemsize * DRAWS_KEPT[config.precision]
+    per_scenario = p * t * len(METRICS) * draw + (len(config.uncertain_names) + 1) * 8
     per_scenario += sum(np.dtype(dtype).itemsize for dtype, _, _ in EVENTS.values())
     per_scenario += 8 * len(world_coordinates(config))
     k = min(config.n_snapshots, scenarios)
@@ -290,6 +293,16 @@ def snapshot_chunk(chunk_scenarios: int, snapshots: int) -> int:
     return max(d for d in range(1, max(1, snapshots) + 1) if chunk_scenarios % d == 0)
 
 
+def outcome_dtype(config: RunConfig) -> np.dtype:
+    """The dtype of the stored draws: the kernel's precision. The float32 kernel's metrics
+    are float64 sums and ratios of float32 firm values (``kernels/step.py``), so they carry
+    float32's precision; kept as float32 they take half the bytes to compress, write, read
+    back for the bands and read for analysis (the scenario-heavy job: its writes 5.1 ->
+    2.7-3.0 s, its bands 4.3 -> 3.8-3.9 s, its draws 483 -> 359 MB on disk). Readers get
+    float64 from :func:`by_metric`, the opener analysis uses."""
+    return np.dtype(config.precision)
+
+
 def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
     """The ``draws`` group as lazy NaN arrays, and its Zarr encoding: (dataset, encoding).
 
@@ -303,7 +316,7 @@ def draws_template(config: RunConfig) -> tuple[xr.Dataset, dict]:
     big = input_shard(cs)
     outcome = xr.Variable(
         ("scenario", "path", "time", "metric"),
-        da.full((n, p, t, m), np.nan, chunks=(big, p, t, m)),
+        da.full((n, p, t, m), np.nan, chunks=(big, p, t, m), dtype=outcome_dtype(config)),
         {
             "long_name": "outcome of a scenario on a path",
             "units": "see metric_units",
@@ -432,17 +445,19 @@ def world_values(name: str, start: int, stop: int, replications: int) -> np.ndar
 
 
 def by_metric(draws: xr.Dataset) -> xr.Dataset:
-    """The ``draws`` group with one variable per metric (scenario, path, time), each with
-    its ``long_name``, ``units`` and ``description``, instead of the stacked ``outcome``:
-    lazy, nothing is read. A dataset without ``outcome`` (store_format 1, or one already
-    turned) is returned as it is."""
+    """The ``draws`` group with one variable per metric (scenario, path, time), float64,
+    each with its ``long_name``, ``units`` and ``description``, instead of the stacked
+    ``outcome``: lazy, nothing is read. A dataset without ``outcome`` (store_format 1, or
+    one already turned) is returned as it is."""
     if OUTCOME not in draws.data_vars:
         return draws
     stacked = draws[OUTCOME]
     out = draws.drop_vars([OUTCOME, "metric", *(f"metric_{f}" for f in FIELDS)])
     for i, name in enumerate(draws["metric"].values.tolist()):
         attrs = {f: str(draws[f"metric_{f}"].values[i]) for f in FIELDS}
-        out[name] = stacked.isel(metric=i, drop=True).assign_attrs(attrs)
+        # float64 whatever the store keeps (``outcome_dtype``): sums and powers of a
+        # metric keep float64's precision (exact: every float32 is a float64)
+        out[name] = stacked.isel(metric=i, drop=True).astype(np.float64).assign_attrs(attrs)
     return out.assign_attrs(draws.attrs)
 
 

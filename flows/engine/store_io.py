@@ -145,13 +145,14 @@ def write_chunk(
                 for v, name in enumerate(SNAPSHOT)
             )
         )
-    arrays[OUTCOME][start:stop] = outcomes  # last: the mark
+    outcome = arrays[OUTCOME]
+    outcome[start:stop] = outcomes.astype(outcome.dtype, copy=False)  # last: the mark
 
 
 def read_draws_chunk(store: str, config_sha256: str, start: int, stop: int) -> np.ndarray:
     """Outcomes of scenarios [start, stop) from the store: float64 (s, p, t, m), one read
-    of their shard."""
-    return draws_arrays(store, config_sha256)[OUTCOME][start:stop]
+    of their shard (the stored values, whatever the store's dtype)."""
+    return draws_arrays(store, config_sha256)[OUTCOME][start:stop].astype(np.float64, copy=False)
 
 
 def read_metric_rows(

@@ -23,7 +23,10 @@ ran their remainders 4 lanes at a time (``VECTOR_EPILOGUE``), which reorders the
 sums again: recorded anew, on rocketlake. Its third round sorts each (path, quarter)'s
 draws for the in-memory bands (``bands.row_bands``) and takes the mean and standard
 deviation over the sorted rows: the draws and the quantiles kept every bit, the means and
-standard deviations moved in their last bits, so the bands' digests were recorded anew.
+standard deviations moved in their last bits, so the bands' digests were recorded anew;
+and it keeps the draws at the kernel's precision (``layout.outcome_dtype``: the float32
+kernel's outcomes rounded to float32, tested against the kernel), so both digests were
+recorded anew.
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
@@ -48,16 +51,16 @@ from tests.helpers import DEFAULT_CONFIG
 RECORDED = {  # host CPU (LLVM's name) -> sampler -> digests of the draws and of the bands
     "rocketlake": {  # 512-bit vectors, interleave 2, epilogue 4 (issue 29), the model of issue 25
         "sobol": (
-            "4a4d2545e581eefd2983b96431533fa9fd11138e056f495f62c34c34b5f5c43e",
-            "c7df54c962f9c5828109db00182a522d3c5c81654030e36c715b999a0a44bcc5",
+            "46d43628e4d5eb9d6cd26ff5033b1fd2bd340ae91b95bc34d8bb1498521aac04",
+            "cdd43efc1decfabb5e46b79ce7a7834e7115468eb289e5727cedb77e55af9449",
         ),
         "mc": (
-            "eda9b28282a7fcf4e929c07656d2628ba0dcd7fad643f7d9faf3fdc5eb6b0fb1",
-            "ca5ab5e5c49ec37866f1ddd8d6c71c0063b6cd251eecafb86699da2094101612",
+            "133636e1337ab88fb96aabf88e52c6e93b74aa6de2424e7df4601298793e8fa4",
+            "f8baeeffebdbdd108cda302c5d7ef93e733e64f76d72b21036a8ac48f543c5f5",
         ),
         "lhs": (
-            "b353c41f2025ca8b74221773bc90d21ae3c730501bdba95155a23e827c5f3689",
-            "4544f5748b36f76641448e6236c241f0aa9425231f4972843a78158d8b443ae8",
+            "0105b900224f62d899dbd6c9504492c6a97d751b45496ccfd2e980a5e3aee837",
+            "8d54767bd156ec208cda6c3f53bdf0050ccaf5d51184978e5190877120e0567c",
         ),
     },
     # znver4's digests (AMD EPYC) predate issues 15 and 24 and could not be recorded again

@@ -108,6 +108,31 @@ def test_store_follows_the_contract(reference_store):
     np.testing.assert_allclose(shares, 1.0, rtol=1e-5)  # every snapshot is a whole market
 
 
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_the_draws_are_the_kernels_outcomes_kept_at_its_precision(
+    tmp_path, reference_store, precision
+):
+    """The store keeps each metric at the kernel's precision (layout.outcome_dtype): the
+    float32 kernel's outcomes rounded to float32, the float64 build's bit for bit; the
+    public opener gives float64 either way, and resonance verify agrees."""
+    from resonance.flows.engine.verify import verify
+
+    store = reference_store if precision == "float32" else tmp_path / "f64.zarr"
+    config = _config(store, precision=precision)
+    if precision == "float64":
+        run_plan(make_plan(config), SequentialExecutor())
+    stored = xr.open_zarr(store, group="draws").outcome
+    assert stored.dtype == np.dtype(precision)
+    fresh = make_plan(config).simulate()  # float64 (s, p, t, m), the kernel's own
+    np.testing.assert_array_equal(stored.values, fresh.astype(precision))
+    draws = by_metric(xr.open_zarr(store, group="draws"))
+    assert all(draws[m].dtype == np.float64 for m in METRICS)
+    np.testing.assert_array_equal(
+        draws["tfp"].values, fresh[..., METRICS.index("tfp")].astype(precision)
+    )
+    assert verify(str(store), None).ok
+
+
 def test_bands_in_the_store_match_exact_quantiles_of_the_draws(reference_store):
     bands = xr.open_zarr(reference_store)
     draws = by_metric(xr.open_zarr(reference_store, group="draws"))
