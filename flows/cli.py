@@ -181,6 +181,7 @@ def _run(args, request, clock, server=None) -> None:
         try:
             from .flow import scenario_run
 
+            gc.freeze()  # and Prefect's modules, imported since _collect_from_here
             with prefect_api(_prefect_timeout(), launched.raise_if_failed, server):
                 scenario_run(**request.options.parameters(), show_summary=True, started=launched)
         except PrefectUnavailable as exc:  # the run goes on without Prefect: finish it
