@@ -215,8 +215,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
 
     state:  firm state, shape (N_STATE, firms), dtype F; updated.
     draws:  scratch for the quarter's (shock, jump size, step size, productivity
-            innovation, exit uniform, world-learning uniform, product-event uniform),
-            shape (7, firms), F.
+            innovation, exit uniform, world-learning uniform, product-event uniform;
+            the selection pass reuses the exit and world-learning rows), shape (7, firms), F.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, then its cost coefficients,
             shape (N_INPUTS,), float64.
@@ -591,13 +591,18 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     per_total = one / total_share
     exits = 0
     tfp = zero
+    # The world-learning uniforms are spent: their row now keeps each firm's TFP level, so
+    # that entry, which replaces a few firms, need not take every firm's exp again.
+    level = u_world
     for i in range(n):
         share_i = share[i] * per_total
         share[i] = share_i
         leaves = (share_i < exit_below) | (u_exit[i] * (one + n_f * share_i) < hazard)
         u_exit[i] = one if leaves else zero  # now the exit flag of the entry loop
         exits += 1 if leaves else 0
-        tfp += share_i * vmath.exp(log_tfp[i])
+        level_i = vmath.exp(log_tfp[i])
+        level[i] = level_i
+        tfp += share_i * level_i
     if exits > 0:  # a few firms a quarter: entry draws attributes, off the vector path
         total_after = 0.0
         for i in range(n):
@@ -621,12 +626,13 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
                     1.0 if struck else 0.0,
                     t + 1.0,
                 )
+                level[i] = vmath.exp(log_tfp[i])  # the entrant's
             total_after += share[i]
         per_total = F(1.0 / total_after)
         tfp = zero
         for i in range(n):
             share[i] *= per_total
-            tfp += share[i] * vmath.exp(log_tfp[i])
+            tfp += share[i] * level[i]
 
     ind[IND_INSTITUTIONS] = q
     ind[IND_TRUST] = trust
