@@ -35,11 +35,12 @@ def _profile_text(profile: dict | None) -> str:
 
 def four_cores(job: dict, cores: int = 4) -> float:
     """What the main job's wall time would be on ``cores`` cores, projected from a run's
-    split (``flows/engine/timing.py``): its chunks are independent (95 % parallel
-    efficiency at 2 threads, ``docs/results.md``), so the simulation shrinks with the
-    threads; start-up (one thread's imports), bands, report and the rest stay as measured,
-    and Prefect's server and client, which took CPU from the chunks, then have cores of
-    their own. Seconds; an estimate, not a measurement."""
+    split (``flows/engine/timing.py``): its chunks are independent, so the simulation is
+    taken to shrink in proportion to the threads (the kernel's parallel efficiency is
+    94-95 % at 2 threads, ``docs/results.md``, so this is a little optimistic), while
+    start-up (one thread's imports), bands, report and the rest stay as measured (a little
+    pessimistic: Prefect's client then has cores the chunks do not use). Seconds; an
+    estimate, not a measurement."""
     fixed = job["wall_s"] - job["simulation_s"]
     return fixed + job["simulation_s"] * job["threads"] / cores
 
@@ -69,13 +70,13 @@ def check(result: dict) -> list[dict]:
                 (
                     f"{split}; Prefect costs {prefect_extra:.1f} s over the direct engine "
                     f"({direct['wall_s']:.1f} s): its client's import and flow share the "
-                    "two cores with the chunks"
+                    f"{job['threads']} cores with the chunks"
                     if direct
                     else split
                 )
                 + f"; on 4 cores about {cores:.1f} s (projected from this split: the "
-                "simulation's independent chunks on twice the threads, every other part as "
-                "measured; not a measurement)",
+                f"simulation's independent chunks on 4 threads instead of {job['threads']}, "
+                "every other part as measured; not a measurement)",
             )
         )
         share = job.get("simulation_share")
@@ -88,7 +89,7 @@ def check(result: dict) -> list[dict]:
                 f"the kernel alone would take {job['kernel_only_s']:.1f} s at the suite's "
                 f"thread rate, but inside the run it reaches {in_run / 1e6:.1f} M "
                 "firm-steps/s per thread, the driver, scheduler and Prefect competing for the "
-                f"same two cores; the rest of the wall is fixed cost: {split}",
+                f"same {job['threads']} cores; the rest of the wall is fixed cost: {split}",
             )
         )
         out.append(

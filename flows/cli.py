@@ -92,12 +92,13 @@ def cmd_run(args) -> int:
     # before the first chunk on the machine of docs/results.md). ``_collect_from_here``
     # turns it back on, with what the start-up made set aside; the end of the command
     # leaves the collector as it found it (main() may be called again in one process).
-    collecting = gc.isenabled()
+    collecting, frozen = gc.isenabled(), gc.get_freeze_count()
     gc.disable()
     try:
         return _checked_run(args)
     finally:
-        gc.unfreeze()
+        if not frozen:  # what the caller froze stays frozen
+            gc.unfreeze()
         if collecting:
             gc.enable()
 
@@ -130,7 +131,12 @@ def _checked_run(args) -> int:
 def _collect_from_here() -> None:
     """Collect cyclic garbage again, once the start-up's modules are loaded, but never
     walk what the start-up made (``gc.freeze``): modules, classes and functions that
-    live as long as the process."""
+    live as long as the process. A cold compile of the kernel leaves much garbage
+    behind (twice the objects of a warm start), collected first, not kept frozen."""
+    from ..kernels.simulate import simulate_into
+
+    if sum(simulate_into.stats.cache_misses.values()):
+        gc.collect()
     gc.freeze()
     gc.enable()
 
@@ -174,21 +180,30 @@ def _run(args, request, clock, server=None) -> None:
     # The run starts on its cluster; Prefect's client is imported once the first chunk is
     # on its way (its import would hold the GIL the store's preparation needs); the flow's
     # simulate task then joins the run (startup.Launched.join).
-    with launch(request, clock) as launched:
-        _collect_from_here()
-        launched.start()
-        launched.wait_until("first_chunk", FIRST_CHUNK_WAIT)
-        try:
-            from .flow import scenario_run
+    reached = False  # Prefect's client in use: its workers send to the server until the exit
+    try:
+        with launch(request, clock) as launched:
+            _collect_from_here()
+            launched.start()
+            launched.wait_until("first_chunk", FIRST_CHUNK_WAIT)
+            try:
+                from .flow import scenario_run
 
-            gc.freeze()  # and Prefect's modules, imported since _collect_from_here
-            with prefect_api(_prefect_timeout(), launched.raise_if_failed, server):
-                scenario_run(**request.options.parameters(), show_summary=True, started=launched)
-        except PrefectUnavailable as exc:  # the run goes on without Prefect: finish it
-            launched.join(request)
-            show_bands(request.config.store, clock)
-            problem = f"{exc.problem}; the run finished without a Prefect record"
-            raise PrefectUnavailable(exc.where, problem, exc.hint) from None
+                gc.freeze()  # and Prefect's modules, imported since _collect_from_here
+                reached = True
+                with prefect_api(_prefect_timeout(), launched.raise_if_failed, server):
+                    scenario_run(
+                        **request.options.parameters(), show_summary=True, started=launched
+                    )
+            except PrefectUnavailable as exc:  # the run goes on without Prefect: finish it
+                launched.join(request)
+                show_bands(request.config.store, clock)
+                problem = f"{exc.problem}; the run finished without a Prefect record"
+                raise PrefectUnavailable(exc.where, problem, exc.hint) from None
+    except BaseException:
+        if server is not None and not reached:  # not left to the exit: main() may run again
+            server.stop()
+        raise
 
 
 def cmd_verify(args) -> int:

@@ -139,17 +139,49 @@ def check_prefect_url(url: str, where: str = "PREFECT_API_URL", hint: str = RUN_
 
 
 def start_server(timeout: float) -> PrefectServer | None:
-    """Prefect's temporary server, started now, unless the environment names a server
-    (``PREFECT_API_URL``). ``resonance run`` starts it before its own start-up, whose
+    """Prefect's temporary server, started now, unless Prefect's settings may name a
+    server (:func:`may_name_server`; :func:`prefect_api` then reads them and starts one
+    only if they do not). ``resonance run`` starts it before its own start-up, whose
     imports keep one core busy, so that the server boots on the other one (3 s of CPU on
     the machine of ``docs/results.md``) rather than beside the run's chunks. Stopped when
     the process exits, as Prefect stops its own: Prefect's log and event workers, which
     start later and so are drained earlier at exit, still send to it at the end."""
-    if os.environ.get("PREFECT_API_URL"):
+    if may_name_server():
         return None
     server = PrefectServer(timeout)
     atexit.register(server.stop)
     return server
+
+
+def may_name_server() -> bool:
+    """Whether Prefect's settings may name an API server, read without importing Prefect
+    (its settings take a second to import): the environment's ``PREFECT_API_URL``, the
+    active profile of ``profiles.toml``, an ``.env`` here, or the ``api.url`` of a
+    ``prefect.toml`` or a ``pyproject.toml``'s ``[tool.prefect]`` here. True where unsure."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    import tomllib
+
+    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser()
+    try:
+        if profiles.exists():
+            data = tomllib.loads(profiles.read_text())
+            active = os.environ.get("PREFECT_PROFILE") or data.get("active", "ephemeral")
+            if "PREFECT_API_URL" in data.get("profiles", {}).get(active, {}):
+                return True
+        if Path(".env").exists() and "PREFECT_API_URL" in Path(".env").read_text():
+            return True
+        for name, table in (("prefect.toml", ()), ("pyproject.toml", ("tool", "prefect"))):
+            if Path(name).exists():
+                data = tomllib.loads(Path(name).read_text())
+                for key in table:
+                    data = data.get(key, {})
+                if "PREFECT_API_URL" in data or "url" in data.get("api", {}):
+                    return True
+    except (OSError, ValueError):  # unreadable: let Prefect's own settings decide
+        return True
+    return False
 
 
 @contextlib.contextmanager

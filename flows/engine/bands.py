@@ -40,8 +40,9 @@ B2 = 64
 INT_BITS = 62  # head-room below int64's 63 bits for the fixed-point sums
 # Bytes of one metric's draws (float64, scenario x path x quarter) reduced in memory: the
 # default store's are 6.6 MB; 128 MiB is 41,943 scenarios of 10 paths x 40 quarters. The
-# reduction holds that and an 8 MiB temporary per metric, for reduce.THREADS metrics at
-# once (272 MiB at the cap). Beyond it the passes stream, in memory O(groups x bins).
+# reduction holds that, an 8 MiB temporary and one read batch (store_io.READ_BATCH, 64 MiB)
+# per metric, for reduce.THREADS metrics at once (400 MiB at the cap). Beyond it the passes
+# stream, in memory O(groups x bins).
 MEMORY_CAP = 128 * 2**20
 
 

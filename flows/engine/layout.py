@@ -295,9 +295,11 @@ def snapshot_chunk(chunk_scenarios: int, snapshots: int) -> int:
 
 def outcome_dtype(config: RunConfig) -> np.dtype:
     """The dtype of the stored draws: the kernel's precision. The float32 kernel's metrics
-    are float64 sums and ratios of float32 firm values (``kernels/step.py``), so they carry
-    float32's precision; kept as float32 they take half the bytes to compress, write, read
-    back for the bands and read for analysis (the scenario-heavy job: its writes 5.1 ->
+    are, but for a few industry ratios, float32 sums over firms of float32 values divided
+    in float64 (``kernels/step.py``), so float32 keeps what they know; rounding to it moves
+    a value by at most 6e-8 of itself, and two paths whose values differ by less may tie.
+    Kept as float32 they take half the bytes to compress, write, read back for the bands
+    and read for analysis (the scenario-heavy job: its writes 5.1 ->
     2.7-3.0 s, its bands 4.3 -> 3.8-3.9 s, its draws 483 -> 359 MB on disk). Readers get
     float64 from :func:`by_metric`, the opener analysis uses."""
     return np.dtype(config.precision)

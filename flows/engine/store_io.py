@@ -178,7 +178,8 @@ def read_metric_rows(
     col, batch = 0, []
     for i, (a, b) in enumerate(chunks):
         batch.append((a, b))
-        if sum(y - x for x, y in batch) * groups * 8 >= READ_BATCH or i == len(chunks) - 1:
+        size = sum(y - x for x, y in batch) * groups * array.dtype.itemsize
+        if size >= READ_BATCH or i == len(chunks) - 1:
             reads = (array.async_array.getitem((slice(x, y), ..., m)) for x, y in batch)
             for piece in sync(gather(reads)):
                 k = piece.shape[0]

@@ -130,6 +130,37 @@ def test_bad_input_stops_the_prefect_server_started_ahead(tmp_path, capsys, monk
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
+def test_a_server_named_anywhere_in_prefects_settings_is_not_started_ahead(tmp_path, monkeypatch):
+    """The temporary server is started before Prefect is imported, so its settings are
+    read by hand: the environment, the active profile, .env, prefect.toml, pyproject.toml."""
+    from resonance.flows.prefect_server import may_name_server
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILE", raising=False)
+    profiles = tmp_path / "profiles.toml"
+    monkeypatch.setenv("PREFECT_PROFILES_PATH", str(profiles))
+    assert not may_name_server()  # no file names one
+    url = '"http://127.0.0.1:4200/api"'
+    profiles.write_text(f'active = "local"\n[profiles.local]\nPREFECT_API_URL = {url}\n')
+    assert may_name_server()
+    monkeypatch.setenv("PREFECT_PROFILE", "other")  # another profile is active
+    assert not may_name_server()
+    (tmp_path / "pyproject.toml").write_text('[project]\ndependencies = ["fastapi", "urllib3"]\n')
+    assert not may_name_server()
+    (tmp_path / "pyproject.toml").write_text(f"[tool.prefect.api]\nurl = {url}\n")
+    assert may_name_server()
+    (tmp_path / "pyproject.toml").unlink()
+    (tmp_path / "prefect.toml").write_text(f"[api]\nurl = {url}\n")
+    assert may_name_server()
+    (tmp_path / "prefect.toml").unlink()
+    (tmp_path / ".env").write_text(f"PREFECT_API_URL={url}\n")
+    assert may_name_server()
+    (tmp_path / ".env").unlink()
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert may_name_server()
+
+
 def test_resonance_run_starts_its_own_prefect_server_and_prints_only_its_own_lines(tmp_path):
     """The command as a user runs it, with no Prefect server configured: resonance starts
     Prefect's temporary server beside the run, the flow joins the run, Prefect's console
