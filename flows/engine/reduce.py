@@ -2,7 +2,7 @@
 reading an unfinished store, ``resonance verify``).
 
 Each metric whose draws fit ``bands.MEMORY_CAP`` is read whole and reduced exactly in
-memory (``bands.exact_bands``), two metrics at a time; when they do not, all metrics
+memory (``bands.row_bands``), two metrics at a time; when they do not, all metrics
 stream through the histogram passes of ``bands.compute_bands`` chunk by chunk (on the
 workers, given a map-reduce), in memory O(groups x bins) whatever the number of scenarios.
 Either way the result depends on the draws alone, not on the chunking, the worker count or
@@ -59,9 +59,7 @@ def store_bands(
             if not hasattr(local, "rows"):  # one buffer per thread, its pages touched once
                 local.rows = np.empty((shape[0] * shape[1], n))
             rows = read_metric_rows(store, config.sha256, chunks, metric, local.rows)
-            bands = B.row_bands(rows, config.quantiles)
-            q = bands.pop("quantiles").reshape(*shape, -1)
-            return {"quantiles": q, **{key: v.reshape(shape) for key, v in bands.items()}}
+            return B.row_bands(rows, config.quantiles, shape)
 
         # One metric's read (zarr's I/O thread) overlaps another's reduction (numpy's sort
         # releases the GIL); memory: a metric per thread.
