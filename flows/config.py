@@ -46,6 +46,28 @@ MAX_SCENARIOS = 2**31
 # whole designs (lhs, saltelli) by the memory of one process, about 1.3 GB at 10 inputs.
 DESIGN_LIMITS = {"mc": 2**63 - 1, "sobol": 2**30, "lhs": 2**24, "saltelli": 2**24}
 IDENTITY_EXCLUDES = ("sizes.scenarios", "store", "cluster")  # see RunConfig.identity
+# ``chunk_scenarios: auto``: a task's share of the run (auto_chunk). Its firm-steps: 1-2 s
+# of the kernel on one core (docs/results.md); its firms, which the kernel's state holds;
+# its outcome rows (path x quarter per scenario: 71 metrics each, float32 or float64).
+TASK_FIRM_STEPS = 51_200_000  # 128 scenarios x 1,000 firms x 40 quarters x 10 paths
+TASK_FIRMS = 128_000
+TASK_OUTCOME_ROWS = 512_000
+
+
+def auto_chunk(firms: int, quarters: int, paths: int) -> int:
+    """Scenarios per task for ``chunk_scenarios: auto``: as many as keep a task within
+    TASK_FIRM_STEPS, TASK_FIRMS and TASK_OUTCOME_ROWS, at least one. The default run's
+    128 (1,000 firms, 40 quarters, 10 paths); 1,280 at 100 firms, where 128 scenarios
+    would be a tenth of the work and ten times the tasks, shards and store writes. Not a
+    function of the scenario count, so a store keeps its chunks as it grows."""
+    return max(
+        1,
+        min(
+            TASK_FIRM_STEPS // (firms * quarters * paths),
+            TASK_FIRMS // firms,
+            TASK_OUTCOME_ROWS // (quarters * paths),
+        ),
+    )
 
 
 class Sizes(BaseModel):
@@ -67,7 +89,8 @@ class Schema(BaseModel):
     sizes: Sizes
     sampler: Literal["mc", "lhs", "sobol", "saltelli"] = "sobol"
     precision: Literal["float32", "float64"] = "float32"
-    chunk_scenarios: int = Field(default=32, ge=1)
+    # scenarios per Dask task, or "auto": sized by the work (auto_chunk)
+    chunk_scenarios: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
     store: str = "runs/resonance.zarr"
     cluster: str = "local"
@@ -244,6 +267,11 @@ class RunConfig:
         self.path_names = [p.name for p in self.paths]
         if len(set(self.path_names)) != len(self.path_names):
             raise ConfigError("paths", f"two path files share a name: {self.path_names}")
+        if schema.chunk_scenarios == "auto":  # resolved here, where the paths are known:
+            # the store, the digests and a grown config all see the number
+            schema.chunk_scenarios = auto_chunk(
+                schema.sizes.firms, schema.sizes.quarters, len(self.paths)
+            )
         self.levers = LeverArrays.from_paths(self.paths)
         self.bounds = np.array([d.support for d in self.distributions], dtype=np.float64).reshape(
             -1, 2

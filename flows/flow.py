@@ -98,6 +98,8 @@ def label_flow_run(request: RunRequest) -> None:
     identity digest, the store (relative to the results root where it lies under it) and
     what the run did with it (``new``, ``resume``, ``extend``)."""
     from prefect import get_client
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.context import FlowRunContext
     from prefect.runtime import flow_run
 
     from resonance.flows.confine import roots
@@ -111,6 +113,10 @@ def label_flow_run(request: RunRequest) -> None:
         "resonance.store": store,
         "resonance.store_use": request.store,
     }
+    context = FlowRunContext.get()
+    if context is not None and isinstance(context.client, SyncPrefectClient):
+        context.client.update_flow_run_labels(flow_run.id, labels)  # the flow engine's own
+        return
     with get_client(sync_client=True) as client:
         client.update_flow_run_labels(flow_run.id, labels)
 

@@ -32,6 +32,18 @@ def positive(text: str) -> int:
     return value
 
 
+def positive_or_auto(text: str) -> int | str:
+    """A whole number >= 1, or the word ``auto``, from the command line's text."""
+    if text == "auto":
+        return text
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number or auto, got {text!r}"
+        ) from None
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0, from the command line's text."""
     try:

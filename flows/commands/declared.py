@@ -7,7 +7,17 @@ run, validate, verify and serve declare only their arguments (``cli.py`` runs th
 from __future__ import annotations
 
 from . import steps
-from .base import Command, Group, OneOf, arg, bands, positive, positive_float, seed
+from .base import (
+    Command,
+    Group,
+    OneOf,
+    arg,
+    bands,
+    positive,
+    positive_float,
+    positive_or_auto,
+    seed,
+)
 
 # Arguments several commands share.
 STORE = arg("store")
@@ -30,7 +40,7 @@ OVERRIDES = Group(
         arg("--paths", help="comma-separated path names (or YAML files)"),
         arg("--seed", type=seed, help="64-bit run seed"),
         arg("--sampler", choices=("mc", "lhs", "sobol", "saltelli"), help="scenario design"),
-        arg("--chunk", type=positive, help="scenarios per task"),
+        arg("--chunk", type=positive_or_auto, help="scenarios per task, or auto"),
         arg("--out", help="store location (directory or fsspec URL)"),
         arg(
             "--budget",

@@ -53,6 +53,8 @@ BAD = {
     "beta shape out of range": (_set("firm_parameters.rd0_a", 0.5), "firm_parameters.rd0_a"),
     "bad quantiles": (_set("quantiles", [0.5, 0.05]), "quantiles"),
     "negative seed": (_set("seed", -1), "seed"),
+    "chunk neither a count nor auto": (_set("chunk_scenarios", "large"), "chunk_scenarios"),
+    "chunk of no scenarios": (_set("chunk_scenarios", 0), "chunk_scenarios"),
     "duplicate path": (_set("paths", ["baseline", "baseline"]), "paths"),
     "NaN size": (_set("sizes.firms", float("nan")), "sizes.firms"),
     "NaN parameter": (_set("parameters.chi", float("nan")), "parameters.chi"),
@@ -189,6 +191,27 @@ def test_overrides_change_the_config_hash():
     a = load_config(DEFAULT_CONFIG)
     b = load_config(DEFAULT_CONFIG, {"sizes.scenarios": 64})
     assert a.sha256 != b.sha256 and b.n_scenarios == 64
+
+
+def test_auto_chunks_are_sized_by_the_work_not_the_scenario_count():
+    """``chunk_scenarios: auto`` (the default config's) is resolved to a number where the
+    config is read, so the store, the digests and a grown config see that number: 128 for
+    the default run, the same identity as the number written out; ten times as many at a
+    tenth of the firms (the same work per task); never changed by the scenario count."""
+    from resonance.flows.config import TASK_FIRMS, auto_chunk
+
+    default = load_config(DEFAULT_CONFIG)
+    assert default.schema.model_dump()["chunk_scenarios"] == default.chunk_scenarios == 128
+    written = load_config(DEFAULT_CONFIG, {"chunk_scenarios": 128})
+    assert (written.identity, written.sha256) == (default.identity, default.sha256)
+    assert "chunk_scenarios: 128" in default.canonical  # what a store records
+    heavy = load_config(DEFAULT_CONFIG, {"sizes.firms": 100, "sizes.scenarios": 20480})
+    assert heavy.chunk_scenarios == 1280
+    assert heavy.with_scenarios(40960).chunk_scenarios == 1280  # a grown store keeps its chunks
+    assert load_config(DEFAULT_CONFIG, {"paths": ["baseline"]}).chunk_scenarios == 128  # firms
+    assert auto_chunk(2, 40, 10) == 1280  # outcome rows bound a tiny firm count
+    assert auto_chunk(TASK_FIRMS * 2, 1, 1) == 1  # at least one scenario
+    assert load_config(DEFAULT_CONFIG, {"chunk_scenarios": 7}).chunk_scenarios == 7
 
 
 def test_conflicting_set_levers_are_refused(tmp_path):

@@ -130,6 +130,33 @@ def test_bad_input_stops_the_prefect_server_started_ahead(tmp_path, capsys, monk
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
+def test_flow_heartbeats_go_to_a_lasting_server_only(prefect_api):
+    """A flow run's heartbeats let a lasting server mark a run whose process died; the
+    temporary server dies with the process, so it gets none (and the flow's end does not
+    wait out Prefect's heartbeat thread). A configured server keeps Prefect's default."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    from resonance.flows.prefect_server import PrefectServer
+    from resonance.flows.prefect_server import prefect_api as api
+
+    lasting = PREFECT_API_URL.value()  # the session's test server, as a profile names one
+    with api(60):
+        assert PREFECT_API_URL.value() == lasting
+        assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() == 180
+    server = PrefectServer(180)
+    try:
+        with temporary_settings(restore_defaults={PREFECT_API_URL}), api(180, server=server):
+            assert PREFECT_API_URL.value() == server.url != lasting
+            assert PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value() is None
+    finally:
+        server.stop()
+    assert server.process.poll() is not None
+
+
 def test_a_server_named_anywhere_in_prefects_settings_is_not_started_ahead(tmp_path, monkeypatch):
     """The temporary server is started before Prefect is imported, so its settings are
     read by hand: the environment, the active profile, .env, prefect.toml, pyproject.toml."""
