@@ -56,18 +56,34 @@ TASK_OUTCOME_ROWS = 512_000
 
 def auto_chunk(firms: int, quarters: int, paths: int) -> int:
     """Scenarios per task for ``chunk_scenarios: auto``: as many as keep a task within
-    TASK_FIRM_STEPS, TASK_FIRMS and TASK_OUTCOME_ROWS, at least one. The default run's
-    128 (1,000 firms, 40 quarters, 10 paths); 1,280 at 100 firms, where 128 scenarios
-    would be a tenth of the work and ten times the tasks, shards and store writes. Not a
-    function of the scenario count, so a store keeps its chunks as it grows."""
-    return max(
-        1,
-        min(
-            TASK_FIRM_STEPS // (firms * quarters * paths),
-            TASK_FIRMS // firms,
-            TASK_OUTCOME_ROWS // (quarters * paths),
-        ),
+    TASK_FIRM_STEPS, TASK_FIRMS and TASK_OUTCOME_ROWS, at least one, rounded down to a
+    multiple of 16 above 16 (so that the default 16 firm snapshots fill chunks of 16:
+    ``layout.snapshot_chunk``). The default run's 128 (1,000 firms, 40 quarters, 10
+    paths); 1,280 at 100 firms, where 128 scenarios would be a tenth of the work and ten
+    times the tasks, shards and store writes. With fewer paths or quarters the firms bound
+    it (a task of one path at 1,000 firms is a tenth of the default's work); with very
+    few firms the outcome rows do (at most 512,000 rows of 17 metrics: 35 MB of float32
+    per task, ten times the default's). Not a function of the scenario count, so a store
+    keeps its chunks as it grows; a small run of few firms may then be a single task
+    (``--chunk`` spreads it)."""
+    fit = min(
+        TASK_FIRM_STEPS // (firms * quarters * paths),
+        TASK_FIRMS // firms,
+        TASK_OUTCOME_ROWS // (quarters * paths),
     )
+    return max(1, fit - fit % 16 if fit > 16 else fit)
+
+
+def _chunk_scenarios(value):
+    """``chunk_scenarios``: a whole number >= 1 (as YAML or a string writes it) or "auto";
+    ValueError naming both otherwise."""
+    if value == "auto":
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("expected a whole number of scenarios >= 1, or auto")
+    return value
 
 
 class Sizes(BaseModel):
@@ -90,7 +106,7 @@ class Schema(BaseModel):
     sampler: Literal["mc", "lhs", "sobol", "saltelli"] = "sobol"
     precision: Literal["float32", "float64"] = "float32"
     # scenarios per Dask task, or "auto": sized by the work (auto_chunk)
-    chunk_scenarios: Annotated[int, Field(ge=1)] | Literal["auto"] = 32
+    chunk_scenarios: Annotated[int | str, BeforeValidator(_chunk_scenarios)] = 32
     quantiles: list[float] = [0.05, 0.25, 0.5, 0.75, 0.95]
     store: str = "runs/resonance.zarr"
     cluster: str = "local"

@@ -196,11 +196,8 @@ def prefect_api(
     ahead (``startup.launch``): ``abort()``, called while waiting for the server, raises
     the run's own error if it fails meanwhile (``Launched.raise_if_failed``).
     PrefectUnavailable when there is no API to be had."""
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-        temporary_settings,
-    )
+    from prefect import settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()
     if configured:
@@ -212,8 +209,13 @@ def prefect_api(
     server = server or start_server(timeout)
     with console.waiting("starting Prefect's temporary server"):
         server.wait(abort=abort)
+    updates = {PREFECT_API_URL: server.url}
     # No flow-run heartbeats to it: they let a lasting server mark a run whose process
     # died as crashed, but this server dies with the run's process. And Prefect's
     # heartbeat thread sleeps in whole seconds, which the flow's end waits out (0-1 s).
-    with temporary_settings({PREFECT_API_URL: server.url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    # (Prefect before 3.6 has no such setting and sends none.)
+    heartbeat = getattr(settings, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY", None)
+    if heartbeat is not None:
+        updates[heartbeat] = None
+    with temporary_settings(updates):
         yield

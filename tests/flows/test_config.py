@@ -53,8 +53,6 @@ BAD = {
     "beta shape out of range": (_set("firm_parameters.rd0_a", 0.5), "firm_parameters.rd0_a"),
     "bad quantiles": (_set("quantiles", [0.5, 0.05]), "quantiles"),
     "negative seed": (_set("seed", -1), "seed"),
-    "chunk neither a count nor auto": (_set("chunk_scenarios", "large"), "chunk_scenarios"),
-    "chunk of no scenarios": (_set("chunk_scenarios", 0), "chunk_scenarios"),
     "duplicate path": (_set("paths", ["baseline", "baseline"]), "paths"),
     "NaN size": (_set("sizes.firms", float("nan")), "sizes.firms"),
     "NaN parameter": (_set("parameters.chi", float("nan")), "parameters.chi"),
@@ -193,6 +191,29 @@ def test_overrides_change_the_config_hash():
     assert a.sha256 != b.sha256 and b.n_scenarios == 64
 
 
+@pytest.mark.parametrize("value", ["large", 0, -3, 2.5, True])
+def test_a_chunk_that_is_neither_a_count_nor_auto_says_both(tmp_path, capsys, value):
+    file = _write(tmp_path, _set("chunk_scenarios", value))
+    assert main(["validate", str(file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("resonance: error: chunk_scenarios: ") and len(err.splitlines()) == 1
+    assert "whole number of scenarios >= 1, or auto" in err, err
+
+
+@pytest.mark.parametrize(
+    ("given", "ok"), [("auto", True), ("16", True), ("0", False), ("x", False)]
+)
+def test_chunk_on_the_command_line_is_a_count_or_auto(capsys, given, ok):
+    """``--chunk``: a positive whole number or ``auto``; else argparse's one line, status 2."""
+    if ok:
+        assert main(["validate", str(DEFAULT_CONFIG), "--chunk", given]) == 0
+        return
+    with pytest.raises(SystemExit) as stop:
+        main(["validate", str(DEFAULT_CONFIG), "--chunk", given])
+    assert stop.value.code == 2
+    assert "--chunk: expected a positive whole number or auto" in capsys.readouterr().err
+
+
 def test_auto_chunks_are_sized_by_the_work_not_the_scenario_count():
     """``chunk_scenarios: auto`` (the default config's) is resolved to a number where the
     config is read, so the store, the digests and a grown config see that number: 128 for
@@ -210,6 +231,7 @@ def test_auto_chunks_are_sized_by_the_work_not_the_scenario_count():
     assert heavy.with_scenarios(40960).chunk_scenarios == 1280  # a grown store keeps its chunks
     assert load_config(DEFAULT_CONFIG, {"paths": ["baseline"]}).chunk_scenarios == 128  # firms
     assert auto_chunk(2, 40, 10) == 1280  # outcome rows bound a tiny firm count
+    assert auto_chunk(300, 40, 10) == 416  # 426 fit: a multiple of 16, for the snapshots
     assert auto_chunk(TASK_FIRMS * 2, 1, 1) == 1  # at least one scenario
     assert load_config(DEFAULT_CONFIG, {"chunk_scenarios": 7}).chunk_scenarios == 7
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import zarr
 
 from resonance.flows.cli import main
 from tests.helpers import tiny_run
@@ -124,6 +125,9 @@ def test_a_store_of_1024_chunks_is_at_most_two_objects_a_chunk(tmp_path):
     assert large <= 2 * 1024, large
     shards = [p for p in (tmp_path / "c1024.zarr" / "draws" / "outcome").iterdir()]
     assert len(shards) == 1024 + 1  # a shard per chunk and the array's zarr.json
+    # the draws' codec (layout.DRAWS_CODEC: LZ4 after a byte shuffle, 3x zstd's speed)
+    (codec,) = zarr.open_array(tmp_path / "c64.zarr" / "draws" / "outcome").compressors
+    assert (codec.cname.value, codec.shuffle.value) == ("lz4", "shuffle")
 
 
 def test_making_a_store_holds_memory_flat_in_the_scenario_count(tmp_path):
