@@ -10,7 +10,8 @@ quarter does (``kernels/step.py``):
   the 23-bit uniforms of their words;
 - ``inverse_normal``: the two normals of the size-and-shock pass;
 - ``tables``: the two quantile-table lookups (jump size, step size);
-- ``exp_log``: the firm loop's eleven exp/log and the selection pass's exp of log TFP;
+- ``exp_log``: the firm loop's eleven exp/log (its exp of log TFP also serves the
+  selection pass and entry);
 - ``rest``: the whole kernel less the four: the firm loop's other arithmetic (divisions,
   square roots, selects, sixteen running sums), the industry sums, selection, exit and
   entry, founders and snapshots.
@@ -37,8 +38,8 @@ from numba import njit  # noqa: E402
 from resonance.kernels import rng, vmath  # noqa: E402
 
 MICRO = dict(nogil=True, fastmath=vmath.FASTMATH, error_model="numpy")
-N_EXP_LOG = 12  # firm loop: keep, p_conv, p_d, log_usable, p_c, cap, u_t, u_f, cbrt (2),
-# competitiveness; selection pass: exp(log TFP)
+N_EXP_LOG = 11  # firm loop: keep, p_conv, p_d, log_usable, p_c, cap, u_t, u_f, cbrt (2),
+# the TFP level (competitiveness; kept for the selection pass and entry)
 
 
 @njit(**MICRO)
@@ -86,7 +87,7 @@ def exp_log(out, x, y):
         acc = vmath.log(b) + vmath.log(b + s)
         acc += vmath.exp(-a) + vmath.exp(-a * s) + vmath.exp(a * a * s) + vmath.exp(b * s)
         acc += vmath.exp(a - b) + vmath.exp(b - a) + vmath.exp(-b) + vmath.exp(a * s - b)
-        acc += vmath.exp(a + s) + vmath.exp(b + s)
+        acc += vmath.exp(a + s)
         out[i] = acc
 
 

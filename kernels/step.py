@@ -522,12 +522,16 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         )
         # Competitiveness c_i for niche selection: TFP, less the revenue debt takes and
         # the R&D spent this quarter (R&D is paid for, MODEL.md §11).
-        comp_i = vmath.exp(log_tfp_i) * per_debt * (one - rd_burden * rd_i)
+        level_i = vmath.exp(log_tfp_i)
+        comp_i = level_i * per_debt * (one - rd_burden * rd_i)
         # In a quarter with a product event the same shock moves the firm's demand, averaged
         # over its lines (docs/model.md §3b); the factor is kept in the shock's row for the
         # selection loop.
         moved = demand_vol * per_sd * z_i if u_demand_i < demand_events else zero
         shock_z[i] = max(demand_floor, one + moved)
+        # The world-learning uniform is spent: its row keeps the firm's TFP level for the
+        # selection pass and entry, which would otherwise take every firm's exp again.
+        u_world[i] = level_i
 
         tech[i] = tech_i
         pipeline[i] = pipe
@@ -591,18 +595,14 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     per_total = one / total_share
     exits = 0
     tfp = zero
-    # The world-learning uniforms are spent: their row now keeps each firm's TFP level, so
-    # that entry, which replaces a few firms, need not take every firm's exp again.
-    level = u_world
+    level = u_world  # each firm's TFP level, exp(log TFP), from the firm loop
     for i in range(n):
         share_i = share[i] * per_total
         share[i] = share_i
         leaves = (share_i < exit_below) | (u_exit[i] * (one + n_f * share_i) < hazard)
         u_exit[i] = one if leaves else zero  # now the exit flag of the entry loop
         exits += 1 if leaves else 0
-        level_i = vmath.exp(log_tfp[i])
-        level[i] = level_i
-        tfp += share_i * level_i
+        tfp += share_i * level[i]
     if exits > 0:  # a few firms a quarter: entry draws attributes, off the vector path
         total_after = 0.0
         for i in range(n):
