@@ -48,7 +48,7 @@ DESIGN_LIMITS = {"mc": 2**63 - 1, "sobol": 2**30, "lhs": 2**24, "saltelli": 2**2
 IDENTITY_EXCLUDES = ("sizes.scenarios", "store", "cluster")  # see RunConfig.identity
 # ``chunk_scenarios: auto``: a task's share of the run (auto_chunk). Its firm-steps: 1-2 s
 # of the kernel on one core (docs/results.md); its firms, which the kernel's state holds;
-# its outcome rows (path x quarter per scenario: 71 metrics each, float32 or float64).
+# its outcome rows (path x quarter per scenario: 17 metrics each, float32 or float64).
 TASK_FIRM_STEPS = 51_200_000  # 128 scenarios x 1,000 firms x 40 quarters x 10 paths
 TASK_FIRMS = 128_000
 TASK_OUTCOME_ROWS = 512_000

@@ -216,7 +216,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     state:  firm state, shape (N_STATE, firms), dtype F; updated.
     draws:  scratch for the quarter's (shock, jump size, step size, productivity
             innovation, exit uniform, world-learning uniform, product-event uniform;
-            the selection pass reuses the exit and world-learning rows), shape (7, firms), F.
+            the exit row becomes the exit flags and the world-learning row the firms' TFP
+            levels once spent), shape (7, firms), F.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, then its cost coefficients,
             shape (N_INPUTS,), float64.
