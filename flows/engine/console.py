@@ -78,7 +78,8 @@ def announce(config: RunConfig) -> None:
     line = (
         f"resonance: {config.n_scenarios:,} scenarios{worlds} x {config.n_firms:,} firms = "
         f"{draws:,} firm-scenario draws, {len(config.path_names)} paths, "
-        f"{config.n_quarters} quarters, {n_chunks} chunks -> {config.store}"
+        f"{config.n_quarters} quarters, {n_chunks} chunk{'s' if n_chunks != 1 else ''} "
+        f"-> {config.store}"
     )
     console.print(line)
 
