@@ -12,9 +12,14 @@ quarter does (``kernels/step.py``):
 - ``tables``: the two quantile-table lookups (jump size, step size);
 - ``exp_log``: the firm loop's eleven exp/log (its exp of log TFP also serves the
   selection pass and entry);
-- ``rest``: the whole kernel less the four: the firm loop's other arithmetic (divisions,
-  square roots, selects, sixteen running sums), the industry sums, selection, exit and
-  entry, founders and snapshots.
+- ``entry``: the entry pass of every quarter, at the entry rate of the case (measured on
+  its first scenario's paths, ``simulate.trace``): the scan of every firm for exits and
+  the shares' sum, and for each exiting firm an entrant's attributes drawn (three Philox
+  blocks, two Box-Muller normals, five table lookups: ``firms.draw_attributes``) and its
+  state reset (``firms.reset_firm``), in scalar float64 code off the vector path;
+- ``rest``: the whole kernel less the five: the firm loop's other arithmetic (divisions,
+  square roots, selects, sixteen running sums), the industry sums, selection, founders
+  and snapshots.
 
 A section timed alone runs without the others' register pressure and memory traffic, so
 the sections are estimates; ``rest`` takes what they leave. Every figure is the median of
@@ -36,6 +41,8 @@ simulate = load()  # configures numba as every run does, before the micro-kernel
 from numba import njit  # noqa: E402
 
 from resonance.kernels import rng, vmath  # noqa: E402
+from resonance.kernels.firms import draw_attributes, reset_firm  # noqa: E402
+from resonance.kernels.registry import ENTERED, N_STATE, SHARE  # noqa: E402
 
 MICRO = dict(nogil=True, fastmath=vmath.FASTMATH, error_model="numpy")
 N_EXP_LOG = 11  # firm loop: keep, p_conv, p_d, log_usable, p_c, cap, u_t, u_f, cbrt (2),
@@ -91,6 +98,31 @@ def exp_log(out, x, y):
         out[i] = acc
 
 
+@njit(**MICRO)
+def entry(state, p, fp, tables, k0, k1, leaves, t):
+    """The quarter's entry pass (``kernels/step.py``) for the firms flagged in ``leaves``."""
+    total = 0.0
+    for i in range(leaves.shape[0]):
+        if leaves[i] > np.float32(0.0):
+            a0, rd0, ab, rk, ly, lk, _, zp, dp, _ = draw_attributes(
+                fp, tables, k0, k1, 3, i, t, np.int64(rng.ATTR_ENTRY)
+            )
+            reset_firm(state, i, p, a0, rd0, ab, rk, ly, lk, 1e-3, zp, dp, 0.0, t + 1.0)
+        total += state[SHARE, i]
+    return total
+
+
+def entry_rate(config, params, firms: int, quarters: int) -> float:
+    """Entrants per firm-quarter of the case: the mean over its first scenario's paths."""
+    entered = [
+        simulate.trace(params[0, p], config.firm_vector, 0, config.seed, firms, quarters)[3][
+            :, ENTERED
+        ].mean()
+        for p in range(params.shape[1])
+    ]
+    return float(np.mean(entered))
+
+
 def _median_range(times: list[float], per: float) -> dict:
     ns = [t / per * 1e9 for t in times]
     return {"ns": float(np.median(ns)), "range": [min(ns), max(ns)]}
@@ -117,11 +149,20 @@ def measure(scenarios=8, firms=1000, quarters=40, repeats=5) -> dict:
     table = simulate.quantile_tables(config.firm_vector)[:2].copy()
     out = np.empty(firms, np.float32)
     k0, k1 = rng.split_seed(np.uint64(config.seed))
+    rate = entry_rate(config, params, firms, quarters)
+    # each quarter's exiting firms: the case's rate of them, at random places
+    leaves = (gen.uniform(size=(quarters, firms)) < rate).astype(np.float32)
+    state = np.zeros((N_STATE, firms), np.float32)
+    all_tables = simulate.quantile_tables(config.firm_vector)
     sections = {
         "philox": lambda: [philox(out, k0, k1, 3, t) for t in range(quarters)],
         "inverse_normal": lambda: [inverse_normal(out, u, v) for _ in range(quarters)],
         "tables": lambda: [tables(out, table, u, v) for _ in range(quarters)],
         "exp_log": lambda: [exp_log(out, x, y) for _ in range(quarters)],
+        "entry": lambda: [
+            entry(state, params[0, 0], config.firm_vector, all_tables, k0, k1, leaves[t], t)
+            for t in range(quarters)
+        ],
     }
     kernel()
     for run in sections.values():
@@ -145,6 +186,7 @@ def measure(scenarios=8, firms=1000, quarters=40, repeats=5) -> dict:
         times["kernel"][k] - sum(times[s][k] for s in sections) for k in range(len(times["kernel"]))
     ]
     result["rest"] = _median_range(rest, steps)
+    result["entry_rate"] = rate
     result["firm_steps_per_s_1thread"] = 1e9 / result["kernel"]["ns"]
     result["case"] = {
         "scenarios": scenarios,
@@ -171,12 +213,13 @@ def main() -> None:
         f"({result['firm_steps_per_s_1thread'] / 1e6:.1f} M firm-steps/s); "
         f"median of {result['case']['repeats']} (range)"
     )
-    for name in ("philox", "inverse_normal", "tables", "exp_log", "rest"):
+    for name in ("philox", "inverse_normal", "tables", "exp_log", "entry", "rest"):
         r = result[name]
         print(
             f"  {name:15s} {r['ns']:6.1f} ns ({r['range'][0]:.1f}-{r['range'][1]:.1f})"
             f"  {r['ns'] / total:5.0%}"
         )
+    print(f"  (entrants: {result['entry_rate']:.2%} of the firms a quarter)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -25,7 +25,8 @@ def _profile_text(profile: dict | None) -> str:
     total = profile["kernel"]["ns"]
     parts = ", ".join(
         f"{name.replace('_', ' ')} {profile[name]['ns']:.1f} ns"
-        for name in ("philox", "inverse_normal", "tables", "exp_log", "rest")
+        for name in ("philox", "inverse_normal", "tables", "exp_log", "entry", "rest")
+        if name in profile  # a profile before the entry section has none
     )
     return (
         f"{total:.1f} ns per firm-step in the profile: {parts} (the three Philox blocks of a "

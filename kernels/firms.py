@@ -92,8 +92,9 @@ def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     is ``rng.ATTR_INIT`` for the founding firms (time word 0) or ``rng.ATTR_ENTRY`` for an
     entrant (time word t). size0 is the unnormalised Pareto weight (at least 1); z_prod a
     standard normal, which the path's prod_sd scales into the firm's starting idiosyncratic
-    productivity; age the founders' age at t = 0 in quarters, Exponential(4 age_mean) (an
-    entrant ignores it: it starts at 0).
+    productivity; age the founders' age at t = 0 in quarters, Exponential(4 age_mean). An
+    entrant's size0 and age are NaN, not drawn: it takes the entrant share and starts at
+    age 0.
     """
     n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
     b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_BETAS, 0)
@@ -106,8 +107,11 @@ def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     risk = rng.beta_quantile(tables[rng.TABLE_RISK], b2, F)
     lock = rng.beta_quantile(tables[rng.TABLE_LOCK], b3, F)
     layers = rng.uniform_int(c0, fp[LAYERS_MIN], fp[LAYERS_MAX])
-    size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
     dep = rng.beta_quantile(tables[rng.TABLE_DEP], c2, F)
+    if base == rng.ATTR_ENTRY:  # an entrant takes the entrant share and starts at age 0:
+        # a pow and a log fewer (of about 150 ns an entrant, a sixth of the kernel's time)
+        return a0, rd0, absorb, risk, layers, lock, math.nan, z_prod, dep, math.nan
+    size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
     age = -4.0 * fp[AGE_MEAN] * math.log(c3)  # uniforms lie in (0, 1): finite
     return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age
 

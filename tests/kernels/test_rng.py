@@ -50,21 +50,26 @@ def test_numpy_and_numba_generators_give_the_same_bits():
     # A firm's attributes (three blocks: normals, Beta tables, uniforms) in both codes.
     fp = load_config(DEFAULT_CONFIG).firm_vector
     tables = quantile_tables(fp, "float64")
-    attrs_nb = np.array(
-        [draw_attributes(fp, tables, k0, k1, s, 1, 2, rng.ATTR_ENTRY) for s in range(n)]
-    )
-    attrs_np = np.stack(
-        reference.draw_attributes(
-            fp,
-            reference.CounterDraws(seed, fp),
-            np.arange(n, dtype=np.uint64),
-            np.uint64(1),
-            np.uint64(2),
-            rng.ATTR_ENTRY,
-        ),
-        axis=1,
-    )
-    np.testing.assert_allclose(attrs_nb, attrs_np, rtol=1e-13, atol=1e-14)
+    for base, time_word in ((rng.ATTR_INIT, 0), (rng.ATTR_ENTRY, 2)):
+        attrs_nb = np.array(
+            [draw_attributes(fp, tables, k0, k1, s, 1, time_word, base) for s in range(n)]
+        )
+        attrs_np = np.stack(
+            reference.draw_attributes(
+                fp,
+                reference.CounterDraws(seed, fp),
+                np.arange(n, dtype=np.uint64),
+                np.uint64(1),
+                np.uint64(time_word),
+                base,
+            ),
+            axis=1,
+        )
+        if base == rng.ATTR_ENTRY:  # an entrant's size0 and age are not drawn (NaN)
+            unused = [rng.ATTR_SIZE, rng.ATTR_AGE]
+            assert np.isnan(attrs_nb[:, unused]).all()
+            attrs_nb[:, unused] = attrs_np[:, unused]
+        np.testing.assert_allclose(attrs_nb, attrs_np, rtol=1e-13, atol=1e-14)
     # The hot loop's blocks and 23-bit uniforms, in both float types.
     words_nb = np.array([rng.block(k0, k1, s, 3, 4, rng.SIZES) for s in range(n)])
     words_np = np.stack(reference.block(key, np.arange(n, dtype=np.uint64), 3, 4, rng.SIZES), 1)
