@@ -109,7 +109,7 @@ def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     layers = rng.uniform_int(c0, fp[LAYERS_MIN], fp[LAYERS_MAX])
     dep = rng.beta_quantile(tables[rng.TABLE_DEP], c2, F)
     if base == rng.ATTR_ENTRY:  # an entrant takes the entrant share and starts at age 0:
-        # a pow and a log fewer (of about 150 ns an entrant, a sixth of the kernel's time)
+        # a pow and a log fewer, of about 150 ns an entrant (entry is a fifth of the kernel)
         return a0, rd0, absorb, risk, layers, lock, math.nan, z_prod, dep, math.nan
     size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
     age = -4.0 * fp[AGE_MEAN] * math.log(c3)  # uniforms lie in (0, 1): finite
