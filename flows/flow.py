@@ -94,13 +94,10 @@ def store_use(request: RunRequest) -> str:
 
 
 def label_flow_run(request: RunRequest) -> None:
-    """Label the current flow run with what ``resonance runs`` lists: the config's name and
-    identity digest, the store (relative to the results root where it lies under it) and
-    what the run did with it (``new``, ``resume``, ``extend``)."""
-    from prefect import get_client
-    from prefect.client.orchestration import SyncPrefectClient
+    """Label the current flow run (called inside the flow) with what ``resonance runs``
+    lists: the config's name and identity digest, the store (relative to the results root
+    where it lies under it) and what the run did with it (``new``, ``resume``, ``extend``)."""
     from prefect.context import FlowRunContext
-    from prefect.runtime import flow_run
 
     from resonance.flows.confine import roots
 
@@ -113,12 +110,9 @@ def label_flow_run(request: RunRequest) -> None:
         "resonance.store": store,
         "resonance.store_use": request.store,
     }
+    # the flow engine's own client (the flow is synchronous: a SyncPrefectClient)
     context = FlowRunContext.get()
-    if context is not None and isinstance(context.client, SyncPrefectClient):
-        context.client.update_flow_run_labels(flow_run.id, labels)  # the flow engine's own
-        return
-    with get_client(sync_client=True) as client:
-        client.update_flow_run_labels(flow_run.id, labels)
+    context.client.update_flow_run_labels(context.flow_run.id, labels)
 
 
 def _retry_unless_bad_input(task, task_run, state) -> bool:

@@ -383,8 +383,11 @@ def effects_table(e: xr.Dataset) -> Table:
     return table
 
 
-BESIDE_GROWTH = ("coordination", "innovation_efficiency")
-"""The metrics whose medians the closing table shows beside TFP growth."""
+BESIDE_GROWTH = {
+    "coordination": "coordi-\nnation",
+    "innovation_efficiency": "innovation\nefficiency",
+}
+"""The metrics whose medians the closing table shows beside TFP growth: their headers."""
 
 
 def headline_table(growth: xr.Dataset, bands: xr.Dataset) -> Table:
@@ -417,8 +420,8 @@ def headline_table(growth: xr.Dataset, bands: xr.Dataset) -> Table:
     )
     table.add_column("path", no_wrap=True)
     table.add_column("TFP growth\n%/yr", justify="right")
-    table.add_column("coordi-\nnation", justify="right")
-    table.add_column("innovation\nefficiency", justify="right")
+    for header in BESIDE_GROWTH.values():
+        table.add_column(header, justify="right")
     table.add_column(f"Δ TFP growth\nvs {ref}", justify="right")
     table.add_column("Δ per\ncost", justify="right")
     table.add_column("wins\n%", justify="right")
