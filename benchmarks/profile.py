@@ -13,10 +13,11 @@ quarter does (``kernels/step.py``):
 - ``exp_log``: the firm loop's eleven exp/log (its exp of log TFP also serves the
   selection pass and entry);
 - ``entry``: the entry pass of every quarter, at the entry rate of the case (measured on
-  its first scenario's paths, ``simulate.trace``): the scan of every firm for exits and
-  the shares' sum, and for each exiting firm an entrant's attributes drawn (three Philox
-  blocks, two Box-Muller normals, five table lookups: ``firms.draw_attributes``) and its
-  state reset (``firms.reset_firm``), in scalar float64 code off the vector path;
+  its first scenario's paths, ``simulate.trace``): the scan of every firm for exits, the
+  entrants' three Philox blocks each in one vectorised pass (``firms.draw_entrants``),
+  then for each entrant two Box-Muller normals and five table lookups
+  (``firms.entrant_attributes``) and its state reset (``firms.reset_firm``) in scalar
+  float64 code, and the shares' sum;
 - ``rest``: the whole kernel less the five: the firm loop's other arithmetic (divisions,
   square roots, selects, sixteen running sums), the industry sums, selection, founders
   and snapshots.
@@ -41,8 +42,13 @@ simulate = load()  # configures numba as every run does, before the micro-kernel
 from numba import njit  # noqa: E402
 
 from resonance.kernels import rng, vmath  # noqa: E402
-from resonance.kernels.firms import draw_attributes, reset_firm  # noqa: E402
-from resonance.kernels.registry import ENTERED, N_STATE, SHARE  # noqa: E402
+from resonance.kernels.firms import (  # noqa: E402
+    ENTRY_WORDS,
+    draw_entrants,
+    entrant_attributes,
+    reset_firm,
+)
+from resonance.kernels.registry import ENTERED, LOG_TFP, N_STATE, SHARE  # noqa: E402
 
 MICRO = dict(nogil=True, fastmath=vmath.FASTMATH, error_model="numpy")
 N_EXP_LOG = 11  # firm loop: keep, p_conv, p_d, log_usable, p_c, cap, u_t, u_f, cbrt (2),
@@ -99,15 +105,21 @@ def exp_log(out, x, y):
 
 
 @njit(**MICRO)
-def entry(state, p, fp, tables, k0, k1, leaves, t):
+def entry(state, p, fp, tables, k0, k1, leaves, entrants, t):
     """The quarter's entry pass (``kernels/step.py``) for the firms flagged in ``leaves``."""
-    total = 0.0
+    count = 0
     for i in range(leaves.shape[0]):
         if leaves[i] > np.float32(0.0):
-            a0, rd0, ab, rk, ly, lk, _, zp, dp, _ = draw_attributes(
-                fp, tables, k0, k1, 3, i, t, np.int64(rng.ATTR_ENTRY)
-            )
-            reset_firm(state, i, p, a0, rd0, ab, rk, ly, lk, 1e-3, zp, dp, 0.0, t + 1.0)
+            entrants[0, count] = i
+            count += 1
+    draw_entrants(entrants, count, k0, k1, 3, t)
+    for j in range(count):
+        i = entrants[0, j]
+        a0, rd0, ab, rk, ly, lk, zp, dp = entrant_attributes(fp, tables, entrants, j)
+        reset_firm(state, i, p, a0, rd0, ab, rk, ly, lk, 1e-3, zp, dp, 0.0, t + 1.0)
+        state[ENTERED, i] = vmath.exp(state[LOG_TFP, i])  # the entrant's TFP level
+    total = 0.0
+    for i in range(leaves.shape[0]):
         total += state[SHARE, i]
     return total
 
@@ -153,6 +165,7 @@ def measure(scenarios=8, firms=1000, quarters=40, repeats=5) -> dict:
     # each quarter's exiting firms: the case's rate of them, at random places
     leaves = (gen.uniform(size=(quarters, firms)) < rate).astype(np.float32)
     state = np.zeros((N_STATE, firms), np.float32)
+    entrants = np.empty((ENTRY_WORDS, firms), np.uint32)
     all_tables = simulate.quantile_tables(config.firm_vector)
     sections = {
         "philox": lambda: [philox(out, k0, k1, 3, t) for t in range(quarters)],
@@ -160,7 +173,9 @@ def measure(scenarios=8, firms=1000, quarters=40, repeats=5) -> dict:
         "tables": lambda: [tables(out, table, u, v) for _ in range(quarters)],
         "exp_log": lambda: [exp_log(out, x, y) for _ in range(quarters)],
         "entry": lambda: [
-            entry(state, params[0, 0], config.firm_vector, all_tables, k0, k1, leaves[t], t)
+            entry(
+                state, params[0, 0], config.firm_vector, all_tables, k0, k1, leaves[t], entrants, t
+            )
             for t in range(quarters)
         ],
     }

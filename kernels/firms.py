@@ -80,25 +80,19 @@ IND_RD = 9  # the industry's R&D intensity of the last quarter, sum of share rd
 N_INDUSTRY = 10
 
 
-@rng.jit
-def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
-    """Attributes of one firm: (a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep,
-    age), float64 each, from three Philox blocks (``rng.ATTR_NORMALS``, ``ATTR_BETAS``,
-    ``ATTR_COUNTS``) with no loop: entry is as cheap as a few firm-quarters.
+@rng.inline
+def attributes(fp, tables, n0, n1, n2, n3, b0, b1, b2, b3, c0, c2):
+    """The attributes a founder and an entrant share: (a0, rd0, absorb, risk, layers,
+    lock, z_prod, dep), float64 each, from ten U(0, 1) of the three attribute blocks (n:
+    ``rng.ATTR_NORMALS``, b: ``ATTR_BETAS``, c: ``ATTR_COUNTS``; words 1 and 3 of the last
+    are the founders' size and age).
 
     fp: firm parameters, shape (N_FIRM_PARAMETERS,); tables: the kernel's quantile tables
     (``simulate.quantile_tables``), whose Beta rows give rd0, absorb, risk and lock from
-    one uniform each (deviation 4), and so does the key-technology dependence dep. ``base``
-    is ``rng.ATTR_INIT`` for the founding firms (time word 0) or ``rng.ATTR_ENTRY`` for an
-    entrant (time word t). size0 is the unnormalised Pareto weight (at least 1); z_prod a
-    standard normal, which the path's prod_sd scales into the firm's starting idiosyncratic
-    productivity; age the founders' age at t = 0 in quarters, Exponential(4 age_mean). An
-    entrant's size0 and age are NaN, not drawn: it takes the entrant share and starts at
-    age 0.
+    one uniform each (deviation 4), and so does the key-technology dependence dep. z_prod
+    is a standard normal, which the path's prod_sd scales into the firm's starting
+    idiosyncratic productivity.
     """
-    n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
-    b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_BETAS, 0)
-    c0, c1, c2, c3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
     F = np.float64
     a0 = fp[A0_MEAN] + fp[A0_SD] * rng.box_muller(n0, n1)
     z_prod = rng.box_muller(n2, n3)
@@ -108,12 +102,82 @@ def draw_attributes(fp, tables, k0, k1, scenario, firm, time, base):
     lock = rng.beta_quantile(tables[rng.TABLE_LOCK], b3, F)
     layers = rng.uniform_int(c0, fp[LAYERS_MIN], fp[LAYERS_MAX])
     dep = rng.beta_quantile(tables[rng.TABLE_DEP], c2, F)
-    if base == rng.ATTR_ENTRY:  # an entrant takes the entrant share and starts at age 0:
-        # a pow and a log fewer, of about 150 ns an entrant (entry is a fifth of the kernel)
-        return a0, rd0, absorb, risk, layers, lock, math.nan, z_prod, dep, math.nan
+    return a0, rd0, absorb, risk, layers, lock, z_prod, dep
+
+
+@rng.jit
+def draw_attributes(fp, tables, k0, k1, scenario, firm):
+    """Attributes of one founding firm: (a0, rd0, absorb, risk, layers, lock, size0,
+    z_prod, dep, age), float64 each, from its three ``rng.ATTR_INIT`` blocks (time word 0)
+    with no loop (``attributes``; entrants: ``draw_entrants``).
+
+    size0 is the unnormalised Pareto weight (at least 1); age the founder's age at t = 0 in
+    quarters, Exponential(4 age_mean).
+    """
+    base = rng.ATTR_INIT
+    n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_NORMALS, 0)
+    b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_BETAS, 0)
+    c0, c1, c2, c3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_COUNTS, 0)
+    a0, rd0, absorb, risk, layers, lock, z_prod, dep = attributes(
+        fp, tables, n0, n1, n2, n3, b0, b1, b2, b3, c0, c2
+    )
     size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
     age = -4.0 * fp[AGE_MEAN] * math.log(c3)  # uniforms lie in (0, 1): finite
     return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age
+
+
+ENTRY_WORDS = 11  # rows of the entry scratch (``draw_entrants``): the firm, ten words
+
+
+@rng.jit
+def draw_entrants(words, count, k0, k1, scenario, time):
+    """The Philox words of a quarter's ``count`` entrants, whose firm numbers the caller
+    wrote in words[0, :count]: rows 1-4 the ATTR_NORMALS block, 5-8 ATTR_BETAS, 9 and 10
+    words 0 and 2 of ATTR_COUNTS (those an entrant uses); words: uint32, shape
+    (ENTRY_WORDS, firms). ``entrant_attributes`` turns column j into entrant j's attributes.
+
+    One loop of nothing but Philox, which LLVM runs four entrants at a time: drawn one
+    entrant at a time, beside its Box-Muller normals and table lookups, the three blocks
+    were a third of entry's cost (45 of about 150 ns an entrant).
+    """
+    time_word = np.uint64(time)
+    base = rng.ATTR_ENTRY
+    for j in range(count):
+        firm = np.uint64(words[0, j])
+        x0, x1, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_NORMALS)
+        words[1, j] = x0
+        words[2, j] = x1
+        words[3, j] = x2
+        words[4, j] = x3
+        x0, x1, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_BETAS)
+        words[5, j] = x0
+        words[6, j] = x1
+        words[7, j] = x2
+        words[8, j] = x3
+        x0, _, x2, _ = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_COUNTS)
+        words[9, j] = x0
+        words[10, j] = x2
+
+
+@rng.jit
+def entrant_attributes(fp, tables, words, j):
+    """(a0, rd0, absorb, risk, layers, lock, z_prod, dep) of entrant j from its words
+    (``draw_entrants``), by a founder's transform of its ``rng.ATTR_ENTRY`` blocks."""
+    u = rng.to_unit
+    return attributes(
+        fp,
+        tables,
+        u(words[1, j]),
+        u(words[2, j]),
+        u(words[3, j]),
+        u(words[4, j]),
+        u(words[5, j]),
+        u(words[6, j]),
+        u(words[7, j]),
+        u(words[8, j]),
+        u(words[9, j]),
+        u(words[10, j]),
+    )
 
 
 @rng.jit
@@ -122,10 +186,7 @@ def draw_founders(attrs, fp, tables, k0, k1, scenario):
     n = attrs.shape[1]
     total = 0.0
     for i in range(n):
-        # np.int64, not the bare constants: numba compiles a callee once per signature, and
-        # a constant argument makes a signature of its own (a literal type); as int64 this
-        # call and the entrants' in step.py share one compiled draw_attributes.
-        a = draw_attributes(fp, tables, k0, k1, scenario, i, np.int64(0), np.int64(rng.ATTR_INIT))
+        a = draw_attributes(fp, tables, k0, k1, scenario, i)
         for k in range(N_ATTRIBUTES):
             attrs[k, i] = a[k]
         total += a[rng.ATTR_SIZE]

@@ -25,7 +25,7 @@ from numba import config as numba_config
 from numba import njit
 
 from . import rng
-from .firms import N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from .firms import ENTRY_WORDS, N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
 from .registry import (
     ABSORB_A,
     ABSORB_B,
@@ -132,6 +132,7 @@ def simulate_into(
     attrs = np.empty((N_ATTRIBUTES, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
     draws = np.empty((N_DRAWS, n_firms), dtype=F)
+    entrants = np.empty((ENTRY_WORDS, n_firms), dtype=np.uint32)
     ind = np.empty(N_INDUSTRY)
     for j in range(start, stop):
         scenario = scenario_ids[j]
@@ -142,6 +143,7 @@ def simulate_into(
                 quarter(
                     state,
                     draws,
+                    entrants,
                     ind,
                     params[j, p],
                     firm_params,
@@ -298,13 +300,16 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     attrs = np.empty((N_ATTRIBUTES, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
     draws = np.empty((N_DRAWS, n_firms), dtype=F)
+    entrants = np.empty((ENTRY_WORDS, n_firms), dtype=np.uint32)
     ind = np.empty(N_INDUSTRY)
     draw_founders(attrs, firm_params, tables, k0, k1, scenario)
     ids = np.full(1, scenario, dtype=np.int64)
     strike = rng.chokepoint_quarters(seed, ids, params[CHOKE_PROB : CHOKE_PROB + 1], out.shape[0])
     init_path(state, ind, attrs, params, np.float64(strike[0]))
     for t in range(out.shape[0]):
-        quarter(state, draws, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F)
+        quarter(
+            state, draws, entrants, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F
+        )
         history[t] = state
         jumps[t] = draws[1]
         state[ENTERED] = 0.0

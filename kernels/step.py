@@ -38,7 +38,8 @@ from .firms import (
     IND_TFP0,
     IND_TRUST,
     IND_WORLD,
-    draw_attributes,
+    draw_entrants,
+    entrant_attributes,
     logistic,
     reset_firm,
 )
@@ -210,7 +211,7 @@ def industry_sums(tech, integration, data):
 
 
 @rng.jit
-def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
+def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     """Advance one scenario and path by quarter t, in place.
 
     state:  firm state, shape (N_STATE, firms), dtype F; updated.
@@ -218,6 +219,8 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
             innovation, exit uniform, world-learning uniform, product-event uniform;
             the exit row becomes the exit flags and the world-learning row the firms' TFP
             levels once spent), shape (7, firms), F.
+    entrants: scratch for the quarter's entrants (``firms.draw_entrants``), shape
+            (firms.ENTRY_WORDS, firms), uint32.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, then its cost coefficients,
             shape (N_INPUTS,), float64.
@@ -605,29 +608,36 @@ def quarter(state, draws, ind, p, fp, tables, k0, k1, scenario, t, out, F):
         exits += 1 if leaves else 0
         tfp += share_i * level[i]
     if exits > 0:  # a few firms a quarter: entry draws attributes, off the vector path
-        total_after = 0.0
+        # The entrants' firm numbers, then their Philox words in one vectorised pass
+        # (firms.draw_entrants), then each entrant's normals, table lookups and reset.
+        count = 0
         for i in range(n):
             if u_exit[i] > zero:
-                a0, rd0, ab, rk, ly, lk, _, zp, dp, _ = draw_attributes(
-                    fp, tables, k0, k1, scenario, i, t, np.int64(rng.ATTR_ENTRY)
-                )
-                reset_firm(
-                    state,
-                    i,
-                    p,
-                    mean_a - p[ENTRANT_GAP],
-                    rd0,
-                    ab,
-                    rk,
-                    ly,
-                    lk,
-                    p[ENTRANT_SHARE] / n,
-                    zp,
-                    dp,
-                    1.0 if struck else 0.0,
-                    t + 1.0,
-                )
-                level[i] = vmath.exp(log_tfp[i])  # the entrant's
+                entrants[0, count] = i
+                count += 1
+        draw_entrants(entrants, count, k0, k1, scenario, t)
+        for j in range(count):
+            i = entrants[0, j]
+            a0, rd0, ab, rk, ly, lk, zp, dp = entrant_attributes(fp, tables, entrants, j)
+            reset_firm(
+                state,
+                i,
+                p,
+                mean_a - p[ENTRANT_GAP],
+                rd0,
+                ab,
+                rk,
+                ly,
+                lk,
+                p[ENTRANT_SHARE] / n,
+                zp,
+                dp,
+                1.0 if struck else 0.0,
+                t + 1.0,
+            )
+            level[i] = vmath.exp(log_tfp[i])  # the entrant's
+        total_after = 0.0
+        for i in range(n):
             total_after += share[i]
         per_total = F(1.0 / total_after)
         tfp = zero

@@ -8,7 +8,12 @@ from scipy import stats
 
 from resonance.flows.config import load_config
 from resonance.kernels import reference, rng
-from resonance.kernels.firms import draw_attributes
+from resonance.kernels.firms import (
+    ENTRY_WORDS,
+    draw_attributes,
+    draw_entrants,
+    entrant_attributes,
+)
 from resonance.kernels.simulate import quantile_tables
 from tests.helpers import DEFAULT_CONFIG
 
@@ -50,10 +55,16 @@ def test_numpy_and_numba_generators_give_the_same_bits():
     # A firm's attributes (three blocks: normals, Beta tables, uniforms) in both codes.
     fp = load_config(DEFAULT_CONFIG).firm_vector
     tables = quantile_tables(fp, "float64")
-    for base, time_word in ((rng.ATTR_INIT, 0), (rng.ATTR_ENTRY, 2)):
-        attrs_nb = np.array(
-            [draw_attributes(fp, tables, k0, k1, s, 1, time_word, base) for s in range(n)]
-        )
+    # Founders one at a time; entrants a quarter at a time, as the kernel draws them
+    # (firm 1 of every scenario: the words scratch is per scenario, so one column each).
+    founders = np.array([draw_attributes(fp, tables, k0, k1, s, 1) for s in range(n)])
+    entrants = []
+    words = np.zeros((ENTRY_WORDS, 4), np.uint32)
+    words[0] = [1, 0, 0, 0]
+    for s in range(n):
+        draw_entrants(words, 1, k0, k1, s, 2)
+        entrants.append(entrant_attributes(fp, tables, words, 0))
+    for base, time_word, attrs_nb in ((rng.ATTR_INIT, 0, founders), (rng.ATTR_ENTRY, 2, None)):
         attrs_np = np.stack(
             reference.draw_attributes(
                 fp,
@@ -65,10 +76,9 @@ def test_numpy_and_numba_generators_give_the_same_bits():
             ),
             axis=1,
         )
-        if base == rng.ATTR_ENTRY:  # an entrant's size0 and age are not drawn (NaN)
-            unused = [rng.ATTR_SIZE, rng.ATTR_AGE]
-            assert np.isnan(attrs_nb[:, unused]).all()
-            attrs_nb[:, unused] = attrs_np[:, unused]
+        if base == rng.ATTR_ENTRY:  # an entrant's size0 and age are not drawn
+            attrs_np = np.delete(attrs_np, [rng.ATTR_SIZE, rng.ATTR_AGE], axis=1)
+            attrs_nb = np.array(entrants)
         np.testing.assert_allclose(attrs_nb, attrs_np, rtol=1e-13, atol=1e-14)
     # The hot loop's blocks and 23-bit uniforms, in both float types.
     words_nb = np.array([rng.block(k0, k1, s, 3, 4, rng.SIZES) for s in range(n)])
