@@ -34,6 +34,7 @@ from .registry import (
     DEPENDENCE,
     EFFICIENCY,
     ENTERED,
+    ENTRANT_SHARE,
     GAIN,
     GATE_WIDTH,
     INTEGRATION,
@@ -81,103 +82,153 @@ N_INDUSTRY = 10
 
 
 @rng.inline
-def attributes(fp, tables, n0, n1, n2, n3, b0, b1, b2, b3, c0, c2):
-    """The attributes a founder and an entrant share: (a0, rd0, absorb, risk, layers,
-    lock, z_prod, dep), float64 each, from ten U(0, 1) of the three attribute blocks (n:
-    ``rng.ATTR_NORMALS``, b: ``ATTR_BETAS``, c: ``ATTR_COUNTS``; words 1 and 3 of the last
-    are the founders' size and age).
+def betas(fp, tables, b0, b1, b2, b3, c0, c2):
+    """(rd0, absorb, risk, lock, layers, dep) of a founder or an entrant, float64 each, from
+    the four uniforms of its ``rng.ATTR_BETAS`` block and words 0 and 2 of ``ATTR_COUNTS``.
 
     fp: firm parameters, shape (N_FIRM_PARAMETERS,); tables: the kernel's quantile tables
     (``simulate.quantile_tables``), whose Beta rows give rd0, absorb, risk and lock from
-    one uniform each (deviation 4), and so does the key-technology dependence dep. z_prod
-    is a standard normal, which the path's prod_sd scales into the firm's starting
-    idiosyncratic productivity.
+    one uniform each (deviation 4), and so does the key-technology dependence dep.
     """
     F = np.float64
-    a0 = fp[A0_MEAN] + fp[A0_SD] * rng.box_muller(n0, n1)
-    z_prod = rng.box_muller(n2, n3)
     rd0 = rng.beta_quantile(tables[rng.TABLE_RD0], b0, F)
     absorb = rng.beta_quantile(tables[rng.TABLE_ABSORB], b1, F)
     risk = rng.beta_quantile(tables[rng.TABLE_RISK], b2, F)
     lock = rng.beta_quantile(tables[rng.TABLE_LOCK], b3, F)
     layers = rng.uniform_int(c0, fp[LAYERS_MIN], fp[LAYERS_MAX])
     dep = rng.beta_quantile(tables[rng.TABLE_DEP], c2, F)
-    return a0, rd0, absorb, risk, layers, lock, z_prod, dep
+    return rd0, absorb, risk, lock, layers, dep
 
 
 @rng.jit
 def draw_attributes(fp, tables, k0, k1, scenario, firm):
     """Attributes of one founding firm: (a0, rd0, absorb, risk, layers, lock, size0,
     z_prod, dep, age), float64 each, from its three ``rng.ATTR_INIT`` blocks (time word 0)
-    with no loop (``attributes``; entrants: ``draw_entrants``).
+    with no loop (entrants: ``draw_entrants``).
 
-    size0 is the unnormalised Pareto weight (at least 1); age the founder's age at t = 0 in
-    quarters, Exponential(4 age_mean).
+    a0 = a0_mean + a0_sd z with z a Box-Muller normal of the ATTR_NORMALS block's words 0
+    and 1; z_prod the normal of its words 2 and 3, which the path's prod_sd scales into the
+    firm's starting idiosyncratic productivity; the rest from ``betas``. size0 is the
+    unnormalised Pareto weight (at least 1); age the founder's age at t = 0 in quarters,
+    Exponential(4 age_mean).
     """
     base = rng.ATTR_INIT
     n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_NORMALS, 0)
     b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_BETAS, 0)
     c0, c1, c2, c3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_COUNTS, 0)
-    a0, rd0, absorb, risk, layers, lock, z_prod, dep = attributes(
-        fp, tables, n0, n1, n2, n3, b0, b1, b2, b3, c0, c2
-    )
+    a0 = fp[A0_MEAN] + fp[A0_SD] * rng.box_muller(n0, n1)
+    z_prod = rng.box_muller(n2, n3)
+    rd0, absorb, risk, lock, layers, dep = betas(fp, tables, b0, b1, b2, b3, c0, c2)
     size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
     age = -4.0 * fp[AGE_MEAN] * math.log(c3)  # uniforms lie in (0, 1): finite
     return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age
 
 
-ENTRY_WORDS = 11  # rows of the entry scratch (``draw_entrants``): the firm, ten words
+# Rows of the entry scratch, float64 (ENTRY_ROWS, firms); column j is a quarter's entrant j.
+# The caller writes E_FIRM, the firm the entrant replaces (a whole number, exact); the
+# uniforms of its draws come next (``draw_entrants``), then what the passes make of them.
+(E_FIRM, E_N2, E_N3, E_B0, E_B1, E_B2, E_B3, E_C0, E_C2) = range(9)  # uniforms
+(E_Z_PROD, E_RD0, E_ABSORB, E_RISK, E_LOCK, E_LAYERS, E_DEP) = range(9, 16)  # attributes
+(E_OMEGA, E_KEEP, E_LOG_KEEP, E_GATE, E_LAG) = range(16, 21)  # initial terms (``terms``)
+ENTRY_ROWS = 21
 
 
 @rng.jit
-def draw_entrants(words, count, k0, k1, scenario, time):
-    """The Philox words of a quarter's ``count`` entrants, whose firm numbers the caller
-    wrote in words[0, :count]: rows 1-4 the ATTR_NORMALS block, 5-8 ATTR_BETAS, 9 and 10
-    words 0 and 2 of ATTR_COUNTS (those an entrant uses); words: uint32, shape
-    (ENTRY_WORDS, firms). ``entrant_attributes`` turns column j into entrant j's attributes.
+def draw_entrants(entrants, count, p, fp, tables, k0, k1, scenario, time):
+    """Attributes and initial terms of a quarter's ``count`` entrants, columns [0, count)
+    of ``entrants`` (rows E_*), from their ``rng.ATTR_ENTRY`` blocks with time word t.
 
-    One loop of nothing but Philox, which LLVM runs four entrants at a time: drawn one
-    entrant at a time, beside its Box-Muller normals and table lookups, the three blocks
-    were a third of entry's cost (45 of about 150 ns an entrant).
+    p: the path's parameters; the rest as ``draw_attributes``. An entrant draws what a
+    founder draws, from the same words of its blocks, but for a0 (it imitates: the caller
+    sets it from the industry's mean technology), size0 and age (it takes the entrant share
+    and starts at age 0).
+
+    In passes, each one loop over the entrants that LLVM vectorises where it can: the
+    Philox blocks, the Box-Muller normal (``vmath``'s float64 log and cos), the table
+    lookups, the terms. One entrant at a time, with libm's log and cos, an entrant cost
+    about 150 ns, a fifth of the kernel; the caller then only stores (``put_firm``).
     """
     time_word = np.uint64(time)
     base = rng.ATTR_ENTRY
-    for j in range(count):
-        firm = np.uint64(words[0, j])
-        x0, x1, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_NORMALS)
-        words[1, j] = x0
-        words[2, j] = x1
-        words[3, j] = x2
-        words[4, j] = x3
-        x0, x1, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_BETAS)
-        words[5, j] = x0
-        words[6, j] = x1
-        words[7, j] = x2
-        words[8, j] = x3
-        x0, _, x2, _ = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_COUNTS)
-        words[9, j] = x0
-        words[10, j] = x2
-
-
-@rng.jit
-def entrant_attributes(fp, tables, words, j):
-    """(a0, rd0, absorb, risk, layers, lock, z_prod, dep) of entrant j from its words
-    (``draw_entrants``), by a founder's transform of its ``rng.ATTR_ENTRY`` blocks."""
     u = rng.to_unit
-    return attributes(
-        fp,
-        tables,
-        u(words[1, j]),
-        u(words[2, j]),
-        u(words[3, j]),
-        u(words[4, j]),
-        u(words[5, j]),
-        u(words[6, j]),
-        u(words[7, j]),
-        u(words[8, j]),
-        u(words[9, j]),
-        u(words[10, j]),
-    )
+    for j in range(count):
+        firm = np.uint64(np.int32(entrants[E_FIRM, j]))
+        # uint32 words, so that their conversion to float64 vectorises (AVX2 has no
+        # packed conversion of 64-bit integers)
+        _, _, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_NORMALS)
+        entrants[E_N2, j] = u(np.uint32(x2))
+        entrants[E_N3, j] = u(np.uint32(x3))
+        x0, x1, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_BETAS)
+        entrants[E_B0, j] = u(np.uint32(x0))
+        entrants[E_B1, j] = u(np.uint32(x1))
+        entrants[E_B2, j] = u(np.uint32(x2))
+        entrants[E_B3, j] = u(np.uint32(x3))
+        x0, _, x2, _ = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_COUNTS)
+        entrants[E_C0, j] = u(np.uint32(x0))
+        entrants[E_C2, j] = u(np.uint32(x2))
+    for j in range(count):
+        entrants[E_Z_PROD, j] = rng.box_muller(entrants[E_N2, j], entrants[E_N3, j])
+    for j in range(count):
+        rd0, absorb, risk, lock, layers, dep = betas(
+            fp,
+            tables,
+            entrants[E_B0, j],
+            entrants[E_B1, j],
+            entrants[E_B2, j],
+            entrants[E_B3, j],
+            entrants[E_C0, j],
+            entrants[E_C2, j],
+        )
+        entrants[E_RD0, j] = rd0
+        entrants[E_ABSORB, j] = absorb
+        entrants[E_RISK, j] = risk
+        entrants[E_LOCK, j] = lock
+        entrants[E_LAYERS, j] = layers
+        entrants[E_DEP, j] = dep
+    n = entrants.shape[1]
+    share = p[ENTRANT_SHARE] / n
+    for j in range(count):
+        omega, keep, log_keep, gate, lag = terms(
+            p,
+            share,
+            n,
+            entrants[E_Z_PROD, j],
+            entrants[E_RISK, j],
+            entrants[E_LAYERS, j],
+            entrants[E_DEP, j],
+        )
+        entrants[E_OMEGA, j] = omega
+        entrants[E_KEEP, j] = keep
+        entrants[E_LOG_KEEP, j] = log_keep
+        entrants[E_GATE, j] = gate
+        entrants[E_LAG, j] = lag
+
+
+@rng.inline
+def place_entrants(state, entrants, count, p, a0, bound, born, level):
+    """Put a quarter's ``count`` entrants (``draw_entrants``) in the slots of the firms
+    they replace (rows E_FIRM), each with technology a0, the entrant share, ``bound`` and
+    ``born`` (``put_firm``), and its TFP level exp(log TFP) in level[i] (dtype of state).
+    """
+    share = p[ENTRANT_SHARE] / state.shape[1]
+    for j in range(count):
+        i = np.int64(entrants[E_FIRM, j])
+        attrs = (
+            entrants[E_RD0, j],
+            entrants[E_ABSORB, j],
+            entrants[E_RISK, j],
+            entrants[E_LOCK, j],
+            entrants[E_LAYERS, j],
+        )
+        terms = (
+            entrants[E_OMEGA, j],
+            entrants[E_KEEP, j],
+            entrants[E_LOG_KEEP, j],
+            entrants[E_GATE, j],
+            entrants[E_LAG, j],
+        )
+        put_firm(state, i, p, a0, attrs, share, terms, bound, born)
+        level[i] = vmath.exp(state[LOG_TFP, i])
 
 
 @rng.jit
@@ -200,25 +251,44 @@ def logistic(x, F):
     return F(1.0) / (F(1.0) + vmath.exp(-x))
 
 
-@rng.jit
+@rng.inline
 def stationary_sd(p, share, n):
     """Stationary sd of the idiosyncratic log productivity of a firm of this share among
     n firms: prod_sd / sqrt(lines), lines = 1 + n share / line_size (docs/model.md §3b)."""
     return p[PROD_SD] / math.sqrt(1.0 + n * share / p[LINE_SIZE])
 
 
-@rng.jit
-def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, dep, bound, born):
-    """Put firm i in its initial state with the given attributes (p: one path's params).
+@rng.inline
+def terms(p, share, n, z_prod, risk, layers, dep):
+    """What a firm of these attributes starts with on a path (p: its parameters), fixed
+    for its life or its first quarter: (omega, keep, log_keep, gate, lag), float64 each.
 
-    Its idiosyncratic productivity starts in the stationary law of the AR(1) at its size,
-    prod_sd z_prod / sqrt(1 + N share / line_size) (``stationary_sd``: a firm's shocks are the
-    mean of its product lines', docs/model.md §3b);
-    ``bound`` is 1 for an entrant after the chokepoint struck (it depends on the same
-    foreign key technology), else 0; ``born`` the first quarter it lives through (an
-    entrant of quarter t: t + 1; a founder: minus its age in quarters).
+    omega: its idiosyncratic productivity, in the stationary law of the AR(1) at its size,
+    prod_sd z_prod / sqrt(1 + N share / line_size) (``stationary_sd``: a firm's shocks are
+    the mean of its product lines', docs/model.md §3b); keep: the share of its efficiency
+    and output it keeps once the chokepoint binds it (S4 §5.2), which its substitution
+    effort wins back over time (step.py), and its log; gate: its risk gate (S0 §4.1 (3));
+    lag: its conversion-lag factor (S0 §4.3 (1)).
     """
-    omega = stationary_sd(p, share, state.shape[1]) * z_prod
+    omega = stationary_sd(p, share, n) * z_prod
+    keep = 1.0 - p[CHOKE_SEVERITY] * min(1.0, p[DEPENDENCE] * dep)
+    log_keep = vmath.log64(keep)
+    gate = 1.0 / (1.0 + vmath.exp64((p[R_CRIT] - risk) / p[GATE_WIDTH]))  # logistic
+    lag = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)
+    return omega, keep, log_keep, gate, lag
+
+
+@rng.inline
+def put_firm(state, i, p, a0, attrs, share, terms_, bound, born):
+    """Put firm i in its initial state (p: one path's params).
+
+    attrs: its (rd0, absorb, risk, lock, layers); terms_: its ``terms``; ``bound`` is 1 for
+    an entrant after the chokepoint struck (it depends on the same foreign key
+    technology), else 0; ``born`` the first quarter it lives through (an entrant of
+    quarter t: t + 1; a founder: minus its age in quarters).
+    """
+    rd0, absorb, risk, lock, layers = attrs
+    omega, keep, log_keep, gate, lag = terms_
     state[TECH, i] = a0
     state[PRODUCTIVITY, i] = omega
     state[PIPELINE, i] = 0.0
@@ -242,17 +312,12 @@ def reset_firm(state, i, p, a0, rd0, absorb, risk, layers, lock, share, z_prod, 
     state[ENTERED, i] = 1.0  # founders are cleared by init_path
     state[BOUND, i] = bound
     state[BORN, i] = born
-    # What a bound firm keeps of its efficiency and output (S4 §5.2), at entry: its
-    # substitution effort wins it back over time (step.py).
-    keep = 1.0 - p[CHOKE_SEVERITY] * min(1.0, p[DEPENDENCE] * dep)
-    log_keep = math.log(keep)
     state[KEEP, i] = keep
     state[LOG_KEEP, i] = log_keep
     # a bound entrant's TFP bears the loss from its first quarter, as the firm loop's does
     state[LOG_TFP, i] = a0 + omega + (log_keep if bound > 0.0 else 0.0)
-    # Fixed for the firm's life on this path: computed once here, not every quarter.
-    state[RISK_GATE, i] = logistic((risk - p[R_CRIT]) / p[GATE_WIDTH], np.float64)  # S0 §4.1 (3)
-    state[CONVERSION_LAG, i] = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)  # S0 §4.3 (1)
+    state[RISK_GATE, i] = gate
+    state[CONVERSION_LAG, i] = lag
 
 
 @rng.jit
@@ -270,19 +335,27 @@ def init_path(state, ind, attrs, p, strike):
     tfp0 = 0.0
     rd0 = 0.0
     for i in range(n):
-        reset_firm(
+        share = attrs[rng.ATTR_SIZE, i]
+        risk = attrs[rng.ATTR_RISK, i]
+        layers = attrs[rng.ATTR_LAYERS, i]
+        firm_terms = terms(
+            p, share, n, attrs[rng.ATTR_PROD, i], risk, layers, attrs[rng.ATTR_DEP, i]
+        )
+        firm_attrs = (
+            attrs[rng.ATTR_RD0, i],
+            attrs[rng.ATTR_ABSORB, i],
+            risk,
+            attrs[rng.ATTR_LOCK, i],
+            layers,
+        )
+        put_firm(
             state,
             i,
             p,
             attrs[rng.ATTR_A0, i],
-            attrs[rng.ATTR_RD0, i],
-            attrs[rng.ATTR_ABSORB, i],
-            attrs[rng.ATTR_RISK, i],
-            attrs[rng.ATTR_LAYERS, i],
-            attrs[rng.ATTR_LOCK, i],
-            attrs[rng.ATTR_SIZE, i],
-            attrs[rng.ATTR_PROD, i],
-            attrs[rng.ATTR_DEP, i],
+            firm_attrs,
+            share,
+            firm_terms,
             0.0,
             -attrs[rng.ATTR_AGE, i],
         )
@@ -290,10 +363,7 @@ def init_path(state, ind, attrs, p, strike):
         mean_a += attrs[rng.ATTR_A0, i]
         best_a = max(best_a, attrs[rng.ATTR_A0, i])
         rd0 += attrs[rng.ATTR_SIZE, i] * attrs[rng.ATTR_RD0, i]
-        tfp0 += attrs[rng.ATTR_SIZE, i] * math.exp(
-            attrs[rng.ATTR_A0, i]
-            + stationary_sd(p, attrs[rng.ATTR_SIZE, i], n) * attrs[rng.ATTR_PROD, i]
-        )
+        tfp0 += share * math.exp(attrs[rng.ATTR_A0, i] + firm_terms[0])
     ind[IND_INSTITUTIONS] = mean_a / n
     ind[IND_TRUST] = p[PI0]
     ind[IND_CONVERSION] = 0.0

@@ -25,7 +25,7 @@ from numba import config as numba_config
 from numba import njit
 
 from . import rng
-from .firms import ENTRY_WORDS, N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from .firms import ENTRY_ROWS, N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
 from .registry import (
     ABSORB_A,
     ABSORB_B,
@@ -132,7 +132,7 @@ def simulate_into(
     attrs = np.empty((N_ATTRIBUTES, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
     draws = np.empty((N_DRAWS, n_firms), dtype=F)
-    entrants = np.empty((ENTRY_WORDS, n_firms), dtype=np.uint32)
+    entrants = np.empty((ENTRY_ROWS, n_firms))
     ind = np.empty(N_INDUSTRY)
     for j in range(start, stop):
         scenario = scenario_ids[j]
@@ -300,7 +300,7 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     attrs = np.empty((N_ATTRIBUTES, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
     draws = np.empty((N_DRAWS, n_firms), dtype=F)
-    entrants = np.empty((ENTRY_WORDS, n_firms), dtype=np.uint32)
+    entrants = np.empty((ENTRY_ROWS, n_firms))
     ind = np.empty(N_INDUSTRY)
     draw_founders(attrs, firm_params, tables, k0, k1, scenario)
     ids = np.full(1, scenario, dtype=np.int64)

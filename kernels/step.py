@@ -28,6 +28,7 @@ from numba import njit
 
 from . import rng, vmath
 from .firms import (
+    E_FIRM,
     IND_BREAKTHROUGH,
     IND_CONVERSION,
     IND_FACTOR,
@@ -39,9 +40,8 @@ from .firms import (
     IND_TRUST,
     IND_WORLD,
     draw_entrants,
-    entrant_attributes,
     logistic,
-    reset_firm,
+    place_entrants,
 )
 from .registry import (
     A_CAP,
@@ -77,7 +77,6 @@ from .registry import (
     DEMAND_VOL,
     EFFICIENCY,
     ENTRANT_GAP,
-    ENTRANT_SHARE,
     ETA_PI,
     ETA_RE,
     EXIT_HAZARD,
@@ -220,7 +219,7 @@ def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out
             the exit row becomes the exit flags and the world-learning row the firms' TFP
             levels once spent), shape (7, firms), F.
     entrants: scratch for the quarter's entrants (``firms.draw_entrants``), shape
-            (firms.ENTRY_WORDS, firms), uint32.
+            (firms.ENTRY_ROWS, firms), float64.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, then its cost coefficients,
             shape (N_INPUTS,), float64.
@@ -607,35 +606,24 @@ def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out
         u_exit[i] = one if leaves else zero  # now the exit flag of the entry loop
         exits += 1 if leaves else 0
         tfp += share_i * level[i]
-    if exits > 0:  # a few firms a quarter: entry draws attributes, off the vector path
-        # The entrants' firm numbers, then their Philox words in one vectorised pass
-        # (firms.draw_entrants), then each entrant's normals, table lookups and reset.
+    if exits > 0:  # a few firms a quarter: entrants take their slots, off the vector path
         count = 0
         for i in range(n):
             if u_exit[i] > zero:
-                entrants[0, count] = i
+                entrants[E_FIRM, count] = i
                 count += 1
-        draw_entrants(entrants, count, k0, k1, scenario, t)
-        for j in range(count):
-            i = entrants[0, j]
-            a0, rd0, ab, rk, ly, lk, zp, dp = entrant_attributes(fp, tables, entrants, j)
-            reset_firm(
-                state,
-                i,
-                p,
-                mean_a - p[ENTRANT_GAP],
-                rd0,
-                ab,
-                rk,
-                ly,
-                lk,
-                p[ENTRANT_SHARE] / n,
-                zp,
-                dp,
-                1.0 if struck else 0.0,
-                t + 1.0,
-            )
-            level[i] = vmath.exp(log_tfp[i])  # the entrant's
+        draw_entrants(entrants, count, p, fp, tables, k0, k1, scenario, t)
+        # an entrant imitates: it starts at the industry's mean technology less a gap
+        place_entrants(
+            state,
+            entrants,
+            count,
+            p,
+            mean_a - p[ENTRANT_GAP],
+            1.0 if struck else 0.0,
+            t + 1.0,
+            level,
+        )
         total_after = 0.0
         for i in range(n):
             total_after += share[i]

@@ -15,7 +15,7 @@ from resonance.flows.analysis.recovery import event_time, remaining
 from resonance.flows.engine.plan import make_plan
 from resonance.kernels import reference
 from resonance.kernels.firms import (
-    ENTRY_WORDS,
+    ENTRY_ROWS,
     IND_BREAKTHROUGH,
     N_ATTRIBUTES,
     N_INDUSTRY,
@@ -109,7 +109,7 @@ class Stepper:
         attrs = np.empty((N_ATTRIBUTES, firms))
         self.state = np.empty((N_STATE, firms))
         self.draws = np.empty((N_DRAWS, firms))
-        self.entrants = np.empty((ENTRY_WORDS, firms), np.uint32)
+        self.entrants = np.empty((ENTRY_ROWS, firms))
         self.tables = quantile_tables(config.firm_vector, "float64")
         self.ind = np.empty(N_INDUSTRY)
         self.row = np.empty(N_METRICS)
