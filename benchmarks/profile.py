@@ -14,10 +14,9 @@ quarter does (``kernels/step.py``):
   selection pass and entry);
 - ``entry``: the entry pass of every quarter, at the entry rate of the case (measured on
   its first scenario's paths, ``simulate.trace``): the scan of every firm for exits, the
-  entrants' three Philox blocks each in one vectorised pass (``firms.draw_entrants``),
-  then for each entrant two Box-Muller normals and five table lookups
-  (``firms.entrant_attributes``) and its state reset (``firms.reset_firm``) in scalar
-  float64 code, and the shares' sum;
+  entrants' draws in passes over them that vectorise (``firms.draw_entrants``: three
+  Philox blocks, a Box-Muller normal, five table lookups, the initial terms), their
+  placing in the state (``firms.place_entrants``), and the shares' sum;
 - ``rest``: the whole kernel less the five: the firm loop's other arithmetic (divisions,
   square roots, selects, sixteen running sums), the industry sums, selection, founders
   and snapshots.
