@@ -14,9 +14,9 @@ quarter does (``kernels/step.py``):
   selection pass and entry);
 - ``entry``: the entry pass of every quarter, at the entry rate of the case (measured on
   its first scenario's paths, ``simulate.trace``): the scan of every firm for exits, the
-  entrants' draws in passes over them that vectorise (``firms.draw_entrants``: three
-  Philox blocks, a Box-Muller normal, five table lookups, the initial terms), their
-  placing in the state (``firms.place_entrants``), and the shares' sum;
+  entrants' draws in passes over them (``firms.draw_firms``: three Philox blocks, five
+  table lookups, a Box-Muller normal), their placing in the state with their initial
+  terms (``firms.place_entrants``), and the shares' sum;
 - ``rest``: the whole kernel less the five: the firm loop's other arithmetic (divisions,
   square roots, selects, sixteen running sums), the industry sums, selection, founders
   and snapshots.
@@ -44,7 +44,7 @@ from resonance.kernels import rng, vmath  # noqa: E402
 from resonance.kernels.firms import (  # noqa: E402
     E_FIRM,
     ENTRY_ROWS,
-    draw_entrants,
+    draw_firms,
     place_entrants,
 )
 from resonance.kernels.registry import (  # noqa: E402
@@ -118,12 +118,12 @@ def entry(state, p, fp, tables, k0, k1, leaves, entrants):
     n = leaves.shape[1]
     total = 0.0
     for t in range(leaves.shape[0]):
-        count = 0
+        count = np.int64(0)
         for i in range(n):
             if leaves[t, i] > np.float32(0.0):
                 entrants[E_FIRM, count] = i
                 count += 1
-        draw_entrants(entrants, count, p, fp, tables, k0, k1, 3, t)
+        draw_firms(entrants, count, fp, tables, k0, k1, 3, t, np.int64(rng.ATTR_ENTRY))
         place_entrants(state, entrants, count, p, -1.0, 0.0, t + 1.0, state[ENTERED])
         for i in range(n):
             total += state[SHARE, i]

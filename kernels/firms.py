@@ -100,149 +100,104 @@ def betas(fp, tables, b0, b1, b2, b3, c0, c2):
     return rd0, absorb, risk, lock, layers, dep
 
 
-@rng.jit
-def draw_attributes(fp, tables, k0, k1, scenario, firm):
-    """Attributes of one founding firm: (a0, rd0, absorb, risk, layers, lock, size0,
-    z_prod, dep, age), float64 each, from its three ``rng.ATTR_INIT`` blocks (time word 0)
-    with no loop (entrants: ``draw_entrants``).
-
-    a0 = a0_mean + a0_sd z with z a Box-Muller normal of the ATTR_NORMALS block's words 0
-    and 1; z_prod the normal of its words 2 and 3, which the path's prod_sd scales into the
-    firm's starting idiosyncratic productivity; the rest from ``betas``. size0 is the
-    unnormalised Pareto weight (at least 1); age the founder's age at t = 0 in quarters,
-    Exponential(4 age_mean).
-    """
-    base = rng.ATTR_INIT
-    n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_NORMALS, 0)
-    b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_BETAS, 0)
-    c0, c1, c2, c3 = rng.uniforms(k0, k1, scenario, firm, 0, base + rng.ATTR_COUNTS, 0)
-    a0 = fp[A0_MEAN] + fp[A0_SD] * rng.box_muller(n0, n1)
-    z_prod = rng.box_muller(n2, n3)
-    rd0, absorb, risk, lock, layers, dep = betas(fp, tables, b0, b1, b2, b3, c0, c2)
-    size0 = c1 ** (-1.0 / fp[SIZE_ALPHA])
-    age = -4.0 * fp[AGE_MEAN] * math.log(c3)  # uniforms lie in (0, 1): finite
-    return a0, rd0, absorb, risk, layers, lock, size0, z_prod, dep, age
-
-
-# Rows of the entry scratch, float64 (ENTRY_ROWS, firms); column j is a quarter's entrant j.
-# The caller writes E_FIRM, the firm the entrant replaces (a whole number, exact); the
-# uniforms of its draws come next (``draw_entrants``), then what the passes make of them.
-(E_FIRM, E_N2, E_N3, E_B0, E_B1, E_B2, E_B3, E_C0, E_C2) = range(9)  # uniforms
-(E_Z_PROD, E_RD0, E_ABSORB, E_RISK, E_LOCK, E_LAYERS, E_DEP) = range(9, 16)  # attributes
-(E_OMEGA, E_KEEP, E_LOG_KEEP, E_GATE, E_LAG) = range(16, 21)  # initial terms (``terms``)
-ENTRY_ROWS = 21
+# Rows of the attribute scratch, float64 (ENTRY_ROWS, firms): column j is a firm drawn in
+# one call of ``draw_firms`` (a quarter's entrant j, or founder j). The caller writes
+# E_FIRM, the firm's number (a whole number, exact); ``draw_firms`` the uniforms its later
+# passes read (words 0-3 of ATTR_NORMALS, words 1 and 3 of ATTR_COUNTS) and the attributes.
+E_FIRM = 0
+E_N0, E_N1, E_N2, E_N3, E_C1, E_C3 = range(1, 7)  # uniforms
+(E_Z_PROD, E_RD0, E_ABSORB, E_RISK, E_LOCK, E_LAYERS, E_DEP) = range(7, 14)  # attributes
+(E_A0, E_SIZE, E_AGE) = range(14, 17)  # a founder's only
+ENTRY_ROWS = 17
 
 
 @rng.jit
-def draw_entrants(entrants, count, p, fp, tables, k0, k1, scenario, time):
-    """Attributes and initial terms of a quarter's ``count`` entrants, columns [0, count)
-    of ``entrants`` (rows E_*), from their ``rng.ATTR_ENTRY`` blocks with time word t.
+def draw_firms(scratch, count, fp, tables, k0, k1, scenario, time, base):
+    """The attributes of ``count`` firms, columns [0, count) of ``scratch`` (rows E_*), from
+    the three blocks (``rng.ATTR_NORMALS``, ``ATTR_BETAS``, ``ATTR_COUNTS``) of ``base``:
+    ``rng.ATTR_INIT`` for founders (time word 0), ``rng.ATTR_ENTRY`` for a quarter's
+    entrants (time word t). Every firm draws z_prod and the ``betas``; a founder also a0,
+    size0 and age (``base == rng.ATTR_INIT``).
 
-    p: the path's parameters; the rest as ``draw_attributes``. An entrant draws what a
-    founder draws, from the same words of its blocks, but for a0 (it imitates: the caller
-    sets it from the industry's mean technology), size0 and age (it takes the entrant share
-    and starts at age 0).
+    fp: firm parameters, shape (N_FIRM_PARAMETERS,); tables: the kernel's quantile tables
+    (``simulate.quantile_tables``). z_prod is the Box-Muller normal of the ATTR_NORMALS
+    block's words 2 and 3, which the path's prod_sd scales into the firm's starting
+    idiosyncratic productivity; a0 = a0_mean + a0_sd z with z the normal of its words 0
+    and 1; size0 the unnormalised Pareto weight (at least 1) of word 1 of ATTR_COUNTS; age
+    the founder's age at t = 0 in quarters, Exponential(4 age_mean), of its word 3. An
+    entrant imitates (its caller sets a0 from the industry's mean technology), takes the
+    entrant share and starts at age 0.
 
-    In passes, each one loop over the entrants that LLVM vectorises where it can: the
-    Philox blocks, the Box-Muller normal (``vmath``'s float64 log and cos), the table
-    lookups, the terms. One entrant at a time, with libm's log and cos, an entrant cost
-    about 150 ns, a fifth of the kernel; the caller then only stores (``put_firm``).
+    In passes over the firms: the Philox blocks and table lookups, then the Box-Muller
+    normals in a loop of their own, which LLVM vectorises (``vmath``'s float64 log and cos;
+    libm's, one firm at a time, were about 40 of the 150 ns an entrant cost). The blocks go
+    through ``rng.uniforms`` (compiled once, for the chokepoint too) and stay scalar, as
+    do the lookups: inlined and vectorised in passes of their own, they ran the kernel 4-5 %
+    faster but took 0.7 s more of the cold compile, which must stay under 10 s.
     """
-    time_word = np.uint64(time)
-    base = rng.ATTR_ENTRY
-    u = rng.to_unit
     for j in range(count):
-        firm = np.uint64(np.int32(entrants[E_FIRM, j]))
-        # uint32 words, so that their conversion to float64 vectorises (AVX2 has no
-        # packed conversion of 64-bit integers)
-        _, _, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_NORMALS)
-        entrants[E_N2, j] = u(np.uint32(x2))
-        entrants[E_N3, j] = u(np.uint32(x3))
-        x0, x1, x2, x3 = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_BETAS)
-        entrants[E_B0, j] = u(np.uint32(x0))
-        entrants[E_B1, j] = u(np.uint32(x1))
-        entrants[E_B2, j] = u(np.uint32(x2))
-        entrants[E_B3, j] = u(np.uint32(x3))
-        x0, _, x2, _ = rng.block(k0, k1, scenario, firm, time_word, base + rng.ATTR_COUNTS)
-        entrants[E_C0, j] = u(np.uint32(x0))
-        entrants[E_C2, j] = u(np.uint32(x2))
+        firm = np.int64(scratch[E_FIRM, j])
+        n0, n1, n2, n3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_NORMALS, 0)
+        b0, b1, b2, b3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_BETAS, 0)
+        c0, c1, c2, c3 = rng.uniforms(k0, k1, scenario, firm, time, base + rng.ATTR_COUNTS, 0)
+        scratch[E_N0, j] = n0
+        scratch[E_N1, j] = n1
+        scratch[E_N2, j] = n2
+        scratch[E_N3, j] = n3
+        scratch[E_C1, j] = c1
+        scratch[E_C3, j] = c3
+        rd0, absorb, risk, lock, layers, dep = betas(fp, tables, b0, b1, b2, b3, c0, c2)
+        scratch[E_RD0, j] = rd0
+        scratch[E_ABSORB, j] = absorb
+        scratch[E_RISK, j] = risk
+        scratch[E_LOCK, j] = lock
+        scratch[E_LAYERS, j] = layers
+        scratch[E_DEP, j] = dep
     for j in range(count):
-        entrants[E_Z_PROD, j] = rng.box_muller(entrants[E_N2, j], entrants[E_N3, j])
-    for j in range(count):
-        rd0, absorb, risk, lock, layers, dep = betas(
-            fp,
-            tables,
-            entrants[E_B0, j],
-            entrants[E_B1, j],
-            entrants[E_B2, j],
-            entrants[E_B3, j],
-            entrants[E_C0, j],
-            entrants[E_C2, j],
-        )
-        entrants[E_RD0, j] = rd0
-        entrants[E_ABSORB, j] = absorb
-        entrants[E_RISK, j] = risk
-        entrants[E_LOCK, j] = lock
-        entrants[E_LAYERS, j] = layers
-        entrants[E_DEP, j] = dep
-    n = entrants.shape[1]
+        scratch[E_Z_PROD, j] = rng.box_muller(scratch[E_N2, j], scratch[E_N3, j])
+    if base == rng.ATTR_INIT:
+        for j in range(count):
+            z_a0 = rng.box_muller(scratch[E_N0, j], scratch[E_N1, j])
+            scratch[E_A0, j] = fp[A0_MEAN] + fp[A0_SD] * z_a0
+            scratch[E_SIZE, j] = scratch[E_C1, j] ** (-1.0 / fp[SIZE_ALPHA])
+            # uniforms lie in (0, 1): finite
+            scratch[E_AGE, j] = -4.0 * fp[AGE_MEAN] * math.log(scratch[E_C3, j])
+
+
+@rng.jit
+def place_entrants(state, entrants, count, p, a0, bound, born, level):
+    """Put a quarter's ``count`` entrants, columns [0, count) of ``entrants`` (``draw_firms``
+    of ``rng.ATTR_ENTRY``), in the slots of the firms they replace (rows E_FIRM), each with
+    its ``terms`` on the path (p: its parameters), technology a0, the entrant share,
+    ``bound`` and ``born`` (``put_firm``); its TFP level exp(log TFP) in level[i] (dtype of
+    state)."""
+    n = state.shape[1]
     share = p[ENTRANT_SHARE] / n
     for j in range(count):
-        omega, keep, log_keep, gate, lag = terms(
-            p,
-            share,
-            n,
-            entrants[E_Z_PROD, j],
-            entrants[E_RISK, j],
-            entrants[E_LAYERS, j],
-            entrants[E_DEP, j],
-        )
-        entrants[E_OMEGA, j] = omega
-        entrants[E_KEEP, j] = keep
-        entrants[E_LOG_KEEP, j] = log_keep
-        entrants[E_GATE, j] = gate
-        entrants[E_LAG, j] = lag
-
-
-@rng.inline
-def place_entrants(state, entrants, count, p, a0, bound, born, level):
-    """Put a quarter's ``count`` entrants (``draw_entrants``) in the slots of the firms
-    they replace (rows E_FIRM), each with technology a0, the entrant share, ``bound`` and
-    ``born`` (``put_firm``), and its TFP level exp(log TFP) in level[i] (dtype of state).
-    """
-    share = p[ENTRANT_SHARE] / state.shape[1]
-    for j in range(count):
         i = np.int64(entrants[E_FIRM, j])
-        attrs = (
-            entrants[E_RD0, j],
-            entrants[E_ABSORB, j],
-            entrants[E_RISK, j],
-            entrants[E_LOCK, j],
-            entrants[E_LAYERS, j],
-        )
-        terms = (
-            entrants[E_OMEGA, j],
-            entrants[E_KEEP, j],
-            entrants[E_LOG_KEEP, j],
-            entrants[E_GATE, j],
-            entrants[E_LAG, j],
-        )
-        put_firm(state, i, p, a0, attrs, share, terms, bound, born)
+        risk = entrants[E_RISK, j]
+        layers = entrants[E_LAYERS, j]
+        firm_terms = terms(p, share, n, entrants[E_Z_PROD, j], risk, layers, entrants[E_DEP, j])
+        attrs = (entrants[E_RD0, j], entrants[E_ABSORB, j], risk, entrants[E_LOCK, j], layers)
+        put_firm(state, i, p, a0, attrs, share, firm_terms, bound, born)
         level[i] = vmath.exp(state[LOG_TFP, i])
 
 
 @rng.jit
 def draw_founders(attrs, fp, tables, k0, k1, scenario):
-    """Fill attrs[k, i] with the founding firms' attributes; size0 normalised to sum 1."""
+    """The founding firms' attributes: attrs, float64 (ENTRY_ROWS, firms), rows E_* of
+    ``draw_firms`` (E_SIZE normalised to sum 1), from their ``rng.ATTR_INIT`` blocks."""
     n = attrs.shape[1]
+    for i in range(n):
+        attrs[E_FIRM, i] = i
+    # np.int64, not the bare constants: numba compiles a callee once per signature, and a
+    # constant argument makes a signature of its own (a literal type)
+    draw_firms(attrs, n, fp, tables, k0, k1, scenario, np.int64(0), np.int64(rng.ATTR_INIT))
     total = 0.0
     for i in range(n):
-        a = draw_attributes(fp, tables, k0, k1, scenario, i)
-        for k in range(N_ATTRIBUTES):
-            attrs[k, i] = a[k]
-        total += a[rng.ATTR_SIZE]
+        total += attrs[E_SIZE, i]
     for i in range(n):
-        attrs[rng.ATTR_SIZE, i] /= total
+        attrs[E_SIZE, i] /= total
 
 
 @rng.inline
@@ -278,7 +233,7 @@ def terms(p, share, n, z_prod, risk, layers, dep):
     return omega, keep, log_keep, gate, lag
 
 
-@rng.inline
+@rng.jit
 def put_firm(state, i, p, a0, attrs, share, terms_, bound, born):
     """Put firm i in its initial state (p: one path's params).
 
@@ -322,7 +277,8 @@ def put_firm(state, i, p, a0, attrs, share, terms_, bound, born):
 
 @rng.jit
 def init_path(state, ind, attrs, p, strike):
-    """Initial state[v, i] and industry state ind[j] of one path from attrs[k, i].
+    """Initial state[v, i] and industry state ind[j] of one path from the founders'
+    attributes attrs[E_*, i] (``draw_founders``).
 
     Q starts at mean technology, trust at pi0, last quarter's mean U_F at pi0 (so trust
     does not move in the first quarter), κ̄ at 0 (MODEL.md §4, initial state); the world
@@ -335,35 +291,18 @@ def init_path(state, ind, attrs, p, strike):
     tfp0 = 0.0
     rd0 = 0.0
     for i in range(n):
-        share = attrs[rng.ATTR_SIZE, i]
-        risk = attrs[rng.ATTR_RISK, i]
-        layers = attrs[rng.ATTR_LAYERS, i]
-        firm_terms = terms(
-            p, share, n, attrs[rng.ATTR_PROD, i], risk, layers, attrs[rng.ATTR_DEP, i]
-        )
-        firm_attrs = (
-            attrs[rng.ATTR_RD0, i],
-            attrs[rng.ATTR_ABSORB, i],
-            risk,
-            attrs[rng.ATTR_LOCK, i],
-            layers,
-        )
-        put_firm(
-            state,
-            i,
-            p,
-            attrs[rng.ATTR_A0, i],
-            firm_attrs,
-            share,
-            firm_terms,
-            0.0,
-            -attrs[rng.ATTR_AGE, i],
-        )
+        a0 = attrs[E_A0, i]
+        share = attrs[E_SIZE, i]
+        risk = attrs[E_RISK, i]
+        layers = attrs[E_LAYERS, i]
+        firm_terms = terms(p, share, n, attrs[E_Z_PROD, i], risk, layers, attrs[E_DEP, i])
+        firm_attrs = (attrs[E_RD0, i], attrs[E_ABSORB, i], risk, attrs[E_LOCK, i], layers)
+        put_firm(state, i, p, a0, firm_attrs, share, firm_terms, 0.0, -attrs[E_AGE, i])
         state[ENTERED, i] = 0.0
-        mean_a += attrs[rng.ATTR_A0, i]
-        best_a = max(best_a, attrs[rng.ATTR_A0, i])
-        rd0 += attrs[rng.ATTR_SIZE, i] * attrs[rng.ATTR_RD0, i]
-        tfp0 += share * math.exp(attrs[rng.ATTR_A0, i] + firm_terms[0])
+        mean_a += a0
+        best_a = max(best_a, a0)
+        rd0 += share * attrs[E_RD0, i]
+        tfp0 += share * math.exp(a0 + firm_terms[0])
     ind[IND_INSTITUTIONS] = mean_a / n
     ind[IND_TRUST] = p[PI0]
     ind[IND_CONVERSION] = 0.0

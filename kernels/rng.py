@@ -177,7 +177,7 @@ def split_seed(seed):
     return s & MASK32, s >> SHIFT32
 
 
-@inline
+@jit
 def stream(variate, call):
     """The stream word of block ``call`` of ``variate``."""
     return np.uint64(variate * 256 + call)
@@ -254,7 +254,7 @@ def lognormal_table(sigma, cap, knots=BETA_KNOTS):
         return np.exp(sigma * special.ndtri(u) - 0.5 * sigma * sigma)
 
 
-@inline
+@jit
 def beta_quantile(table, u, F):
     """A Beta variate of float type F from one uniform u in (0, 1) through a table of
     ``beta_table`` (of dtype F): linear interpolation between the knots."""

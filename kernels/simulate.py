@@ -25,7 +25,7 @@ from numba import config as numba_config
 from numba import njit
 
 from . import rng
-from .firms import ENTRY_ROWS, N_ATTRIBUTES, N_INDUSTRY, draw_founders, init_path
+from .firms import ENTRY_ROWS, N_INDUSTRY, draw_founders, init_path
 from .registry import (
     ABSORB_A,
     ABSORB_B,
@@ -129,7 +129,7 @@ def simulate_into(
     n_quarters = out.shape[2]
     n_snap, n_years = snap.shape[0], snap.shape[2]
     k0, k1 = rng.split_seed(seed)
-    attrs = np.empty((N_ATTRIBUTES, n_firms))
+    attrs = np.empty((ENTRY_ROWS, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
     draws = np.empty((N_DRAWS, n_firms), dtype=F)
     entrants = np.empty((ENTRY_ROWS, n_firms))
@@ -297,7 +297,7 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     ``entered`` in the history is 1 only in the quarter of the entry.
     """
     k0, k1 = rng.split_seed(seed)
-    attrs = np.empty((N_ATTRIBUTES, n_firms))
+    attrs = np.empty((ENTRY_ROWS, n_firms))
     state = np.empty((N_STATE, n_firms), dtype=F)
     draws = np.empty((N_DRAWS, n_firms), dtype=F)
     entrants = np.empty((ENTRY_ROWS, n_firms))

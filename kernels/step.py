@@ -39,7 +39,7 @@ from .firms import (
     IND_TFP0,
     IND_TRUST,
     IND_WORLD,
-    draw_entrants,
+    draw_firms,
     logistic,
     place_entrants,
 )
@@ -218,7 +218,7 @@ def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out
             innovation, exit uniform, world-learning uniform, product-event uniform;
             the exit row becomes the exit flags and the world-learning row the firms' TFP
             levels once spent), shape (7, firms), F.
-    entrants: scratch for the quarter's entrants (``firms.draw_entrants``), shape
+    entrants: scratch for the quarter's entrants (``firms.draw_firms``), shape
             (firms.ENTRY_ROWS, firms), float64.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
     p:      model parameters of this scenario and path, then its cost coefficients,
@@ -607,12 +607,12 @@ def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out
         exits += 1 if leaves else 0
         tfp += share_i * level[i]
     if exits > 0:  # a few firms a quarter: entrants take their slots, off the vector path
-        count = 0
+        count = np.int64(0)  # not a literal 0: draw_firms compiles once
         for i in range(n):
             if u_exit[i] > zero:
                 entrants[E_FIRM, count] = i
                 count += 1
-        draw_entrants(entrants, count, p, fp, tables, k0, k1, scenario, t)
+        draw_firms(entrants, count, fp, tables, k0, k1, scenario, t, np.int64(rng.ATTR_ENTRY))
         # an entrant imitates: it starts at the industry's mean technology less a gap
         place_entrants(
             state,

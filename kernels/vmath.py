@@ -13,7 +13,7 @@ are Cephes-style polynomial kernels written with plain arithmetic and two bit ca
 (the ``@intrinsic`` functions below), which LLVM vectorises 8 lanes wide on AVX2. For
 ``float64`` arguments they are libm's ``math.exp`` / ``math.log``: the float64 build of
 the kernel is the one checked against the NumPy reference, where accuracy, not speed,
-is the point. Entry's float64 draws (``firms.draw_entrants``) need speed and float64
+is the point. The firms' float64 draws (``firms.draw_firms``) need speed and float64
 alike: ``log64``, ``exp64`` and ``cos64`` are fdlibm's algorithms in plain arithmetic,
 within one ulp of numpy's (tested), and vectorise 4 lanes wide on AVX2.
 

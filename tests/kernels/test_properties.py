@@ -17,7 +17,6 @@ from resonance.kernels import reference
 from resonance.kernels.firms import (
     ENTRY_ROWS,
     IND_BREAKTHROUGH,
-    N_ATTRIBUTES,
     N_INDUSTRY,
     draw_founders,
     init_path,
@@ -106,7 +105,7 @@ class Stepper:
     def __init__(self, config, params, firms, scenario):
         self.config, self.params, self.scenario = config, params, scenario
         self.key = split_seed(np.uint64(config.seed))
-        attrs = np.empty((N_ATTRIBUTES, firms))
+        attrs = np.empty((ENTRY_ROWS, firms))
         self.state = np.empty((N_STATE, firms))
         self.draws = np.empty((N_DRAWS, firms))
         self.entrants = np.empty((ENTRY_ROWS, firms))

@@ -9,32 +9,27 @@ from scipy import stats
 from resonance.flows.config import load_config
 from resonance.kernels import reference, rng
 from resonance.kernels.firms import (
+    E_A0,
     E_ABSORB,
+    E_AGE,
     E_DEP,
     E_FIRM,
     E_LAYERS,
     E_LOCK,
     E_RD0,
     E_RISK,
+    E_SIZE,
     E_Z_PROD,
     ENTRY_ROWS,
-    draw_attributes,
-    draw_entrants,
+    draw_firms,
 )
 from resonance.kernels.simulate import quantile_tables
-from tests.helpers import DEFAULT_CONFIG, nominal_params
+from tests.helpers import DEFAULT_CONFIG
 
-# An entrant's attributes in the entry scratch, and the same in the reference's order.
-ENTRANT_ROWS = [E_RD0, E_ABSORB, E_RISK, E_LAYERS, E_LOCK, E_Z_PROD, E_DEP]
-ENTRANT_ATTRS = [
-    rng.ATTR_RD0,
-    rng.ATTR_ABSORB,
-    rng.ATTR_RISK,
-    rng.ATTR_LAYERS,
-    rng.ATTR_LOCK,
-    rng.ATTR_PROD,
-    rng.ATTR_DEP,
-]
+# The rows of the attribute scratch in the order of the reference's attributes (rng.ATTR_*);
+# an entrant draws neither a0 (it imitates), nor size0, nor age.
+FOUNDER_ROWS = [E_A0, E_RD0, E_ABSORB, E_RISK, E_LAYERS, E_LOCK, E_SIZE, E_Z_PROD, E_DEP, E_AGE]
+ENTRANT = [k for k in range(10) if k not in (rng.ATTR_A0, rng.ATTR_SIZE, rng.ATTR_AGE)]
 
 # Random123 kat_vectors, philox4x32 with 10 rounds: counter, key -> output.
 KAT = [
@@ -72,19 +67,16 @@ def test_numpy_and_numba_generators_give_the_same_bits():
     np.testing.assert_array_equal(got, want)
     k0, k1 = rng.split_seed(np.uint64(seed))
     # A firm's attributes (three blocks: normals, Beta tables, uniforms) in both codes.
-    config = load_config(DEFAULT_CONFIG)
-    fp, params = config.firm_vector, nominal_params(config)
+    fp = load_config(DEFAULT_CONFIG).firm_vector
     tables = quantile_tables(fp, "float64")
-    # Founders one at a time; entrants as the kernel draws them, a quarter's at a time in
-    # the entry scratch (here firm 1 of each scenario, so one column).
-    founders = np.array([draw_attributes(fp, tables, k0, k1, s, 1) for s in range(n)])
-    entrants = np.zeros((ENTRY_ROWS, 4))
-    entrants[E_FIRM, 0] = 1
-    drawn = []
-    for s in range(n):
-        draw_entrants(entrants, 1, params, fp, tables, k0, k1, s, 2)
-        drawn.append(entrants[ENTRANT_ROWS, 0].copy())
-    for base, time_word, attrs_nb in ((rng.ATTR_INIT, 0, founders), (rng.ATTR_ENTRY, 2, None)):
+    scratch = np.zeros((ENTRY_ROWS, 4))
+    scratch[E_FIRM, 0] = 1  # firm 1 of each scenario: one column of the scratch
+    for base, time_word in ((rng.ATTR_INIT, 0), (rng.ATTR_ENTRY, 2)):
+        drawn = []
+        for s in range(n):
+            draw_firms(scratch, 1, fp, tables, k0, k1, s, time_word, base)
+            drawn.append(scratch[FOUNDER_ROWS, 0].copy())
+        attrs_nb = np.array(drawn)
         attrs_np = np.stack(
             reference.draw_attributes(
                 fp,
@@ -96,9 +88,8 @@ def test_numpy_and_numba_generators_give_the_same_bits():
             ),
             axis=1,
         )
-        if base == rng.ATTR_ENTRY:  # an entrant's a0, size0 and age are not drawn
-            attrs_np = attrs_np[:, ENTRANT_ATTRS]
-            attrs_nb = np.array(drawn)
+        if base == rng.ATTR_ENTRY:
+            attrs_nb, attrs_np = attrs_nb[:, ENTRANT], attrs_np[:, ENTRANT]
         np.testing.assert_allclose(attrs_nb, attrs_np, rtol=1e-13, atol=1e-14)
     # The hot loop's blocks and 23-bit uniforms, in both float types.
     words_nb = np.array([rng.block(k0, k1, s, 3, 4, rng.SIZES) for s in range(n)])

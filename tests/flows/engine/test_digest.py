@@ -27,7 +27,7 @@ standard deviations moved in their last bits, so the bands' digests were recorde
 and it keeps the draws at the kernel's precision (``layout.outcome_dtype``: the float32
 kernel's outcomes rounded to float32, tested against the kernel), so both digests were
 recorded anew. Its fourth round draws a quarter's entrants in passes that vectorise
-(``firms.draw_entrants``), with ``vmath``'s float64 log, exp and cos (fdlibm's, within one
+(``firms.draw_firms``), with ``vmath``'s float64 log, exp and cos (fdlibm's, within one
 ulp of libm's) in the Box-Muller normals of founders and entrants, their keep's log and
 their risk gate's exp: no equation changed, but those values moved in their last bit, and
 with them the last bits of the draws (in a float32 run of 16 scenarios of 200 firms, 98.9 %
