@@ -164,7 +164,7 @@ def draw_firms(scratch, count, fp, tables, k0, k1, scenario, time, base):
             scratch[E_AGE, j] = -4.0 * fp[AGE_MEAN] * math.log(scratch[E_C3, j])
 
 
-@rng.jit
+@rng.inline
 def place_entrants(state, entrants, count, p, a0, bound, born, level):
     """Put a quarter's ``count`` entrants, columns [0, count) of ``entrants`` (``draw_firms``
     of ``rng.ATTR_ENTRY``), in the slots of the firms they replace (rows E_FIRM), each with
@@ -227,8 +227,8 @@ def terms(p, share, n, z_prod, risk, layers, dep):
     """
     omega = stationary_sd(p, share, n) * z_prod
     keep = 1.0 - p[CHOKE_SEVERITY] * min(1.0, p[DEPENDENCE] * dep)
-    log_keep = vmath.log64(keep)
-    gate = 1.0 / (1.0 + vmath.exp64((p[R_CRIT] - risk) / p[GATE_WIDTH]))  # logistic
+    log_keep = math.log(keep)
+    gate = 1.0 / (1.0 + math.exp((p[R_CRIT] - risk) / p[GATE_WIDTH]))  # logistic
     lag = 1.0 / (1.0 + p[LAG_PER_LAYER] * layers)
     return omega, keep, log_keep, gate, lag
 

@@ -1,5 +1,5 @@
 """Branch-free math for the firm loop: exp, log, cube root and the inverse normal CDF;
-and float64 log, exp and cos for entry and the founders' draws (``log64``, ``exp64``,
+and float64 log and cos for the Box-Muller normals of the firms' draws (``log64``,
 ``cos64``).
 
 Scalar functions of one value; the firm loop calls them per firm and LLVM vectorises
@@ -14,7 +14,7 @@ are Cephes-style polynomial kernels written with plain arithmetic and two bit ca
 ``float64`` arguments they are libm's ``math.exp`` / ``math.log``: the float64 build of
 the kernel is the one checked against the NumPy reference, where accuracy, not speed,
 is the point. The firms' float64 draws (``firms.draw_firms``) need speed and float64
-alike: ``log64``, ``exp64`` and ``cos64`` are fdlibm's algorithms in plain arithmetic,
+alike: ``log64`` and ``cos64`` are fdlibm's algorithms in plain arithmetic,
 within one ulp of numpy's (tested), and vectorise 4 lanes wide on AVX2.
 
 Accuracy of the float32 kernels, over their whole domain (``tests/kernels/test_vmath.py``):
@@ -179,9 +179,9 @@ def _log_impl(x):
     return lambda x: math.log(x)
 
 
-# Float64 log, exp and cos(2 pi u) without libm, for entry's one loop over a quarter's
-# entrants (kernels/firms.py), which a libm call would keep scalar: fdlibm's algorithms
-# (musl's log.c, exp.c, __cos.c, __sin.c), within one ulp of libm's. Compiled without
+# Float64 log and cos(2 pi u) without libm, for the loop of the firms' Box-Muller normals
+# (kernels/firms.py: draw_firms), which a libm call would keep scalar: fdlibm's algorithms
+# (musl's log.c, __cos.c, __sin.c), within one ulp of libm's. Compiled without
 # fastmath flags and called, not inlined by numba: LLVM inlines them and keeps each
 # instruction's own (no) flags, so no reassociation undoes their compensated sums.
 i64 = np.int64
@@ -196,14 +196,6 @@ _LG = (
     1.531383769920937332e-01,
     1.479819860511658591e-01,
 )
-_EXP_P64 = (
-    1.66666666666666019037e-01,
-    -2.77777777770155933842e-03,
-    6.61375632143793436117e-05,
-    -1.65339022054652515390e-06,
-    4.13813679705723846039e-08,
-)
-_INV_LN2 = 1.44269504088896338700e00
 _PIO2_HI = 1.57079632673412561417e00  # the first 33 bits of pi / 2: q pi/2 is exact
 _PIO2_LO = 6.07710050650619224932e-11  # pi / 2 - _PIO2_HI
 _INV_PIO2 = 6.36619772367581382433e-01
@@ -268,21 +260,6 @@ def _log64(x):
     return s * (half_f2 + (t2 + t1)) + dk * _LN2_LO64 - half_f2 + f + dk * _LN2_HI64
 
 
-def _exp64(x):
-    x = min(max(x, -708.0), 709.0)  # e**x stays a normal float64 (clamped beyond)
-    k = np.floor(x * _INV_LN2 + 0.5)
-    hi = x - k * _LN2_HI64
-    lo = k * _LN2_LO64
-    r = hi - lo
-    rr = r * r
-    c = r - rr * (
-        _EXP_P64[0]
-        + rr * (_EXP_P64[1] + rr * (_EXP_P64[2] + rr * (_EXP_P64[3] + rr * _EXP_P64[4])))
-    )
-    y = 1.0 + ((r * c / (2.0 - c) - lo) + hi)
-    return y * bits_to_float64((i64(k) + i64(1023)) << i64(52))
-
-
 def _cos64(x):
     q = np.floor(x * _INV_PIO2 + 0.5)  # the nearest multiple of pi / 2 ...
     r = (x - q * _PIO2_HI) - q * _PIO2_LO  # ... and the rest, in [-pi / 4, pi / 4]
@@ -307,11 +284,6 @@ def log64(x):
     return math.log(x)
 
 
-def exp64(x):
-    """e**x of a float64 in [-708, 709]; compiled: fdlibm's, vectorises."""
-    return math.exp(x)
-
-
 def cos64(x):
     """cos x of a float64 in [0, 4 pi] (Box-Muller's 2 pi u); compiled: fdlibm's kernels
     after a two-part reduction by pi / 2, exact for the few quadrants of that range."""
@@ -320,7 +292,6 @@ def cos64(x):
 
 _EXACT = {"error_model": "numpy"}  # no fastmath flags: see above
 overload(log64, jit_options=_EXACT)(lambda x: _log64 if x == types.float64 else None)
-overload(exp64, jit_options=_EXACT)(lambda x: _exp64 if x == types.float64 else None)
 overload(cos64, jit_options=_EXACT)(lambda x: _cos64 if x == types.float64 else None)
 
 

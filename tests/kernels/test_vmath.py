@@ -93,26 +93,20 @@ def test_cube_root_is_accurate_and_zero_at_zero():
 @njit(error_model="numpy")
 def _float64(x, out, which):
     for i in range(x.size):
-        if which == 0:
-            out[i] = vmath.log64(x[i])
-        elif which == 1:
-            out[i] = vmath.exp64(x[i])
-        else:
-            out[i] = vmath.cos64(x[i])
+        out[i] = vmath.log64(x[i]) if which == 0 else vmath.cos64(x[i])
 
 
 def _ulps(got, want):
     return np.max(np.abs(got - want) / np.spacing(np.abs(want)))
 
 
-def test_float64_log_exp_and_cos_are_within_an_ulp_of_numpy():
+def test_float64_log_and_cos_are_within_an_ulp_of_numpy():
     gen = np.random.default_rng(7)
     # every uniform a Philox word can give (rng.to_unit), and positive floats far from 1
     words = gen.integers(0, 2**32, 500_000).astype(np.float64)
     u = (words + 0.5) * 2.0**-32
     cases = [
         (0, np.concatenate([u, np.exp(gen.uniform(-700.0, 700.0, 200_000))]), np.log),
-        (1, gen.uniform(-708.0, 709.0, 500_000), np.exp),
         (2, 2.0 * np.pi * u, np.cos),  # Box-Muller's argument
     ]
     for which, x, want in cases:

@@ -26,13 +26,12 @@ deviation over the sorted rows: the draws and the quantiles kept every bit, the 
 standard deviations moved in their last bits, so the bands' digests were recorded anew;
 and it keeps the draws at the kernel's precision (``layout.outcome_dtype``: the float32
 kernel's outcomes rounded to float32, tested against the kernel), so both digests were
-recorded anew. Its fourth round draws a quarter's entrants in passes that vectorise
-(``firms.draw_firms``), with ``vmath``'s float64 log, exp and cos (fdlibm's, within one
-ulp of libm's) in the Box-Muller normals of founders and entrants, their keep's log and
-their risk gate's exp: no equation changed, but those values moved in their last bit, and
-with them the last bits of the draws (in a float32 run of 16 scenarios of 200 firms, 98.9 %
-of the outcomes kept every bit and the largest change was one float32 ulp): both digests
-were recorded anew, on rocketlake.
+recorded anew. Its fourth round draws founders and entrants alike in passes over the
+firms (``firms.draw_firms``), with ``vmath``'s float64 log and cos (fdlibm's, within one
+ulp of libm's) in their Box-Muller normals: no equation changed, but those normals moved
+in their last bit, and with them the last bits of the draws (in a float32 run of 16
+scenarios of 200 firms, 95.2 % of the outcomes kept every bit and the largest change was
+one float32 ulp): both digests were recorded anew, on rocketlake.
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
