@@ -124,6 +124,7 @@ def entry(state, p, fp, tables, k0, k1, leaves, entrants):
                 entrants[E_FIRM, count] = i
                 count += 1
         draw_firms(entrants, count, fp, tables, k0, k1, 3, t, np.int64(rng.ATTR_ENTRY))
+        # the TFP levels go to the entered flags' row, which nothing here reads
         place_entrants(state, entrants, count, p, -1.0, 0.0, t + 1.0, state[ENTERED])
         for i in range(n):
             total += state[SHARE, i]

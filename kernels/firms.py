@@ -1,6 +1,7 @@
 """Firm attributes and the initial state (MODEL.md §2 and §4 "Initial state").
 
-Dim letters: v = state variables (``registry.STATE``), i = firms, k = attributes (10).
+Dim letters: v = state variables (``registry.STATE``), i = firms, e = rows of the attribute
+scratch (``E_*``, ``draw_firms``).
 
 Attributes are drawn once per firm-scenario draw, from the ATTR_INIT streams, and shared
 by every path. An entrant that replaces firm i in quarter t draws fresh attributes from
@@ -65,7 +66,7 @@ from .registry import (
     X0,
 )
 
-N_ATTRIBUTES = 10
+N_ATTRIBUTES = 10  # the attributes ``rng.ATTR_*`` (the NumPy reference's rows)
 
 # Industry-level state of one scenario and path, ind[j]:
 IND_INSTITUTIONS = 0  # Q, institutional level (log tech)

@@ -181,9 +181,11 @@ def _log_impl(x):
 
 # Float64 log and cos(2 pi u) without libm, for the loop of the firms' Box-Muller normals
 # (kernels/firms.py: draw_firms), which a libm call would keep scalar: fdlibm's algorithms
-# (musl's log.c, __cos.c, __sin.c), within one ulp of libm's. Compiled without
-# fastmath flags and called, not inlined by numba: LLVM inlines them and keeps each
-# instruction's own (no) flags, so no reassociation undoes their compensated sums.
+# as musl writes them (log.c, __cos.c; __sin.c's polynomial in plain Horner form), within
+# one ulp of numpy's (tested). Compiled with fastmath off, which must be said: numba gives
+# a callee that does not set it its caller's flags (the kernels' "reassoc"), and called,
+# not inlined by numba: LLVM inlines them and keeps each instruction's own (no) flags, so
+# no reassociation can undo their compensated sums (tested).
 i64 = np.int64
 _LN2_HI64 = 6.93147180369123816490e-01
 _LN2_LO64 = 1.90821492927058770002e-10
@@ -285,12 +287,12 @@ def log64(x):
 
 
 def cos64(x):
-    """cos x of a float64 in [0, 4 pi] (Box-Muller's 2 pi u); compiled: fdlibm's kernels
+    """cos x of a float64 in [0, 2 pi] (Box-Muller's 2 pi u); compiled: fdlibm's kernels
     after a two-part reduction by pi / 2, exact for the few quadrants of that range."""
     return math.cos(x)
 
 
-_EXACT = {"error_model": "numpy"}  # no fastmath flags: see above
+_EXACT = {"error_model": "numpy", "fastmath": False}  # see above
 overload(log64, jit_options=_EXACT)(lambda x: _log64 if x == types.float64 else None)
 overload(cos64, jit_options=_EXACT)(lambda x: _cos64 if x == types.float64 else None)
 

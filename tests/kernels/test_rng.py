@@ -69,28 +69,32 @@ def test_numpy_and_numba_generators_give_the_same_bits():
     # A firm's attributes (three blocks: normals, Beta tables, uniforms) in both codes.
     fp = load_config(DEFAULT_CONFIG).firm_vector
     tables = quantile_tables(fp, "float64")
-    scratch = np.zeros((ENTRY_ROWS, 4))
-    scratch[E_FIRM, 0] = 1  # firm 1 of each scenario: one column of the scratch
+    # Firm 1 of every scenario, one column of the scratch each; then, in one call as the
+    # kernel makes it, 37 firms of one scenario in shuffled order (columns to firms).
+    scratch = np.zeros((ENTRY_ROWS, 64))
+    shuffled = np.random.default_rng(3).permutation(64)[:37]
     for base, time_word in ((rng.ATTR_INIT, 0), (rng.ATTR_ENTRY, 2)):
+        draws = reference.CounterDraws(seed, fp)
+        scratch[E_FIRM, 0] = 1
         drawn = []
         for s in range(n):
             draw_firms(scratch, 1, fp, tables, k0, k1, s, time_word, base)
             drawn.append(scratch[FOUNDER_ROWS, 0].copy())
-        attrs_nb = np.array(drawn)
-        attrs_np = np.stack(
-            reference.draw_attributes(
-                fp,
-                reference.CounterDraws(seed, fp),
-                np.arange(n, dtype=np.uint64),
-                np.uint64(1),
-                np.uint64(time_word),
-                base,
-            ),
-            axis=1,
+        want = reference.draw_attributes(
+            fp, draws, np.arange(n, dtype=np.uint64), np.uint64(1), np.uint64(time_word), base
         )
-        if base == rng.ATTR_ENTRY:
-            attrs_nb, attrs_np = attrs_nb[:, ENTRANT], attrs_np[:, ENTRANT]
-        np.testing.assert_allclose(attrs_nb, attrs_np, rtol=1e-13, atol=1e-14)
+        scratch[E_FIRM, : shuffled.size] = shuffled
+        draw_firms(scratch, shuffled.size, fp, tables, k0, k1, 5, time_word, base)
+        want_shuffled = reference.draw_attributes(
+            fp, draws, np.uint64(5), shuffled.astype(np.uint64), np.uint64(time_word), base
+        )
+        for attrs_nb, attrs_np in (
+            (np.array(drawn), np.stack(want, axis=1)),
+            (scratch[FOUNDER_ROWS, : shuffled.size].T, np.stack(want_shuffled, axis=1)),
+        ):
+            if base == rng.ATTR_ENTRY:
+                attrs_nb, attrs_np = attrs_nb[:, ENTRANT], attrs_np[:, ENTRANT]
+            np.testing.assert_allclose(attrs_nb, attrs_np, rtol=1e-13, atol=1e-14)
     # The hot loop's blocks and 23-bit uniforms, in both float types.
     words_nb = np.array([rng.block(k0, k1, s, 3, 4, rng.SIZES) for s in range(n)])
     words_np = np.stack(reference.block(key, np.arange(n, dtype=np.uint64), 3, 4, rng.SIZES), 1)

@@ -28,10 +28,12 @@ and it keeps the draws at the kernel's precision (``layout.outcome_dtype``: the 
 kernel's outcomes rounded to float32, tested against the kernel), so both digests were
 recorded anew. Its fourth round draws founders and entrants alike in passes over the
 firms (``firms.draw_firms``), with ``vmath``'s float64 log and cos (fdlibm's, within one
-ulp of libm's) in their Box-Muller normals: no equation changed, but those normals moved
-in their last bit, and with them the last bits of the draws (in a float32 run of 16
-scenarios of 200 firms, 95.2 % of the outcomes kept every bit and the largest change was
-one float32 ulp): both digests were recorded anew, on rocketlake.
+ulp of numpy's) in their Box-Muller normals, and sums the founders' sizes and the shares
+after entry in loops of their own, which the reassociation flag lets LLVM vectorise (a
+different order of the same additions): no equation changed, but the normals and the
+normalised sizes moved in their last bits, and with them the last bits of the draws (in a
+float32 run of 16 scenarios of 200 firms, 95.2 % of the outcomes kept every bit and the
+largest change was one float32 ulp): both digests were recorded anew, on rocketlake.
 Floating-point bits depend on the code LLVM generates for the host CPU (vector width, hence
 the order of reassociated sums), so a set of digests holds for the CPU it was recorded
 on: the test runs where numba's host CPU is one of ``RECORDED``'s and says so where it is
