@@ -13,8 +13,8 @@ quarter does (``kernels/step.py``):
 - ``exp_log``: the firm loop's eleven exp/log (its exp of log TFP also serves the
   selection pass and entry);
 - ``entry``: the entry pass of every quarter, at the entry rate of the case (measured on
-  its first scenario's paths, ``simulate.trace``): the scan of every firm for exits, the
-  entrants' draws in passes over them (``firms.draw_firms``: three Philox blocks, five
+  its first scenario's paths, ``simulate.trace``), by the quarter's own ``firms.enter``:
+  the scan of every firm for exits, the entrants' draws in passes over them (``firms.draw_firms``: three Philox blocks, five
   table lookups, a Box-Muller normal), their placing in the state with their initial
   terms (``firms.place_entrants``), and the shares' sum;
 - ``rest``: the whole kernel less the five: the firm loop's other arithmetic (divisions,
@@ -41,12 +41,7 @@ simulate = load()  # configures numba as every run does, before the micro-kernel
 from numba import njit  # noqa: E402
 
 from resonance.kernels import rng, vmath  # noqa: E402
-from resonance.kernels.firms import (  # noqa: E402
-    E_FIRM,
-    ENTRY_ROWS,
-    draw_firms,
-    place_entrants,
-)
+from resonance.kernels.firms import ENTRY_ROWS, enter  # noqa: E402
 from resonance.kernels.registry import (  # noqa: E402
     ENTERED,
     N_STATE,
@@ -118,14 +113,8 @@ def entry(state, p, fp, tables, k0, k1, leaves, entrants):
     n = leaves.shape[1]
     total = 0.0
     for t in range(leaves.shape[0]):
-        count = np.int64(0)
-        for i in range(n):
-            if leaves[t, i] > np.float32(0.0):
-                entrants[E_FIRM, count] = i
-                count += 1
-        draw_firms(entrants, count, fp, tables, k0, k1, 3, t, np.int64(rng.ATTR_ENTRY))
         # the TFP levels go to the entered flags' row, which nothing here reads
-        place_entrants(state, entrants, count, p, -1.0, 0.0, t + 1.0, state[ENTERED])
+        enter(state, entrants, leaves[t], p, fp, tables, k0, k1, 3, t, -1.0, 0.0, state[ENTERED])
         for i in range(n):
             total += state[SHARE, i]
     return total

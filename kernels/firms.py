@@ -184,6 +184,21 @@ def place_entrants(state, entrants, count, p, a0, bound, born, level):
         level[i] = vmath.exp(state[LOG_TFP, i])
 
 
+@rng.inline
+def enter(state, entrants, leaving, p, fp, tables, k0, k1, scenario, t, a0, bound, level):
+    """Quarter t's entry: an entrant takes the slot of each firm i with leaving[i] > 0,
+    its attributes drawn (``draw_firms`` of ``rng.ATTR_ENTRY``, in ``entrants``) and placed
+    with technology a0, ``bound``, born t + 1 (``place_entrants``), its TFP level in
+    level[i]. The quarter's, and the profile's entry section, so that it times this code."""
+    count = np.int64(0)  # not a literal 0: draw_firms compiles once
+    for i in range(leaving.shape[0]):
+        if leaving[i] > 0.0:
+            entrants[E_FIRM, count] = i
+            count += 1
+    draw_firms(entrants, count, fp, tables, k0, k1, scenario, t, np.int64(rng.ATTR_ENTRY))
+    place_entrants(state, entrants, count, p, a0, bound, t + 1.0, level)
+
+
 @rng.jit
 def draw_founders(attrs, fp, tables, k0, k1, scenario):
     """The founding firms' attributes: attrs, float64 (ENTRY_ROWS, firms), rows E_* of

@@ -28,7 +28,6 @@ from numba import njit
 
 from . import rng, vmath
 from .firms import (
-    E_FIRM,
     IND_BREAKTHROUGH,
     IND_CONVERSION,
     IND_FACTOR,
@@ -39,9 +38,8 @@ from .firms import (
     IND_TFP0,
     IND_TRUST,
     IND_WORLD,
-    draw_firms,
+    enter,
     logistic,
-    place_entrants,
 )
 from .registry import (
     A_CAP,
@@ -607,23 +605,10 @@ def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out
         exits += 1 if leaves else 0
         tfp += share_i * level[i]
     if exits > 0:  # a few firms a quarter: entrants take their slots, off the vector path
-        count = np.int64(0)  # not a literal 0: draw_firms compiles once
-        for i in range(n):
-            if u_exit[i] > zero:
-                entrants[E_FIRM, count] = i
-                count += 1
-        draw_firms(entrants, count, fp, tables, k0, k1, scenario, t, np.int64(rng.ATTR_ENTRY))
         # an entrant imitates: it starts at the industry's mean technology less a gap
-        place_entrants(
-            state,
-            entrants,
-            count,
-            p,
-            mean_a - p[ENTRANT_GAP],
-            1.0 if struck else 0.0,
-            t + 1.0,
-            level,
-        )
+        a0 = mean_a - p[ENTRANT_GAP]
+        bound_in = 1.0 if struck else 0.0
+        enter(state, entrants, u_exit, p, fp, tables, k0, k1, scenario, t, a0, bound_in, level)
         total_after = 0.0
         for i in range(n):
             total_after += share[i]
