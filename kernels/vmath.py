@@ -53,28 +53,27 @@ f32 = np.float32
 i32 = np.int32
 
 
-@intrinsic
-def bits_to_float32(typingctx, x):
-    """Reinterpret an int32 as the float32 with the same bits."""
-    if x != types.int32:
-        return None
+def reinterpret(source, target, llvm_type, name):
+    """An ``@intrinsic`` that reinterprets a value of numba type ``source`` as the
+    ``target`` (LLVM ``llvm_type``) with the same bits: one LLVM bitcast."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
+    def typer(typingctx, x):
+        if x != source:
+            return None
 
-    return types.float32(types.int32), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], llvm_type)
+
+        return target(source), codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    return intrinsic(typer)
 
 
-@intrinsic
-def float32_to_bits(typingctx, x):
-    """Reinterpret a float32 as the int32 with the same bits."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
+bits_to_float32 = reinterpret(types.int32, types.float32, ir.FloatType(), "bits_to_float32")
+float32_to_bits = reinterpret(types.float32, types.int32, ir.IntType(32), "float32_to_bits")
+bits_to_float64 = reinterpret(types.int64, types.float64, ir.DoubleType(), "bits_to_float64")
+float64_to_bits = reinterpret(types.float64, types.int64, ir.IntType(64), "float64_to_bits")
 
 
 @njit(nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
@@ -217,30 +216,6 @@ _COS = (
     2.08757232129817482790e-09,
     -1.13596475577881948265e-11,
 )
-
-
-@intrinsic
-def bits_to_float64(typingctx, x):
-    """Reinterpret an int64 as the float64 with the same bits."""
-    if x != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def float64_to_bits(typingctx, x):
-    """Reinterpret a float64 as the int64 with the same bits."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
 
 
 def _log64(x):
