@@ -14,9 +14,10 @@ quarter does (``kernels/step.py``):
   selection pass and entry);
 - ``entry``: the entry pass of every quarter, at the entry rate of the case (measured on
   its first scenario's paths, ``simulate.trace``), by the quarter's own ``firms.enter``:
-  the scan of every firm for exits, the entrants' draws in passes over them (``firms.draw_firms``: three Philox blocks, five
-  table lookups, a Box-Muller normal), their placing in the state with their initial
-  terms (``firms.place_entrants``), and the shares' sum;
+  the scan of every firm for exits, the entrants' draws in passes over them
+  (``firms.draw_firms``: three Philox blocks, five table lookups, a Box-Muller normal),
+  their placing in the state with their initial terms (``firms.place_entrants``), and the
+  shares' sum;
 - ``rest``: the whole kernel less the five: the firm loop's other arithmetic (divisions,
   square roots, selects, sixteen running sums), the industry sums, selection, founders
   and snapshots.

@@ -263,9 +263,10 @@ def beta_quantile(table, u, F):
     ``beta_table`` (of dtype F): linear interpolation between the knots."""
     x = u * F(table.shape[0] - 1)
     cell = np.floor(x)
-    k = np.int32(cell)
+    # an unsigned index: numba wraps a signed one that might be negative round the end
+    k = np.uint32(cell)
     lo = table[k]
-    return lo + (x - cell) * (table[k + 1] - lo)
+    return lo + (x - cell) * (table[k + np.uint32(1)] - lo)
 
 
 @inline

@@ -64,7 +64,7 @@ from .registry import (
     STEP_A,
     STEP_B,
 )
-from .step import quarter
+from .step import D_JUMP, N_ROWS, quarter
 
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
 QUARTERS_PER_YEAR = 4  # snapshots are taken at the end of each whole year
@@ -74,7 +74,6 @@ design_uniforms = rng.design_uniforms
 # Each scenario's chokepoint quarter: the kernel's own function, which the driver also
 # calls to store the event beside the scenario's inputs.
 chokepoint_quarters = rng.chokepoint_quarters
-N_DRAWS = 7  # rows of the per-quarter draw scratch (``step.quarter``)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -130,8 +129,8 @@ def simulate_into(
     n_snap, n_years = snap.shape[0], snap.shape[2]
     k0, k1 = rng.split_seed(seed)
     attrs = np.empty((ENTRY_ROWS, n_firms))
-    state = np.empty((N_STATE, n_firms), dtype=F)
-    draws = np.empty((N_DRAWS, n_firms), dtype=F)
+    work = np.empty((N_ROWS, n_firms), dtype=F)  # the firm state, then the quarter's draws
+    state = work[:N_STATE]
     entrants = np.empty((ENTRY_ROWS, n_firms))
     ind = np.empty(N_INDUSTRY)
     for j in range(start, stop):
@@ -141,8 +140,7 @@ def simulate_into(
             init_path(state, ind, attrs, params[j, p], np.float64(strikes[j]))
             for t in range(n_quarters):
                 quarter(
-                    state,
-                    draws,
+                    work,
                     entrants,
                     ind,
                     params[j, p],
@@ -160,7 +158,7 @@ def simulate_into(
                     record_quarter(
                         snap[j, p, year],
                         state,
-                        draws[1],
+                        work[D_JUMP],
                         params[j, p, JUMP_SCALE],
                         t,
                     )
@@ -298,8 +296,8 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     """
     k0, k1 = rng.split_seed(seed)
     attrs = np.empty((ENTRY_ROWS, n_firms))
-    state = np.empty((N_STATE, n_firms), dtype=F)
-    draws = np.empty((N_DRAWS, n_firms), dtype=F)
+    work = np.empty((N_ROWS, n_firms), dtype=F)  # the firm state, then the quarter's draws
+    state = work[:N_STATE]
     entrants = np.empty((ENTRY_ROWS, n_firms))
     ind = np.empty(N_INDUSTRY)
     draw_founders(attrs, firm_params, tables, k0, k1, scenario)
@@ -307,11 +305,9 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     strike = rng.chokepoint_quarters(seed, ids, params[CHOKE_PROB : CHOKE_PROB + 1], out.shape[0])
     init_path(state, ind, attrs, params, np.float64(strike[0]))
     for t in range(out.shape[0]):
-        quarter(
-            state, draws, entrants, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F
-        )
+        quarter(work, entrants, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F)
         history[t] = state
-        jumps[t] = draws[1]
+        jumps[t] = work[D_JUMP]
         state[ENTERED] = 0.0
 
 

@@ -114,6 +114,7 @@ from .registry import (
     M_POLICY_COST,
     M_TECH,
     M_TFP,
+    N_STATE,
     NETWORK,
     NU,
     OPENNESS,
@@ -157,12 +158,19 @@ from .registry import (
     ZETA_C,
     ZETA_D,
 )
+from .rows import row, row_length
 
 QUARTERS_PER_YEAR = 4.0  # unit conversion of `patience` (years) to quarters
 TINY = 1e-30  # floor of denominators that are zero only when their numerator is
 # Floor of a product event's demand factor: a lost product leaves a firm at least this share
 # of its demand (a floor of the linear factor, never reached unless σ_D z / sqrt(L) < -0.95).
 DEMAND_FLOOR = 0.05
+
+# The quarter's draws, rows of ``quarter``'s buffer below the firm state: the shock, the
+# jump size, the step size, the productivity innovation, and the uniforms of exit, world
+# learning and product events.
+D_SHOCK, D_JUMP, D_STEP, D_PROD, D_EXIT, D_WORLD, D_DEMAND = range(N_STATE, N_STATE + 7)
+N_ROWS = N_STATE + 7  # rows of the buffer
 
 
 @rng.inline
@@ -208,14 +216,13 @@ def industry_sums(tech, integration, data):
 
 
 @rng.jit
-def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out, F):
+def quarter(work, entrants, ind, p, fp, tables, k0, k1, scenario, t, out, F):
     """Advance one scenario and path by quarter t, in place.
 
-    state:  firm state, shape (N_STATE, firms), dtype F; updated.
-    draws:  scratch for the quarter's (shock, jump size, step size, productivity
-            innovation, exit uniform, world-learning uniform, product-event uniform;
-            the exit row becomes the exit flags and the world-learning row the firms' TFP
-            levels once spent), shape (7, firms), F.
+    work:   the firm state then the quarter's draws, shape (N_ROWS, firms), C-contiguous,
+            dtype F: rows registry.STATE, updated, then rows D_*, scratch (the exit row
+            becomes the exit flags and the world-learning row the firms' TFP levels once
+            spent). One buffer so that every row is a ``rows.row`` of it.
     entrants: scratch for the quarter's entrants (``firms.draw_firms``), shape
             (firms.ENTRY_ROWS, firms), float64.
     ind:    industry state, shape (N_INDUSTRY,), float64; updated.
@@ -227,39 +234,42 @@ def quarter(state, draws, entrants, ind, p, fp, tables, k0, k1, scenario, t, out
     out:    this quarter's metrics, shape (N_METRICS,), float64; written.
     F:      the float type of the arithmetic, np.float32 or np.float64.
     """
-    n = state.shape[1]
-    tech = state[TECH]
-    pipeline = state[PIPELINE]
-    paradigm = state[PARADIGM]
-    debt = state[DEBT]
-    adoption = state[ADOPTION]
-    integration = state[INTEGRATION]
-    data = state[DATA]
-    talent = state[TALENT]
-    capital = state[CAPITAL]
-    gain_s = state[GAIN]
-    rd = state[RD]
-    share = state[SHARE]
-    absorb = state[ABSORB]
-    lock = state[LOCK]
-    efficiency = state[EFFICIENCY]
-    converted = state[CONVERTED]
-    broke = state[BROKE_THROUGH]
-    comp = state[COMPETITIVENESS]
-    gate = state[RISK_GATE]
-    lag_factor = state[CONVERSION_LAG]
-    shock_z = draws[0]
-    jump_size = draws[1]
-    step_size = draws[2]
-    prod_z = draws[3]
-    u_exit = draws[4]
-    u_world = draws[5]
-    u_demand = draws[6]
-    productivity = state[PRODUCTIVITY]
-    log_tfp = state[LOG_TFP]
-    bound = state[BOUND]
-    keep = state[KEEP]
-    log_keep = state[LOG_KEEP]
+    n = row_length(work)
+    state = work[:N_STATE]
+    # Every row as a view of rows.row, not work[TECH]: then LLVM can see that no two
+    # overlap and the loops below need no run-time overlap checks (rows.py says why).
+    tech = row(work, TECH, n)
+    pipeline = row(work, PIPELINE, n)
+    paradigm = row(work, PARADIGM, n)
+    debt = row(work, DEBT, n)
+    adoption = row(work, ADOPTION, n)
+    integration = row(work, INTEGRATION, n)
+    data = row(work, DATA, n)
+    talent = row(work, TALENT, n)
+    capital = row(work, CAPITAL, n)
+    gain_s = row(work, GAIN, n)
+    rd = row(work, RD, n)
+    share = row(work, SHARE, n)
+    absorb = row(work, ABSORB, n)
+    lock = row(work, LOCK, n)
+    efficiency = row(work, EFFICIENCY, n)
+    converted = row(work, CONVERTED, n)
+    broke = row(work, BROKE_THROUGH, n)
+    comp = row(work, COMPETITIVENESS, n)
+    gate = row(work, RISK_GATE, n)
+    lag_factor = row(work, CONVERSION_LAG, n)
+    shock_z = row(work, D_SHOCK, n)
+    jump_size = row(work, D_JUMP, n)
+    step_size = row(work, D_STEP, n)
+    prod_z = row(work, D_PROD, n)
+    u_exit = row(work, D_EXIT, n)
+    u_world = row(work, D_WORLD, n)
+    u_demand = row(work, D_DEMAND, n)
+    productivity = row(work, PRODUCTIVITY, n)
+    log_tfp = row(work, LOG_TFP, n)
+    bound = row(work, BOUND, n)
+    keep = row(work, KEEP, n)
+    log_keep = row(work, LOG_KEEP, n)
 
     # Industry fields, read off the firms at the start of the quarter (mean-field coupling).
     sum_a, frontier, sum_x, sum_d = industry_sums(tech, integration, data)

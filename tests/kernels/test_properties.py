@@ -57,8 +57,8 @@ from resonance.kernels.registry import (
     Z_TAU,
 )
 from resonance.kernels.rng import chokepoint_quarters, split_seed
-from resonance.kernels.simulate import N_DRAWS, quantile_tables, simulate, trace
-from resonance.kernels.step import quarter
+from resonance.kernels.simulate import quantile_tables, simulate, trace
+from resonance.kernels.step import N_ROWS, quarter
 from tests.helpers import ROOT, nominal_params, path_index, small_config
 
 UNIT_METRICS = [
@@ -106,8 +106,8 @@ class Stepper:
         self.config, self.params, self.scenario = config, params, scenario
         self.key = split_seed(np.uint64(config.seed))
         attrs = np.empty((ENTRY_ROWS, firms))
-        self.state = np.empty((N_STATE, firms))
-        self.draws = np.empty((N_DRAWS, firms))
+        self.work = np.empty((N_ROWS, firms))  # the firm state, then the quarter's draws
+        self.state = self.work[:N_STATE]
         self.entrants = np.empty((ENTRY_ROWS, firms))
         self.tables = quantile_tables(config.firm_vector, "float64")
         self.ind = np.empty(N_INDUSTRY)
@@ -117,8 +117,7 @@ class Stepper:
 
     def quarter(self, t):
         quarter(
-            self.state,
-            self.draws,
+            self.work,
             self.entrants,
             self.ind,
             self.params,
