@@ -301,21 +301,26 @@ def design_uniforms(seed, scenario_ids, n_dims):
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):
-    """The quarter in which each scenario's key-technology chokepoint strikes, or -1 where
-    it does not: int64 (s,) (MODEL.md §9; S4 §5.2).
+@inline
+def chokepoint_quarter(k0, k1, scenario, prob, n_quarters):
+    """The quarter in which a scenario's key-technology chokepoint strikes, or -1 where it
+    does not: int64 (MODEL.md §9; S4 §5.2).
 
     From the scenario's CHOKE stream (firm word CHOKE_FIRM, time word 0): it strikes when
-    u0 < prob[s], in quarter floor(u1 n_quarters), uniform over the horizon. A function of
+    u0 < prob, in quarter floor(u1 n_quarters), uniform over the horizon. A function of
     the scenario's counter and its probability alone, so every path, chunk and worker sees
-    the same event, and the driver stores the same one the kernel simulates.
+    the same event, and the driver stores (``chokepoint_quarters``) the one the kernel
+    simulates. Inlined into the chunk kernel, which then compiles no function for it.
     """
+    u0, u1, _, _ = uniforms(k0, k1, scenario, np.int64(CHOKE_FIRM), np.int64(0), np.int64(CHOKE), 0)
+    return np.int64(math.floor(u1 * n_quarters)) if u0 < prob else np.int64(-1)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):
+    """``chokepoint_quarter`` of each scenario: int64 (s,), for the driver to store."""
     k0, k1 = split_seed(seed)
     out = np.empty(scenario_ids.shape[0], dtype=np.int64)
     for j in range(scenario_ids.shape[0]):
-        u0, u1, _, _ = uniforms(
-            k0, k1, scenario_ids[j], np.int64(CHOKE_FIRM), np.int64(0), np.int64(CHOKE), 0
-        )
-        out[j] = np.int64(math.floor(u1 * n_quarters)) if u0 < prob[j] else -1
+        out[j] = chokepoint_quarter(k0, k1, scenario_ids[j], prob[j], n_quarters)
     return out

@@ -71,8 +71,8 @@ QUARTERS_PER_YEAR = 4  # snapshots are taken at the end of each whole year
 
 # The ``mc`` sampler's unit-cube design, an entry point callers reach through ``load()``.
 design_uniforms = rng.design_uniforms
-# Each scenario's chokepoint quarter: the kernel's own function, which the driver also
-# calls to store the event beside the scenario's inputs.
+# Each scenario's chokepoint quarter, which the driver stores beside the scenario's
+# inputs: the kernel's own draw (``rng.chokepoint_quarter``) over a chunk's scenarios.
 chokepoint_quarters = rng.chokepoint_quarters
 
 
@@ -106,7 +106,7 @@ def record_quarter(snap_year, state, jump_size, jump_scale, t):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_into(
-    params, firm_params, tables, scenario_ids, strikes, seed, n_firms, out, snap, F, start, stop
+    params, firm_params, tables, scenario_ids, seed, n_firms, out, snap, F, start, stop
 ):
     """Run scenarios [start, stop) of a chunk into ``out`` (and ``snap``).
 
@@ -115,7 +115,6 @@ def simulate_into(
     firm_params:  float64 (N_FIRM_PARAMETERS,): firm distributions and jump shapes.
     tables:       dtype F (7, knots + 1): ``quantile_tables`` (sizes and Beta attributes).
     scenario_ids: int64 (s,): global scenario indices (the RNG counter).
-    strikes:      int64 (s,): each scenario's chokepoint quarter (``rng.chokepoint_quarters``).
     seed:         uint64 run seed.
     n_firms:      firms per scenario.
     out:          float64 (s, p, t, m): rows [start, stop) written; t = number of quarters.
@@ -136,8 +135,13 @@ def simulate_into(
     for j in range(start, stop):
         scenario = scenario_ids[j]
         draw_founders(attrs, firm_params, tables, k0, k1, scenario)
+        # The chokepoint is a world event: drawn once per scenario from its probability,
+        # which no path may lever (registry.WORLD_EVENT), so every path sees the same strike.
+        strike = np.float64(
+            rng.chokepoint_quarter(k0, k1, scenario, params[j, 0, CHOKE_PROB], n_quarters)
+        )
         for p in range(n_paths):
-            init_path(state, ind, attrs, params[j, p], np.float64(strikes[j]))
+            init_path(state, ind, attrs, params[j, p], strike)
             for t in range(n_quarters):
                 quarter(
                     work,
@@ -262,9 +266,6 @@ def simulate(
     tables = quantile_tables(firm_params, precision)
     scenario_ids = np.ascontiguousarray(scenario_ids, dtype=np.int64)
     seed = np.uint64(seed)
-    # The chokepoint is a world event: drawn once per scenario from its probability,
-    # which no path may lever (registry.WORLD_EVENT), so every path sees the same strike.
-    strikes = rng.chokepoint_quarters(seed, scenario_ids, params[:, 0, CHOKE_PROB], n_quarters)
 
     def body(start, stop):
         simulate_into(
@@ -272,7 +273,6 @@ def simulate(
             firm_params,
             tables,
             scenario_ids,
-            strikes,
             seed,
             int(n_firms),
             out,
@@ -301,9 +301,8 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     entrants = np.empty((ENTRY_ROWS, n_firms))
     ind = np.empty(N_INDUSTRY)
     draw_founders(attrs, firm_params, tables, k0, k1, scenario)
-    ids = np.full(1, scenario, dtype=np.int64)
-    strike = rng.chokepoint_quarters(seed, ids, params[CHOKE_PROB : CHOKE_PROB + 1], out.shape[0])
-    init_path(state, ind, attrs, params, np.float64(strike[0]))
+    strike = rng.chokepoint_quarter(k0, k1, scenario, params[CHOKE_PROB], out.shape[0])
+    init_path(state, ind, attrs, params, np.float64(strike))
     for t in range(out.shape[0]):
         quarter(work, entrants, ind, params, firm_params, tables, k0, k1, scenario, t, out[t], F)
         history[t] = state
