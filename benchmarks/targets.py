@@ -203,7 +203,7 @@ def check(result: dict) -> list[dict]:
         spread = result.get("compile_s_cold_range") or [cold, cold]
         out.append(
             _target(
-                "cold compile (s)",
+                "cold compile: the kernels' import and first call (s)",
                 round(cold, 1),
                 "<= 10 s (and the message stays)",
                 cold <= 10.0,

@@ -181,10 +181,11 @@ def scenario_params(
 
 def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) -> dict:
     """The key-technology chokepoint of scenarios [start, stop) with world parameters theta
-    (s, d), as the kernel simulates it (``kernels.rng.chokepoint_quarters``, the same
-    function): ``chokepoint`` int8 (s,), 1 where it strikes; ``chokepoint_time`` float64
-    (s,), the strike quarter's ``time`` coordinate (years), NaN where it does not strike;
-    ``chokepoint_severity`` float64 (s,), its severity s_c, 0 where it does not strike."""
+    (s, d), as the kernel simulates it (``kernels.rng.chokepoint_quarters``, the kernel's
+    own draw of each scenario): ``chokepoint`` int8 (s,), 1 where it strikes;
+    ``chokepoint_time`` float64 (s,), the strike quarter's ``time`` coordinate (years), NaN
+    where it does not strike; ``chokepoint_severity`` float64 (s,), its severity s_c, 0
+    where it does not strike."""
 
     def column(name: str) -> np.ndarray:
         if name in config.uncertain_names:
