@@ -17,9 +17,10 @@ from pathlib import Path
 
 # LLVM vectorises a loop that writes several arrays only after run-time checks that they do
 # not overlap, and gives up above 128 checks ("too many memory checks needed"). The firm
-# loop reads and writes some twenty rows of the state, which needs more; the checks run
-# once per loop, not per firm, so a higher limit costs nothing. Compile-time only: code
-# loaded from numba's cache was vectorised when it was compiled.
+# loop reads and writes some thirty rows of the state, which took about 400; its rows are
+# now views LLVM can tell apart (``rows.py``) and need none, but a loop over rows taken as
+# ``state[ROW]`` still does, and the limit keeps such a loop vectorised. Compile-time only:
+# code loaded from numba's cache was vectorised when it was compiled.
 VECTORIZE_MEMORY_CHECKS = 1024
 
 # LLVM tunes Intel's AVX-512 CPUs (Skylake-X to Sapphire Rapids) to prefer 256-bit vectors
