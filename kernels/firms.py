@@ -299,7 +299,7 @@ def init_path(state, ind, attrs, p, strike):
     Q starts at mean technology, trust at pi0, last quarter's mean U_F at pi0 (so trust
     does not move in the first quarter), κ̄ at 0 (MODEL.md §4, initial state); the world
     frontier world_gap above the best founder, last quarter's breakthrough rate at 0, and
-    ``strike`` the scenario's chokepoint quarter (``rng.chokepoint_quarters``, -1: none).
+    ``strike`` the scenario's chokepoint quarter (``rng.chokepoint_quarter``, -1: none).
     """
     n = attrs.shape[1]
     mean_a = 0.0

@@ -23,25 +23,32 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload, register_jitable
 from numba.np.arrayobj import make_array, populate_array
 
+# vmath first, as in every jitted module: it sets numba's CPU features before any decoration
+from . import vmath  # noqa: F401
+
 
 @register_jitable(inline="always")
 def row_length(buffer):
     """buffer.shape[1], int64, as a zero-extended 32-bit number: a length LLVM knows is not
-    negative. The kernels' buffers hold one column per firm, far fewer than 2**32."""
+    negative. The kernels' buffers hold one column per firm: fewer than 2**31 (the config's
+    limit), and ``simulate`` refuses 2**32 or more."""
     return np.int64(np.uint32(buffer.shape[1]))
 
 
 def row(buffer, r, n):
-    """Row r of a C-contiguous 2-D ``buffer`` of n = ``row_length(buffer)`` columns: a 1-D
-    view of n elements."""
-    return buffer[r, :n]
+    """Row r of a C-contiguous 2-D ``buffer`` seen as rows of n elements: a 1-D view of
+    elements [r n, (r + 1) n) of its data. With n = ``row_length(buffer)``, the buffer's
+    own row r; the kernels call it so, and the two builds agree for any n."""
+    return buffer.reshape(-1)[r * n : (r + 1) * n]
 
 
 @intrinsic
 def _row_view(typingctx, buffer, r, n):
     if not (isinstance(buffer, types.Array) and buffer.ndim == 2 and buffer.layout == "C"):
         return None
-    view = types.Array(buffer.dtype, 1, "C")
+    if not (isinstance(r, types.Integer) and isinstance(n, types.Integer)):
+        return None
+    view = buffer.copy(ndim=1, layout="C")  # keeps the buffer's readonly and aligned flags
 
     def codegen(context, builder, signature, args):
         data, r, n = args

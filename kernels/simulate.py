@@ -205,6 +205,12 @@ def float_type(precision: str):
     return PRECISIONS[precision]
 
 
+def check_firms(n_firms) -> None:
+    """Refuse a firm count the kernels' row views cannot index (``rows.row_length``)."""
+    if not 0 < int(n_firms) < 2**32:
+        raise ValueError(f"firms per scenario must be in 1 .. 2**32 - 1, got {n_firms}")
+
+
 def quantile_tables(firm_params, precision: str = "float32") -> np.ndarray:
     """Quantile tables of the kernel's one-uniform draws: (7, knots + 1) of the precision's
     dtype, rows ``rng.TABLE_*``: the jump size (truncated lognormal,
@@ -251,6 +257,7 @@ def simulate(
     for the inputs. Thread count is numba's (``numba.set_num_threads``).
     """
     F = float_type(precision)
+    check_firms(n_firms)
     params = np.ascontiguousarray(params, dtype=np.float64)
     if params.ndim != 3 or params.shape[2] != N_INPUTS:
         raise ValueError(
@@ -316,6 +323,7 @@ def trace(params, firm_params, scenario, seed, n_firms, n_quarters, precision="f
     (t, i)), all float64. ``efficiency`` is the firms' reinvestment signal (the state row
     ``efficiency``: own return on R&D with damper and premium), not the reported metric.
     params: float64 (N_INPUTS,), the model's parameters then the cost coefficients."""
+    check_firms(n_firms)
     params = np.ascontiguousarray(params, dtype=np.float64)
     if params.shape != (N_INPUTS,):
         raise ValueError(
