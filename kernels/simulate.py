@@ -104,6 +104,22 @@ def record_quarter(snap_year, state, jump_size, jump_scale, t):
             snap_year[S_AGE, i] = (t + 1.0 - state[BORN, i]) / QUARTERS_PER_YEAR
 
 
+@rng.inline
+def buffers(n_firms, F):
+    """One thread's buffers for a scenario's paths: the founders' attributes and a quarter's
+    entrants (float64 (ENTRY_ROWS, i), ``firms.draw_firms``), the quarter's buffer (dtype F
+    (N_ROWS, i): the firm state, then the quarter's draws, ``step.quarter``), its state rows
+    (a view, (N_STATE, i)) and the industry state (float64 (N_INDUSTRY,))."""
+    work = np.empty((N_ROWS, n_firms), dtype=F)
+    return (
+        np.empty((ENTRY_ROWS, n_firms)),
+        work,
+        work[:N_STATE],
+        np.empty((ENTRY_ROWS, n_firms)),
+        np.empty(N_INDUSTRY),
+    )
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_into(
     params, firm_params, tables, scenario_ids, seed, n_firms, out, snap, F, start, stop
@@ -127,11 +143,7 @@ def simulate_into(
     n_quarters = out.shape[2]
     n_snap, n_years = snap.shape[0], snap.shape[2]
     k0, k1 = rng.split_seed(seed)
-    attrs = np.empty((ENTRY_ROWS, n_firms))
-    work = np.empty((N_ROWS, n_firms), dtype=F)  # the firm state, then the quarter's draws
-    state = work[:N_STATE]
-    entrants = np.empty((ENTRY_ROWS, n_firms))
-    ind = np.empty(N_INDUSTRY)
+    attrs, work, state, entrants, ind = buffers(n_firms, F)
     for j in range(start, stop):
         scenario = scenario_ids[j]
         draw_founders(attrs, firm_params, tables, k0, k1, scenario)
@@ -302,11 +314,7 @@ def trace_into(params, firm_params, tables, scenario, seed, n_firms, out, histor
     ``entered`` in the history is 1 only in the quarter of the entry.
     """
     k0, k1 = rng.split_seed(seed)
-    attrs = np.empty((ENTRY_ROWS, n_firms))
-    work = np.empty((N_ROWS, n_firms), dtype=F)  # the firm state, then the quarter's draws
-    state = work[:N_STATE]
-    entrants = np.empty((ENTRY_ROWS, n_firms))
-    ind = np.empty(N_INDUSTRY)
+    attrs, work, state, entrants, ind = buffers(n_firms, F)
     draw_founders(attrs, firm_params, tables, k0, k1, scenario)
     strike = rng.chokepoint_quarter(k0, k1, scenario, params[CHOKE_PROB], out.shape[0])
     init_path(state, ind, attrs, params, np.float64(strike))
