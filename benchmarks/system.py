@@ -112,7 +112,8 @@ def peak_memory(scenarios=256, firms=300, quarters=40, factors=(1, 2, 4), worker
 
 # A new process's import of the kernels and first call of what a run compiles, on inputs
 # made beforehand (``sys.argv[1]``, an .npz), so that only the kernels' own start is timed:
-# the driver's chokepoints of a chunk (``plan.world_events``) and the float32 kernel.
+# the float32 kernel, all a run compiles (the driver's draws, the chokepoints of
+# ``plan.world_events`` and the ``mc`` design, are NumPy since 2026-12-06).
 _FIRST_CALL = """
 import sys, time
 start = time.perf_counter()
@@ -121,9 +122,6 @@ from resonance.kernels import load
 
 kernels = load()  # configures numba as every run does
 case = np.load(sys.argv[1])
-seed = np.uint64(case["seed"])
-prob = np.ascontiguousarray(case["params"][:, 0, case["choke_prob"]])
-kernels.chokepoint_quarters(seed, case["ids"], prob, 2)
 kernels.simulate(case["params"], case["firm_vector"], case["ids"], int(case["seed"]), 10, 2)
 print(time.perf_counter() - start)
 """
@@ -149,13 +147,12 @@ def compile_times(warm_repeats: int = 3, cold_repeats: int = 3) -> dict:
     with a cold and with a warm cache: medians of ``cold_repeats`` cold caches (each a
     fresh directory) and ``warm_repeats`` warm starts, with their ranges.
 
-    ``compile_s_cold`` imports the kernels and calls what a run compiles (the driver's
-    chokepoints and the float32 kernel) on inputs made beforehand: the kernels' cold start,
+    ``compile_s_cold`` imports the kernels and calls what a run compiles (the float32
+    kernel) on inputs made beforehand: the kernels' cold start,
     the issue's measure of the compile. ``..._with_driver_imports``
     also imports the driver's stack to make the inputs (alternating with it, each with a
     cache of its own), as the suite measured it before."""
     from benchmarks.throughput import case
-    from resonance.kernels.registry import CHOKE_PROB
 
     def first_call(script, cache, *args):
         done = subprocess.run(
@@ -178,7 +175,6 @@ def compile_times(warm_repeats: int = 3, cold_repeats: int = 3) -> dict:
             firm_vector=config.firm_vector,
             ids=ids,
             seed=config.seed,
-            choke_prob=CHOKE_PROB,
         )
         for k in range(max(cold_repeats, warm_repeats)):
             with tempfile.TemporaryDirectory() as cache:

@@ -12,8 +12,11 @@ that runs kernels calls :func:`load` first: it configures numba for these kernel
 returns the module of entry points:
 
 - ``load().simulate`` — a chunk of scenarios x paths x quarters x metrics;
-- ``load().trace`` — one scenario and path with per-firm traces;
-- ``load().design_uniforms`` — the Philox unit-cube design of the ``mc`` sampler.
+- ``load().trace`` — one scenario and path with per-firm traces.
+
+The driver's own few draws per scenario (the ``mc`` design, the chokepoints it stores) are
+the same Philox streams in NumPy form (``reference.design_uniforms``,
+``reference.chokepoint_quarters``): nothing to compile.
 
 Plain modules, importable as they are: ``registry`` (names, order, units of parameters,
 state and metrics), ``reference`` (the same model in vectorised NumPy).

@@ -10,7 +10,9 @@ The Beta size tables are the kernel's (``rng.beta_table``, scipy's inverse); the
 interpolates in them with ``np.interp``, its own code.
 Its Philox is a separate, vectorised implementation, so the tests compare two codes of
 the generator as well as two codes of the model. It is the test oracle and the benchmark
-baseline, never the fast path.
+baseline, never the fast path; the driver draws its few words per scenario with its
+Philox (the ``mc`` design, the chokepoints a store records, the policy designs and unit
+costs of ``flows``), where a compile would cost more than the draws.
 """
 
 from __future__ import annotations
@@ -225,6 +227,33 @@ def uniforms(key, scenario, firm, time, variate, call):
     return tuple((w.astype(np.float64) + 0.5) * rng.TWO_M32 for w in words)
 
 
+def design_uniforms(seed, scenario_ids, n_dims):
+    """The ``mc`` sampler's design: U(0, 1) of shape (scenarios, n_dims), float64.
+
+    Uniform d of scenario s comes from the THETA stream of (s, firm word THETA_FIRM), so a
+    scenario's world parameters do not depend on how many scenarios the run has. Drawn on
+    the driver in this NumPy form: a few words per scenario, for which a compile would cost
+    more than it saves.
+    """
+    key = split_seed(seed)
+    ids = np.asarray(scenario_ids, dtype=np.uint64)
+    calls = (n_dims + 3) // 4
+    blocks = [uniforms(key, ids, rng.THETA_FIRM, 0, rng.THETA, c) for c in range(calls)]
+    return np.stack([u for block in blocks for u in block], axis=1)[:, :n_dims]
+
+
+def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):
+    """The quarter in which each scenario's key-technology chokepoint strikes, -1 where it
+    does not: int64 (s,), the event the kernel draws for itself (``rng.chokepoint_quarter``:
+    the scenario's CHOKE stream; it strikes when u0 < prob, in quarter floor(u1 n_quarters)).
+    The driver stores these beside the scenario's inputs, in this NumPy form: no compile.
+    """
+    u = uniforms(
+        split_seed(seed), np.asarray(scenario_ids, dtype=np.uint64), rng.CHOKE_FIRM, 0, rng.CHOKE, 0
+    )
+    return np.where(u[0] < prob, np.floor(u[1] * n_quarters), -1).astype(np.int64)
+
+
 def unit(words):
     """Words as the hot loop's 23-bit uniforms, float64: (top 23 bits + 1/2) / 2**23."""
     return ((words >> rng.UNIT_SHIFT).astype(np.float64) + 0.5) * rng.TWO_M23
@@ -271,7 +300,7 @@ class CounterDraws:
     """
 
     def __init__(self, seed, fp):
-        self.key = split_seed(seed)
+        self.seed, self.key = seed, split_seed(seed)
         self.jump_table = rng.lognormal_table(fp[JUMP_SIGMA], fp[JUMP_CAP])
         self.step_table = rng.beta_table(fp[STEP_A], fp[STEP_B])
         self.attribute_tables = [
@@ -311,8 +340,7 @@ class CounterDraws:
 
     def chokepoint(self, scenario, prob, n_quarters):
         """Quarter of each scenario's chokepoint, -1 where none: int64 (s,)."""
-        u = uniforms(self.key, scenario, np.uint64(rng.CHOKE_FIRM), 0, rng.CHOKE, 0)
-        return np.where(u[0] < prob, np.floor(u[1] * n_quarters), -1).astype(np.int64)
+        return chokepoint_quarters(self.seed, scenario, prob, n_quarters)
 
     def dependence(self, scenario, firm, time, base):
         u = uniforms(self.key, scenario, firm, time, base + rng.ATTR_COUNTS, 0)[2]

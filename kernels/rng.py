@@ -23,12 +23,12 @@ sizes by interpolation in a quantile table (``beta_table``, ``lognormal_table``)
 uniform each. A firm's attributes take three blocks of 32-bit uniforms: Box-Muller normals
 and the same Beta tables.
 
-All functions are scalar and ``@njit``: the kernels call them per firm. They are compiled
-without ``cache=True`` on purpose: a cached callee is linked as object code, which LLVM
-cannot inline, and an un-inlined call stops the firm loop from vectorising. The cached
-entry points (``kernels/simulate.py``) contain them. A separate, vectorised NumPy
+All functions are scalar: the kernels call them per firm. They are compiled only into
+jitted callers (``jit``, ``kernel_function``: no wrapper for Python callers, which run
+them as Python) or inlined (``inline``), never cached on their own: the cached entry
+points (``kernels/simulate.py``) contain them. A separate, vectorised NumPy
 implementation lives in ``kernels/reference.py`` and is tested to give the same bits, so
-the reference checks this one rather than sharing its code.
+the reference checks this one rather than sharing its code; the driver's own draws use it.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic, overload, register_jitable
 from scipy import special
 
 from . import vmath
-from .vmath import FASTMATH
+from .vmath import FASTMATH, KERNEL_ONLY
 
 # Philox4x32 round multipliers and Weyl key increments (Random123, philox.h).
 PHILOX_M0 = np.uint64(0xD2511F53)
@@ -87,9 +87,19 @@ ATTR_NORMALS, ATTR_BETAS, ATTR_COUNTS = range(3)
 # Rows of the quantile tables the kernels take (``simulate.quantile_tables``).
 TABLE_JUMP, TABLE_STEP, TABLE_RD0, TABLE_ABSORB, TABLE_RISK, TABLE_LOCK, TABLE_DEP = range(7)
 
+
+def kernel_function(**options):
+    """Decorator: the function stays a plain Python function, and jitted code that calls
+    it gets a compiled twin with ``options`` and ``KERNEL_ONLY`` (numba's
+    ``register_jitable``). Called from Python it runs as Python, as every kernel function
+    does under ``NUMBA_DISABLE_JIT``: a dispatcher without a CPython wrapper would crash
+    its Python caller. Tests reach the compiled code through a jitted caller."""
+    return register_jitable(**options, **KERNEL_ONLY)
+
+
 # Every kernel function: inlinable (no cache, see above), vectorisable (``error_model``
 # "numpy" drops the division-by-zero checks that would branch out of the loop).
-jit = njit(nogil=True, fastmath=FASTMATH, error_model="numpy")
+jit = kernel_function(nogil=True, fastmath=FASTMATH, error_model="numpy")
 # The small functions of the firm loop are also inlined by numba itself: LLVM's inliner
 # declines a function the size of unrolled Philox, and a call is not vectorisable.
 inline = njit(nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
@@ -155,7 +165,7 @@ def _philox_rounds_ir(typingctx, c0, c1, c2, c3, k0, k1):
     return sig, codegen
 
 
-@overload(philox_rounds, inline="always", jit_options={"error_model": "numpy"})
+@overload(philox_rounds, inline="always", jit_options={"error_model": "numpy", **KERNEL_ONLY})
 def _philox_rounds_impl(c0, c1, c2, c3, k0, k1):
     return lambda c0, c1, c2, c3, k0, k1: _philox_rounds_ir(c0, c1, c2, c3, k0, k1)
 
@@ -282,25 +292,6 @@ def uniform_int(u, lo, hi):
     return float(math.floor(lo + u * (hi - lo + 1.0)))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def design_uniforms(seed, scenario_ids, n_dims):
-    """Monte Carlo design: U(0, 1) of shape (scenarios, n_dims), float64.
-
-    Uniform d of scenario s comes from the THETA stream of (s, firm word THETA_FIRM), so a
-    scenario's world parameters do not depend on how many scenarios the run has.
-    """
-    k0, k1 = split_seed(seed)
-    out = np.empty((scenario_ids.shape[0], n_dims))
-    for j in range(scenario_ids.shape[0]):
-        for call in range((n_dims + 3) // 4):
-            u = uniforms(k0, k1, scenario_ids[j], THETA_FIRM, 0, THETA, call)
-            for w in range(4):
-                d = 4 * call + w
-                if d < n_dims:
-                    out[j, d] = u[w]
-    return out
-
-
 @inline
 def chokepoint_quarter(k0, k1, scenario, prob, n_quarters):
     """The quarter in which a scenario's key-technology chokepoint strikes, or -1 where it
@@ -309,18 +300,9 @@ def chokepoint_quarter(k0, k1, scenario, prob, n_quarters):
     From the scenario's CHOKE stream (firm word CHOKE_FIRM, time word 0): it strikes when
     u0 < prob, in quarter floor(u1 n_quarters), uniform over the horizon. A function of
     the scenario's counter and its probability alone, so every path, chunk and worker sees
-    the same event, and the driver stores (``chokepoint_quarters``) the one the kernel
-    simulates. Inlined into the chunk kernel, which then compiles no function for it.
+    the same event, and the driver stores the one the kernel simulates (its NumPy form,
+    ``reference.chokepoint_quarters``, the same bits). Inlined into the chunk kernel, which
+    then compiles no function for it.
     """
     u0, u1, _, _ = uniforms(k0, k1, scenario, np.int64(CHOKE_FIRM), np.int64(0), np.int64(CHOKE), 0)
     return np.int64(math.floor(u1 * n_quarters)) if u0 < prob else np.int64(-1)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):
-    """``chokepoint_quarter`` of each scenario: int64 (s,), for the driver to store."""
-    k0, k1 = split_seed(seed)
-    out = np.empty(scenario_ids.shape[0], dtype=np.int64)
-    for j in range(scenario_ids.shape[0]):
-        out[j] = chokepoint_quarter(k0, k1, scenario_ids[j], prob[j], n_quarters)
-    return out

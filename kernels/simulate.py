@@ -69,14 +69,8 @@ from .step import D_JUMP, N_ROWS, quarter
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
 QUARTERS_PER_YEAR = 4  # snapshots are taken at the end of each whole year
 
-# The ``mc`` sampler's unit-cube design, an entry point callers reach through ``load()``.
-design_uniforms = rng.design_uniforms
-# Each scenario's chokepoint quarter, which the driver stores beside the scenario's
-# inputs: the kernel's own draw (``rng.chokepoint_quarter``) over a chunk's scenarios.
-chokepoint_quarters = rng.chokepoint_quarters
 
-
-@njit(cache=True, nogil=True, error_model="numpy")
+@rng.kernel_function(nogil=True, error_model="numpy")
 def record_quarter(snap_year, state, jump_size, jump_scale, t):
     """Fold quarter t into its year's firm snapshot.
 

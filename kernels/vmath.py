@@ -48,6 +48,10 @@ select_cpu_features()
 # loads from its cache round differently in the last bit (measured), and a run's bits must
 # not depend on which of the two a worker happens to run.
 FASTMATH = {"reassoc"}
+# Numba's options of a function only jitted code calls: no CPython or C wrapper, the entry
+# points a call from Python needs, which numba otherwise builds and compiles for every
+# function it compiles (about a second of the kernels' cold start on the Intel VM).
+KERNEL_ONLY = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 f32 = np.float32
 i32 = np.int32
@@ -164,14 +168,14 @@ def log(x):
     return math.log(x)
 
 
-@overload(exp, jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
+@overload(exp, jit_options={"fastmath": FASTMATH, "error_model": "numpy", **KERNEL_ONLY})
 def _exp_impl(x):
     if x == types.float32:
         return _exp32
     return lambda x: math.exp(x)
 
 
-@overload(log, jit_options={"fastmath": FASTMATH, "error_model": "numpy"})
+@overload(log, jit_options={"fastmath": FASTMATH, "error_model": "numpy", **KERNEL_ONLY})
 def _log_impl(x):
     if x == types.float32:
         return _log32
@@ -267,7 +271,7 @@ def cos64(x):
     return math.cos(x)
 
 
-_EXACT = {"error_model": "numpy", "fastmath": False}  # see above
+_EXACT = {"error_model": "numpy", "fastmath": False, **KERNEL_ONLY}  # see above
 overload(log64, jit_options=_EXACT)(lambda x: _log64 if x == types.float64 else None)
 overload(cos64, jit_options=_EXACT)(lambda x: _cos64 if x == types.float64 else None)
 

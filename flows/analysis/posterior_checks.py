@@ -54,9 +54,9 @@ from . import facts as stylized
 def check_draws(post: xr.Dataset, k: int, seed: int) -> np.ndarray:
     """int64 (c,): ``k`` draws of the posterior by weight (systematic resampling, offset a
     Philox uniform of ``seed``), in the order of their draw index."""
-    from ...kernels import load  # the kernels configured (numba's cache) as every run has them
+    from ...kernels import reference  # the run's Philox, in its NumPy form
 
-    u = float(load().design_uniforms(np.uint64(seed), np.zeros(1, dtype=np.int64), 1)[0, 0])
+    u = float(reference.design_uniforms(seed, np.zeros(1, dtype=np.int64), 1)[0, 0])
     cumulative = np.cumsum(post.weight.values / post.weight.values.sum())
     cumulative[-1] = 1.0
     points = (np.arange(k) + u) / k

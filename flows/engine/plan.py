@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.stats import qmc
 
-from ...kernels import load
+from ...kernels import load, reference
 from ...kernels.registry import PARAMETERS
 from ..costs import CostTable
 from ..paths import LeverArrays
@@ -86,7 +86,7 @@ class Design:
         """Design points of worlds [start, stop) in the unit cube: float64 (w, d), new."""
         if self.sampler == "mc":
             ids = np.arange(start, stop, dtype=np.int64)
-            return load().design_uniforms(np.uint64(self.seed), ids, self.d)
+            return reference.design_uniforms(self.seed, ids, self.d)  # Philox, NumPy form
         if self.sampler == "sobol":
             return sobol_points(self.seed, self.d, start, stop)
         names = self.names if self.d == len(self.names) else tuple(f"u{k}" for k in range(self.d))
@@ -181,8 +181,9 @@ def scenario_params(
 
 def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) -> dict:
     """The key-technology chokepoint of scenarios [start, stop) with world parameters theta
-    (s, d), as the kernel simulates it (``kernels.rng.chokepoint_quarters``, the kernel's
-    own draw of each scenario): ``chokepoint`` int8 (s,), 1 where it strikes;
+    (s, d), as the kernel simulates it (``kernels.reference.chokepoint_quarters``, the NumPy
+    form of the kernel's own draw of each scenario): ``chokepoint`` int8 (s,), 1 where it
+    strikes;
     ``chokepoint_time`` float64 (s,), the strike quarter's ``time`` coordinate (years), NaN
     where it does not strike; ``chokepoint_severity`` float64 (s,), its severity s_c, 0
     where it does not strike."""
@@ -193,8 +194,8 @@ def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) ->
         return np.full(stop - start, config.nominal[PARAMETERS.index(name)])
 
     ids = draw_ids(config.sampler, start, stop, config.saltelli_multiple, config.replications)
-    strike = load().chokepoint_quarters(
-        np.uint64(config.seed), ids, column("choke_prob"), config.n_quarters
+    strike = reference.chokepoint_quarters(
+        config.seed, ids, column("choke_prob"), config.n_quarters
     )
     struck = strike >= 0
     return {

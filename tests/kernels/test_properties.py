@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from resonance.flows.analysis.recovery import event_time, remaining
 from resonance.flows.engine.plan import make_plan
@@ -21,6 +22,7 @@ from resonance.kernels.firms import (
     draw_founders,
     init_path,
 )
+from resonance.kernels.reference import chokepoint_quarters
 from resonance.kernels.registry import (
     BOUND,
     CHOKE_PROB,
@@ -56,7 +58,7 @@ from resonance.kernels.registry import (
     WORLD_LEARNING,
     Z_TAU,
 )
-from resonance.kernels.rng import chokepoint_quarters, split_seed
+from resonance.kernels.rng import split_seed
 from resonance.kernels.simulate import quantile_tables, simulate, trace
 from resonance.kernels.step import N_ROWS, quarter
 from tests.helpers import ROOT, nominal_params, path_index, small_config
@@ -98,6 +100,20 @@ def test_efficiencies_and_shares_stay_in_the_unit_interval(outcomes):
         assert values.min() >= 0.0 and values.max() <= 1.0, name
 
 
+# The kernel's functions are compiled only into jitted callers (``rng.kernel_function``):
+# called from Python they run as Python. These callers reach the compiled code, with the
+# chunk kernel's own options.
+@njit(nogil=True, error_model="numpy")
+def _start_path(attrs, state, ind, fp, tables, k0, k1, scenario, params):
+    draw_founders(attrs, fp, tables, k0, k1, scenario)
+    init_path(state, ind, attrs, params, -1.0)  # no chokepoint
+
+
+@njit(nogil=True, error_model="numpy")
+def _step(work, entrants, ind, params, fp, tables, k0, k1, scenario, t, row, F):
+    quarter(work, entrants, ind, params, fp, tables, k0, k1, scenario, t, row, F)
+
+
 class Stepper:
     """One scenario and path advanced quarter by quarter through the kernel's own step
     (the float64 build, so that mechanisms can be checked to 1e-12)."""
@@ -112,11 +128,19 @@ class Stepper:
         self.tables = quantile_tables(config.firm_vector, "float64")
         self.ind = np.empty(N_INDUSTRY)
         self.row = np.empty(N_METRICS)
-        draw_founders(attrs, config.firm_vector, self.tables, *self.key, scenario)
-        init_path(self.state, self.ind, attrs, params, -1.0)  # no chokepoint
+        _start_path(
+            attrs,
+            self.state,
+            self.ind,
+            config.firm_vector,
+            self.tables,
+            *self.key,
+            scenario,
+            params,
+        )
 
     def quarter(self, t):
-        quarter(
+        _step(
             self.work,
             self.entrants,
             self.ind,
@@ -411,7 +435,8 @@ def test_chokepoint_lowers_efficiency_and_tfp_on_the_same_draws(config):
         run_variants(config, [{CHOKE_PROB: prob, CHOKE_SEVERITY: 0.4}], 8, 80, 32)[0]
         for prob in (1.0, 0.0)
     )
-    strike = chokepoint_quarters(np.uint64(config.seed), np.arange(8), np.ones(8), 32)
+    # the driver's NumPy draw of the strike, against the kernel's own
+    strike = chokepoint_quarters(config.seed, np.arange(8), np.ones(8), 32)
     assert (strike >= 0).all()
     loss = METRICS.index("chokepoint_loss")
     assert (spared[..., loss] == 0.0).all()
@@ -432,7 +457,7 @@ def test_independent_innovation_shortens_the_recovery():
     params[:, :, CHOKE_PROB] = 1.0
     params[:, :, CHOKE_SEVERITY] = 0.3
     ids = np.arange(48)
-    strike = chokepoint_quarters(np.uint64(config.seed), ids, np.ones(48), 40)
+    strike = chokepoint_quarters(config.seed, ids, np.ones(48), 40)
     window = 12
     keep = strike + window <= 39
     assert keep.sum() >= 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy import stats
 
 from resonance.flows.config import load_config
@@ -51,15 +52,36 @@ def test_philox_matches_random123_known_answers(counter, key, expected):
     assert tuple(int(w) for w in words) == expected
 
 
+# The kernel's functions are compiled only into jitted callers (``rng.kernel_function``):
+# called from Python they run as Python. These callers reach the compiled code.
+@njit
 def _numba_uniforms(seed, n):
-    k0, k1 = rng.split_seed(np.uint64(seed))
-    return np.array([rng.uniforms(k0, k1, s, 7, 3, rng.EVENTS, 0) for s in range(n)])
+    k0, k1 = rng.split_seed(seed)
+    out = np.empty((n, 4))
+    for s in range(n):
+        out[s] = rng.uniforms(k0, k1, s, 7, 3, rng.EVENTS, 0)
+    return out
+
+
+@njit
+def _numba_stream(k0, k1, scenario, firm, variate):
+    return np.array(rng.uniforms(k0, k1, scenario, firm, 0, variate, 0))
+
+
+@njit
+def _draw_firms(scratch, count, fp, tables, k0, k1, scenario, time_word, base):
+    draw_firms(scratch, count, fp, tables, k0, k1, scenario, time_word, base)
+
+
+@njit
+def _beta_quantiles(table, u, F):
+    return np.array([rng.beta_quantile(table, u[i], F) for i in range(u.size)])
 
 
 def test_numpy_and_numba_generators_give_the_same_bits():
     seed = 987654321987
     n = 500
-    got = _numba_uniforms(seed, n)
+    got = _numba_uniforms(np.uint64(seed), n)
     key = reference.split_seed(seed)
     want = np.stack(
         reference.uniforms(key, np.arange(n, dtype=np.uint64), 7, 3, rng.EVENTS, 0), axis=1
@@ -78,13 +100,13 @@ def test_numpy_and_numba_generators_give_the_same_bits():
         scratch[E_FIRM, 0] = 1
         drawn = []
         for s in range(n):
-            draw_firms(scratch, 1, fp, tables, k0, k1, s, time_word, base)
+            _draw_firms(scratch, 1, fp, tables, k0, k1, s, time_word, base)
             drawn.append(scratch[FOUNDER_ROWS, 0].copy())
         want = reference.draw_attributes(
             fp, draws, np.arange(n, dtype=np.uint64), np.uint64(1), np.uint64(time_word), base
         )
         scratch[E_FIRM, : shuffled.size] = shuffled
-        draw_firms(scratch, shuffled.size, fp, tables, k0, k1, 5, time_word, base)
+        _draw_firms(scratch, shuffled.size, fp, tables, k0, k1, 5, time_word, base)
         want_shuffled = reference.draw_attributes(
             fp, draws, np.uint64(5), shuffled.astype(np.uint64), np.uint64(time_word), base
         )
@@ -102,6 +124,16 @@ def test_numpy_and_numba_generators_give_the_same_bits():
     for float_type in (np.float32, np.float64):
         u_nb = np.array([rng.unit(w, float_type) for w in words_nb[:, 0]])
         np.testing.assert_array_equal(u_nb, reference.unit(words_np[:, 0]))
+
+
+def test_kernel_functions_called_from_python_run_as_python():
+    """Numba compiles the kernel's functions without the wrapper a Python caller needs
+    (``rng.kernel_function``); from Python they are the plain functions, not a crash, with
+    the compiled code's numbers."""
+    assert not hasattr(rng.uniforms, "py_func") and not hasattr(draw_firms, "py_func")
+    k0, k1 = rng.split_seed(np.uint64(42))
+    got = np.array([rng.uniforms(k0, k1, s, 7, 3, rng.EVENTS, 0) for s in range(20)])
+    np.testing.assert_array_equal(got, _numba_uniforms(np.uint64(42), 20))
 
 
 def test_uniforms_pass_chi_square_and_have_no_serial_correlation():
@@ -175,9 +207,7 @@ def test_table_beta_sizes_follow_their_distribution(float_type, a, b):
     words = reference.block(
         reference.split_seed(3), np.arange(100_000, dtype=np.uint64), 0, 0, rng.SIZES
     )[1]
-    x = np.array(
-        [rng.beta_quantile(table, u, float_type) for u in reference.unit(words).astype(float_type)]
-    )
+    x = _beta_quantiles(table, reference.unit(words).astype(float_type), float_type)
     assert x.min() >= 0.0 and x.max() <= 1.0
     assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 1e-3
     knots = np.arange(1, rng.BETA_KNOTS) / rng.BETA_KNOTS
@@ -200,6 +230,9 @@ def test_shock_normals_are_standard_normal():
 
 def test_design_uniforms_do_not_depend_on_the_scenario_count():
     ids = np.arange(100, dtype=np.int64)
-    full = rng.design_uniforms(np.uint64(5), ids, 10)
-    part = rng.design_uniforms(np.uint64(5), ids[40:60], 10)
+    full = reference.design_uniforms(5, ids, 10)
+    part = reference.design_uniforms(5, ids[40:60], 10)
     np.testing.assert_array_equal(full[40:60], part)
+    # the kernel's THETA stream, word for word
+    k0, k1 = rng.split_seed(np.uint64(5))
+    np.testing.assert_array_equal(full[7, :4], _numba_stream(k0, k1, 7, rng.THETA_FIRM, rng.THETA))
