@@ -237,9 +237,12 @@ def design_uniforms(seed, scenario_ids, n_dims):
     """
     key = split_seed(seed)
     ids = np.asarray(scenario_ids, dtype=np.uint64)
-    calls = (n_dims + 3) // 4
-    blocks = [uniforms(key, ids, rng.THETA_FIRM, 0, rng.THETA, c) for c in range(calls)]
-    return np.stack([u for block in blocks for u in block], axis=1)[:, :n_dims]
+    out = np.empty((ids.size, n_dims))
+    for call in range((n_dims + 3) // 4):
+        block = uniforms(key, ids, rng.THETA_FIRM, 0, rng.THETA, call)
+        for w in range(min(4, n_dims - 4 * call)):
+            out[:, 4 * call + w] = block[w]
+    return out
 
 
 def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):

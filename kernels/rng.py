@@ -24,7 +24,7 @@ uniform each. A firm's attributes take three blocks of 32-bit uniforms: Box-Mull
 and the same Beta tables.
 
 All functions are scalar: the kernels call them per firm. They are compiled only into
-jitted callers (``jit``, ``kernel_function``: no wrapper for Python callers, which run
+jitted callers (``jit``, ``vmath.kernel_function``: no wrapper for Python callers, which run
 them as Python) or inlined (``inline``), never cached on their own: the cached entry
 points (``kernels/simulate.py``) contain them. A separate, vectorised NumPy
 implementation lives in ``kernels/reference.py`` and is tested to give the same bits, so
@@ -38,11 +38,11 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import intrinsic, overload
 from scipy import special
 
 from . import vmath
-from .vmath import FASTMATH, KERNEL_ONLY
+from .vmath import FASTMATH, KERNEL_ONLY, kernel_function
 
 # Philox4x32 round multipliers and Weyl key increments (Random123, philox.h).
 PHILOX_M0 = np.uint64(0xD2511F53)
@@ -88,17 +88,10 @@ ATTR_NORMALS, ATTR_BETAS, ATTR_COUNTS = range(3)
 TABLE_JUMP, TABLE_STEP, TABLE_RD0, TABLE_ABSORB, TABLE_RISK, TABLE_LOCK, TABLE_DEP = range(7)
 
 
-def kernel_function(**options):
-    """Decorator: the function stays a plain Python function, and jitted code that calls
-    it gets a compiled twin with ``options`` and ``KERNEL_ONLY`` (numba's
-    ``register_jitable``). Called from Python it runs as Python, as every kernel function
-    does under ``NUMBA_DISABLE_JIT``: a dispatcher without a CPython wrapper would crash
-    its Python caller. Tests reach the compiled code through a jitted caller."""
-    return register_jitable(**options, **KERNEL_ONLY)
-
-
-# Every kernel function: inlinable (no cache, see above), vectorisable (``error_model``
-# "numpy" drops the division-by-zero checks that would branch out of the loop).
+# Every kernel function: compiled into its jitted callers only, never cached on its own (a
+# cached callee is linked as object code, which LLVM cannot inline, and an un-inlined call
+# stops the firm loop from vectorising); vectorisable (``error_model`` "numpy" drops the
+# division-by-zero checks that would branch out of the loop).
 jit = kernel_function(nogil=True, fastmath=FASTMATH, error_model="numpy")
 # The small functions of the firm loop are also inlined by numba itself: LLVM's inliner
 # declines a function the size of unrolled Philox, and a call is not vectorisable.

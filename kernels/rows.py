@@ -20,14 +20,14 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 from numba.core.imputils import impl_ret_borrowed
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array, populate_array
 
 # vmath first, as in every jitted module: it sets numba's CPU features before any decoration
-from .vmath import KERNEL_ONLY
+from .vmath import KERNEL_ONLY, kernel_function
 
 
-@register_jitable(inline="always", **KERNEL_ONLY)
+@kernel_function(inline="always")
 def row_length(buffer):
     """buffer.shape[1], int64, as a zero-extended 32-bit number: a length LLVM knows is not
     negative. The kernels' buffers hold one column per firm: fewer than 2**31 (the config's
@@ -68,6 +68,6 @@ def _row_view(typingctx, buffer, r, n):
     return view(buffer, types.intp, types.intp), codegen
 
 
-@overload(row, inline="always", jit_options=KERNEL_ONLY)
+@overload(row, inline="always", jit_options=dict(KERNEL_ONLY))
 def _row(buffer, r, n):
     return lambda buffer, r, n: _row_view(buffer, r, n)

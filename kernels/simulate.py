@@ -65,12 +65,15 @@ from .registry import (
     STEP_B,
 )
 from .step import D_JUMP, N_ROWS, quarter
+from .vmath import kernel_function
 
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
 QUARTERS_PER_YEAR = 4  # snapshots are taken at the end of each whole year
 
 
-@rng.kernel_function(nogil=True, error_model="numpy")
+# Not rng.jit: no fastmath, as in the chunk kernel that calls it (reassociation could
+# reorder the product of a snapshot's breakthrough value).
+@kernel_function(nogil=True, fastmath=False, error_model="numpy")
 def record_quarter(snap_year, state, jump_size, jump_scale, t):
     """Fold quarter t into its year's firm snapshot.
 

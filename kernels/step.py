@@ -194,7 +194,7 @@ def coupling(u_t, u_f, u_i, F):
     return c, c_star, total
 
 
-@rng.kernel_function(nogil=True, fastmath=vmath.FASTMATH | {"nnan"}, error_model="numpy")
+@vmath.kernel_function(nogil=True, fastmath=vmath.FASTMATH | {"nnan"}, error_model="numpy")
 def industry_sums(tech, integration, data):
     """(sum of A, max of A, sum of X, sum of D) over firms, float64.
 

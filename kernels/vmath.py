@@ -30,11 +30,12 @@ Dispatch is by ``numba.extending.overload`` on the argument type; without the JI
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic, overload, register_jitable
 
 from .compile import select_cpu_features
 
@@ -50,8 +51,23 @@ select_cpu_features()
 FASTMATH = {"reassoc"}
 # Numba's options of a function only jitted code calls: no CPython or C wrapper, the entry
 # points a call from Python needs, which numba otherwise builds and compiles for every
-# function it compiles (about a second of the kernels' cold start on the Intel VM).
-KERNEL_ONLY = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+# function it compiles (0.6-1.0 s of the kernels' cold start on the Intel VM, alternating
+# cold starts). Read-only: overloads take it as their options.
+KERNEL_ONLY = MappingProxyType({"no_cpython_wrapper": True, "no_cfunc_wrapper": True})
+
+
+def kernel_function(**options):
+    """Decorator of a function the kernels call: it stays a plain Python function, and a
+    jitted caller gets a compiled twin with numba's ``options`` and ``KERNEL_ONLY``
+    (``register_jitable``, one per decorated function). Called from Python it runs as
+    Python, as under ``NUMBA_DISABLE_JIT``: a numba dispatcher without its CPython wrapper
+    would crash a Python caller. Tests reach the compiled code through a jitted caller."""
+
+    def decorate(function):
+        return register_jitable(**options, **KERNEL_ONLY)(function)
+
+    return decorate
+
 
 f32 = np.float32
 i32 = np.int32

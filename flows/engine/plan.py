@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.stats import qmc
 
-from ...kernels import load, reference
+from ...kernels import load
 from ...kernels.registry import PARAMETERS
 from ..costs import CostTable
 from ..paths import LeverArrays
@@ -86,7 +86,9 @@ class Design:
         """Design points of worlds [start, stop) in the unit cube: float64 (w, d), new."""
         if self.sampler == "mc":
             ids = np.arange(start, stop, dtype=np.int64)
-            return reference.design_uniforms(self.seed, ids, self.d)  # Philox, NumPy form
+            from ...kernels import reference  # the run's Philox, in its NumPy form
+
+            return reference.design_uniforms(self.seed, ids, self.d)
         if self.sampler == "sobol":
             return sobol_points(self.seed, self.d, start, stop)
         names = self.names if self.d == len(self.names) else tuple(f"u{k}" for k in range(self.d))
@@ -192,6 +194,8 @@ def world_events(config: RunConfig, theta: np.ndarray, start: int, stop: int) ->
         if name in config.uncertain_names:
             return np.ascontiguousarray(theta[:, config.uncertain_names.index(name)])
         return np.full(stop - start, config.nominal[PARAMETERS.index(name)])
+
+    from ...kernels import reference  # the run's Philox, in its NumPy form
 
     ids = draw_ids(config.sampler, start, stop, config.saltelli_multiple, config.replications)
     strike = reference.chokepoint_quarters(

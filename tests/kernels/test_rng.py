@@ -64,8 +64,8 @@ def _numba_uniforms(seed, n):
 
 
 @njit
-def _numba_stream(k0, k1, scenario, firm, variate):
-    return np.array(rng.uniforms(k0, k1, scenario, firm, 0, variate, 0))
+def _numba_stream(k0, k1, scenario, firm, variate, call):
+    return np.array(rng.uniforms(k0, k1, scenario, firm, 0, variate, call))
 
 
 @njit
@@ -233,6 +233,8 @@ def test_design_uniforms_do_not_depend_on_the_scenario_count():
     full = reference.design_uniforms(5, ids, 10)
     part = reference.design_uniforms(5, ids[40:60], 10)
     np.testing.assert_array_equal(full[40:60], part)
-    # the kernel's THETA stream, word for word
+    # the kernel's THETA stream, word for word, over its three Philox calls
     k0, k1 = rng.split_seed(np.uint64(5))
-    np.testing.assert_array_equal(full[7, :4], _numba_stream(k0, k1, 7, rng.THETA_FIRM, rng.THETA))
+    words = [_numba_stream(k0, k1, 7, rng.THETA_FIRM, rng.THETA, call) for call in range(3)]
+    np.testing.assert_array_equal(full[7], np.concatenate(words)[:10])
+    assert reference.design_uniforms(5, ids, 0).shape == (100, 0)  # no uncertain parameter
