@@ -37,8 +37,9 @@ def _profile_text(profile: dict | None) -> str:
 def four_cores(job: dict, cores: int = 4) -> float:
     """What the main job's wall time would be on ``cores`` cores, projected from a run's
     split (``flows/engine/timing.py``): its chunks are independent, so the simulation is
-    taken to shrink in proportion to the threads (the kernel's parallel efficiency is
-    94-95 % at 2 threads, ``docs/results.md``, so this is a little optimistic), while
+    taken to shrink in proportion to the threads (the kernel's parallel efficiency at 2
+    threads was 94-95 % on the VM of 2026-12-03 and 76-90 % in the runs of 2026-12-06,
+    ``docs/results.md``, so this is optimistic), while
     start-up (one thread's imports), bands, report and the rest stay as measured (a little
     pessimistic: Prefect's client then has cores the chunks do not use). Seconds; an
     estimate, not a measurement."""
