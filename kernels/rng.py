@@ -87,11 +87,10 @@ ATTR_NORMALS, ATTR_BETAS, ATTR_COUNTS = range(3)
 # Rows of the quantile tables the kernels take (``simulate.quantile_tables``).
 TABLE_JUMP, TABLE_STEP, TABLE_RD0, TABLE_ABSORB, TABLE_RISK, TABLE_LOCK, TABLE_DEP = range(7)
 
-
-# Every kernel function: compiled into its jitted callers only, never cached on its own (a
-# cached callee is linked as object code, which LLVM cannot inline, and an un-inlined call
-# stops the firm loop from vectorising); vectorisable (``error_model`` "numpy" drops the
-# division-by-zero checks that would branch out of the loop).
+# Every kernel function: compiled into its jitted callers only (the cached entry points of
+# ``simulate.py`` contain it), where LLVM may inline it into the firm loop; vectorisable
+# (``error_model`` "numpy" drops the division-by-zero checks that would branch out of the
+# loop).
 jit = kernel_function(nogil=True, fastmath=FASTMATH, error_model="numpy")
 # The small functions of the firm loop are also inlined by numba itself: LLVM's inliner
 # declines a function the size of unrolled Philox, and a call is not vectorisable.
