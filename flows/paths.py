@@ -178,13 +178,8 @@ def _policy_design(path: PolicyPath, sampler: str, seed: int) -> np.ndarray:
     if sampler == "mc":  # the run's Philox, in its NumPy form (no compiled code at load)
         from ..kernels import reference, rng
 
-        key = reference.split_seed(seed)
         ids = np.arange(n, dtype=np.uint64)
-        calls = [
-            reference.uniforms(key, ids, rng.POLICY_FIRM, name_word, rng.POLICY, c)
-            for c in range((d + 3) // 4)
-        ]
-        return np.stack([u for block in calls for u in block], axis=1)[:, :d]
+        return reference.stream_uniforms(seed, ids, rng.POLICY_FIRM, name_word, rng.POLICY, d)
     import warnings
 
     from scipy.stats import qmc

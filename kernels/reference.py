@@ -227,6 +227,19 @@ def uniforms(key, scenario, firm, time, variate, call):
     return tuple((w.astype(np.float64) + 0.5) * rng.TWO_M32 for w in words)
 
 
+def stream_uniforms(seed, scenario_ids, firm, time, variate, n):
+    """The first n U(0, 1) of one stream per scenario: float64 (scenarios, n), word w of
+    Philox call c in column 4 c + w, from the counters (scenario, firm, time, variate)."""
+    key = split_seed(seed)
+    ids = np.asarray(scenario_ids, dtype=np.uint64)
+    out = np.empty((ids.size, n))
+    for call in range((n + 3) // 4):
+        block = uniforms(key, ids, firm, time, variate, call)
+        for w in range(min(4, n - 4 * call)):
+            out[:, 4 * call + w] = block[w]
+    return out
+
+
 def design_uniforms(seed, scenario_ids, n_dims):
     """The ``mc`` sampler's design: U(0, 1) of shape (scenarios, n_dims), float64.
 
@@ -235,14 +248,7 @@ def design_uniforms(seed, scenario_ids, n_dims):
     the driver in this NumPy form: a few words per scenario, for which a compile would cost
     more than it saves.
     """
-    key = split_seed(seed)
-    ids = np.asarray(scenario_ids, dtype=np.uint64)
-    out = np.empty((ids.size, n_dims))
-    for call in range((n_dims + 3) // 4):
-        block = uniforms(key, ids, rng.THETA_FIRM, 0, rng.THETA, call)
-        for w in range(min(4, n_dims - 4 * call)):
-            out[:, 4 * call + w] = block[w]
-    return out
+    return stream_uniforms(seed, scenario_ids, rng.THETA_FIRM, 0, rng.THETA, n_dims)
 
 
 def chokepoint_quarters(seed, scenario_ids, prob, n_quarters):
